@@ -1,0 +1,46 @@
+/* slotmap — publication of the slot→core snapshot. The only writer is the
+ * control-plane thread (or main before the data cores start); readers are data
+ * cores, which load the pointer with acquire ordering so the map's contents are
+ * visible before they use it. */
+#include "slotmap.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+/* The one process-wide current map: a pointer swapped whole, never mutated in
+ * place, so readers need no lock. */
+static _Atomic(struct slotmap *) current_map;
+
+struct slotmap *slotmap_new_even(unsigned ncores)
+{
+    struct slotmap *m;
+
+    if (ncores == 0)
+        return NULL;
+    m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->ncores = ncores;
+    for (unsigned s = 0; s < SLOT_COUNT; s++)
+        m->core_of[s] = (uint16_t)((uint64_t)s * ncores / SLOT_COUNT);
+    return m;
+}
+
+void slotmap_free(struct slotmap *m)
+{
+    free(m);
+}
+
+struct slotmap *slotmap_publish(struct slotmap *m)
+{
+    struct slotmap *old = atomic_load_explicit(&current_map, memory_order_relaxed);
+
+    m->version = old ? old->version + 1 : 1;
+    atomic_store_explicit(&current_map, m, memory_order_release);
+    return old;
+}
+
+const struct slotmap *slotmap_current(void)
+{
+    return atomic_load_explicit(&current_map, memory_order_acquire);
+}

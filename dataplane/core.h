@@ -1,0 +1,156 @@
+/* core — a data core: its thread and loop, its shard, its transport, its
+ * cross-core rings, and the all-cores barrier.
+ *
+ * Loop turn: poll the transport (bounded batch), drain inbound rings (bounded),
+ * flush client output, run timers on a cached clock. Cores talk only through
+ * single-producer/single-consumer rte_rings of `struct xreq *`, one per ordered
+ * pair; a full ring never blocks: the producer keeps a local backlog and retries
+ * next turn, so no core ever waits on another except inside the barrier. */
+#ifndef SLOTD_CORE_H
+#define SLOTD_CORE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include "../kv/cmd.h"
+#include "resp_write.h"
+#include "slice.h"
+
+#define CORE_MAX 64
+#define CORE_RING_SIZE 4096   /* descriptors per ordered pair: 32 KiB, deep enough for 16-deep pipelines from 256 clients */
+
+struct client;
+struct shard;
+struct config;
+struct sock_transport;
+
+/* A command handed to the core that owns its slot, and its reply coming back.
+ * One allocation (argv bytes inline); ownership travels with the pointer: the
+ * origin core allocates and frees it, the owner only fills `out`. */
+struct xreq {
+    struct client *client;        /* origin's; the owner never dereferences it */
+    struct xreq *next;            /* origin client's in-order queue */
+    const struct cmd_spec *cmd;
+    unsigned origin, owner;
+    unsigned db;
+    uint8_t done;
+    uint8_t remote;
+    int argc;
+    struct slice *argv;
+    struct resp_out out;
+    int64_t exec_us;              /* owner's execution time, for slowlog/stats */
+};
+
+struct cmd_stats {
+    uint64_t calls, usec, rejected, failed;
+};
+
+struct error_stat {
+    char name[32];                /* error code: first word of the error */
+    uint64_t count;
+};
+
+#define CORE_ERROR_KINDS 128      /* Redis caps errorstats at 128 kinds too */
+
+struct core_stats {
+    uint64_t connections_received, rejected_connections;
+    uint64_t commands_processed;
+    uint64_t net_input_bytes, net_output_bytes;
+    uint64_t total_error_replies;
+    uint64_t client_qbuf_limit_disconnections, client_obuf_limit_disconnections;
+    uint64_t xcore_sent, xcore_backlog_peak;
+    unsigned nerrors;
+    struct error_stat errors[CORE_ERROR_KINDS];
+};
+
+struct slowlog_entry {
+    uint64_t id;
+    int64_t time_s;
+    int64_t duration_us;
+    int argc;                     /* as stored: at most 32, last may say "... (N more arguments)" */
+    struct slice *argv;           /* one allocation with the entry */
+    char peer[64];
+    char name[64];
+};
+
+struct core {
+    unsigned id;
+    struct runtime *rt;
+    struct shard *shard;
+    pthread_t thread;
+    struct sock_transport *sock;
+
+    struct client *clients;       /* every client of this core */
+    unsigned nclients;
+    struct client *flush_list;    /* clients with output to write this turn */
+
+    int64_t now_ms;               /* cached once per loop turn */
+    int64_t next_cron_ms;
+
+    /* rings: in[j] carries j→this core, out[j] is this core→j (== cores[j]->in[id]) */
+    struct rte_ring *in[CORE_MAX];
+    struct xreq *backlog_head[CORE_MAX], *backlog_tail[CORE_MAX];
+    unsigned backlog_total;
+    _Atomic int sleeping;         /* in epoll_wait: producers must wake it */
+    int wake_fd;
+
+    struct cmd_stats *cmdstats;   /* indexed by cmd id */
+    struct core_stats stats;
+
+    struct slowlog_entry *slowlog;  /* ring of slowlog-max-len entries */
+    unsigned slowlog_len, slowlog_head, slowlog_cap;
+
+    unsigned waiting_barrier;     /* clients of this core waiting for the barrier */
+};
+
+struct runtime {
+    unsigned ncores;
+    struct core *cores[CORE_MAX];
+    struct shard *shards[CORE_MAX];
+    struct config *cfg;
+    int64_t start_ms;
+    uint64_t run_id_seed;
+    char run_id[41];
+
+    _Atomic int shutdown;                 /* 1: stop loops; set by signal, SHUTDOWN */
+    _Atomic uint64_t next_client_id;
+    _Atomic unsigned nclients;            /* all cores, for maxclients */
+    _Atomic uint64_t slowlog_next_id;
+    _Atomic unsigned monitors;
+
+    /* The all-cores barrier: holder is core id + 1, or 0 when free. Parked
+     * cores count themselves in `parked` and spin until `release_gen` moves. */
+    _Atomic unsigned barrier_holder;
+    _Atomic unsigned parked;
+    _Atomic uint64_t release_gen;
+    _Atomic uint64_t park_gen;            /* bumped to ask every core to park */
+};
+
+int  core_start(struct runtime *rt, unsigned id);   /* create and launch; 0 or -errno */
+void core_join(struct core *c);
+void core_destroy(struct core *c);
+
+/* Hand a request to its owner core (enqueue or backlog, and wake it). */
+void core_send(struct core *self, struct xreq *r);
+/* Wake a core sleeping in its poll (cheap when it is awake). */
+void core_wake(struct core *target);
+
+/* Run a command here and now on this core with the given view: stats, OOM
+ * check, slowlog. `client` may be NULL (remote request). */
+void core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx *ctx,
+               struct client *client);
+
+/* All-cores barrier. try_acquire returns 1 when every other core is parked and
+ * this core may touch every shard; 0 when another core holds it (try again next
+ * turn). release lets the others run. */
+int  core_barrier_try_acquire(struct core *self);
+void core_barrier_release(struct core *self);
+
+/* Count an error reply for INFO errorstats (first word of `line`). */
+void core_count_error(struct core *self, const char *line, size_t len);
+
+/* Clock in ms (CLOCK_REALTIME) and µs (CLOCK_MONOTONIC). */
+int64_t clock_ms(void);
+int64_t clock_us(void);
+
+#endif

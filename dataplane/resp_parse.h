@@ -1,0 +1,60 @@
+/* resp_parse — incremental parser for client requests: RESP multibulk arrays and
+ * inline commands, with Redis 7.0's limits and error strings.
+ *
+ * The parser is resumable: feed it the connection's whole unconsumed input each
+ * time more bytes arrive and it continues where it stopped, so a 512 MB bulk that
+ * trickles in is scanned once, not once per read. It records offsets, not
+ * pointers, so the caller may move or grow its buffer between calls. Owned by the
+ * connection's data core. */
+#ifndef SLOTD_RESP_PARSE_H
+#define SLOTD_RESP_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "slice.h"
+
+/* Limits a parser enforces; copied from the live config when a connection opens
+ * and again on CONFIG SET. */
+struct resp_limits {
+    uint64_t proto_max_bulk_len;   /* proto-max-bulk-len, Redis default 512mb */
+    int      auth_required;        /* unauthenticated: Redis caps multibulk at 10, bulk at 16384 */
+};
+
+enum resp_result {
+    RESP_INCOMPLETE = 0,   /* need more bytes */
+    RESP_COMMAND    = 1,   /* one command parsed: argc/argv valid, *consumed set */
+    RESP_EMPTY      = 2,   /* an empty inline line or "*0"/"*-1": nothing to run, *consumed set */
+    RESP_ERROR      = -1,  /* protocol error: error text set; reply it, then close */
+};
+
+struct resp_parser {
+    /* public results (valid after RESP_COMMAND until the next call) */
+    int argc;
+    struct slice *argv;        /* point into the buffer passed to resp_parse() */
+    const char *error;         /* e.g. "Protocol error: invalid bulk length" (no "-ERR ") */
+    /* private state */
+    int kind;                  /* 0 unknown, 1 multibulk, 2 inline */
+    long long mbulk_left;      /* elements still to read */
+    long long bulk_len;        /* length of the bulk being read, -1 if none */
+    size_t pos;                /* scan offset inside the current command */
+    size_t *offs;              /* argv offsets/lengths while the buffer may move */
+    size_t *lens;
+    int cap;
+};
+
+void resp_parser_init(struct resp_parser *p);
+void resp_parser_free(struct resp_parser *p);
+
+/* Parse at most one command from buf[0..len). On RESP_COMMAND or RESP_EMPTY,
+ * *consumed is the number of bytes the command used; the caller drops them
+ * before the next call. On RESP_INCOMPLETE the caller keeps every byte and calls
+ * again with the same start and more data. Returns -ENOMEM (as RESP_ERROR with
+ * error text NULL) only when argv cannot grow. */
+enum resp_result resp_parse(struct resp_parser *p, const struct resp_limits *lim,
+                            const char *buf, size_t len, size_t *consumed);
+
+/* Bytes the parser still needs before the current bulk is complete (0 if not
+ * inside a bulk); lets the caller size a read buffer for large values. */
+size_t resp_parse_want(const struct resp_parser *p, size_t have);
+
+#endif

@@ -1,0 +1,116 @@
+/* cmd — the command table and the context a command runs in.
+ *
+ * A command runs on exactly one data core: the core that owns its key's slot, the
+ * connection's own core (CMD_CONN: needs client state, touches no key), or the
+ * connection's core holding the all-cores barrier (CMD_ALLCORES: needs every
+ * shard, e.g. DBSIZE, KEYS, SCAN, FLUSHALL, and multi-key commands whose keys
+ * land on several cores). The handler writes its whole reply into c->out and
+ * never blocks. */
+#ifndef SLOTD_CMD_H
+#define SLOTD_CMD_H
+
+#include <stdint.h>
+#include "../dataplane/slice.h"
+#include "../dataplane/resp_write.h"
+
+struct shard;
+struct client;
+struct core;
+struct cmd_spec;
+
+/* Which shards a command may touch. Normally one (the owner); under the
+ * all-cores barrier every shard, chosen per key by its slot. */
+struct ks_view {
+    struct shard *const *shards;   /* indexed by data core */
+    unsigned nshards;
+    unsigned self;                 /* shard used when !all */
+    int all;
+};
+
+struct cmd_ctx {
+    const struct cmd_spec *cmd;
+    int argc;
+    const struct slice *argv;      /* owned by the caller for the call's duration */
+    unsigned db;                   /* selected db (SELECT), 0 in cluster mode */
+    struct resp_out *out;          /* reply goes here */
+    struct ks_view view;
+    struct client *client;         /* the caller: set only for CMD_CONN/CMD_ALLCORES */
+    struct core *core;             /* the executing core */
+    int64_t now_ms;                /* cached clock for this command (Redis: one per command) */
+};
+
+typedef void cmd_fn(struct cmd_ctx *c);
+
+/* Flags (Redis 7.0 COMMAND flag names in comments). */
+enum {
+    CMD_WRITE     = 1u << 0,   /* write */
+    CMD_READONLY  = 1u << 1,   /* readonly */
+    CMD_DENYOOM   = 1u << 2,   /* denyoom: refused with -OOM over maxmemory */
+    CMD_ADMIN     = 1u << 3,   /* admin */
+    CMD_PUBSUB    = 1u << 4,
+    CMD_NOSCRIPT  = 1u << 5,
+    CMD_BLOCKING  = 1u << 6,
+    CMD_LOADING   = 1u << 7,   /* loading */
+    CMD_STALE     = 1u << 8,   /* stale */
+    CMD_SKIP_MONITOR = 1u << 9,
+    CMD_SKIP_SLOWLOG = 1u << 10,
+    CMD_FAST      = 1u << 11,  /* fast */
+    CMD_NO_AUTH   = 1u << 12,  /* no_auth: allowed before AUTH */
+    CMD_MAY_REPLICATE = 1u << 13,
+    CMD_NO_MULTI  = 1u << 14,
+    CMD_ALLOW_BUSY = 1u << 15,
+    /* slotd routing, not Redis flags */
+    CMD_CONN      = 1u << 24,  /* runs on the connection's core with its client */
+    CMD_ALLCORES  = 1u << 25,  /* needs every shard: runs under the barrier */
+    CMD_SPLITKEYS = 1u << 26,  /* multi-key: keys on several cores -> barrier */
+};
+
+struct cmd_spec {
+    const char *name;          /* lower case, as COMMAND reports it */
+    int arity;                 /* Redis convention: -N means at least N */
+    uint32_t flags;
+    int first_key, last_key, key_step;   /* legacy key positions (0 = no key) */
+    cmd_fn *fn;
+    const struct cmd_spec *subcommands;  /* NULL-name terminated, or NULL */
+    unsigned id;               /* index into per-core stats arrays */
+};
+
+/* Look up by name (case-insensitive). For a command with subcommands pass the
+ * subcommand too (may be NULL); *parent is set to the container command.
+ * Returns NULL if unknown. */
+const struct cmd_spec *cmd_lookup(const struct slice *name, const struct slice *sub,
+                                  const struct cmd_spec **parent);
+/* Number of ids handed out (size of per-core stats arrays). */
+unsigned cmd_count_ids(void);
+/* Iterate the top-level table (COMMAND, COMMAND COUNT). */
+const struct cmd_spec *cmd_table(unsigned *n);
+/* Spec with a given id (INFO commandstats). */
+const struct cmd_spec *cmd_by_id(unsigned id);
+/* Full name for stats, e.g. "get" or "client|list". */
+const char *cmd_fullname(const struct cmd_spec *s, char *buf, size_t cap);
+
+/* Redis's standard error replies, exactly as 7.0 words them. */
+#define ERR_SYNTAX     "ERR syntax error"
+#define ERR_NOT_INT    "ERR value is not an integer or out of range"
+#define ERR_NOT_FLOAT  "ERR value is not a valid float"
+#define ERR_WRONGTYPE  "WRONGTYPE Operation against a key holding the wrong kind of value"
+#define ERR_NO_KEY     "ERR no such key"
+#define ERR_OOM        "OOM command not allowed when used memory > 'maxmemory'."
+#define ERR_OVERFLOW   "ERR increment or decrement would overflow"
+#define ERR_DB_INDEX   "ERR DB index is out of range"
+
+/* Reply "-ERR wrong number of arguments for '<name>' command" (subcommands as
+ * 'parent|sub'). */
+void cmd_reply_arity(struct cmd_ctx *c);
+
+/* Argument helpers as Redis parses them (string2ll / strtold rules). Return 0 on
+ * success; on failure write Redis's error reply (ERR_NOT_INT, ...) and return -1. */
+int cmd_arg_ll(struct cmd_ctx *c, const struct slice *s, long long *v);
+int cmd_arg_ll_msg(struct cmd_ctx *c, const struct slice *s, long long *v, const char *errmsg);
+int cmd_arg_long_double(struct cmd_ctx *c, const struct slice *s, long double *v);
+/* Without replying: 1 if the whole slice is a valid long long (Redis string2ll). */
+int str_to_ll(const char *p, size_t n, long long *v);
+/* long long to decimal, returns length (buf >= 21 bytes). */
+int ll_to_str(char *buf, long long v);
+
+#endif

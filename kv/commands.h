@@ -1,0 +1,38 @@
+/* commands — every command handler, for the command table (kv/cmd_table.c).
+ * Grouped by the file that implements them. */
+#ifndef SLOTD_COMMANDS_H
+#define SLOTD_COMMANDS_H
+
+#include "cmd.h"
+
+/* kv/cmd_string.c */
+cmd_fn cmd_get, cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset, cmd_getdel,
+       cmd_getex, cmd_mget, cmd_mset, cmd_msetnx, cmd_append, cmd_strlen, cmd_incr,
+       cmd_decr, cmd_incrby, cmd_decrby, cmd_incrbyfloat, cmd_getrange, cmd_setrange;
+
+/* kv/cmd_keys.c */
+cmd_fn cmd_del, cmd_unlink, cmd_exists, cmd_type, cmd_expire, cmd_pexpire,
+       cmd_expireat, cmd_pexpireat, cmd_ttl, cmd_pttl, cmd_expiretime,
+       cmd_pexpiretime, cmd_persist, cmd_rename, cmd_renamenx, cmd_keys, cmd_scan,
+       cmd_randomkey, cmd_touch, cmd_move, cmd_dbsize, cmd_flushdb, cmd_flushall,
+       cmd_swapdb;
+
+/* kv/cmd_object.c */
+cmd_fn cmd_object_encoding, cmd_object_freq, cmd_object_idletime,
+       cmd_object_refcount, cmd_object_help, cmd_memory_usage, cmd_memory_help;
+
+/* kv/cmd_config.c */
+cmd_fn cmd_config_get, cmd_config_set, cmd_config_resetstat, cmd_config_rewrite,
+       cmd_config_help;
+
+/* dataplane/cmd_conn.c: connection and server commands that need client state
+ * or the process */
+cmd_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_select, cmd_reset,
+       cmd_client_id, cmd_client_setname, cmd_client_getname, cmd_client_setinfo,
+       cmd_client_list, cmd_client_info, cmd_client_kill, cmd_client_help,
+       cmd_info, cmd_time, cmd_shutdown, cmd_slowlog_get, cmd_slowlog_len,
+       cmd_slowlog_reset, cmd_slowlog_help, cmd_monitor, cmd_debug,
+       cmd_command, cmd_command_count, cmd_command_info, cmd_command_docs,
+       cmd_command_getkeys, cmd_command_list, cmd_command_help;
+
+#endif
