@@ -35,7 +35,8 @@ struct slotmap *slotmap_publish(struct slotmap *m)
 {
     struct slotmap *old = atomic_load_explicit(&current_map, memory_order_relaxed);
 
-    m->version = old ? old->version + 1 : 1;
+    if (m)
+        m->version = old ? old->version + 1 : 1;
     atomic_store_explicit(&current_map, m, memory_order_release);
     return old;
 }

@@ -30,6 +30,7 @@ struct sock_transport;
 struct xreq {
     struct client *client;        /* origin's; the owner never dereferences it */
     struct xreq *next;            /* origin client's in-order queue */
+    struct xreq *xnext;           /* sender's backlog while a ring is full */
     const struct cmd_spec *cmd;
     unsigned origin, owner;
     unsigned db;
@@ -126,7 +127,10 @@ struct runtime {
     _Atomic uint64_t park_gen;            /* bumped to ask every core to park */
 };
 
-int  core_start(struct runtime *rt, unsigned id);   /* create and launch; 0 or -errno */
+/* Two phases, so every core's rings exist before any core can send: create
+ * all cores (NULL on failure, logged), then launch each (0 or -errno). */
+struct core *core_create(struct runtime *rt, unsigned id);
+int  core_launch(struct core *c);
 void core_join(struct core *c);
 void core_destroy(struct core *c);
 

@@ -75,6 +75,9 @@ struct cmd_spec {
     unsigned id;               /* index into per-core stats arrays */
 };
 
+/* Build the lookup index; main calls it once before threads start. 0 or -ENOMEM. */
+int cmd_table_init(void);
+
 /* Look up by name (case-insensitive). For a command with subcommands pass the
  * subcommand too (may be NULL); *parent is set to the container command.
  * Returns NULL if unknown. */

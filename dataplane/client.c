@@ -1,0 +1,616 @@
+/* client — a connection's life on its data core: bytes in, commands routed to
+ * the core that owns their slot, replies out in request order.
+ *
+ * Call chain: transport → client_rx_done → process_input → resp_parse →
+ * dispatch → core_exec (here) | core_send (owner core) | barrier.
+ *
+ * Reply order: while nothing is in flight, a command run here writes straight
+ * into cl->out. Once a command has gone to another core, every later reply
+ * takes a place in the in-order queue (pend_head..pend_tail) and leaves it only
+ * when all replies before it are done. Owned by the connection's core; the
+ * queue's xreqs are touched by an owner core only between its ring dequeue and
+ * enqueue, and never through the client pointer. */
+#include "client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cluster/slotmap.h"
+#include "../kv/cmd.h"
+#include "../kv/keyspace.h"
+#include "../kv/slot.h"
+#include "config.h"
+#include "core.h"
+#include "log.h"
+#include "mem.h"
+
+#define QBUF_INITIAL 16384            /* Redis PROTO_IOBUF_LEN */
+#define PENDING_PAUSE 4096            /* replies in flight before we stop reading */
+#define OUTPUT_PAUSE (64u << 20)      /* unsent bytes before we stop reading */
+#define OUTPUT_SHRINK (1u << 20)      /* give back an idle output buffer above this */
+#define ARG_ERR_PREVIEW 128           /* Redis quotes at most 128 bytes of args */
+
+static void schedule_flush(struct client *cl)
+{
+    struct core *core = cl->core;
+
+    if (cl->on_flush_list || (cl->flags & CLIENT_CLOSED))
+        return;
+    cl->on_flush_list = 1;
+    cl->flush_next = core->flush_list;
+    core->flush_list = cl;
+}
+
+static void refresh_limits(struct client *cl)
+{
+    const struct config *cfg = config_live();
+
+    cl->limits.proto_max_bulk_len = cfg->proto_max_bulk_len;
+    cl->limits.auth_required = cfg->requirepass && !cl->authenticated;
+}
+
+struct client *client_open(struct core *core, struct conn *conn)
+{
+    const struct config *cfg = config_live();
+    struct runtime *rt = core->rt;
+    struct client *cl;
+
+    core->stats.connections_received++;
+    if (atomic_load_explicit(&rt->nclients, memory_order_relaxed) >= (unsigned)cfg->maxclients) {
+        static const char msg[] = "-ERR max number of clients reached\r\n";
+        conn->ops->send(conn, msg, sizeof(msg) - 1);
+        core->stats.rejected_connections++;
+        return NULL;
+    }
+    cl = mem_calloc(sizeof(*cl));
+    if (!cl)
+        return NULL;
+    cl->id = atomic_fetch_add_explicit(&rt->next_client_id, 1, memory_order_relaxed);
+    cl->conn = conn;
+    cl->core = core;
+    cl->proto = 2;
+    resp_parser_init(&cl->parser);
+    resp_out_init(&cl->out, 2);
+    cl->ctime_ms = cl->last_ms = core->now_ms;
+    cl->authenticated = cfg->requirepass == NULL;
+    refresh_limits(cl);
+    cl->next = core->clients;
+    if (core->clients)
+        core->clients->prev = cl;
+    core->clients = cl;
+    core->nclients++;
+    atomic_fetch_add_explicit(&rt->nclients, 1, memory_order_relaxed);
+    return cl;
+}
+
+void client_free(struct client *cl)
+{
+    struct core *core = cl->core;
+    struct xreq *r;
+
+    if (cl->conn) {
+        cl->conn->client = NULL;
+        cl->conn->ops->close(cl->conn);
+        cl->conn = NULL;
+    }
+    if (cl->prev)
+        cl->prev->next = cl->next;
+    else
+        core->clients = cl->next;
+    if (cl->next)
+        cl->next->prev = cl->prev;
+    core->nclients--;
+    atomic_fetch_sub_explicit(&core->rt->nclients, 1, memory_order_relaxed);
+    if (cl->flags & CLIENT_MONITOR)
+        atomic_fetch_sub_explicit(&core->rt->monitors, 1, memory_order_relaxed);
+    if (cl->flags & CLIENT_WAIT_BARRIER)
+        core->waiting_barrier--;
+    if (cl->on_flush_list) {
+        struct client **pp = &core->flush_list;
+        while (*pp && *pp != cl)
+            pp = &(*pp)->flush_next;
+        if (*pp)
+            *pp = cl->flush_next;
+    }
+    /* Done or local entries only: a client with requests in flight is freed
+     * by the last reply (client_reply_ready). */
+    while ((r = cl->pend_head) != NULL) {
+        cl->pend_head = r->next;
+        resp_out_free(&r->out);
+        mem_free(r);
+    }
+    resp_parser_free(&cl->parser);
+    resp_out_free(&cl->out);
+    mem_free(cl->qbuf);
+    mem_free(cl->name);
+    mem_free(cl->lib_name);
+    mem_free(cl->lib_ver);
+    mem_free(cl);
+}
+
+/* The connection is gone. Keep the struct while owner cores still hold our
+ * requests; they come back to client_reply_ready, which frees it. */
+void client_closed(struct client *cl)
+{
+    cl->conn = NULL;
+    cl->flags |= CLIENT_CLOSED;
+    if (cl->inflight == 0)
+        client_free(cl);
+}
+
+static void close_now(struct client *cl)
+{
+    if (cl->conn && !(cl->flags & CLIENT_CLOSED))
+        cl->conn->ops->close(cl->conn);
+}
+
+static size_t output_pending(const struct client *cl)
+{
+    return cl->out.len - cl->out_sent;
+}
+
+static void update_input_pause(struct client *cl)
+{
+    int pause = cl->inflight >= PENDING_PAUSE || output_pending(cl) >= OUTPUT_PAUSE;
+
+    if (!cl->conn || pause == !!(cl->flags & CLIENT_INPUT_PAUSED))
+        return;
+    if (pause)
+        cl->flags |= CLIENT_INPUT_PAUSED;
+    else
+        cl->flags &= ~(uint32_t)CLIENT_INPUT_PAUSED;
+    cl->conn->ops->pause_input(cl->conn, pause);
+}
+
+/* Append a finished reply to the output; take the buffer whole when ours is
+ * empty (large values then cross cores without a copy). */
+static void output_take(struct client *cl, struct resp_out *o)
+{
+    if (o->oom) {
+        cl->out.oom = 1;
+        return;
+    }
+    if (output_pending(cl) == 0 && o->len > 4096) {
+        struct resp_out tmp = cl->out;
+        cl->out = *o;
+        cl->out.proto = tmp.proto;
+        cl->out_sent = 0;
+        *o = tmp;
+        o->len = 0;
+        return;
+    }
+    resp_add_raw(&cl->out, o->buf, o->len);
+}
+
+void client_reply_ready(struct client *cl)
+{
+    struct xreq *r;
+
+    cl->inflight--;
+    if (cl->flags & CLIENT_CLOSED) {
+        if (cl->inflight == 0)
+            client_free(cl);
+        return;
+    }
+    while ((r = cl->pend_head) != NULL && r->done) {
+        cl->pend_head = r->next;
+        if (!cl->pend_head)
+            cl->pend_tail = NULL;
+        output_take(cl, &r->out);
+        resp_out_free(&r->out);
+        mem_free(r);
+    }
+    schedule_flush(cl);
+    update_input_pause(cl);
+}
+
+static struct xreq *xreq_new(struct client *cl, const struct cmd_spec *cmd,
+                             int argc, const struct slice *argv)
+{
+    size_t bytes = sizeof(struct xreq) + (size_t)argc * sizeof(struct slice);
+    struct xreq *r;
+    char *p;
+
+    for (int i = 0; i < argc; i++)
+        bytes += argv[i].len;
+    r = mem_alloc(bytes);
+    if (!r)
+        return NULL;
+    memset(r, 0, sizeof(*r));
+    r->client = cl;
+    r->cmd = cmd;
+    r->origin = cl->core->id;
+    r->owner = cl->core->id;
+    r->db = cl->db;
+    r->argc = argc;
+    r->argv = (struct slice *)(r + 1);
+    p = (char *)(r->argv + argc);
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i].p, argv[i].len);
+        r->argv[i].p = p;
+        r->argv[i].len = argv[i].len;
+        p += argv[i].len;
+    }
+    resp_out_init(&r->out, cl->proto);
+    return r;
+}
+
+static void queue_append(struct client *cl, struct xreq *r)
+{
+    r->next = NULL;
+    if (cl->pend_tail)
+        cl->pend_tail->next = r;
+    else
+        cl->pend_head = r;
+    cl->pend_tail = r;
+}
+
+/* Reply written before the command could run (unknown, arity, NOAUTH). */
+static void reject(struct client *cl, const char *msg)
+{
+    struct resp_out *o = &cl->out;
+    struct xreq *r = NULL;
+    size_t start;
+
+    if (cl->pend_head) {
+        r = xreq_new(cl, NULL, 0, NULL);
+        if (!r) {
+            cl->out.oom = 1;
+            return;
+        }
+        o = &r->out;
+    }
+    start = o->len;
+    resp_add_error(o, msg);
+    core_count_error(cl->core, o->buf + start, o->len - start);
+    if (r) {
+        r->done = 1;
+        queue_append(cl, r);
+    }
+}
+
+static void reject_unknown(struct client *cl, int argc, const struct slice *argv,
+                           const struct cmd_spec *parent)
+{
+    char msg[1024], args[ARG_ERR_PREVIEW + 8];
+    size_t used = 0;
+
+    if (parent) {
+        char up[64];
+        size_t n = strlen(parent->name);
+        if (n >= sizeof(up))
+            n = sizeof(up) - 1;
+        for (size_t i = 0; i < n; i++)
+            up[i] = (char)(parent->name[i] >= 'a' && parent->name[i] <= 'z'
+                           ? parent->name[i] - 32 : parent->name[i]);
+        up[n] = '\0';
+        snprintf(msg, sizeof(msg), "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                 (int)(argv[1].len > 128 ? 128 : argv[1].len), argv[1].p, up);
+        reject(cl, msg);
+        return;
+    }
+    /* Redis quotes arguments until 128 bytes of them are shown. */
+    args[0] = '\0';
+    for (int i = 1; i < argc && used < ARG_ERR_PREVIEW; i++) {
+        int room = (int)(ARG_ERR_PREVIEW - used);
+        int n = snprintf(args + used, sizeof(args) - used, "'%.*s' ",
+                         (int)(argv[i].len < (size_t)room ? argv[i].len : (size_t)room),
+                         argv[i].p);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+        if (used >= sizeof(args))
+            used = sizeof(args) - 1;
+    }
+    snprintf(msg, sizeof(msg), "ERR unknown command '%.*s', with args beginning with: %s",
+             (int)(argv[0].len > 128 ? 128 : argv[0].len), argv[0].p, args);
+    reject(cl, msg);
+}
+
+static int arity_ok(const struct cmd_spec *cmd, int argc)
+{
+    return cmd->arity >= 0 ? argc == cmd->arity : argc >= -cmd->arity;
+}
+
+/* Owner core of the command's keys: a core id, -1 if it has no key, -2 if its
+ * keys live on several cores. */
+static int keys_owner(const struct cmd_spec *cmd, int argc, const struct slice *argv)
+{
+    const struct slotmap *map;
+    int first = cmd->first_key, last = cmd->last_key, step = cmd->key_step;
+    int owner = -1;
+
+    if (first <= 0)
+        return -1;
+    if (last < 0)
+        last = argc + last;
+    if (last >= argc)
+        last = argc - 1;
+    if (step <= 0)
+        step = 1;
+    map = slotmap_current();
+    for (int i = first; i <= last; i += step) {
+        int core = (int)slotmap_core(map, slot_of(argv[i].p, argv[i].len));
+        if (owner == -1)
+            owner = core;
+        else if (owner != core)
+            return -2;
+    }
+    return owner;
+}
+
+static void exec_here(struct client *cl, const struct cmd_spec *cmd, int argc,
+                      const struct slice *argv, int all)
+{
+    struct core *core = cl->core;
+    struct xreq *r = NULL;
+    struct cmd_ctx ctx = {
+        .argc = argc,
+        .argv = argv,
+        .db = cl->db,
+        .out = &cl->out,
+        .view = { .shards = core->rt->shards, .nshards = core->rt->ncores,
+                  .self = core->id, .all = all },
+    };
+
+    if (cl->pend_head) {
+        r = xreq_new(cl, cmd, 0, NULL);
+        if (!r) {
+            cl->out.oom = 1;
+            return;
+        }
+        ctx.out = &r->out;
+    }
+    core_exec(core, cmd, &ctx, cl);
+    if (r) {
+        r->done = 1;
+        queue_append(cl, r);
+    }
+}
+
+enum dispatch_result { DISPATCH_DONE, DISPATCH_WAIT };
+
+static enum dispatch_result dispatch(struct client *cl, int argc, const struct slice *argv)
+{
+    const struct cmd_spec *parent = NULL, *cmd;
+    struct core *core = cl->core;
+    int owner;
+
+    cmd = cmd_lookup(&argv[0], argc > 1 ? &argv[1] : NULL, &parent);
+    if (!cmd) {
+        reject_unknown(cl, argc, argv, parent);
+        return DISPATCH_DONE;
+    }
+    cl->last_cmd_id = cmd->id;
+    if (!arity_ok(cmd, argc)) {
+        char msg[160], name[96];
+        snprintf(msg, sizeof(msg), "ERR wrong number of arguments for '%s' command",
+                 cmd_fullname(cmd, name, sizeof(name)));
+        core->cmdstats[cmd->id].rejected++;
+        reject(cl, msg);
+        return DISPATCH_DONE;
+    }
+    if (!cl->authenticated && !(cmd->flags & CMD_NO_AUTH)) {
+        core->cmdstats[cmd->id].rejected++;
+        reject(cl, "NOAUTH Authentication required.");
+        return DISPATCH_DONE;
+    }
+
+    if (cmd->flags & CMD_ALLCORES)
+        owner = -2;
+    else
+        owner = keys_owner(cmd, argc, argv);
+
+    if (owner == -2) {
+        if (!core_barrier_try_acquire(core))
+            return DISPATCH_WAIT;
+        exec_here(cl, cmd, argc, argv, 1);
+        core_barrier_release(core);
+    } else if (owner < 0 || (unsigned)owner == core->id) {
+        exec_here(cl, cmd, argc, argv, 0);
+    } else {
+        struct xreq *r = xreq_new(cl, cmd, argc, argv);
+        if (!r) {
+            cl->out.oom = 1;
+            return DISPATCH_DONE;
+        }
+        r->owner = (unsigned)owner;
+        r->remote = 1;
+        queue_append(cl, r);
+        cl->inflight++;
+        core_send(core, r);
+    }
+    return DISPATCH_DONE;
+}
+
+static void set_waiting(struct client *cl, int wait)
+{
+    if (wait == !!(cl->flags & CLIENT_WAIT_BARRIER))
+        return;
+    if (wait) {
+        cl->flags |= CLIENT_WAIT_BARRIER;
+        cl->core->waiting_barrier++;
+    } else {
+        cl->flags &= ~(uint32_t)CLIENT_WAIT_BARRIER;
+        cl->core->waiting_barrier--;
+    }
+}
+
+static void protocol_error(struct client *cl, const char *err)
+{
+    char msg[160];
+
+    snprintf(msg, sizeof(msg), "ERR %s", err);
+    reject(cl, msg);
+    cl->flags |= CLIENT_CLOSE_AFTER_REPLY;
+    log_msg(LL_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s",
+            err, (unsigned long long)cl->id, cl->conn ? cl->conn->peer : "?");
+}
+
+static void process_input(struct client *cl)
+{
+    const uint32_t stop = CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_CLOSED;
+
+    set_waiting(cl, 0);
+    while (cl->qpos < cl->qlen && !(cl->flags & stop) && !cl->out.oom) {
+        size_t used = 0;
+        enum resp_result rr = resp_parse(&cl->parser, &cl->limits, cl->qbuf + cl->qpos,
+                                         cl->qlen - cl->qpos, &used);
+        if (rr == RESP_INCOMPLETE)
+            break;
+        if (rr == RESP_ERROR) {
+            protocol_error(cl, cl->parser.error ? cl->parser.error : "Protocol error: out of memory");
+            break;
+        }
+        if (rr == RESP_COMMAND) {
+            if (dispatch(cl, cl->parser.argc, cl->parser.argv) == DISPATCH_WAIT) {
+                /* Leave the command unconsumed; the parser starts over on it. */
+                resp_parser_free(&cl->parser);
+                resp_parser_init(&cl->parser);
+                set_waiting(cl, 1);
+                break;
+            }
+            cl->commands++;
+            cl->last_ms = cl->core->now_ms;
+            if (!cl->authenticated || cl->limits.auth_required)
+                refresh_limits(cl);
+        }
+        cl->qpos += used;
+    }
+    if (cl->qpos == cl->qlen)
+        cl->qpos = cl->qlen = 0;
+    if (cl->out.oom)
+        cl->flags |= CLIENT_CLOSE_ASAP;
+    schedule_flush(cl);
+    update_input_pause(cl);
+}
+
+long client_rx_space(struct client *cl, char **buf, size_t want)
+{
+    size_t need, bulk = resp_parse_want(&cl->parser, cl->qlen - cl->qpos);
+
+    /* A large bulk in progress: make room for all of it at once so a 512 MB
+     * value costs one allocation, not a doubling series. */
+    if (bulk > want)
+        want = bulk;
+    if (cl->qpos > 0 && cl->qlen - cl->qpos + want > cl->qcap) {
+        memmove(cl->qbuf, cl->qbuf + cl->qpos, cl->qlen - cl->qpos);
+        cl->qlen -= cl->qpos;
+        cl->qpos = 0;
+    }
+    need = cl->qlen + want;
+    if (need > cl->qcap) {
+        size_t cap = cl->qcap ? cl->qcap : QBUF_INITIAL;
+        char *nb;
+        while (cap < need)
+            cap *= 2;
+        nb = mem_realloc(cl->qbuf, cap);
+        if (!nb)
+            return -ENOMEM;
+        cl->qbuf = nb;
+        cl->qcap = cap;
+    }
+    *buf = cl->qbuf + cl->qlen;
+    return (long)(cl->qcap - cl->qlen);
+}
+
+void client_rx_done(struct client *cl, size_t n)
+{
+    const struct config *cfg = config_live();
+
+    cl->qlen += n;
+    cl->core->stats.net_input_bytes += n;
+    if (cl->qlen - cl->qpos > cl->qbuf_peak)
+        cl->qbuf_peak = cl->qlen - cl->qpos;
+    if (cl->flags & CLIENT_WAIT_BARRIER)
+        return;
+    process_input(cl);
+    if (cfg->client_query_buffer_limit &&
+        cl->qlen - cl->qpos > cfg->client_query_buffer_limit) {
+        log_msg(LL_WARNING, "Closing client that reached max query buffer length: id=%llu addr=%s (qbuf initial bytes: ...)",
+                (unsigned long long)cl->id, cl->conn ? cl->conn->peer : "?");
+        cl->core->stats.client_qbuf_limit_disconnections++;
+        close_now(cl);
+    }
+}
+
+void client_resume(struct client *cl)
+{
+    process_input(cl);
+}
+
+void client_writable(struct client *cl)
+{
+    client_flush(cl);
+}
+
+void client_flush(struct client *cl)
+{
+    if (cl->flags & CLIENT_CLOSED)
+        return;
+    if (cl->flags & CLIENT_CLOSE_ASAP) {
+        close_now(cl);
+        return;
+    }
+    while (output_pending(cl) > 0) {
+        ssize_t n = cl->conn->ops->send(cl->conn, cl->out.buf + cl->out_sent,
+                                        output_pending(cl));
+        if (n < 0) {
+            close_now(cl);
+            return;
+        }
+        if (n == 0)
+            break;
+        cl->out_sent += (size_t)n;
+        cl->core->stats.net_output_bytes += (uint64_t)n;
+    }
+    if (output_pending(cl) == 0) {
+        cl->out_sent = 0;
+        if (cl->out.cap > OUTPUT_SHRINK) {
+            int proto = cl->out.proto;
+            resp_out_free(&cl->out);
+            resp_out_init(&cl->out, proto);
+        } else {
+            resp_out_reset(&cl->out);
+        }
+        if ((cl->flags & CLIENT_CLOSE_AFTER_REPLY) && !cl->pend_head) {
+            close_now(cl);
+            return;
+        }
+    }
+    update_input_pause(cl);
+}
+
+void client_cron(struct client *cl, int64_t now_ms)
+{
+    const struct config *cfg = config_live();
+    const struct obuf_limit *lim = &cfg->obuf[OBUF_NORMAL];
+    size_t pending = output_pending(cl);
+
+    if (cl->flags & CLIENT_CLOSED)
+        return;
+    if (cfg->timeout > 0 && !(cl->flags & CLIENT_MONITOR) && cl->inflight == 0 &&
+        now_ms - cl->last_ms > (int64_t)cfg->timeout * 1000) {
+        log_msg(LL_VERBOSE, "Closing idle client");
+        close_now(cl);
+        return;
+    }
+    if (lim->hard && pending >= lim->hard)
+        goto over;
+    if (lim->soft && pending >= lim->soft) {
+        if (!cl->obuf_soft_since_ms)
+            cl->obuf_soft_since_ms = now_ms;
+        else if (now_ms - cl->obuf_soft_since_ms >= (int64_t)lim->soft_seconds * 1000)
+            goto over;
+    } else {
+        cl->obuf_soft_since_ms = 0;
+    }
+    return;
+over:
+    log_msg(LL_WARNING, "Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of output buffer limits.",
+            (unsigned long long)cl->id, cl->conn ? cl->conn->peer : "?");
+    cl->core->stats.client_obuf_limit_disconnections++;
+    close_now(cl);
+}

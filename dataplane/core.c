@@ -1,0 +1,480 @@
+/* core — a data core's thread: the loop, cross-core rings, command execution
+ * and the all-cores barrier.
+ *
+ * Loop turn (core_loop): read the clock once; park if another core holds the
+ * barrier; poll the transport (it parses and runs commands of ready clients);
+ * drain inbound rings (requests to run here, replies coming home); retry the
+ * backlogs of full rings; resume clients waiting for the barrier; flush client
+ * output; run the cron when due. Everything here belongs to this core, except
+ * what the barrier holder reads while this core is parked.
+ *
+ * The barrier: a core that needs every shard (DBSIZE, KEYS, MSET over several
+ * cores, CONFIG SET) takes `barrier_holder` by compare-and-swap and bumps
+ * `park_gen`. Each other core notices at the top of its next turn, first runs
+ * every request already queued to it (so the barrier command stays behind the
+ * requests its own client sent earlier), then counts itself parked and spins
+ * until `release_gen` moves. Only the holder parks others, and parked cores wait
+ * for nothing but the holder, so the barrier cannot deadlock. It costs a few
+ * microseconds per use and is never taken by single-key commands. */
+#include "core.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <rte_ring.h>
+
+#include "../cluster/slotmap.h"
+#include "../kv/evict.h"
+#include "../kv/keyspace.h"
+#include "client.h"
+#include "config.h"
+#include "log.h"
+#include "mem.h"
+#include "slowlog.h"
+#include "sock.h"
+
+#define RING_DRAIN_BURST 64     /* descriptors per dequeue call */
+#define RING_DRAIN_MAX   1024   /* per ring per turn: bounds a turn's work */
+#define CRON_EXPIRE_BUDGET_PCT 25 /* Redis: ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC */
+
+int64_t clock_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t clock_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+void core_wake(struct core *target)
+{
+    uint64_t one = 1;
+
+    /* Pairs with the fence in core_loop before the target sleeps: either the
+     * target sees our enqueue when it rechecks, or we see it sleeping here. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&target->sleeping, memory_order_relaxed)) {
+        if (write(target->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+            log_errno(LL_WARNING, "write", "cannot wake core %u", target->id);
+    }
+}
+
+static void backlog_push(struct core *self, unsigned to, struct xreq *r)
+{
+    r->xnext = NULL;
+    if (self->backlog_tail[to])
+        self->backlog_tail[to]->xnext = r;
+    else
+        self->backlog_head[to] = r;
+    self->backlog_tail[to] = r;
+    self->backlog_total++;
+    if (self->backlog_total > self->stats.xcore_backlog_peak)
+        self->stats.xcore_backlog_peak = self->backlog_total;
+}
+
+/* Send `r` to core `to` over our ring to it, behind any backlog so order holds. */
+static void xsend(struct core *self, unsigned to, struct xreq *r)
+{
+    struct core *dst = self->rt->cores[to];
+    struct rte_ring *ring = dst->in[self->id];
+
+    if (self->backlog_head[to] || rte_ring_sp_enqueue(ring, r) != 0)
+        backlog_push(self, to, r);
+    self->stats.xcore_sent++;
+    core_wake(dst);
+}
+
+void core_send(struct core *self, struct xreq *r)
+{
+    xsend(self, r->owner, r);
+}
+
+static void backlog_flush(struct core *self)
+{
+    for (unsigned to = 0; to < self->rt->ncores && self->backlog_total; to++) {
+        struct xreq *r;
+        struct core *dst = self->rt->cores[to];
+        int sent = 0;
+
+        while ((r = self->backlog_head[to]) != NULL) {
+            if (rte_ring_sp_enqueue(dst->in[self->id], r) != 0)
+                break;
+            self->backlog_head[to] = r->xnext;
+            if (!self->backlog_head[to])
+                self->backlog_tail[to] = NULL;
+            self->backlog_total--;
+            sent = 1;
+        }
+        if (sent)
+            core_wake(dst);
+    }
+}
+
+/* Count an error reply under its code (the first word), as INFO errorstats. */
+void core_count_error(struct core *self, const char *line, size_t len)
+{
+    struct core_stats *st = &self->stats;
+    size_t n = 0;
+
+    if (len && line[0] == '-') {
+        line++;
+        len--;
+    }
+    while (n < len && n < sizeof(st->errors[0].name) - 1 && line[n] != ' ' && line[n] != '\r')
+        n++;
+    st->total_error_replies++;
+    for (unsigned i = 0; i < st->nerrors; i++) {
+        if (strlen(st->errors[i].name) == n && memcmp(st->errors[i].name, line, n) == 0) {
+            st->errors[i].count++;
+            return;
+        }
+    }
+    if (st->nerrors < CORE_ERROR_KINDS) {
+        memcpy(st->errors[st->nerrors].name, line, n);
+        st->errors[st->nerrors].name[n] = '\0';
+        st->errors[st->nerrors].count = 1;
+        st->nerrors++;
+    }
+}
+
+void core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx *ctx,
+               struct client *client)
+{
+    struct cmd_stats *cs = &self->cmdstats[cmd->id];
+    size_t start = ctx->out->len;
+    int64_t t0;
+
+    ctx->cmd = cmd;
+    ctx->core = self;
+    ctx->client = client;
+    ctx->now_ms = self->now_ms;
+
+    if ((cmd->flags & CMD_DENYOOM) && config_live()->maxmemory &&
+        evict_before_write(ctx) != 0) {
+        resp_add_error(ctx->out, ERR_OOM);
+        cs->rejected++;
+        core_count_error(self, ctx->out->buf + start, ctx->out->len - start);
+        return;
+    }
+
+    t0 = clock_us();
+    cmd->fn(ctx);
+    int64_t dur = clock_us() - t0;
+
+    cs->calls++;
+    cs->usec += (uint64_t)dur;
+    self->stats.commands_processed++;
+    if (ctx->out->len > start && ctx->out->buf[start] == '-') {
+        cs->failed++;
+        core_count_error(self, ctx->out->buf + start, ctx->out->len - start);
+    }
+    if (!(cmd->flags & CMD_SKIP_SLOWLOG))
+        slowlog_push(self, client, ctx->argv, ctx->argc, dur);
+}
+
+/* A request from another core: run it here against our shard. */
+static void run_remote(struct core *self, struct xreq *r)
+{
+    struct cmd_ctx ctx = {
+        .argc = r->argc,
+        .argv = r->argv,
+        .db = r->db,
+        .out = &r->out,
+        .view = { .shards = self->rt->shards, .nshards = self->rt->ncores,
+                  .self = self->id, .all = 0 },
+    };
+
+    core_exec(self, r->cmd, &ctx, NULL);
+    r->done = 1;
+    xsend(self, r->origin, r);
+}
+
+/* Drain inbound rings. `only_from` >= 0 drains that ring completely (parking). */
+static unsigned drain_rings(struct core *self, int only_from)
+{
+    void *burst[RING_DRAIN_BURST];
+    unsigned total = 0;
+
+    for (unsigned from = 0; from < self->rt->ncores; from++) {
+        struct rte_ring *ring = self->in[from];
+        unsigned budget = only_from >= 0 ? UINT32_MAX : RING_DRAIN_MAX;
+
+        if (!ring || (only_from >= 0 && (unsigned)only_from != from))
+            continue;
+        while (budget) {
+            unsigned n = rte_ring_sc_dequeue_burst(ring, burst,
+                             budget < RING_DRAIN_BURST ? budget : RING_DRAIN_BURST, NULL);
+            if (n == 0)
+                break;
+            for (unsigned i = 0; i < n; i++) {
+                struct xreq *r = burst[i];
+                if (i + 1 < n)
+                    __builtin_prefetch(burst[i + 1]);
+                if (!r->done)
+                    run_remote(self, r);
+                else
+                    client_reply_ready(r->client);
+            }
+            budget -= n;
+            total += n;
+        }
+    }
+    return total;
+}
+
+static int rings_pending(struct core *self)
+{
+    for (unsigned from = 0; from < self->rt->ncores; from++)
+        if (self->in[from] && !rte_ring_empty(self->in[from]))
+            return 1;
+    return 0;
+}
+
+/* Another core asked for the barrier: finish its queued requests, then wait. */
+static void park(struct core *self, unsigned holder)
+{
+    struct runtime *rt = self->rt;
+    uint64_t gen = atomic_load_explicit(&rt->release_gen, memory_order_acquire);
+
+    drain_rings(self, (int)holder);
+    atomic_fetch_add_explicit(&rt->parked, 1, memory_order_acq_rel);
+    while (atomic_load_explicit(&rt->release_gen, memory_order_acquire) == gen)
+        cpu_relax();
+    atomic_fetch_sub_explicit(&rt->parked, 1, memory_order_acq_rel);
+}
+
+int core_barrier_try_acquire(struct core *self)
+{
+    struct runtime *rt = self->rt;
+    unsigned expected = 0;
+
+    if (rt->ncores == 1)
+        return 1;
+    /* Requests we still hold in a backlog would run after the barrier command
+     * on their core and break reply order; send them first. */
+    backlog_flush(self);
+    if (self->backlog_total)
+        return 0;
+    if (!atomic_compare_exchange_strong_explicit(&rt->barrier_holder, &expected,
+                                                 self->id + 1, memory_order_acq_rel,
+                                                 memory_order_relaxed))
+        return 0;
+    atomic_fetch_add_explicit(&rt->park_gen, 1, memory_order_release);
+    for (unsigned i = 0; i < rt->ncores; i++)
+        if (i != self->id)
+            core_wake(rt->cores[i]);
+    while (atomic_load_explicit(&rt->parked, memory_order_acquire) != rt->ncores - 1)
+        cpu_relax();
+    return 1;
+}
+
+void core_barrier_release(struct core *self)
+{
+    struct runtime *rt = self->rt;
+
+    if (rt->ncores == 1)
+        return;
+    atomic_fetch_add_explicit(&rt->release_gen, 1, memory_order_release);
+    /* Wait until every core has left the park loop so the next holder starts
+     * from a parked count of zero. */
+    while (atomic_load_explicit(&rt->parked, memory_order_acquire) != 0)
+        cpu_relax();
+    atomic_store_explicit(&rt->barrier_holder, 0, memory_order_release);
+}
+
+static void flush_clients(struct core *self)
+{
+    struct client *cl = self->flush_list;
+
+    self->flush_list = NULL;
+    while (cl) {
+        struct client *next = cl->flush_next;
+        cl->flush_next = NULL;
+        cl->on_flush_list = 0;
+        client_flush(cl);
+        cl = next;
+    }
+}
+
+static void resume_waiting_clients(struct core *self)
+{
+    struct client *cl, *next;
+
+    for (cl = self->clients; cl && self->waiting_barrier; cl = next) {
+        next = cl->next;
+        if (cl->flags & CLIENT_WAIT_BARRIER)
+            client_resume(cl);
+    }
+}
+
+static void cron(struct core *self)
+{
+    const struct config *cfg = config_live();
+    int hz = cfg->hz > 0 ? cfg->hz : 10;
+    uint64_t budget_us = 1000000ull / (unsigned)hz * CRON_EXPIRE_BUDGET_PCT / 100;
+    struct client *cl, *next;
+
+    shard_active_expire(self->shard, self->now_ms, budget_us);
+    shard_rehash_step(self->shard);
+    for (cl = self->clients; cl; cl = next) {
+        next = cl->next;
+        client_cron(cl, self->now_ms);
+    }
+    self->next_cron_ms = self->now_ms + 1000 / hz;
+}
+
+static void *core_loop(void *arg)
+{
+    struct core *self = arg;
+    struct runtime *rt = self->rt;
+    uint64_t seen_park = 0;
+    char name[16];
+
+    snprintf(name, sizeof(name), "slotd-core%u", self->id);
+    pthread_setname_np(pthread_self(), name);
+    if (mem_thread_init(self->id + 1) != 0)
+        log_msg(LL_WARNING, "core %u: no jemalloc arena of its own", self->id);
+
+    while (!atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
+        uint64_t pg = atomic_load_explicit(&rt->park_gen, memory_order_acquire);
+        unsigned holder = atomic_load_explicit(&rt->barrier_holder, memory_order_acquire);
+        int timeout;
+
+        self->now_ms = clock_ms();
+        if (pg != seen_park) {
+            seen_park = pg;
+            if (holder && holder != self->id + 1)
+                park(self, holder - 1);
+        }
+
+        timeout = (int)(self->next_cron_ms - self->now_ms);
+        if (timeout < 0)
+            timeout = 0;
+        if (self->backlog_total || self->waiting_barrier)
+            timeout = 0;
+        if (timeout > 0) {
+            atomic_store_explicit(&self->sleeping, 1, memory_order_relaxed);
+            atomic_thread_fence(memory_order_seq_cst);
+            if (rings_pending(self) ||
+                atomic_load_explicit(&rt->park_gen, memory_order_relaxed) != seen_park ||
+                atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
+                timeout = 0;
+        }
+        sock_poll(self->sock, timeout);
+        atomic_store_explicit(&self->sleeping, 0, memory_order_relaxed);
+        self->now_ms = clock_ms();
+
+        drain_rings(self, -1);
+        if (self->backlog_total)
+            backlog_flush(self);
+        if (self->waiting_barrier)
+            resume_waiting_clients(self);
+        flush_clients(self);
+        if (self->now_ms >= self->next_cron_ms)
+            cron(self);
+    }
+    return NULL;
+}
+
+struct core *core_create(struct runtime *rt, unsigned id)
+{
+    struct core *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return NULL;
+    c->id = id;
+    c->rt = rt;
+    c->wake_fd = -1;
+    c->cmdstats = calloc(cmd_count_ids(), sizeof(*c->cmdstats));
+    if (!c->cmdstats)
+        goto fail;
+    c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (c->wake_fd < 0) {
+        log_errno(LL_WARNING, "eventfd", "core %u: no wake-up descriptor", id);
+        goto fail;
+    }
+    for (unsigned from = 0; from < rt->ncores; from++) {
+        ssize_t sz;
+        if (from == id)
+            continue;
+        sz = rte_ring_get_memsize(CORE_RING_SIZE);
+        if (sz < 0)
+            goto fail;
+        c->in[from] = aligned_alloc(64, ((size_t)sz + 63) & ~(size_t)63);
+        if (!c->in[from] ||
+            rte_ring_init(c->in[from], "xcore", CORE_RING_SIZE,
+                          RING_F_SP_ENQ | RING_F_SC_DEQ) != 0)
+            goto fail;
+    }
+    c->shard = shard_create(id, (unsigned)config_live()->databases, rt->run_id_seed ^ (id * 0x9E3779B97F4A7C15ull));
+    if (!c->shard)
+        goto fail;
+    rt->shards[id] = c->shard;
+    c->sock = sock_create(c);
+    if (!c->sock)
+        goto fail;
+    c->now_ms = clock_ms();
+    c->next_cron_ms = c->now_ms;
+    rt->cores[id] = c;
+    return c;
+fail:
+    rt->shards[id] = NULL;
+    core_destroy(c);
+    return NULL;
+}
+
+int core_launch(struct core *c)
+{
+    return -pthread_create(&c->thread, NULL, core_loop, c);
+}
+
+void core_join(struct core *c)
+{
+    pthread_join(c->thread, NULL);
+}
+
+void core_destroy(struct core *c)
+{
+    if (!c)
+        return;
+    if (c->sock)
+        sock_destroy(c->sock);
+    while (c->clients)
+        client_free(c->clients);
+    if (c->shard)
+        shard_destroy(c->shard);
+    for (unsigned i = 0; i < CORE_MAX; i++) {
+        struct xreq *r = c->backlog_head[i];
+        while (r) {
+            struct xreq *next = r->xnext;
+            resp_out_free(&r->out);
+            mem_free(r);
+            r = next;
+        }
+        free(c->in[i]);
+    }
+    slowlog_free(c);
+    if (c->wake_fd >= 0)
+        close(c->wake_fd);
+    free(c->cmdstats);
+    free(c);
+}

@@ -1,0 +1,71 @@
+/* Unit tests for kv/slot.c: CRC16/XMODEM check value and hash-tag rules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../kv/slot.h"
+
+static unsigned slot_str(const char *s)
+{
+    return slot_of(s, strlen(s));
+}
+
+static void crc16_check_value(void **state)
+{
+    (void)state;
+    /* The CRC catalogue's check value for CRC-16/XMODEM. */
+    assert_int_equal(slot_crc16("123456789", 9), 0x31C3);
+    assert_int_equal(slot_crc16("", 0), 0);
+}
+
+static void known_slots(void **state)
+{
+    (void)state;
+    /* Values from redis-server 7.0 CLUSTER KEYSLOT. */
+    assert_int_equal(slot_str("foo"), 12182);
+    assert_int_equal(slot_str("bar"), 5061);
+    assert_int_equal(slot_str(""), 0);
+    assert_int_equal(slot_str("123456789"), 0x31C3 & 16383);
+}
+
+static void hash_tags(void **state)
+{
+    (void)state;
+    /* First '{' and first '}' after it, non-empty span only. */
+    assert_int_equal(slot_str("{user1000}.following"), slot_str("user1000"));
+    assert_int_equal(slot_str("{user1000}.followers"), slot_str("user1000"));
+    assert_int_equal(slot_str("foo{}{bar}"), slot_str("foo{}{bar}"));
+    assert_int_not_equal(slot_str("foo{}{bar}"), slot_str("bar"));
+    assert_int_equal(slot_str("foo{{bar}}zap"), slot_str("{bar"));
+    assert_int_equal(slot_str("foo{bar}{zap}"), slot_str("bar"));
+    assert_int_equal(slot_str("{a"), slot_crc16("{a", 2) & 16383);   /* no closing brace */
+    assert_int_equal(slot_str("a}b{"), slot_crc16("a}b{", 4) & 16383);
+    assert_int_equal(slot_str("x{}"), slot_crc16("x{}", 3) & 16383);
+}
+
+static void binary_keys(void **state)
+{
+    (void)state;
+    const char k[] = { 'a', 0, '{', 'z', '}', (char)0xff };
+    assert_int_equal(slot_of(k, sizeof(k)), slot_of("z", 1));
+    for (unsigned i = 0; i < 256; i++) {
+        char c = (char)i;
+        assert_true(slot_of(&c, 1) < SLOT_COUNT);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(crc16_check_value),
+        cmocka_unit_test(known_slots),
+        cmocka_unit_test(hash_tags),
+        cmocka_unit_test(binary_keys),
+    };
+
+    slot_init();
+    return cmocka_run_group_tests_name("slot", tests, NULL, NULL);
+}
