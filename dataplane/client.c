@@ -25,6 +25,7 @@
 #include "core.h"
 #include "log.h"
 #include "mem.h"
+#include "monitor.h"
 
 #define QBUF_INITIAL 16384            /* Redis PROTO_IOBUF_LEN */
 #define PENDING_PAUSE 4096            /* replies in flight before we stop reading */
@@ -402,10 +403,12 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
         owner = -2;
     else
         owner = keys_owner(cmd, argc, argv);
+    if (owner == -2 && !core_barrier_try_acquire(core))
+        return DISPATCH_WAIT;
+    if (!(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
+        monitor_feed(cl, argc, argv);
 
     if (owner == -2) {
-        if (!core_barrier_try_acquire(core))
-            return DISPATCH_WAIT;
         exec_here(cl, cmd, argc, argv, 1);
         core_barrier_release(core);
     } else if (owner < 0 || (unsigned)owner == core->id) {

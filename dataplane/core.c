@@ -35,6 +35,7 @@
 #include "config.h"
 #include "log.h"
 #include "mem.h"
+#include "monitor.h"
 #include "slowlog.h"
 #include "sock.h"
 
@@ -229,7 +230,9 @@ static unsigned drain_rings(struct core *self, int only_from)
                 struct xreq *r = burst[i];
                 if (i + 1 < n)
                     __builtin_prefetch(burst[i + 1]);
-                if (!r->done)
+                if (r->kind == XREQ_MONITOR)
+                    monitor_deliver(self, r);
+                else if (!r->done)
                     run_remote(self, r);
                 else
                     client_reply_ready(r->client);

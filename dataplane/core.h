@@ -27,6 +27,11 @@ struct sock_transport;
 /* A command handed to the core that owns its slot, and its reply coming back.
  * One allocation (argv bytes inline); ownership travels with the pointer: the
  * origin core allocates and frees it, the owner only fills `out`. */
+enum xreq_kind {
+    XREQ_CMD = 0,      /* run cmd on owner, then back to origin with the reply */
+    XREQ_MONITOR,      /* a MONITOR line for the owner core's monitors */
+};
+
 struct xreq {
     struct client *client;        /* origin's; the owner never dereferences it */
     struct xreq *next;            /* origin client's in-order queue */
@@ -36,6 +41,7 @@ struct xreq {
     unsigned db;
     uint8_t done;
     uint8_t remote;
+    uint8_t kind;                 /* enum xreq_kind */
     int argc;
     struct slice *argv;
     struct resp_out out;
