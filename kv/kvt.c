@@ -1,0 +1,883 @@
+/* kvt — one keyspace table: chained hashing with incremental rehash, inline
+ * key/value entries, reverse-binary SCAN and a dense index of volatile keys.
+ *
+ * Owner: one data core (or the core holding the all-cores barrier); no locks.
+ *
+ * Entry layout, one allocation per key (struct kv_entry, 32-byte header):
+ *
+ *   0  next    8   chain link
+ *   8  expire  8   absolute unix ms or KV_NO_EXPIRE
+ *  16  meta    4   lru:24 | enc:2 | type:4 | spare:2
+ *  20  vidx    4   slot in the volatile index (valid only when expire is set)
+ *  24  klen    4
+ *  28  vlen    4
+ *  32  key bytes, then value bytes (no terminator, no padding)
+ *
+ * A 16-byte key with a 16-byte value asks for exactly 64 bytes, jemalloc's
+ * 64-byte class (measured: kv_mem == 64, see test_kvt.c). Lengths are 32-bit:
+ * Redis caps strings at 512 MiB (proto-max-bulk-len), so 4 GiB is ample. The
+ * hash is not stored: it would push the 16+16 case into the 80-byte class
+ * (+25 %), and rehash recomputing XXH3 over short keys costs a few ns each.
+ *
+ * Buckets: two power-of-two arrays; ht[1] exists only while rehashing, when
+ * ht[0] buckets below rehash_idx are empty and new keys go to ht[1]. Grow at
+ * load 1, shrink under 10 % fill (min 4 buckets), Redis's dict thresholds.
+ * Rehash work is bounded per call: n buckets and 10*n empty visits.
+ *
+ * Volatile index: entry pointers of every key with a TTL, packed in [0, vn),
+ * each entry knowing its slot (vidx), so add/remove are O(1) (swap with the
+ * last) and a uniform random pick is one index. Stored as a directory of
+ * 4096-pointer chunks (the first chunk grows from 8 by doubling) so growing
+ * never copies more than 32 KiB: a flat array would memcpy all n pointers at
+ * each doubling (128 MiB at 16 M keys) inside one SET on the data core.
+ *
+ * Invariants: every entry is on exactly one chain; e->vidx is its slot iff
+ * e->expire != KV_NO_EXPIRE; used_bytes == sum of size classes of everything
+ * allocated here, the struct kvt included. */
+#include "kvt.h"
+
+#include <errno.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "../dataplane/mem.h"
+
+#define KVT_MIN_BUCKETS   4   /* Redis dict.h DICT_HT_INITIAL_SIZE */
+#define KVT_MIN_FILL_PCT 10   /* Redis server.h HASHTABLE_MIN_FILL */
+#define KVT_FORCE_RATIO   5   /* Redis dict.c dict_force_resize_ratio */
+#define KVT_EMPTY_VISITS 10   /* empty buckets skipped per bucket of rehash work */
+
+#define VOL_MIN      8u       /* first chunk's starting capacity */
+#define VOL_CHUNK 4096u       /* 32 KiB of pointers: a whole jemalloc class */
+
+#define META_LRU_MASK   0xFFFFFFu
+#define META_ENC_SHIFT  24
+#define META_ENC_MASK   0x3u
+#define META_TYPE_SHIFT 26
+#define META_TYPE_MASK  0xFu
+
+struct kv_entry {
+    struct kv_entry *next;
+    int64_t expire;
+    uint32_t meta;
+    uint32_t vidx;
+    uint32_t klen;
+    uint32_t vlen;
+    char data[];
+};
+
+_Static_assert(sizeof(struct kv_entry) == 32, "entry header must stay 32 bytes");
+
+struct kvt_ht {
+    struct kv_entry **b;   /* NULL for ht[1] outside a rehash */
+    size_t size;           /* power of two, or 0 */
+    size_t used;
+};
+
+struct kvt {
+    struct kvt_ht ht[2];
+    size_t rehash_idx;     /* next ht[0] bucket to move, while ht[1].b != NULL */
+    uint64_t seed;
+    size_t used_bytes;
+    int resize_allowed;
+    int rehash_paused;     /* set during a SCAN callback */
+    struct kv_entry ***vdir;
+    size_t vn;
+    uint32_t vchunks, vdircap, vcap0;
+};
+
+/* ---- accessors ---- */
+
+const char *kv_key(const struct kv_entry *e) { return e->data; }
+size_t kv_klen(const struct kv_entry *e) { return e->klen; }
+char *kv_val(struct kv_entry *e) { return e->data + e->klen; }
+size_t kv_vlen(const struct kv_entry *e) { return e->vlen; }
+int64_t kv_expire(const struct kv_entry *e) { return e->expire; }
+uint32_t kv_lru(const struct kv_entry *e) { return e->meta & META_LRU_MASK; }
+
+enum kv_enc kv_enc(const struct kv_entry *e)
+{
+    return (enum kv_enc)((e->meta >> META_ENC_SHIFT) & META_ENC_MASK);
+}
+
+void kv_set_enc(struct kv_entry *e, enum kv_enc enc)
+{
+    e->meta = (e->meta & ~(META_ENC_MASK << META_ENC_SHIFT)) |
+              (((uint32_t)enc & META_ENC_MASK) << META_ENC_SHIFT);
+}
+
+enum kv_type kv_type(const struct kv_entry *e)
+{
+    return (enum kv_type)((e->meta >> META_TYPE_SHIFT) & META_TYPE_MASK);
+}
+
+void kv_set_lru(struct kv_entry *e, uint32_t v)
+{
+    e->meta = (e->meta & ~META_LRU_MASK) | (v & META_LRU_MASK);
+}
+
+static inline size_t entry_req(size_t klen, size_t vlen)
+{
+    return sizeof(struct kv_entry) + klen + vlen;
+}
+
+size_t kv_mem(const struct kv_entry *e)
+{
+    return mem_size_class(entry_req(e->klen, e->vlen));
+}
+
+/* ---- counted allocation ---- */
+
+static void *acct_alloc(struct kvt *t, size_t n)
+{
+    void *p = mem_alloc(n);
+    if (p)
+        t->used_bytes += mem_size_class(n);
+    return p;
+}
+
+static void *acct_calloc(struct kvt *t, size_t n)
+{
+    void *p = mem_calloc(n);
+    if (p)
+        t->used_bytes += mem_size_class(n);
+    return p;
+}
+
+static void *acct_realloc(struct kvt *t, void *p, size_t old, size_t n)
+{
+    void *q = mem_realloc(p, n);
+    if (q)
+        t->used_bytes = t->used_bytes - mem_size_class(old) + mem_size_class(n);
+    return q;
+}
+
+/* `n` may differ from the original request as long as it maps to the same
+ * size class (in-place value updates rely on this, as jemalloc's sdallocx
+ * only looks at the class). */
+static void acct_free(struct kvt *t, void *p, size_t n)
+{
+    t->used_bytes -= mem_size_class(n);
+    mem_free_sized(p, n);
+}
+
+static void entry_free(struct kvt *t, struct kv_entry *e)
+{
+    acct_free(t, e, entry_req(e->klen, e->vlen));
+}
+
+/* ---- small helpers ---- */
+
+static inline uint64_t key_hash(const struct kvt *t, const void *key, size_t klen)
+{
+    return XXH3_64bits_withSeed(key, klen, t->seed);
+}
+
+static inline int rehashing(const struct kvt *t)
+{
+    return t->ht[1].b != NULL;
+}
+
+static inline int key_eq(const struct kv_entry *e, const void *key, size_t klen)
+{
+    return e->klen == klen && (klen == 0 || memcmp(e->data, key, klen) == 0);
+}
+
+/* Uniform in [0, n) from xorshift64* on the caller's state (a zero state
+ * would stick at zero). Multiply-shift takes the high bits: xorshift's low
+ * bits are linear, and drawing bucket and chain position from them left a
+ * fifth of 1000 keys never sampled in 200k draws. */
+static size_t rng_below(uint64_t *s, size_t n)
+{
+    uint64_t x = *s ? *s : 0x9E3779B97F4A7C15ull;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *s = x;
+    return (size_t)(((unsigned __int128)(x * 0x2545F4914F6CDD1Dull) * n) >> 64);
+}
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t s = KVT_MIN_BUCKETS;
+    while (s < n && s <= (SIZE_MAX >> 1))
+        s <<= 1;
+    return s;
+}
+
+/* ---- volatile index ---- */
+
+static inline struct kv_entry **vol_slot(const struct kvt *t, size_t i)
+{
+    return &t->vdir[i / VOL_CHUNK][i % VOL_CHUNK];
+}
+
+static size_t vol_cap(const struct kvt *t)
+{
+    return t->vchunks ? (size_t)(t->vchunks - 1) * VOL_CHUNK + t->vcap0 : 0;
+}
+
+static void vol_free(struct kvt *t)
+{
+    if (t->vchunks == 0)
+        return;
+    acct_free(t, t->vdir[0], (size_t)t->vcap0 * sizeof(struct kv_entry *));
+    for (uint32_t i = 1; i < t->vchunks; i++)
+        acct_free(t, t->vdir[i], VOL_CHUNK * sizeof(struct kv_entry *));
+    acct_free(t, t->vdir, (size_t)t->vdircap * sizeof(struct kv_entry **));
+    t->vdir = NULL;
+    t->vn = 0;
+    t->vchunks = t->vdircap = t->vcap0 = 0;
+}
+
+static int vol_grow(struct kvt *t)
+{
+    const size_t ps = sizeof(struct kv_entry *);
+
+    if (t->vchunks == 0) {
+        struct kv_entry ***dir = acct_alloc(t, sizeof *dir);
+        if (!dir)
+            return -ENOMEM;
+        dir[0] = acct_alloc(t, VOL_MIN * ps);
+        if (!dir[0]) {
+            acct_free(t, dir, sizeof *dir);
+            return -ENOMEM;
+        }
+        t->vdir = dir;
+        t->vdircap = t->vchunks = 1;
+        t->vcap0 = VOL_MIN;
+        return 0;
+    }
+    if (t->vchunks == 1 && t->vcap0 < VOL_CHUNK) {
+        struct kv_entry **c = acct_realloc(t, t->vdir[0], (size_t)t->vcap0 * ps,
+                                           (size_t)t->vcap0 * 2 * ps);
+        if (!c)
+            return -ENOMEM;
+        t->vdir[0] = c;
+        t->vcap0 *= 2;
+        return 0;
+    }
+    if (t->vchunks == t->vdircap) {
+        /* The directory is 1/4096 of the index: copying it is cheap. */
+        struct kv_entry ***dir = acct_realloc(t, t->vdir,
+                                              (size_t)t->vdircap * sizeof *dir,
+                                              (size_t)t->vdircap * 2 * sizeof *dir);
+        if (!dir)
+            return -ENOMEM;
+        t->vdir = dir;
+        t->vdircap *= 2;
+    }
+    struct kv_entry **c = acct_alloc(t, VOL_CHUNK * ps);
+    if (!c)
+        return -ENOMEM;
+    t->vdir[t->vchunks++] = c;
+    return 0;
+}
+
+static int vol_add(struct kvt *t, struct kv_entry *e)
+{
+    if (t->vn >= UINT32_MAX)   /* vidx is 32-bit */
+        return -ENOMEM;
+    if (t->vn == vol_cap(t)) {
+        int r = vol_grow(t);
+        if (r)
+            return r;
+    }
+    e->vidx = (uint32_t)t->vn;
+    *vol_slot(t, t->vn++) = e;
+    return 0;
+}
+
+/* Give memory back with hysteresis, so a key toggling its TTL at a boundary
+ * does not allocate and free each time: a trailing chunk goes once half of
+ * the one before it is free too; the first chunk halves at a quarter full. */
+static void vol_shrink(struct kvt *t)
+{
+    const size_t ps = sizeof(struct kv_entry *);
+
+    if (t->vn == 0) {
+        vol_free(t);
+        return;
+    }
+    if (t->vchunks >= 2) {
+        if (t->vn + VOL_CHUNK / 2 <= (size_t)(t->vchunks - 1) * VOL_CHUNK)
+            acct_free(t, t->vdir[--t->vchunks], VOL_CHUNK * ps);
+        return;
+    }
+    if (t->vcap0 > VOL_MIN && t->vn <= t->vcap0 / 4) {
+        struct kv_entry **c = acct_realloc(t, t->vdir[0], (size_t)t->vcap0 * ps,
+                                           (size_t)t->vcap0 / 2 * ps);
+        if (c) {   /* failing to shrink is harmless */
+            t->vdir[0] = c;
+            t->vcap0 /= 2;
+        }
+    }
+}
+
+static void vol_remove(struct kvt *t, struct kv_entry *e)
+{
+    size_t i = e->vidx, last = --t->vn;
+    if (i != last) {
+        struct kv_entry *m = *vol_slot(t, last);
+        *vol_slot(t, i) = m;
+        m->vidx = (uint32_t)i;
+    }
+    vol_shrink(t);
+}
+
+/* ---- rehash ---- */
+
+static void rehash_finish(struct kvt *t)
+{
+    acct_free(t, t->ht[0].b, t->ht[0].size * sizeof(struct kv_entry *));
+    t->ht[0] = t->ht[1];
+    t->ht[1] = (struct kvt_ht){ 0 };
+    t->rehash_idx = 0;
+}
+
+static void move_bucket(struct kvt *t, size_t i)
+{
+    struct kvt_ht *from = &t->ht[0], *to = &t->ht[1];
+    size_t mask = to->size - 1;
+    /* Shrinking keeps the low bits, so the target is known without hashing. */
+    int shrink = to->size < from->size;
+    struct kv_entry *e = from->b[i];
+
+    while (e) {
+        struct kv_entry *next = e->next;
+        size_t j = shrink ? (i & mask) : (key_hash(t, e->data, e->klen) & mask);
+        e->next = to->b[j];
+        to->b[j] = e;
+        from->used--;
+        to->used++;
+        e = next;
+    }
+    from->b[i] = NULL;
+}
+
+/* Move up to n buckets; returns 1 while the rehash is unfinished. */
+static int rehash(struct kvt *t, int n)
+{
+    if (!rehashing(t))
+        return 0;
+    if (n <= 0 || t->rehash_paused)
+        return 1;
+    size_t empty = (size_t)n * KVT_EMPTY_VISITS;
+    while (n-- > 0 && t->ht[0].used != 0) {
+        /* used != 0 guarantees a non-empty bucket at or after rehash_idx */
+        while (t->ht[0].b[t->rehash_idx] == NULL) {
+            t->rehash_idx++;
+            if (--empty == 0)
+                return 1;
+        }
+        move_bucket(t, t->rehash_idx++);
+    }
+    if (t->ht[0].used != 0)
+        return 1;
+    rehash_finish(t);
+    return 0;
+}
+
+/* Start moving to a table of `size` buckets. Failure to allocate only means
+ * chains stay longer, so callers may ignore the result. */
+static int resize_start(struct kvt *t, size_t size)
+{
+    if (rehashing(t) || size == t->ht[0].size)
+        return 0;
+    if (size > SIZE_MAX / sizeof(struct kv_entry *))
+        return -ENOMEM;
+    struct kv_entry **b = acct_calloc(t, size * sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    t->ht[1] = (struct kvt_ht){ .b = b, .size = size, .used = 0 };
+    t->rehash_idx = 0;
+    if (t->ht[0].used == 0)
+        rehash_finish(t);
+    return 0;
+}
+
+static void grow_if_needed(struct kvt *t)
+{
+    const struct kvt_ht *h = &t->ht[0];
+    if (rehashing(t) || h->used < h->size)
+        return;
+    if (t->resize_allowed || h->used / h->size > KVT_FORCE_RATIO)
+        resize_start(t, pow2_at_least(h->used + 1));
+}
+
+static void shrink_if_needed(struct kvt *t)
+{
+    const struct kvt_ht *h = &t->ht[0];
+    if (rehashing(t) || !t->resize_allowed || h->size <= KVT_MIN_BUCKETS)
+        return;
+    if (h->used * 100 < h->size * KVT_MIN_FILL_PCT)
+        resize_start(t, pow2_at_least(h->used));
+}
+
+int kvt_rehash_step(struct kvt *t, int n)
+{
+    grow_if_needed(t);
+    shrink_if_needed(t);
+    if (rehash(t, n))
+        return 1;
+    /* Keys added or deleted during the rehash may already call for the next
+     * resize (deleting everything mid-grow, say). */
+    grow_if_needed(t);
+    shrink_if_needed(t);
+    return rehashing(t);
+}
+
+void kvt_set_resize_allowed(struct kvt *t, int allowed)
+{
+    t->resize_allowed = !!allowed;
+}
+
+/* ---- lookup ---- */
+
+/* Link (bucket slot or previous entry's next) that holds `key`, or NULL;
+ * *which gets the table it is in. */
+static struct kv_entry **find_link(struct kvt *t, const void *key, size_t klen,
+                                   uint64_t h, int *which)
+{
+    for (int k = 0; k < 2; k++) {
+        struct kvt_ht *ht = &t->ht[k];
+        if (!ht->b)
+            break;
+        size_t i = h & (ht->size - 1);
+        if (k == 0 && rehashing(t) && i < t->rehash_idx)
+            continue;
+        for (struct kv_entry **pp = &ht->b[i]; *pp; pp = &(*pp)->next) {
+            if (key_eq(*pp, key, klen)) {
+                *which = k;
+                return pp;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Link that points at entry e (which must belong to t). */
+static struct kv_entry **entry_link(struct kvt *t, const struct kv_entry *e, int *which)
+{
+    uint64_t h = key_hash(t, e->data, e->klen);
+    for (int k = 0; k < 2; k++) {
+        struct kvt_ht *ht = &t->ht[k];
+        if (!ht->b)
+            break;
+        size_t i = h & (ht->size - 1);
+        if (k == 0 && rehashing(t) && i < t->rehash_idx)
+            continue;
+        for (struct kv_entry **pp = &ht->b[i]; *pp; pp = &(*pp)->next) {
+            if (*pp == e) {
+                *which = k;
+                return pp;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void link_new(struct kvt *t, struct kv_entry *e, uint64_t h)
+{
+    struct kvt_ht *ht = &t->ht[rehashing(t) ? 1 : 0];
+    size_t i = h & (ht->size - 1);
+    e->next = ht->b[i];
+    ht->b[i] = e;
+    ht->used++;
+}
+
+/* Point the chain and the volatile index at the moved copy `to` of `from`.
+ * `pp` is the link to `from`, found before `from` was freed or reallocated. */
+static void relink_moved(struct kvt *t, struct kv_entry **pp, struct kv_entry *to)
+{
+    *pp = to;
+    if (to->expire != KV_NO_EXPIRE)
+        *vol_slot(t, to->vidx) = to;
+}
+
+struct kv_entry *kvt_find(struct kvt *t, const void *key, size_t klen)
+{
+    int which = 0;
+    rehash(t, 1);
+    struct kv_entry **pp = find_link(t, key, klen, key_hash(t, key, klen), &which);
+    return pp ? *pp : NULL;
+}
+
+/* ---- create / destroy ---- */
+
+struct kvt *kvt_create(uint64_t seed)
+{
+    struct kvt *t = mem_calloc(sizeof *t);
+    if (!t)
+        return NULL;
+    t->used_bytes = mem_size_class(sizeof *t);
+    t->seed = seed;
+    t->resize_allowed = 1;
+    t->ht[0].b = acct_calloc(t, KVT_MIN_BUCKETS * sizeof(struct kv_entry *));
+    if (!t->ht[0].b)
+        goto fail;
+    t->ht[0].size = KVT_MIN_BUCKETS;
+    return t;
+fail:
+    mem_free_sized(t, sizeof *t);
+    return NULL;
+}
+
+/* Free every entry and the volatile index; bucket arrays are left allocated
+ * (and dangling). Iterative: chains can be long when resizing is off. */
+static void free_entries(struct kvt *t)
+{
+    for (int k = 0; k < 2; k++) {
+        struct kvt_ht *ht = &t->ht[k];
+        for (size_t i = 0; ht->b && i < ht->size; i++) {
+            struct kv_entry *e = ht->b[i];
+            while (e) {
+                struct kv_entry *next = e->next;
+                entry_free(t, e);
+                e = next;
+            }
+        }
+        ht->used = 0;
+    }
+    vol_free(t);
+}
+
+void kvt_destroy(struct kvt *t)
+{
+    if (!t)
+        return;
+    free_entries(t);
+    for (int k = 0; k < 2; k++)
+        if (t->ht[k].b)
+            acct_free(t, t->ht[k].b, t->ht[k].size * sizeof(struct kv_entry *));
+    mem_free_sized(t, sizeof *t);
+}
+
+void kvt_clear(struct kvt *t)
+{
+    const size_t minb = KVT_MIN_BUCKETS * sizeof(struct kv_entry *);
+
+    free_entries(t);
+    if (t->ht[1].b)
+        acct_free(t, t->ht[1].b, t->ht[1].size * sizeof(struct kv_entry *));
+    t->ht[1] = (struct kvt_ht){ 0 };
+    t->rehash_idx = 0;
+    struct kv_entry **b = t->ht[0].size == KVT_MIN_BUCKETS ? NULL : acct_calloc(t, minb);
+    if (b) {
+        acct_free(t, t->ht[0].b, t->ht[0].size * sizeof(struct kv_entry *));
+        t->ht[0].b = b;
+        t->ht[0].size = KVT_MIN_BUCKETS;
+    } else {
+        /* Already minimal, or no memory for a small array: reuse the old one,
+         * which stays a valid (if oversized) table. */
+        memset(t->ht[0].b, 0, t->ht[0].size * sizeof(struct kv_entry *));
+    }
+}
+
+void kvt_swap(struct kvt *a, struct kvt *b)
+{
+    /* Nothing points back into struct kvt, so exchanging the structs moves
+     * each db whole (its seed included, which its chains were hashed with). */
+    struct kvt tmp = *a;
+    *a = *b;
+    *b = tmp;
+}
+
+/* ---- counters ---- */
+
+size_t kvt_count(const struct kvt *t) { return t->ht[0].used + t->ht[1].used; }
+size_t kvt_volatile_count(const struct kvt *t) { return t->vn; }
+size_t kvt_used_bytes(const struct kvt *t) { return t->used_bytes; }
+size_t kvt_buckets(const struct kvt *t) { return t->ht[0].size + t->ht[1].size; }
+int kvt_is_rehashing(const struct kvt *t) { return rehashing(t); }
+
+/* ---- insert / update / delete ---- */
+
+int kvt_add(struct kvt *t, const void *key, size_t klen,
+            const void *val, size_t vlen, enum kv_enc enc, struct kv_entry **out)
+{
+    int which = 0;
+
+    if (out)
+        *out = NULL;
+    if (klen > UINT32_MAX || vlen > UINT32_MAX)
+        return -ENOMEM;
+    rehash(t, 1);
+    grow_if_needed(t);
+
+    uint64_t h = key_hash(t, key, klen);
+    struct kv_entry **pp = find_link(t, key, klen, h, &which);
+    if (pp) {
+        if (out)
+            *out = *pp;
+        return -EEXIST;
+    }
+    struct kv_entry *e = acct_alloc(t, entry_req(klen, vlen));
+    if (!e)
+        return -ENOMEM;
+    e->expire = KV_NO_EXPIRE;
+    e->meta = 0;
+    kv_set_enc(e, enc);
+    e->vidx = 0;
+    e->klen = (uint32_t)klen;
+    e->vlen = (uint32_t)vlen;
+    if (klen)
+        memcpy(e->data, key, klen);
+    if (vlen)
+        memcpy(e->data + klen, val, vlen);
+    link_new(t, e, h);
+    if (out)
+        *out = e;
+    return 0;
+}
+
+struct kv_entry *kvt_set_value(struct kvt *t, struct kv_entry *e,
+                               const void *val, size_t vlen, enum kv_enc enc)
+{
+    int which = 0;
+
+    if (vlen > UINT32_MAX)
+        return NULL;
+    size_t old = entry_req(e->klen, e->vlen), req = entry_req(e->klen, vlen);
+    if (mem_size_class(old) == mem_size_class(req)) {
+        if (vlen)   /* memmove: val may be a slice of the old value */
+            memmove(e->data + e->klen, val, vlen);
+        e->vlen = (uint32_t)vlen;
+        kv_set_enc(e, enc);
+        return e;
+    }
+    /* A fresh block rather than realloc: realloc would copy the old value only
+     * for it to be overwritten. */
+    struct kv_entry *ne = acct_alloc(t, req);
+    if (!ne)
+        return NULL;
+    memcpy(ne, e, sizeof *ne + e->klen);
+    if (vlen)
+        memcpy(ne->data + ne->klen, val, vlen);
+    ne->vlen = (uint32_t)vlen;
+    kv_set_enc(ne, enc);
+    relink_moved(t, entry_link(t, e, &which), ne);
+    acct_free(t, e, old);
+    return ne;
+}
+
+struct kv_entry *kvt_resize_value(struct kvt *t, struct kv_entry *e, size_t vlen)
+{
+    int which = 0;
+
+    if (vlen > UINT32_MAX)
+        return NULL;
+    size_t oldv = e->vlen;
+    size_t old = entry_req(e->klen, oldv), req = entry_req(e->klen, vlen);
+    if (mem_size_class(old) != mem_size_class(req)) {
+        /* The link lives in a bucket array or another entry, never in e, so
+         * it stays valid across the realloc. */
+        struct kv_entry **pp = entry_link(t, e, &which);
+        struct kv_entry *ne = acct_realloc(t, e, old, req);
+        if (!ne)
+            return NULL;
+        relink_moved(t, pp, ne);
+        e = ne;
+    }
+    if (vlen > oldv)
+        memset(e->data + e->klen + oldv, 0, vlen - oldv);
+    e->vlen = (uint32_t)vlen;
+    return e;
+}
+
+int kvt_set_expire(struct kvt *t, struct kv_entry *e, int64_t ms)
+{
+    int had = e->expire != KV_NO_EXPIRE;
+
+    if (ms == KV_NO_EXPIRE) {
+        if (had)
+            vol_remove(t, e);
+    } else if (!had) {
+        int r = vol_add(t, e);
+        if (r)
+            return r;
+    }
+    e->expire = ms;
+    return 0;
+}
+
+static void unlink_free(struct kvt *t, struct kv_entry **pp, int which)
+{
+    struct kv_entry *e = *pp;
+    *pp = e->next;
+    t->ht[which].used--;
+    if (e->expire != KV_NO_EXPIRE)
+        vol_remove(t, e);
+    entry_free(t, e);
+    /* Shrinking here, not only from the cron, bounds memory and keeps
+     * kvt_random's empty-bucket probing short even when no cron runs. */
+    shrink_if_needed(t);
+}
+
+int kvt_delete(struct kvt *t, const void *key, size_t klen)
+{
+    int which = 0;
+    rehash(t, 1);
+    struct kv_entry **pp = find_link(t, key, klen, key_hash(t, key, klen), &which);
+    if (!pp)
+        return 0;
+    unlink_free(t, pp, which);
+    return 1;
+}
+
+void kvt_delete_entry(struct kvt *t, struct kv_entry *e)
+{
+    int which = 0;
+    rehash(t, 1);
+    struct kv_entry **pp = entry_link(t, e, &which);
+    if (pp)
+        unlink_free(t, pp, which);
+}
+
+/* newkey must not point into e. */
+struct kv_entry *kvt_rename(struct kvt *t, struct kv_entry *e,
+                            const void *newkey, size_t newklen)
+{
+    int which = 0, wdst = 0;
+
+    if (newklen > UINT32_MAX)
+        return NULL;
+    if (key_eq(e, newkey, newklen))
+        return e;
+    uint64_t h = key_hash(t, newkey, newklen);
+    if (find_link(t, newkey, newklen, h, &wdst))
+        return NULL;
+
+    size_t vlen = e->vlen;
+    size_t old = entry_req(e->klen, vlen), req = entry_req(newklen, vlen);
+    struct kv_entry **pp = entry_link(t, e, &which);
+    struct kv_entry *ne;
+
+    if (mem_size_class(old) == mem_size_class(req)) {
+        *pp = e->next;
+        t->ht[which].used--;
+        if (vlen)
+            memmove(e->data + newklen, e->data + e->klen, vlen);
+        ne = e;
+    } else {
+        ne = acct_alloc(t, req);
+        if (!ne)
+            return NULL;
+        memcpy(ne, e, sizeof *ne);
+        if (vlen)
+            memcpy(ne->data + newklen, e->data + e->klen, vlen);
+        *pp = e->next;
+        t->ht[which].used--;
+        if (ne->expire != KV_NO_EXPIRE)
+            *vol_slot(t, ne->vidx) = ne;
+        acct_free(t, e, old);
+    }
+    if (newklen)
+        memcpy(ne->data, newkey, newklen);
+    ne->klen = (uint32_t)newklen;
+    link_new(t, ne, h);
+    return ne;
+}
+
+/* ---- sampling ---- */
+
+struct kv_entry *kvt_random(struct kvt *t, uint64_t *rng)
+{
+    struct kv_entry *head;
+
+    if (kvt_count(t) == 0)
+        return NULL;
+    rehash(t, 1);
+    /* Expected probes: buckets / keys, at most 10 while shrinking is allowed. */
+    do {
+        if (rehashing(t)) {
+            /* ht[0] below rehash_idx is empty: draw from the rest of ht[0]
+             * and all of ht[1]. */
+            size_t s0 = t->ht[0].size;
+            size_t span = s0 - t->rehash_idx + t->ht[1].size;
+            size_t i = t->rehash_idx + rng_below(rng, span);
+            head = i < s0 ? t->ht[0].b[i] : t->ht[1].b[i - s0];
+        } else {
+            head = t->ht[0].b[rng_below(rng, t->ht[0].size)];
+        }
+    } while (!head);
+
+    size_t len = 0;
+    for (struct kv_entry *e = head; e; e = e->next)
+        len++;
+    for (size_t k = rng_below(rng, len); k; k--)
+        head = head->next;
+    return head;
+}
+
+struct kv_entry *kvt_random_volatile(struct kvt *t, uint64_t *rng)
+{
+    if (t->vn == 0)
+        return NULL;
+    return *vol_slot(t, rng_below(rng, t->vn));
+}
+
+/* ---- SCAN ----
+ *
+ * The cursor is a bucket index counted with its bits reversed: incrementing
+ * from the top bit down means that, for any two table sizes, the buckets a
+ * small table's index expands to in a large table (same low bits, every
+ * value of the high bits) are consecutive in cursor order. So cursors already
+ * returned cover the same keys whichever size the table has next: growing
+ * never skips, shrinking may repeat a few buckets but never skips. While
+ * rehashing, a key is in the small or the large table; we visit the small
+ * table's bucket and then every large-table bucket it expands to. */
+
+static uint64_t bitrev64(uint64_t v)
+{
+    v = ((v >> 1) & 0x5555555555555555ull) | ((v & 0x5555555555555555ull) << 1);
+    v = ((v >> 2) & 0x3333333333333333ull) | ((v & 0x3333333333333333ull) << 2);
+    v = ((v >> 4) & 0x0F0F0F0F0F0F0F0Full) | ((v & 0x0F0F0F0F0F0F0F0Full) << 4);
+    return __builtin_bswap64(v);
+}
+
+/* Next cursor for a table with this mask: bits above it are forced to 1 so
+ * the carry of the reversed increment runs through them and clears them. */
+static uint64_t cursor_next(uint64_t v, uint64_t mask)
+{
+    v |= ~mask;
+    return bitrev64(bitrev64(v) + 1);
+}
+
+static void visit_chain(struct kv_entry *e, kvt_visit_fn *fn, void *arg)
+{
+    while (e) {
+        struct kv_entry *next = e->next;
+        fn(e, arg);
+        e = next;
+    }
+}
+
+uint64_t kvt_scan(struct kvt *t, uint64_t cursor, kvt_visit_fn *fn, void *arg)
+{
+    if (kvt_count(t) == 0)
+        return 0;
+    /* A callback that looks keys up must not move chains under us. */
+    t->rehash_paused++;
+    if (!rehashing(t)) {
+        uint64_t m = t->ht[0].size - 1;
+        visit_chain(t->ht[0].b[cursor & m], fn, arg);
+        cursor = cursor_next(cursor, m);
+    } else {
+        const struct kvt_ht *s = &t->ht[0], *l = &t->ht[1];
+        if (s->size > l->size) {
+            s = &t->ht[1];
+            l = &t->ht[0];
+        }
+        uint64_t ms = s->size - 1, ml = l->size - 1;
+        visit_chain(s->b[cursor & ms], fn, arg);
+        /* The bits in ml but not ms pick the expansion; stop when they wrap,
+         * which has carried into (advanced) the small table's cursor. */
+        do {
+            visit_chain(l->b[cursor & ml], fn, arg);
+            cursor = cursor_next(cursor, ml);
+        } while (cursor & (ms ^ ml));
+    }
+    t->rehash_paused--;
+    return cursor;
+}

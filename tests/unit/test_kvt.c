@@ -1,0 +1,957 @@
+/* test_kvt — unit tests for kv/kvt.c (cmocka).
+ *
+ * Black-box through kvt.h. Every test checks that the table's used_bytes is
+ * exactly what it took through mem.h (mem_used delta) and that mem_used is
+ * back to its starting value after kvt_destroy. Stale entry pointers (a moved
+ * entry still referenced by a chain or the volatile index) show up as
+ * use-after-free when built with -fsanitize=address. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../kv/kvt.h"
+#include "../../dataplane/mem.h"
+
+#define SEED 0x5107D5EEDull
+
+/* ---- helpers ---- */
+
+static int64_t mem_base;
+
+static struct kvt *mk(void)
+{
+    mem_base = mem_used();
+    struct kvt *t = kvt_create(SEED);
+    assert_non_null(t);
+    return t;
+}
+
+static void check_used(const struct kvt *t)
+{
+    assert_int_equal((int64_t)kvt_used_bytes(t), mem_used() - mem_base);
+}
+
+static void rm(struct kvt *t)
+{
+    check_used(t);
+    kvt_destroy(t);
+    assert_int_equal(mem_used(), mem_base);
+}
+
+static size_t mkkey(char *buf, const char *prefix, unsigned id)
+{
+    return (size_t)sprintf(buf, "%s%u", prefix, id);
+}
+
+/* Id of a key made by mkkey with a one-character prefix. */
+static unsigned key_id(const struct kv_entry *e)
+{
+    const char *k = kv_key(e);
+    unsigned id = 0;
+    for (size_t i = 1; i < kv_klen(e); i++)
+        id = id * 10 + (unsigned)(k[i] - '0');
+    return id;
+}
+
+/* Value derived from the id so a lookup can be checked without a model. */
+static size_t mkval(char *buf, unsigned id)
+{
+    size_t n = id % 40;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (char)('a' + (id + i) % 26);
+    return n;
+}
+
+static struct kv_entry *add_id(struct kvt *t, unsigned id)
+{
+    char k[32], v[64];
+    struct kv_entry *e;
+    size_t kl = mkkey(k, "k", id), vl = mkval(v, id);
+    assert_int_equal(kvt_add(t, k, kl, v, vl, KV_ENC_RAW, &e), 0);
+    return e;
+}
+
+static struct kv_entry *find_id(struct kvt *t, unsigned id)
+{
+    char k[32];
+    size_t kl = mkkey(k, "k", id);
+    return kvt_find(t, k, kl);
+}
+
+static void check_id(struct kvt *t, unsigned id)
+{
+    char v[64];
+    struct kv_entry *e = find_id(t, id);
+    assert_non_null(e);
+    assert_int_equal(key_id(e), id);
+    size_t vl = mkval(v, id);
+    assert_int_equal(kv_vlen(e), vl);
+    assert_memory_equal(kv_val(e), v, vl);
+}
+
+static int del_id(struct kvt *t, unsigned id)
+{
+    char k[32];
+    size_t kl = mkkey(k, "k", id);
+    return kvt_delete(t, k, kl);
+}
+
+static void finish_rehash(struct kvt *t)
+{
+    while (kvt_rehash_step(t, 100))
+        ;
+    assert_false(kvt_is_rehashing(t));
+}
+
+static int is_pow2(size_t n) { return n && !(n & (n - 1)); }
+
+/* ---- boundaries first ---- */
+
+static void count_visit(struct kv_entry *e, void *arg)
+{
+    (void)e;
+    (*(size_t *)arg)++;
+}
+
+static void test_empty_table(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    uint64_t rng = 1;
+    size_t n = 0;
+
+    assert_int_equal(kvt_count(t), 0);
+    assert_int_equal(kvt_buckets(t), 4);
+    assert_false(kvt_is_rehashing(t));
+    assert_null(kvt_find(t, "x", 1));
+    assert_int_equal(kvt_delete(t, "x", 1), 0);
+    assert_null(kvt_random(t, &rng));
+    assert_null(kvt_random_volatile(t, &rng));
+    assert_int_equal(kvt_scan(t, 0, count_visit, &n), 0);
+    assert_int_equal(kvt_scan(t, UINT64_MAX, count_visit, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(kvt_rehash_step(t, 1), 0);
+    assert_int_equal(kvt_buckets(t), 4);   /* never shrinks below 4 */
+    rm(t);
+}
+
+static void test_entry_basics(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    struct kv_entry *e, *dup;
+
+    /* Empty key and empty value are legal (SET "" ""). */
+    assert_int_equal(kvt_add(t, "", 0, NULL, 0, KV_ENC_EMBSTR, &e), 0);
+    assert_ptr_equal(kvt_find(t, "", 0), e);
+    assert_int_equal(kv_klen(e), 0);
+    assert_int_equal(kv_vlen(e), 0);
+    assert_int_equal(kv_mem(e), 32);
+    assert_int_equal(kv_enc(e), KV_ENC_EMBSTR);
+    assert_int_equal(kv_type(e), KV_TYPE_STRING);
+    assert_int_equal(kv_expire(e), KV_NO_EXPIRE);
+    assert_int_equal(kv_lru(e), 0);
+
+    /* LRU is 24 bits; enc and lru do not disturb each other. */
+    kv_set_lru(e, 0xFFFFFFFFu);
+    assert_int_equal(kv_lru(e), 0xFFFFFF);
+    assert_int_equal(kv_enc(e), KV_ENC_EMBSTR);
+    kv_set_enc(e, KV_ENC_INT);
+    assert_int_equal(kv_enc(e), KV_ENC_INT);
+    assert_int_equal(kv_lru(e), 0xFFFFFF);
+    kv_set_lru(e, 0x123456);
+    assert_int_equal(kv_lru(e), 0x123456);
+    assert_int_equal(kv_enc(e), KV_ENC_INT);
+    assert_int_equal(kv_type(e), KV_TYPE_STRING);
+
+    /* Keys that differ only in length or trailing byte are distinct. */
+    assert_int_equal(kvt_add(t, "a", 1, "1", 1, KV_ENC_RAW, NULL), 0);
+    assert_int_equal(kvt_add(t, "a\0", 2, "2", 1, KV_ENC_RAW, NULL), 0);
+    assert_int_equal(kvt_add(t, "a", 1, "3", 1, KV_ENC_RAW, &dup), -EEXIST);
+    assert_ptr_equal(dup, kvt_find(t, "a", 1));
+    assert_memory_equal(kv_val(dup), "1", 1);
+    assert_memory_equal(kv_val(kvt_find(t, "a\0", 2)), "2", 1);
+    assert_int_equal(kvt_count(t), 3);
+
+    /* TTL boundaries: 0 and INT64_MAX are TTLs; only KV_NO_EXPIRE clears. */
+    assert_int_equal(kvt_set_expire(t, e, 0), 0);
+    assert_int_equal(kv_expire(e), 0);
+    assert_int_equal(kvt_volatile_count(t), 1);
+    assert_int_equal(kvt_set_expire(t, e, INT64_MAX), 0);
+    assert_int_equal(kvt_volatile_count(t), 1);
+    assert_int_equal(kvt_set_expire(t, e, KV_NO_EXPIRE), 0);
+    assert_int_equal(kvt_volatile_count(t), 0);
+    assert_int_equal(kvt_set_expire(t, e, KV_NO_EXPIRE), 0);
+    assert_int_equal(kvt_volatile_count(t), 0);
+
+    check_used(t);
+    kvt_delete_entry(t, e);
+    assert_null(kvt_find(t, "", 0));
+    assert_int_equal(kvt_count(t), 2);
+    rm(t);
+}
+
+static void test_size_class(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    struct kv_entry *e;
+
+    assert_int_equal(kvt_add(t, "0123456789abcdef", 16, "0123456789ABCDEF", 16,
+                             KV_ENC_EMBSTR, &e), 0);
+    assert_int_equal(kv_mem(e), 64);
+    assert_int_equal(kvt_add(t, "0123456789abcdeg", 16, "0123456789ABCDEFG", 17,
+                             KV_ENC_EMBSTR, &e), 0);
+    assert_true(kv_mem(e) > 64);
+    rm(t);
+}
+
+/* Cursor bits above the table's mask (left from a larger table) must not
+ * break the walk: UINT64_MAX visits the last bucket and wraps to 0. */
+static void test_scan_cursor_wrap(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    size_t n = 0;
+
+    for (unsigned i = 0; i < 3; i++)
+        add_id(t, i);
+    assert_int_equal(kvt_buckets(t), 4);
+    assert_int_equal(kvt_scan(t, UINT64_MAX, count_visit, &n), 0);
+    /* A full scan from 0 takes exactly 4 calls on 4 buckets. */
+    uint64_t c = 0;
+    unsigned calls = 0;
+    n = 0;
+    do {
+        c = kvt_scan(t, c, count_visit, &n);
+        calls++;
+    } while (c);
+    assert_int_equal(calls, 4);
+    assert_int_equal(n, 3);
+    rm(t);
+}
+
+/* ---- bulk ---- */
+
+static void test_add_find_delete_100k(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    const unsigned N = 100000;
+
+    for (unsigned i = 0; i < N; i++)
+        add_id(t, i);
+    assert_int_equal(kvt_count(t), N);
+    for (unsigned i = 0; i < N; i++)
+        check_id(t, i);
+    assert_null(find_id(t, N));
+    check_used(t);
+
+    /* Re-adding any key fails with the existing entry. */
+    for (unsigned i = 0; i < N; i += 997) {
+        char k[32];
+        struct kv_entry *old;
+        size_t kl = mkkey(k, "k", i);
+        assert_int_equal(kvt_add(t, k, kl, "z", 1, KV_ENC_RAW, &old), -EEXIST);
+        assert_ptr_equal(old, find_id(t, i));
+    }
+    assert_int_equal(kvt_count(t), N);
+
+    for (unsigned i = 0; i < N; i += 2)
+        assert_int_equal(del_id(t, i), 1);
+    assert_int_equal(kvt_count(t), N / 2);
+    for (unsigned i = 0; i < N; i++) {
+        if (i % 2)
+            check_id(t, i);
+        else
+            assert_null(find_id(t, i));
+    }
+    for (unsigned i = 0; i < N; i += 2)
+        assert_int_equal(del_id(t, i), 0);
+    for (unsigned i = 1; i < N; i += 2)
+        assert_int_equal(del_id(t, i), 1);
+    assert_int_equal(kvt_count(t), 0);
+    check_used(t);
+    rm(t);
+}
+
+static void test_grow_shrink_interleaved(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    const unsigned N = 50000;
+    unsigned seen_rehash = 0;
+    size_t max_buckets = 0;
+
+    for (unsigned i = 0; i < N; i++) {
+        add_id(t, i);
+        if (i % 7 == 0)
+            kvt_rehash_step(t, 1);
+        if (kvt_is_rehashing(t)) {
+            seen_rehash++;
+            if (i % 13 == 0)   /* lookups while split over two tables */
+                check_id(t, i / 2);
+        }
+        if (kvt_buckets(t) > max_buckets)
+            max_buckets = kvt_buckets(t);
+        if (!kvt_is_rehashing(t)) {
+            assert_true(is_pow2(kvt_buckets(t)));
+            assert_true(kvt_count(t) <= kvt_buckets(t));
+        }
+    }
+    assert_true(seen_rehash > 100);
+    for (unsigned i = 0; i < N; i++)
+        check_id(t, i);
+    finish_rehash(t);
+    assert_int_equal(kvt_buckets(t), 65536);   /* 50000 keys at load <= 1 */
+    check_used(t);
+
+    /* Delete all but every 500th key, with finds and steps in between. */
+    unsigned shrinking = 0;
+    for (unsigned i = 0; i < N; i++) {
+        if (i % 500 == 0)
+            continue;
+        assert_int_equal(del_id(t, i), 1);
+        if (i % 5 == 0)
+            kvt_rehash_step(t, 1);
+        if (kvt_is_rehashing(t)) {
+            shrinking++;
+            check_id(t, (i / 500) * 500);
+        }
+    }
+    assert_true(shrinking > 0);
+    finish_rehash(t);
+    assert_int_equal(kvt_count(t), 100);
+    /* Fill is back above 10 %. */
+    assert_true(kvt_buckets(t) <= 1000);
+    assert_true(kvt_buckets(t) >= 128);
+    for (unsigned i = 0; i < N; i++) {
+        if (i % 500 == 0)
+            check_id(t, i);
+        else
+            assert_null(find_id(t, i));
+    }
+    (void)max_buckets;
+    check_used(t);
+    rm(t);
+}
+
+/* 20000 volatile keys span five 4096-slot chunks of the volatile index;
+ * deleting in a scattered order swaps entries across chunks and frees them
+ * one by one. */
+static void test_used_bytes_back_to_empty(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    const unsigned N = 30000, STRIDE = 7919;   /* prime, coprime with N */
+    size_t empty = kvt_used_bytes(t), nvol = 0;
+    uint64_t rng = 99;
+
+    for (unsigned i = 0; i < N; i++) {
+        struct kv_entry *e = add_id(t, i);
+        if (i % 3 != 0) {
+            assert_int_equal(kvt_set_expire(t, e, 1000 + i), 0);
+            nvol++;
+        }
+    }
+    assert_int_equal(kvt_volatile_count(t), nvol);
+    assert_true(kvt_used_bytes(t) > empty);
+    check_used(t);
+    for (unsigned k = 0; k < N; k++) {
+        unsigned id = (unsigned)(((uint64_t)k * STRIDE) % N);
+        assert_int_equal(del_id(t, id), 1);
+        if (id % 3 != 0)
+            nvol--;
+        if (k % 1000 == 0) {
+            assert_int_equal(kvt_volatile_count(t), nvol);
+            check_used(t);
+            for (unsigned d = 0; d < 100 && nvol; d++) {
+                struct kv_entry *e = kvt_random_volatile(t, &rng);
+                assert_int_equal(kv_expire(e), 1000 + key_id(e));
+                assert_ptr_equal(find_id(t, key_id(e)), e);
+            }
+        }
+    }
+    finish_rehash(t);
+    assert_int_equal(kvt_count(t), 0);
+    assert_int_equal(kvt_volatile_count(t), 0);
+    assert_int_equal(kvt_buckets(t), 4);
+    assert_int_equal(kvt_used_bytes(t), empty);
+    check_used(t);
+    rm(t);
+}
+
+/* ---- SCAN ---- */
+
+struct seen {
+    unsigned char *hit;
+    unsigned cap;
+    size_t calls_rehashing;
+};
+
+static void mark_visit(struct kv_entry *e, void *arg)
+{
+    struct seen *s = arg;
+    unsigned id = key_id(e);
+    assert_true(id < s->cap);
+    if (s->hit[id] < 255)
+        s->hit[id]++;
+}
+
+static void test_scan_stable_exactly_once(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    const unsigned N = 5000;
+    struct seen s = { calloc(N, 1), N, 0 };
+
+    for (unsigned i = 0; i < N; i++)
+        add_id(t, i);
+    finish_rehash(t);
+    uint64_t c = 0;
+    do {
+        c = kvt_scan(t, c, mark_visit, &s);
+    } while (c);
+    for (unsigned i = 0; i < N; i++)
+        assert_int_equal(s.hit[i], 1);
+    free(s.hit);
+    rm(t);
+}
+
+static void test_scan_during_growth(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    const unsigned KEEP = 1000, CAP = 400000;
+    struct seen s = { calloc(CAP, 1), CAP, 0 };
+    unsigned next = KEEP;
+
+    for (unsigned i = 0; i < KEEP; i++)
+        add_id(t, i);
+    size_t start_buckets = kvt_buckets(t);
+    uint64_t c = 0;
+    do {
+        if (kvt_is_rehashing(t))
+            s.calls_rehashing++;
+        c = kvt_scan(t, c, mark_visit, &s);
+        for (unsigned k = 0; k < 40 && next < CAP; k++)
+            add_id(t, next++);
+        kvt_rehash_step(t, 1);
+    } while (c);
+    for (unsigned i = 0; i < KEEP; i++)
+        assert_true(s.hit[i] >= 1);
+    /* The scan really ran across several doublings and rehashes. */
+    assert_true(kvt_buckets(t) >= start_buckets * 64);
+    assert_true(s.calls_rehashing > 10);
+    free(s.hit);
+    rm(t);
+}
+
+static void test_scan_during_shrink(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    const unsigned N = 100000;
+    struct seen s = { calloc(N, 1), N, 0 };
+    unsigned next_del = 0;
+
+    for (unsigned i = 0; i < N; i++)
+        add_id(t, i);
+    finish_rehash(t);
+    size_t start_buckets = kvt_buckets(t);
+    uint64_t c = 0;
+    do {
+        if (kvt_is_rehashing(t))
+            s.calls_rehashing++;
+        c = kvt_scan(t, c, mark_visit, &s);
+        for (unsigned k = 0; k < 300 && next_del < N; next_del++) {
+            if (next_del % 100 == 0)   /* kept for the whole scan */
+                continue;
+            assert_int_equal(del_id(t, next_del), 1);
+            k++;
+        }
+        kvt_rehash_step(t, 1);
+    } while (c);
+    for (unsigned i = 0; i < N; i += 100)
+        assert_true(s.hit[i] >= 1);
+    /* Several halvings happened under the scan (it ends mid-shrink). */
+    assert_true(kvt_buckets(t) * 4 <= start_buckets);
+    assert_true(s.calls_rehashing > 10);
+    free(s.hit);
+    rm(t);
+}
+
+/* Grow and shrink back and forth while one scan runs. */
+static void test_scan_grow_then_shrink(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    const unsigned KEEP = 500, CAP = 200000;
+    struct seen s = { calloc(CAP, 1), CAP, 0 };
+    unsigned hi = KEEP, lo = KEEP, calls = 0;
+
+    for (unsigned i = 0; i < KEEP; i++)
+        add_id(t, i);
+    uint64_t c = 0;
+    do {
+        c = kvt_scan(t, c, mark_visit, &s);
+        calls++;
+        if ((calls / 300) % 2 == 0) {   /* phases of growth ... */
+            for (unsigned k = 0; k < 100 && hi < CAP; k++)
+                add_id(t, hi++);
+        } else {                         /* ... and of shrinking */
+            for (unsigned k = 0; k < 150 && lo < hi; k++)
+                assert_int_equal(del_id(t, lo++), 1);
+        }
+        kvt_rehash_step(t, 1);
+    } while (c);
+    for (unsigned i = 0; i < KEEP; i++)
+        assert_true(s.hit[i] >= 1);
+    free(s.hit);
+    rm(t);
+}
+
+/* ---- volatile index across moves ---- */
+
+struct model {
+    char name[32];
+    size_t nlen;
+    int live;
+    int64_t expire;
+    size_t vlen;
+    unsigned char fill;   /* value bytes [0, flen) are fill, the rest 0 */
+    size_t flen;
+};
+
+static void check_model(struct kvt *t, struct model *m, unsigned n, uint64_t *rng)
+{
+    size_t nvol = 0, nlive = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct kv_entry *e = kvt_find(t, m[i].name, m[i].nlen);
+        if (!m[i].live) {
+            assert_null(e);
+            continue;
+        }
+        nlive++;
+        assert_non_null(e);
+        assert_int_equal(kv_expire(e), m[i].expire);
+        assert_int_equal(kv_vlen(e), m[i].vlen);
+        for (size_t b = 0; b < m[i].vlen; b++)
+            assert_int_equal((unsigned char)kv_val(e)[b], b < m[i].flen ? m[i].fill : 0);
+        if (m[i].expire != KV_NO_EXPIRE)
+            nvol++;
+    }
+    assert_int_equal(kvt_count(t), nlive);
+    assert_int_equal(kvt_volatile_count(t), nvol);
+
+    /* Every drawn entry is live (ASan would flag a stale slot) and volatile;
+     * every volatile key comes up. */
+    unsigned char *hit = calloc(n, 1);
+    size_t distinct = 0;
+    for (size_t d = 0; d < nvol * 40; d++) {
+        struct kv_entry *e = kvt_random_volatile(t, rng);
+        assert_non_null(e);
+        assert_true(kv_expire(e) != KV_NO_EXPIRE);
+        assert_ptr_equal(kvt_find(t, kv_key(e), kv_klen(e)), e);
+        unsigned id = (unsigned)kv_lru(e);   /* the test stores the model index there */
+        assert_true(id < n);
+        if (!hit[id]++)
+            distinct++;
+    }
+    assert_int_equal(distinct, nvol);
+    free(hit);
+    check_used(t);
+}
+
+static void test_volatile_across_moves(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    const unsigned N = 3000;
+    struct model *m = calloc(N, sizeof *m);
+    uint64_t rng = 42;
+    char buf[5000];
+
+    for (unsigned i = 0; i < N; i++) {
+        struct kv_entry *e;
+        m[i].nlen = mkkey(m[i].name, "k", i);
+        m[i].vlen = m[i].flen = 16;
+        m[i].fill = 'a';
+        memset(buf, 'a', m[i].vlen);
+        assert_int_equal(kvt_add(t, m[i].name, m[i].nlen, buf, m[i].vlen,
+                                 KV_ENC_RAW, &e), 0);
+        kv_set_lru(e, i);
+        m[i].live = 1;
+        m[i].expire = KV_NO_EXPIRE;
+        if (i % 3 == 0) {
+            m[i].expire = 1000 + i;
+            assert_int_equal(kvt_set_expire(t, e, m[i].expire), 0);
+        }
+    }
+    check_model(t, m, N, &rng);
+
+    static const size_t sizes[] = { 0, 1, 16, 17, 33, 100, 700, 4000, 8, 16 };
+    for (unsigned round = 0; round < 12; round++) {
+        for (unsigned i = round % 5; i < N; i += 5) {
+            if (!m[i].live)
+                continue;
+            struct kv_entry *e = kvt_find(t, m[i].name, m[i].nlen);
+            size_t nv = sizes[(i + round) % 10];
+            switch ((i / 5 + round) % 6) {
+            case 0:   /* replace: in place or moved */
+                memset(buf, 'A' + round, nv);
+                e = kvt_set_value(t, e, buf, nv, KV_ENC_RAW);
+                assert_non_null(e);
+                m[i].vlen = m[i].flen = nv;
+                m[i].fill = (unsigned char)('A' + round);
+                break;
+            case 1:   /* resize: keeps the prefix, zero-fills the rest */
+                e = kvt_resize_value(t, e, nv);
+                assert_non_null(e);
+                if (nv < m[i].flen)
+                    m[i].flen = nv;
+                m[i].vlen = nv;
+                break;
+            case 2: { /* rename: to a longer or shorter name */
+                char nn[32];
+                size_t nl = (size_t)sprintf(nn, "%c%u", round % 2 ? 'r' : 'R', i);
+                if (round % 3 == 0)
+                    nl = (size_t)sprintf(nn, "renamed-long-name-%u-%u", round, i);
+                e = kvt_rename(t, e, nn, nl);
+                assert_non_null(e);
+                memcpy(m[i].name, nn, nl + 1);
+                m[i].nlen = nl;
+                break;
+            }
+            case 3:   /* toggle the TTL */
+                m[i].expire = m[i].expire == KV_NO_EXPIRE ? 5000 + round : KV_NO_EXPIRE;
+                assert_int_equal(kvt_set_expire(t, e, m[i].expire), 0);
+                break;
+            case 4:   /* delete some, volatile ones included */
+                if (i % 7 == 0) {
+                    kvt_delete_entry(t, e);
+                    m[i].live = 0;
+                    e = NULL;
+                }
+                break;
+            default:  /* change the TTL value: no index change */
+                if (m[i].expire != KV_NO_EXPIRE) {
+                    m[i].expire += 1;
+                    assert_int_equal(kvt_set_expire(t, e, m[i].expire), 0);
+                }
+                break;
+            }
+            if (e)
+                assert_int_equal(kv_lru(e), i);   /* LRU survives moves */
+        }
+        check_model(t, m, N, &rng);
+    }
+    free(m);
+    rm(t);
+}
+
+static void test_value_ops(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    struct kv_entry *e, *o;
+    char big[300];
+
+    assert_int_equal(kvt_add(t, "key", 3, "hello", 5, KV_ENC_EMBSTR, &e), 0);
+    kv_set_lru(e, 77);
+    assert_int_equal(kvt_set_expire(t, e, 123), 0);
+
+    /* Same size class: updated in place. */
+    o = e;
+    e = kvt_set_value(t, e, "HELLO!", 6, KV_ENC_RAW);
+    assert_ptr_equal(e, o);
+    assert_int_equal(kv_vlen(e), 6);
+    assert_memory_equal(kv_val(e), "HELLO!", 6);
+    assert_int_equal(kv_enc(e), KV_ENC_RAW);
+
+    /* Value taken from the entry's own bytes. */
+    e = kvt_set_value(t, e, kv_val(e) + 1, 4, KV_ENC_EMBSTR);
+    assert_memory_equal(kv_val(e), "ELLO", 4);
+
+    /* Larger class: moves, keeps key, TTL, LRU. */
+    memset(big, 'x', sizeof big);
+    e = kvt_set_value(t, e, big, sizeof big, KV_ENC_RAW);
+    assert_non_null(e);
+    assert_ptr_equal(kvt_find(t, "key", 3), e);
+    assert_int_equal(kv_expire(e), 123);
+    assert_int_equal(kv_lru(e), 77);
+    assert_int_equal(kv_mem(e), 384);   /* 32 + 3 + 300 = 335 -> 384 class */
+    assert_ptr_equal(kvt_random_volatile(t, &(uint64_t){ 9 }), e);
+
+    /* Resize: prefix kept, growth zero-filled, down to 0 and back. */
+    e = kvt_resize_value(t, e, 2);
+    assert_memory_equal(kv_val(e), "xx", 2);
+    e = kvt_resize_value(t, e, 1000);
+    assert_int_equal(kv_vlen(e), 1000);
+    assert_memory_equal(kv_val(e), "xx", 2);
+    for (size_t i = 2; i < 1000; i++)
+        assert_int_equal(kv_val(e)[i], 0);
+    e = kvt_resize_value(t, e, 0);
+    assert_int_equal(kv_vlen(e), 0);
+    e = kvt_resize_value(t, e, 3);
+    assert_memory_equal(kv_val(e), "\0\0\0", 3);
+    assert_ptr_equal(kvt_random_volatile(t, &(uint64_t){ 9 }), e);
+    assert_int_equal(kv_expire(e), 123);
+    assert_int_equal(kv_lru(e), 77);
+    check_used(t);
+    rm(t);
+}
+
+static void test_rename(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    struct kv_entry *a, *b, *r;
+
+    assert_int_equal(kvt_add(t, "a", 1, "va", 2, KV_ENC_RAW, &a), 0);
+    assert_int_equal(kvt_add(t, "b", 1, "vb", 2, KV_ENC_RAW, &b), 0);
+    assert_int_equal(kvt_set_expire(t, a, 55), 0);
+    kv_set_lru(a, 5);
+    size_t used = kvt_used_bytes(t);
+
+    /* Destination exists: refused, nothing changed. */
+    assert_null(kvt_rename(t, a, "b", 1));
+    assert_ptr_equal(kvt_find(t, "a", 1), a);
+    assert_ptr_equal(kvt_find(t, "b", 1), b);
+    assert_int_equal(kvt_used_bytes(t), used);
+
+    /* Onto itself: a no-op. */
+    assert_ptr_equal(kvt_rename(t, a, "a", 1), a);
+
+    /* Same class, different length: in place. */
+    r = kvt_rename(t, a, "aaaa", 4);
+    assert_ptr_equal(r, a);
+    assert_null(kvt_find(t, "a", 1));
+    assert_ptr_equal(kvt_find(t, "aaaa", 4), r);
+    assert_memory_equal(kv_val(r), "va", 2);
+
+    /* Larger class: moves, TTL/LRU/volatile slot follow. */
+    char longname[100];
+    memset(longname, 'n', sizeof longname);
+    r = kvt_rename(t, r, longname, sizeof longname);
+    assert_non_null(r);
+    assert_null(kvt_find(t, "aaaa", 4));
+    assert_ptr_equal(kvt_find(t, longname, sizeof longname), r);
+    assert_memory_equal(kv_val(r), "va", 2);
+    assert_int_equal(kv_expire(r), 55);
+    assert_int_equal(kv_lru(r), 5);
+    assert_ptr_equal(kvt_random_volatile(t, &(uint64_t){ 3 }), r);
+
+    /* Empty name both ways. */
+    r = kvt_rename(t, r, "", 0);
+    assert_ptr_equal(kvt_find(t, "", 0), r);
+    r = kvt_rename(t, r, "z", 1);
+    assert_ptr_equal(kvt_find(t, "z", 1), r);
+    assert_int_equal(kvt_count(t), 2);
+    assert_int_equal(kvt_volatile_count(t), 1);
+    rm(t);
+}
+
+/* Renames during a rehash land in the table new keys go to. */
+static void test_rename_while_rehashing(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    char k[40];
+
+    unsigned n = 0;
+    while (n < 4096)
+        add_id(t, n++);
+    finish_rehash(t);
+    while (!kvt_is_rehashing(t))
+        add_id(t, n++);
+    unsigned renamed = 0;
+    for (unsigned i = 0; i < n && kvt_is_rehashing(t); i += 3) {
+        struct kv_entry *e = find_id(t, i);
+        assert_non_null(e);
+        size_t kl = mkkey(k, i % 2 ? "x" : "long-renamed-key-", i);
+        assert_non_null(kvt_rename(t, e, k, kl));
+        renamed++;
+    }
+    assert_true(renamed > 10);
+    finish_rehash(t);
+    assert_int_equal(kvt_count(t), n);
+    check_used(t);
+    rm(t);
+}
+
+/* ---- sampling ---- */
+
+static void test_random_coverage(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    const unsigned N = 1000;
+    unsigned char hit[1000] = { 0 }, vhit[1000] = { 0 };
+    uint64_t rng = 7;
+
+    for (unsigned i = 0; i < N; i++) {
+        struct kv_entry *e = add_id(t, i);
+        if (i % 4 == 0)
+            assert_int_equal(kvt_set_expire(t, e, i), 0);
+    }
+    finish_rehash(t);
+    unsigned distinct = 0, vdistinct = 0;
+    for (unsigned d = 0; d < 200000; d++) {
+        struct kv_entry *e = kvt_random(t, &rng);
+        assert_non_null(e);
+        unsigned id = key_id(e);
+        assert_true(id < N);
+        if (!hit[id]++)
+            distinct++;
+        if (hit[id] == 255)
+            hit[id] = 254;
+        e = kvt_random_volatile(t, &rng);
+        assert_non_null(e);
+        id = key_id(e);
+        assert_int_equal(id % 4, 0);
+        if (!vhit[id]++)
+            vdistinct++;
+        if (vhit[id] == 255)
+            vhit[id] = 254;
+    }
+    assert_int_equal(distinct, N);
+    assert_int_equal(vdistinct, N / 4);
+
+    /* While rehashing, draws come from both tables and are live. */
+    for (unsigned i = N; i < 2 * N; i++)
+        add_id(t, i);
+    finish_rehash(t);
+    for (unsigned i = 2 * N; !kvt_is_rehashing(t); i++)
+        add_id(t, i);
+    assert_true(kvt_is_rehashing(t));
+    for (unsigned d = 0; d < 50 && kvt_is_rehashing(t); d++) {
+        struct kv_entry *e = kvt_random(t, &rng);
+        assert_ptr_equal(find_id(t, key_id(e)), e);
+    }
+    /* A zero rng state must not get stuck. */
+    rng = 0;
+    assert_non_null(kvt_random(t, &rng));
+    assert_true(rng != 0);
+    rm(t);
+}
+
+/* ---- whole-table operations ---- */
+
+static void test_clear_and_swap(void **state)
+{
+    (void)state;
+    struct kvt *a = mk();
+    int64_t base = mem_base;
+    struct kvt *b = kvt_create(SEED + 1);   /* another seed: swap must carry it */
+    assert_non_null(b);
+    size_t empty = kvt_used_bytes(a);
+    assert_int_equal(kvt_used_bytes(b), empty);
+
+    for (unsigned i = 0; i < 3000; i++) {
+        struct kv_entry *e = add_id(a, i);
+        if (i % 10 == 0)
+            kvt_set_expire(a, e, i);
+    }
+    for (unsigned i = 0; i < 10; i++)
+        add_id(b, 100000 + i);
+    size_t ua = kvt_used_bytes(a), ub = kvt_used_bytes(b);
+    assert_int_equal((int64_t)(ua + ub), mem_used() - base);
+
+    kvt_swap(a, b);
+    assert_int_equal(kvt_count(a), 10);
+    assert_int_equal(kvt_count(b), 3000);
+    assert_int_equal(kvt_volatile_count(b), 300);
+    assert_int_equal(kvt_used_bytes(a), ub);
+    assert_int_equal(kvt_used_bytes(b), ua);
+    for (unsigned i = 0; i < 3000; i++)
+        check_id(b, i);
+    for (unsigned i = 0; i < 10; i++)
+        check_id(a, 100000 + i);
+
+    /* Clear in the middle of a rehash; the table stays usable. */
+    for (unsigned i = 3000; !kvt_is_rehashing(b); i++)
+        add_id(b, i);
+    assert_true(kvt_is_rehashing(b));
+    kvt_clear(b);
+    assert_int_equal(kvt_count(b), 0);
+    assert_int_equal(kvt_volatile_count(b), 0);
+    assert_int_equal(kvt_buckets(b), 4);
+    assert_false(kvt_is_rehashing(b));
+    assert_int_equal(kvt_used_bytes(b), empty);
+    assert_null(find_id(b, 5));
+    add_id(b, 5);
+    check_id(b, 5);
+    kvt_clear(b);
+    kvt_clear(b);
+    assert_int_equal(kvt_used_bytes(b), empty);
+    assert_int_equal((int64_t)(kvt_used_bytes(a) + kvt_used_bytes(b)), mem_used() - base);
+
+    kvt_destroy(b);
+    kvt_destroy(a);
+    kvt_destroy(NULL);
+    assert_int_equal(mem_used(), base);
+}
+
+static void test_resize_disallowed(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+
+    kvt_set_resize_allowed(t, 0);
+    /* Only past 5 keys per bucket (Redis's forced-resize ratio) does it grow. */
+    for (unsigned i = 0; i < 24; i++)
+        add_id(t, i);
+    assert_int_equal(kvt_buckets(t), 4);
+    assert_false(kvt_is_rehashing(t));
+    add_id(t, 24);
+    assert_true(kvt_buckets(t) > 4);
+    finish_rehash(t);
+    for (unsigned i = 0; i < 25; i++)
+        check_id(t, i);
+
+    /* No shrink either, from deletes or the cron. */
+    size_t nb = kvt_buckets(t);
+    for (unsigned i = 1; i < 25; i++)
+        assert_int_equal(del_id(t, i), 1);
+    assert_int_equal(kvt_rehash_step(t, 10), 0);
+    assert_int_equal(kvt_buckets(t), nb);
+
+    kvt_set_resize_allowed(t, 1);
+    kvt_rehash_step(t, 10);
+    finish_rehash(t);
+    assert_int_equal(kvt_buckets(t), 4);
+    check_id(t, 0);
+    rm(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty_table),
+        cmocka_unit_test(test_entry_basics),
+        cmocka_unit_test(test_size_class),
+        cmocka_unit_test(test_scan_cursor_wrap),
+        cmocka_unit_test(test_add_find_delete_100k),
+        cmocka_unit_test(test_grow_shrink_interleaved),
+        cmocka_unit_test(test_used_bytes_back_to_empty),
+        cmocka_unit_test(test_scan_stable_exactly_once),
+        cmocka_unit_test(test_scan_during_growth),
+        cmocka_unit_test(test_scan_during_shrink),
+        cmocka_unit_test(test_scan_grow_then_shrink),
+        cmocka_unit_test(test_volatile_across_moves),
+        cmocka_unit_test(test_value_ops),
+        cmocka_unit_test(test_rename),
+        cmocka_unit_test(test_rename_while_rehashing),
+        cmocka_unit_test(test_random_coverage),
+        cmocka_unit_test(test_clear_and_swap),
+        cmocka_unit_test(test_resize_disallowed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
