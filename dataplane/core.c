@@ -157,6 +157,18 @@ void core_count_error(struct core *self, const char *line, size_t len)
     }
 }
 
+void server_reset_stats(struct cmd_ctx *c)
+{
+    struct runtime *rt = c->core->rt;
+
+    for (unsigned i = 0; i < rt->ncores; i++) {
+        struct core *core = rt->cores[i];
+        memset(core->cmdstats, 0, cmd_count_ids() * sizeof(*core->cmdstats));
+        memset(&core->stats, 0, sizeof(core->stats));
+        shard_stats_reset(core->shard);
+    }
+}
+
 void core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx *ctx,
                struct client *client)
 {
@@ -345,56 +357,56 @@ static void cron(struct core *self)
     self->next_cron_ms = self->now_ms + 1000 / hz;
 }
 
+void core_turn(struct core *self, int may_sleep)
+{
+    struct runtime *rt = self->rt;
+    uint64_t pg = atomic_load_explicit(&rt->park_gen, memory_order_acquire);
+    unsigned holder = atomic_load_explicit(&rt->barrier_holder, memory_order_acquire);
+    int timeout;
+
+    self->now_ms = clock_ms();
+    if (pg != self->seen_park_gen) {
+        self->seen_park_gen = pg;
+        if (holder && holder != self->id + 1)
+            park(self, holder - 1);
+    }
+
+    timeout = may_sleep ? (int)(self->next_cron_ms - self->now_ms) : 0;
+    if (timeout < 0 || self->backlog_total || self->waiting_barrier)
+        timeout = 0;
+    if (timeout > 0) {
+        atomic_store_explicit(&self->sleeping, 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_seq_cst);
+        if (rings_pending(self) ||
+            atomic_load_explicit(&rt->park_gen, memory_order_relaxed) != self->seen_park_gen ||
+            atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
+            timeout = 0;
+    }
+    sock_poll(self->sock, timeout);
+    atomic_store_explicit(&self->sleeping, 0, memory_order_relaxed);
+    self->now_ms = clock_ms();
+
+    drain_rings(self, -1);
+    if (self->backlog_total)
+        backlog_flush(self);
+    if (self->waiting_barrier)
+        resume_waiting_clients(self);
+    flush_clients(self);
+    if (self->now_ms >= self->next_cron_ms)
+        cron(self);
+}
+
 static void *core_loop(void *arg)
 {
     struct core *self = arg;
-    struct runtime *rt = self->rt;
-    uint64_t seen_park = 0;
     char name[16];
 
     snprintf(name, sizeof(name), "slotd-core%u", self->id);
     pthread_setname_np(pthread_self(), name);
     if (mem_thread_init(self->id + 1) != 0)
         log_msg(LL_WARNING, "core %u: no jemalloc arena of its own", self->id);
-
-    while (!atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
-        uint64_t pg = atomic_load_explicit(&rt->park_gen, memory_order_acquire);
-        unsigned holder = atomic_load_explicit(&rt->barrier_holder, memory_order_acquire);
-        int timeout;
-
-        self->now_ms = clock_ms();
-        if (pg != seen_park) {
-            seen_park = pg;
-            if (holder && holder != self->id + 1)
-                park(self, holder - 1);
-        }
-
-        timeout = (int)(self->next_cron_ms - self->now_ms);
-        if (timeout < 0)
-            timeout = 0;
-        if (self->backlog_total || self->waiting_barrier)
-            timeout = 0;
-        if (timeout > 0) {
-            atomic_store_explicit(&self->sleeping, 1, memory_order_relaxed);
-            atomic_thread_fence(memory_order_seq_cst);
-            if (rings_pending(self) ||
-                atomic_load_explicit(&rt->park_gen, memory_order_relaxed) != seen_park ||
-                atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
-                timeout = 0;
-        }
-        sock_poll(self->sock, timeout);
-        atomic_store_explicit(&self->sleeping, 0, memory_order_relaxed);
-        self->now_ms = clock_ms();
-
-        drain_rings(self, -1);
-        if (self->backlog_total)
-            backlog_flush(self);
-        if (self->waiting_barrier)
-            resume_waiting_clients(self);
-        flush_clients(self);
-        if (self->now_ms >= self->next_cron_ms)
-            cron(self);
-    }
+    while (!atomic_load_explicit(&self->rt->shutdown, memory_order_acquire))
+        core_turn(self, 1);
     return NULL;
 }
 

@@ -108,6 +108,7 @@ struct core {
     unsigned slowlog_len, slowlog_head, slowlog_cap;
 
     unsigned waiting_barrier;     /* clients of this core waiting for the barrier */
+    uint64_t seen_park_gen;
 };
 
 struct runtime {
@@ -138,6 +139,9 @@ struct runtime {
 struct core *core_create(struct runtime *rt, unsigned id);
 int  core_launch(struct core *c);
 void core_join(struct core *c);
+/* One loop turn (what the core's thread repeats until shutdown); exposed so
+ * tests can drive a core without its thread. may_sleep=0 never waits. */
+void core_turn(struct core *self, int may_sleep);
 void core_destroy(struct core *c);
 
 /* Hand a request to its owner core (enqueue or backlog, and wake it). */
@@ -155,6 +159,11 @@ void core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx *ct
  * turn). release lets the others run. */
 int  core_barrier_try_acquire(struct core *self);
 void core_barrier_release(struct core *self);
+
+/* CONFIG RESETSTAT: zero every core's INFO stats, command stats and error
+ * stats (Redis resetServerStats/resetCommandTableStats/resetErrorTableStats).
+ * Runs under the all-cores barrier. */
+void server_reset_stats(struct cmd_ctx *c);
 
 /* Count an error reply for INFO errorstats (first word of `line`). */
 void core_count_error(struct core *self, const char *line, size_t len);

@@ -30,16 +30,21 @@ enum resp_result {
 struct resp_parser {
     /* public results (valid after RESP_COMMAND until the next call) */
     int argc;
-    struct slice *argv;        /* point into the buffer passed to resp_parse() */
+    struct slice *argv;        /* point into the buffer passed to resp_parse(), except
+                                  inline arguments written with quotes, which point
+                                  into the parser's scratch (valid just as long) */
     const char *error;         /* e.g. "Protocol error: invalid bulk length" (no "-ERR ") */
     /* private state */
     int kind;                  /* 0 unknown, 1 multibulk, 2 inline */
-    long long mbulk_left;      /* elements still to read */
+    long long mbulk_left;      /* elements still to read, 0 before the count line */
     long long bulk_len;        /* length of the bulk being read, -1 if none */
-    size_t pos;                /* scan offset inside the current command */
-    size_t *offs;              /* argv offsets/lengths while the buffer may move */
-    size_t *lens;
-    int cap;
+    size_t pos;                /* offset of the next header line or bulk in the command */
+    size_t scan;               /* where the search for the next line end resumes */
+    size_t *offs;              /* argv offsets while the buffer may move (lengths in argv) */
+    int cap;                   /* entries in argv and offs */
+    char *scratch;             /* unescaped inline arguments */
+    size_t scratch_cap;
+    char errbuf[48];           /* "Protocol error: expected '$', got 'X'" */
 };
 
 void resp_parser_init(struct resp_parser *p);
@@ -48,8 +53,9 @@ void resp_parser_free(struct resp_parser *p);
 /* Parse at most one command from buf[0..len). On RESP_COMMAND or RESP_EMPTY,
  * *consumed is the number of bytes the command used; the caller drops them
  * before the next call. On RESP_INCOMPLETE the caller keeps every byte and calls
- * again with the same start and more data. Returns -ENOMEM (as RESP_ERROR with
- * error text NULL) only when argv cannot grow. */
+ * again with the same start and more data. Returns RESP_ERROR with error text
+ * NULL (out of memory) only when argv cannot grow; the state is then kept, and
+ * a later call with the same bytes retries. */
 enum resp_result resp_parse(struct resp_parser *p, const struct resp_limits *lim,
                             const char *buf, size_t len, size_t *consumed);
 

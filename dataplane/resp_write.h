@@ -20,7 +20,7 @@ struct resp_out {
 
 void resp_out_init(struct resp_out *o, int proto);
 void resp_out_free(struct resp_out *o);
-void resp_out_reset(struct resp_out *o);          /* len = 0, keeps the memory */
+void resp_out_reset(struct resp_out *o);          /* len = 0, oom = 0, keeps the memory */
 int  resp_out_reserve(struct resp_out *o, size_t extra);  /* 0 or -ENOMEM */
 void resp_add_raw(struct resp_out *o, const void *p, size_t n);  /* already-encoded bytes */
 
@@ -49,7 +49,9 @@ void resp_add_bool(struct resp_out *o, int v);          /* RESP3 #t/#f, RESP2 :1
 void resp_add_verbatim(struct resp_out *o, const char *p, size_t n, const char *fmt3);
 
 /* Deferred length for replies whose count is known only at the end (SCAN, KEYS):
- * reserve returns a handle, set writes the header in place. */
+ * reserve returns a handle, set writes the header in place. Setting moves every
+ * byte written after the handle (the reserved gap fits the widest count), so
+ * nested deferred arrays are set innermost first, the reverse of their creation. */
 size_t resp_add_deferred_array(struct resp_out *o);
 void   resp_set_deferred_array(struct resp_out *o, size_t handle, long long n);
 

@@ -338,10 +338,11 @@ struct sock_transport *sock_create(struct core *core)
         log_errno(LL_WARNING, "epoll_ctl", "core %u: cannot watch its wake-up descriptor", core->id);
         goto fail;
     }
-    for (int i = 0; i < cfg->bind_count; i++)
+    /* port 0: no TCP listener, as in Redis (tests attach connections themselves) */
+    for (int i = 0; cfg->port != 0 && i < cfg->bind_count; i++)
         if (listen_one(t, cfg->bind[i], cfg->port, cfg->tcp_backlog) != 0)
             goto fail;
-    if (t->nlfd == 0) {
+    if (t->nlfd == 0 && cfg->port != 0) {
         log_msg(LL_WARNING, "Failed listening on port %d (tcp), aborting.", cfg->port);
         goto fail;
     }

@@ -14,6 +14,8 @@
 
 #define KS_MAX_DBS 256
 
+struct evict_pool;
+
 struct shard {
     unsigned core;
     unsigned ndbs;
@@ -24,12 +26,17 @@ struct shard {
     uint64_t expired_keys, evicted_keys, expired_stale_perc_x100;
     uint64_t dirty;                  /* changes since start (rdb_changes_since_last_save) */
     uint64_t active_expire_cycles;
+    uint64_t expired_time_cap_reached_count;   /* cycles cut short by the budget */
+    uint64_t expire_cycle_time_used_us;        /* INFO expire_cycle_cpu_milliseconds */
     unsigned expire_db_cursor;       /* active expiry resumes here */
+    struct evict_pool *evpool;       /* eviction candidates kept across calls (evict.c) */
 };
 
 struct shard *shard_create(unsigned core, unsigned ndbs, uint64_t seed);
 void shard_destroy(struct shard *s);
 size_t shard_used_bytes(const struct shard *s);
+/* CONFIG RESETSTAT: zero the INFO counters Redis resets (not dirty). */
+void shard_stats_reset(struct shard *s);
 
 /* Shard that holds `key` in this view. */
 struct shard *ks_shard_for(struct cmd_ctx *c, const struct slice *key);
@@ -39,7 +46,10 @@ struct kvt *ks_table(struct cmd_ctx *c, const struct slice *key);
 /* Lookup for a read: expired keys are deleted first (lazy expiry); hit/miss
  * counted; LRU/LFU touched. NULL if absent. */
 struct kv_entry *ks_lookup_read(struct cmd_ctx *c, const struct slice *key);
-/* Lookup before a write: lazy expiry, no hit/miss stats, LRU touched. */
+/* Lookup as Redis's LOOKUP_NOTOUCH (OBJECT, TYPE, TTL, EXISTS): lazy expiry and
+ * hit/miss counted, the access clock left alone. NULL if absent. */
+struct kv_entry *ks_lookup_notouch(struct cmd_ctx *c, const struct slice *key);
+/* Lookup before a write: lazy expiry, no hit/miss stats, LRU/LFU touched. */
 struct kv_entry *ks_lookup_write(struct cmd_ctx *c, const struct slice *key);
 
 /* Store a string value under key, creating or overwriting (any type). The
@@ -54,8 +64,10 @@ enum kv_enc ks_string_enc(const void *val, size_t vlen);
 /* Delete; 1 if it existed (expired keys count as absent). */
 int ks_delete(struct cmd_ctx *c, const struct slice *key);
 
-/* Set an absolute expiry in unix ms on an existing entry; a time already past
- * deletes the key (as Redis does for EXPIRE in the past) and returns 1, else 0. */
+/* Set an absolute expiry in unix ms on an existing entry; a time <= now
+ * deletes the key (as Redis does for EXPIRE in the past, without counting it
+ * in expired_keys) and returns 1, else 0; -ENOMEM if the TTL index cannot
+ * grow (nothing changed). A key is logically expired only once now > expire. */
 int ks_set_expire(struct cmd_ctx *c, const struct slice *key, struct kv_entry *e,
                   int64_t when_ms);
 
@@ -63,8 +75,10 @@ int ks_set_expire(struct cmd_ctx *c, const struct slice *key, struct kv_entry *e
 void ks_dirty(struct cmd_ctx *c, unsigned n);
 
 /* Active expiry, called by the data core once per cron tick: sample volatile
- * keys of each db, delete the expired, repeat while more than a quarter of a
- * sample was expired, within `budget_us`. Redis's ACTIVE_EXPIRE_CYCLE_* rules. */
+ * keys of each db (20 per loop, more with active-expire-effort), delete the
+ * expired, repeat on a db while more than 10 % of a sample was expired (less
+ * with effort), within `budget_us` (clock read every 16 loops). Resumes at the
+ * next db. Redis 7.0's ACTIVE_EXPIRE_CYCLE_* rules. */
 void shard_active_expire(struct shard *s, int64_t now_ms, uint64_t budget_us);
 
 /* Bounded rehash work for every table of the shard (a few buckets each). */

@@ -1,0 +1,465 @@
+/* resp_parse — client request parser: RESP multibulk arrays and inline lines.
+ *
+ * client_rx_done → resp_parse → command dispatch. A parser belongs to one
+ * connection and is only touched by that connection's data core.
+ *
+ * The accepted language, the limits and the points where an error is raised
+ * follow redis-server 7.0 byte for byte, quirks included, because clients and
+ * test suites observe them:
+ *  - a header line ends at its first '\r'; the byte after that '\r' is skipped
+ *    without a check, and so are the two bytes after a bulk's payload;
+ *  - Redis looks for line ends with strchr() on a NUL-terminated buffer, so a
+ *    NUL before the line end hides it: the request waits until the 64 KiB
+ *    limit turns it into an error. Our search stops at a NUL the same way.
+ *
+ * Invariants while a command is incomplete: offsets count from the command's
+ * first byte, which the caller keeps at buf[0]; pos <= scan; bytes in
+ * [pos, scan) hold no line end and no NUL, so each byte is searched at most
+ * once and a bulk's payload is never searched at all.
+ */
+#include "resp_parse.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "mem.h"
+
+/* PROTO_INLINE_MAX_SIZE (redis 7.0 server.h): bytes allowed before a line end shows up. */
+#define RESP_INLINE_MAX 65536
+/* Unauthenticated caps, redis 7.0 networking.c processMultibulkBuffer (fix for CVE-2021-32675). */
+#define RESP_UNAUTH_MBULK_MAX 10
+#define RESP_UNAUTH_BULK_MAX 16384
+/* Default proto-max-bulk-len (redis 7.0 config.c), used when no limits are given. */
+#define RESP_DEFAULT_MAX_BULK (512ull * 1024 * 1024)
+/* First argv allocation, as Redis's min(count, 1024): a claimed count of
+ * 2^31-1 costs nothing until its elements arrive. Arrays grown past it are
+ * dropped before the next command, so one huge command does not pin memory. */
+#define RESP_ARGV_INIT 1024
+/* Inline scratch kept between commands; larger ones are released. */
+#define RESP_SCRATCH_KEEP 4096
+
+enum { KIND_NONE = 0, KIND_MBULK = 1, KIND_INLINE = 2 };
+
+static const char ERR_MBULK_LEN[]    = "Protocol error: invalid multibulk length";
+static const char ERR_BULK_LEN[]     = "Protocol error: invalid bulk length";
+static const char ERR_MBULK_BIG[]    = "Protocol error: too big mbulk count string";
+static const char ERR_BULK_BIG[]     = "Protocol error: too big bulk count string";
+static const char ERR_INLINE_BIG[]   = "Protocol error: too big inline request";
+static const char ERR_QUOTES[]       = "Protocol error: unbalanced quotes in request";
+static const char ERR_UNAUTH_MBULK[] = "Protocol error: unauthenticated multibulk length";
+static const char ERR_UNAUTH_BULK[]  = "Protocol error: unauthenticated bulk length";
+
+void resp_parser_init(struct resp_parser *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->bulk_len = -1;
+}
+
+void resp_parser_free(struct resp_parser *p)
+{
+    mem_free(p->argv);
+    mem_free(p->offs);
+    mem_free(p->scratch);
+    resp_parser_init(p);
+}
+
+static void reset_command(struct resp_parser *p)
+{
+    p->kind = KIND_NONE;
+    p->mbulk_left = 0;
+    p->bulk_len = -1;
+    p->pos = 0;
+    p->scan = 0;
+}
+
+static enum resp_result fail(struct resp_parser *p, const char *msg)
+{
+    p->error = msg;
+    p->argc = 0;
+    reset_command(p);
+    return RESP_ERROR;
+}
+
+/* Decimal as Redis's string2ll accepts it: an optional '-', then digits with
+ * no leading zero ("0" alone is fine, "-0" is not), no '+', no blanks, and the
+ * value must fit a long long. Returns 1 and sets *out, or 0. */
+static int parse_ll(const char *s, size_t n, long long *out)
+{
+    unsigned long long v = 0;
+    size_t i = 0;
+
+    /* 20 = strlen("-9223372036854775808"); anything longer cannot be valid. */
+    if (n == 0 || n > 20)
+        return 0;
+    if (n == 1 && s[0] == '0') {
+        *out = 0;
+        return 1;
+    }
+    if (s[0] == '-' && ++i == n)
+        return 0;
+    if (s[i] < '1' || s[i] > '9')
+        return 0;
+    for (; i < n; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+
+        if (s[i] < '0' || s[i] > '9' || v > (ULLONG_MAX - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    if (s[0] == '-') {
+        if (v > (unsigned long long)LLONG_MAX + 1)
+            return 0;
+        *out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
+    } else {
+        if (v > (unsigned long long)LLONG_MAX)
+            return 0;
+        *out = (long long)v;
+    }
+    return 1;
+}
+
+/* Offset of the first `eol` at or after p->scan, found the way strchr finds it
+ * in Redis's NUL-terminated buffer; 0 when there is none yet or a NUL comes
+ * first. p->scan is left on the match, on the NUL or at len, so the next call
+ * resumes there instead of searching the same bytes again. */
+static int find_eol(struct resp_parser *p, const char *buf, size_t len,
+                    char eol, size_t *at)
+{
+    size_t from = p->scan;
+    const char *e, *z;
+    size_t end;
+
+    if (from >= len || buf[from] == '\0')
+        return 0;
+    e = memchr(buf + from, eol, len - from);
+    end = e ? (size_t)(e - buf) : len;
+    z = memchr(buf + from, '\0', end - from);
+    if (z) {
+        p->scan = (size_t)(z - buf);
+        return 0;
+    }
+    p->scan = end;
+    *at = end;
+    return e != NULL;
+}
+
+/* Make room for at least `need` arguments, growing towards `upto` (the
+ * count announced by the client) by doubling: argv memory follows the data
+ * that actually arrived, never the count alone. 0 or -ENOMEM. */
+static int argv_reserve(struct resp_parser *p, long long need, long long upto)
+{
+    long long ncap;
+    struct slice *a;
+    size_t *o;
+
+    if (need <= p->cap)
+        return 0;
+    ncap = p->cap ? (long long)p->cap * 2 : RESP_ARGV_INIT;
+    if (ncap > upto)
+        ncap = upto;
+    if (ncap < need)
+        ncap = need;
+    if (ncap > INT_MAX || (unsigned long long)ncap > SIZE_MAX / sizeof(*a))
+        return -ENOMEM;
+    a = mem_realloc(p->argv, (size_t)ncap * sizeof(*a));
+    if (a == NULL)
+        return -ENOMEM;
+    p->argv = a;
+    o = mem_realloc(p->offs, (size_t)ncap * sizeof(*o));
+    if (o == NULL)
+        return -ENOMEM;
+    p->offs = o;
+    p->cap = (int)ncap;
+    return 0;
+}
+
+/* Called when a new command starts: forget the last one's arguments and give
+ * back memory that an unusually large command made us take. */
+static void start_command(struct resp_parser *p, char first)
+{
+    p->argc = 0;
+    p->error = NULL;
+    if (p->cap > RESP_ARGV_INIT) {
+        mem_free(p->argv);
+        mem_free(p->offs);
+        p->argv = NULL;
+        p->offs = NULL;
+        p->cap = 0;
+    }
+    if (p->scratch_cap > RESP_SCRATCH_KEEP) {
+        mem_free(p->scratch);
+        p->scratch = NULL;
+        p->scratch_cap = 0;
+    }
+    /* Redis picks the request type from the first byte alone. */
+    p->kind = first == '*' ? KIND_MBULK : KIND_INLINE;
+    p->pos = 0;
+    p->scan = 0;
+}
+
+static enum resp_result parse_mbulk(struct resp_parser *p, const struct resp_limits *lim,
+                                    const char *buf, size_t len, size_t *consumed)
+{
+    size_t cr;
+    long long ll;
+
+    if (p->mbulk_left == 0) {
+        if (!find_eol(p, buf, len, '\r', &cr)) {
+            if (len - p->pos > RESP_INLINE_MAX)
+                return fail(p, ERR_MBULK_BIG);
+            return RESP_INCOMPLETE;
+        }
+        /* Redis wants one byte after the '\r' and does not look at it. */
+        if (cr + 2 > len)
+            return RESP_INCOMPLETE;
+        /* INT_MAX: redis 7.0 networking.c processMultibulkBuffer. */
+        if (!parse_ll(buf + 1, cr - 1, &ll) || ll > INT_MAX)
+            return fail(p, ERR_MBULK_LEN);
+        if (ll > RESP_UNAUTH_MBULK_MAX && lim->auth_required)
+            return fail(p, ERR_UNAUTH_MBULK);
+        p->pos = p->scan = cr + 2;
+        if (ll <= 0) {
+            *consumed = p->pos;
+            reset_command(p);
+            return RESP_EMPTY;
+        }
+        p->mbulk_left = ll;
+        p->bulk_len = -1;
+    }
+
+    while (p->mbulk_left > 0) {
+        if (p->bulk_len < 0) {
+            if (!find_eol(p, buf, len, '\r', &cr)) {
+                if (len - p->pos > RESP_INLINE_MAX)
+                    return fail(p, ERR_BULK_BIG);
+                return RESP_INCOMPLETE;
+            }
+            if (cr + 2 > len)
+                return RESP_INCOMPLETE;
+            if (buf[p->pos] != '$') {
+                char got = buf[p->pos];
+
+                /* Redis formats the byte with %c and then maps CR/LF to spaces. */
+                if (got == '\r' || got == '\n')
+                    got = ' ';
+                memcpy(p->errbuf, "Protocol error: expected '$', got '", 35);
+                p->errbuf[35] = got;
+                p->errbuf[36] = '\'';
+                p->errbuf[37] = '\0';
+                return fail(p, p->errbuf);
+            }
+            if (!parse_ll(buf + p->pos + 1, cr - p->pos - 1, &ll) || ll < 0 ||
+                (unsigned long long)ll > lim->proto_max_bulk_len)
+                return fail(p, ERR_BULK_LEN);
+            if (ll > RESP_UNAUTH_BULK_MAX && lim->auth_required)
+                return fail(p, ERR_UNAUTH_BULK);
+            p->pos = cr + 2;
+            p->bulk_len = ll;
+        }
+        /* The payload and the two bytes after it, which Redis skips unread. */
+        if ((unsigned long long)(len - p->pos) < (unsigned long long)p->bulk_len + 2)
+            return RESP_INCOMPLETE;
+        if (argv_reserve(p, (long long)p->argc + 1, (long long)p->argc + p->mbulk_left) < 0) {
+            p->error = NULL;
+            return RESP_ERROR;
+        }
+        p->offs[p->argc] = p->pos;
+        p->argv[p->argc].len = (size_t)p->bulk_len;
+        p->argc++;
+        p->pos += (size_t)p->bulk_len + 2;
+        p->scan = p->pos;
+        p->bulk_len = -1;
+        p->mbulk_left--;
+    }
+
+    for (int i = 0; i < p->argc; i++)
+        p->argv[i].p = buf + p->offs[i];
+    *consumed = p->pos;
+    reset_command(p);
+    return RESP_COMMAND;
+}
+
+/* isspace() in the C locale, which Redis's sdssplitargs uses to skip blanks. */
+static int is_blank(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* The bytes that end an unquoted token in sdssplitargs; '\v' and '\f' are
+ * blanks between tokens but ordinary bytes inside one. */
+static int ends_token(unsigned char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static int hex_val(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Split one inline line (without its line end) into arguments with the
+ * quoting rules of sdssplitargs (redis 7.0 sds.c). A token without quotes is
+ * a slice of the line; one with quotes is decoded into the scratch buffer,
+ * which is sized to the whole line first: decoding never lengthens text, so
+ * the scratch never moves while slices point into it.
+ * Returns 0, 1 for unbalanced quotes, or -ENOMEM. */
+static int split_inline(struct resp_parser *p, const char *line, size_t n)
+{
+    size_t i = 0, used = 0;
+
+    /* Reads past the end see the terminating NUL of Redis's C string. */
+#define AT(k) ((k) < n ? (unsigned char)line[k] : 0u)
+    for (;;) {
+        size_t start;
+        int quote = 0, direct = 1;
+        size_t out = used;
+
+        while (i < n && is_blank((unsigned char)line[i]))
+            i++;
+        if (i == n)
+            break;
+        if (argv_reserve(p, (long long)p->argc + 1, (long long)n / 2 + 1) < 0)
+            return -ENOMEM;
+        start = i;
+        for (;;) {
+            unsigned char c = AT(i);
+
+            if (quote == 0) {
+                if (i == n || ends_token(c)) {
+                    if (direct) {
+                        p->argv[p->argc].p = line + start;
+                        p->argv[p->argc].len = i - start;
+                    }
+                    if (i < n)
+                        i++;
+                    break;
+                }
+                if (c == '"' || c == '\'') {
+                    if (direct) {
+                        if (p->scratch_cap < n) {
+                            char *s = mem_realloc(p->scratch, n);
+
+                            if (s == NULL)
+                                return -ENOMEM;
+                            p->scratch = s;
+                            p->scratch_cap = n;
+                        }
+                        memcpy(p->scratch + used, line + start, i - start);
+                        used += i - start;
+                        direct = 0;
+                    }
+                    quote = c;
+                } else if (!direct) {
+                    p->scratch[used++] = (char)c;
+                }
+                i++;
+                continue;
+            }
+            if (i == n)
+                return 1;
+            if (quote == '"' && c == '\\' && AT(i + 1) == 'x' &&
+                hex_val(AT(i + 2)) >= 0 && hex_val(AT(i + 3)) >= 0) {
+                p->scratch[used++] = (char)(hex_val(AT(i + 2)) * 16 + hex_val(AT(i + 3)));
+                i += 4;
+            } else if (quote == '"' && c == '\\' && AT(i + 1) != 0) {
+                unsigned char e = AT(i + 1);
+
+                switch (e) {
+                case 'n': e = '\n'; break;
+                case 'r': e = '\r'; break;
+                case 't': e = '\t'; break;
+                case 'b': e = '\b'; break;
+                case 'a': e = '\a'; break;
+                default: break;
+                }
+                p->scratch[used++] = (char)e;
+                i += 2;
+            } else if (quote == '\'' && c == '\\' && AT(i + 1) == '\'') {
+                p->scratch[used++] = '\'';
+                i += 2;
+            } else if (c == quote) {
+                /* A closing quote must be followed by a blank or the end. */
+                if (AT(i + 1) != 0 && !is_blank(AT(i + 1)))
+                    return 1;
+                i++;
+                break;
+            } else {
+                p->scratch[used++] = (char)c;
+                i++;
+            }
+        }
+        if (!direct) {
+            p->argv[p->argc].p = p->scratch + out;
+            p->argv[p->argc].len = used - out;
+        }
+        p->argc++;
+    }
+#undef AT
+    return 0;
+}
+
+static enum resp_result parse_inline(struct resp_parser *p, const char *buf, size_t len,
+                                     size_t *consumed)
+{
+    size_t nl, end;
+    int rc;
+
+    if (!find_eol(p, buf, len, '\n', &nl)) {
+        if (len > RESP_INLINE_MAX)
+            return fail(p, ERR_INLINE_BIG);
+        return RESP_INCOMPLETE;
+    }
+    end = nl;
+    if (end > 0 && buf[end - 1] == '\r')
+        end--;
+    p->argc = 0;
+    rc = split_inline(p, buf, end);
+    if (rc < 0) {
+        /* Nothing was consumed: rescanning this one line on retry is fine. */
+        p->argc = 0;
+        p->error = NULL;
+        return RESP_ERROR;
+    }
+    if (rc > 0)
+        return fail(p, ERR_QUOTES);
+    *consumed = nl + 1;
+    reset_command(p);
+    return p->argc > 0 ? RESP_COMMAND : RESP_EMPTY;
+}
+
+enum resp_result resp_parse(struct resp_parser *p, const struct resp_limits *lim,
+                            const char *buf, size_t len, size_t *consumed)
+{
+    static const struct resp_limits defaults = { RESP_DEFAULT_MAX_BULK, 0 };
+
+    if (lim == NULL)
+        lim = &defaults;
+    if (len == 0)
+        return RESP_INCOMPLETE;
+    if (p->kind == KIND_NONE)
+        start_command(p, buf[0]);
+    if (p->kind == KIND_MBULK)
+        return parse_mbulk(p, lim, buf, len, consumed);
+    return parse_inline(p, buf, len, consumed);
+}
+
+size_t resp_parse_want(const struct resp_parser *p, size_t have)
+{
+    unsigned long long need;
+
+    if (p->kind != KIND_MBULK || p->bulk_len < 0)
+        return 0;
+    need = (unsigned long long)p->pos + (unsigned long long)p->bulk_len + 2;
+    if (need <= have)
+        return 0;
+    need -= have;
+    return need > SIZE_MAX ? SIZE_MAX : (size_t)need;
+}

@@ -1,0 +1,302 @@
+/* cmd_table — every command slotd knows, as Redis 7.0's COMMAND reports it
+ * (name, arity, flags, legacy first/last/step key positions; measured with
+ * `COMMAND INFO` on redis-server 7.0.15), plus slotd's routing flags.
+ *
+ * Read-only data, shared by every thread without locks. cmd_table_init()
+ * builds nothing: it only re-checks the invariants below, so a table edited
+ * out of order stops the process at start-up instead of hiding commands.
+ * Invariants (checked by tests/unit/test_cmd_util.c):
+ *  - the top-level table is sorted by name (strcmp), so lookup is a binary
+ *    search; subcommand lists are short and searched linearly;
+ *  - ids are dense, 0 .. cmd_count_ids()-1, each used once; they are handed
+ *    out at compile time by __COUNTER__ (gcc and clang), so adding a command
+ *    anywhere keeps them dense.
+ *
+ * Only subcommands that have a handler are listed: an unlisted one (CLIENT
+ * PAUSE, MEMORY DOCTOR, ...) then gets Redis's "unknown subcommand" error
+ * rather than a stub. CLIENT SETINFO is Redis 7.2, not 7.0: left out. */
+#include "cmd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+#define W      CMD_WRITE
+#define RO     CMD_READONLY
+#define OOM    CMD_DENYOOM
+#define ADM    CMD_ADMIN
+#define NOSC   CMD_NOSCRIPT
+#define LOAD   CMD_LOADING
+#define STALE  CMD_STALE
+#define FAST   CMD_FAST
+#define NOAUTH CMD_NO_AUTH
+#define NOMULT CMD_NO_MULTI
+#define BUSY   CMD_ALLOW_BUSY
+#define CONN   CMD_CONN
+#define ALL    CMD_ALLCORES
+#define SPLIT  CMD_SPLITKEYS
+
+/* Dense ids straight from the preprocessor: every CMD() takes the next one. */
+enum { ID_BASE = __COUNTER__ + 1 };
+#define NEXT_ID ((unsigned)(__COUNTER__ - ID_BASE))
+
+#define CMD(nm, ar, fl, fk, lk, st, f) \
+    { .name = nm, .arity = ar, .flags = (fl), .first_key = fk, .last_key = lk, \
+      .key_step = st, .fn = f, .subcommands = NULL, .id = NEXT_ID }
+#define CONTAINER(nm, ar, fl, f, subs) \
+    { .name = nm, .arity = ar, .flags = (fl), .first_key = 0, .last_key = 0, \
+      .key_step = 0, .fn = f, .subcommands = subs, .id = NEXT_ID }
+#define END { .name = NULL }
+
+static const struct cmd_spec client_subs[] = {
+    CMD("id",      2, NOSC | LOAD | STALE | CONN, 0, 0, 0, cmd_client_id),
+    CMD("info",    2, NOSC | LOAD | STALE | CONN, 0, 0, 0, cmd_client_info),
+    CMD("setname", 3, NOSC | LOAD | STALE | CONN, 0, 0, 0, cmd_client_setname),
+    CMD("getname", 2, NOSC | LOAD | STALE | CONN, 0, 0, 0, cmd_client_getname),
+    CMD("list",   -2, ADM | NOSC | LOAD | STALE | ALL, 0, 0, 0, cmd_client_list),
+    CMD("kill",   -3, ADM | NOSC | LOAD | STALE | ALL, 0, 0, 0, cmd_client_kill),
+    CMD("help",    2, LOAD | STALE | CONN, 0, 0, 0, cmd_client_help),
+    END,
+};
+
+static const struct cmd_spec command_subs[] = {
+    CMD("count",   2, LOAD | STALE | CONN, 0, 0, 0, cmd_command_count),
+    CMD("info",   -2, LOAD | STALE | CONN, 0, 0, 0, cmd_command_info),
+    CMD("docs",   -2, LOAD | STALE | CONN, 0, 0, 0, cmd_command_docs),
+    CMD("getkeys", -4, LOAD | STALE | CONN, 0, 0, 0, cmd_command_getkeys),
+    CMD("list",   -2, LOAD | STALE | CONN, 0, 0, 0, cmd_command_list),
+    CMD("help",    2, LOAD | STALE | CONN, 0, 0, 0, cmd_command_help),
+    END,
+};
+
+static const struct cmd_spec config_subs[] = {
+    CMD("get",      -3, ADM | NOSC | LOAD | STALE | CONN, 0, 0, 0, cmd_config_get),
+    CMD("set",      -4, ADM | NOSC | LOAD | STALE | ALL, 0, 0, 0, cmd_config_set),
+    CMD("resetstat", 2, ADM | NOSC | LOAD | STALE | ALL, 0, 0, 0, cmd_config_resetstat),
+    CMD("rewrite",   2, ADM | NOSC | LOAD | STALE | CONN, 0, 0, 0, cmd_config_rewrite),
+    CMD("help",      2, LOAD | STALE | CONN, 0, 0, 0, cmd_config_help),
+    END,
+};
+
+static const struct cmd_spec memory_subs[] = {
+    CMD("usage", -3, RO, 2, 2, 1, cmd_memory_usage),
+    CMD("help",   2, LOAD | STALE | CONN, 0, 0, 0, cmd_memory_help),
+    END,
+};
+
+static const struct cmd_spec object_subs[] = {
+    CMD("encoding", 3, RO, 2, 2, 1, cmd_object_encoding),
+    CMD("freq",     3, RO, 2, 2, 1, cmd_object_freq),
+    CMD("idletime", 3, RO, 2, 2, 1, cmd_object_idletime),
+    CMD("refcount", 3, RO, 2, 2, 1, cmd_object_refcount),
+    CMD("help",     2, LOAD | STALE | CONN, 0, 0, 0, cmd_object_help),
+    END,
+};
+
+static const struct cmd_spec slowlog_subs[] = {
+    CMD("get",  -2, ADM | LOAD | STALE | CONN, 0, 0, 0, cmd_slowlog_get),
+    CMD("len",   2, ADM | LOAD | STALE | CONN, 0, 0, 0, cmd_slowlog_len),
+    CMD("reset", 2, ADM | LOAD | STALE | CONN, 0, 0, 0, cmd_slowlog_reset),
+    CMD("help",  2, LOAD | STALE | CONN, 0, 0, 0, cmd_slowlog_help),
+    END,
+};
+
+/* Sorted by name. */
+static const struct cmd_spec top[] = {
+    CMD("append",      3, W | OOM | FAST, 1, 1, 1, cmd_append),
+    CMD("auth",       -2, NOSC | LOAD | STALE | FAST | NOAUTH | BUSY | CONN, 0, 0, 0, cmd_auth),
+    CONTAINER("client", -2, 0, NULL, client_subs),
+    CONTAINER("command", -1, LOAD | STALE | CONN, cmd_command, command_subs),
+    CONTAINER("config", -2, 0, NULL, config_subs),
+    CMD("dbsize",      1, RO | FAST | ALL, 0, 0, 0, cmd_dbsize),
+    CMD("debug",      -2, ADM | NOSC | LOAD | STALE | CONN, 0, 0, 0, cmd_debug),
+    CMD("decr",        2, W | OOM | FAST, 1, 1, 1, cmd_decr),
+    CMD("decrby",      3, W | OOM | FAST, 1, 1, 1, cmd_decrby),
+    CMD("del",        -2, W | SPLIT, 1, -1, 1, cmd_del),
+    CMD("echo",        2, LOAD | STALE | FAST | CONN, 0, 0, 0, cmd_echo),
+    CMD("exists",     -2, RO | FAST | SPLIT, 1, -1, 1, cmd_exists),
+    CMD("expire",     -3, W | FAST, 1, 1, 1, cmd_expire),
+    CMD("expireat",   -3, W | FAST, 1, 1, 1, cmd_expireat),
+    CMD("expiretime",  2, RO | FAST, 1, 1, 1, cmd_expiretime),
+    CMD("flushall",   -1, W | ALL, 0, 0, 0, cmd_flushall),
+    CMD("flushdb",    -1, W | ALL, 0, 0, 0, cmd_flushdb),
+    CMD("get",         2, RO | FAST, 1, 1, 1, cmd_get),
+    CMD("getdel",      2, W | FAST, 1, 1, 1, cmd_getdel),
+    CMD("getex",      -2, W | FAST, 1, 1, 1, cmd_getex),
+    CMD("getrange",    4, RO, 1, 1, 1, cmd_getrange),
+    CMD("getset",      3, W | OOM | FAST, 1, 1, 1, cmd_getset),
+    CMD("hello",      -1, NOSC | LOAD | STALE | FAST | NOAUTH | BUSY | CONN, 0, 0, 0, cmd_hello),
+    CMD("incr",        2, W | OOM | FAST, 1, 1, 1, cmd_incr),
+    CMD("incrby",      3, W | OOM | FAST, 1, 1, 1, cmd_incrby),
+    CMD("incrbyfloat", 3, W | OOM | FAST, 1, 1, 1, cmd_incrbyfloat),
+    CMD("info",       -1, LOAD | STALE | ALL, 0, 0, 0, cmd_info),
+    CMD("keys",        2, RO | ALL, 0, 0, 0, cmd_keys),
+    CONTAINER("memory", -2, 0, NULL, memory_subs),
+    CMD("mget",       -2, RO | FAST | SPLIT, 1, -1, 1, cmd_mget),
+    CMD("monitor",     1, ADM | NOSC | LOAD | STALE | CONN, 0, 0, 0, cmd_monitor),
+    CMD("move",        3, W | FAST, 1, 1, 1, cmd_move),
+    CMD("mset",       -3, W | OOM | SPLIT, 1, -1, 2, cmd_mset),
+    CMD("msetnx",     -3, W | OOM | SPLIT, 1, -1, 2, cmd_msetnx),
+    CONTAINER("object", -2, 0, NULL, object_subs),
+    CMD("persist",     2, W | FAST, 1, 1, 1, cmd_persist),
+    CMD("pexpire",    -3, W | FAST, 1, 1, 1, cmd_pexpire),
+    CMD("pexpireat",  -3, W | FAST, 1, 1, 1, cmd_pexpireat),
+    CMD("pexpiretime", 2, RO | FAST, 1, 1, 1, cmd_pexpiretime),
+    CMD("ping",       -1, FAST | CONN, 0, 0, 0, cmd_ping),
+    CMD("psetex",      4, W | OOM, 1, 1, 1, cmd_psetex),
+    CMD("pttl",        2, RO | FAST, 1, 1, 1, cmd_pttl),
+    CMD("quit",       -1, NOSC | LOAD | STALE | FAST | NOAUTH | BUSY | CONN, 0, 0, 0, cmd_quit),
+    CMD("randomkey",   1, RO | ALL, 0, 0, 0, cmd_randomkey),
+    CMD("rename",      3, W | SPLIT, 1, 2, 1, cmd_rename),
+    CMD("renamenx",    3, W | FAST | SPLIT, 1, 2, 1, cmd_renamenx),
+    CMD("reset",       1, NOSC | LOAD | STALE | FAST | NOAUTH | BUSY | CONN, 0, 0, 0, cmd_reset),
+    CMD("scan",       -2, RO | ALL, 0, 0, 0, cmd_scan),
+    CMD("select",      2, LOAD | STALE | FAST | CONN, 0, 0, 0, cmd_select),
+    CMD("set",        -3, W | OOM, 1, 1, 1, cmd_set),
+    CMD("setex",       4, W | OOM, 1, 1, 1, cmd_setex),
+    CMD("setnx",       3, W | OOM | FAST, 1, 1, 1, cmd_setnx),
+    CMD("setrange",    4, W | OOM, 1, 1, 1, cmd_setrange),
+    CMD("shutdown",   -1, ADM | NOSC | LOAD | STALE | NOMULT | BUSY | CONN, 0, 0, 0, cmd_shutdown),
+    CONTAINER("slowlog", -2, 0, NULL, slowlog_subs),
+    CMD("strlen",      2, RO | FAST, 1, 1, 1, cmd_strlen),
+    CMD("swapdb",      3, W | FAST | ALL, 0, 0, 0, cmd_swapdb),
+    CMD("time",        1, LOAD | STALE | FAST | CONN, 0, 0, 0, cmd_time),
+    CMD("touch",      -2, RO | FAST | SPLIT, 1, -1, 1, cmd_touch),
+    CMD("ttl",         2, RO | FAST, 1, 1, 1, cmd_ttl),
+    CMD("type",        2, RO | FAST, 1, 1, 1, cmd_type),
+    CMD("unlink",     -2, W | FAST | SPLIT, 1, -1, 1, cmd_unlink),
+};
+
+enum { ID_COUNT = __COUNTER__ - ID_BASE };
+#define NTOP (sizeof(top) / sizeof(top[0]))
+
+/* Case-insensitive order of `s` against a lower-case table name, consistent
+ * with strcmp over the lower-case forms. */
+static int name_cmp(const struct slice *s, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < s->len && name[i]; i++) {
+        unsigned char a = (unsigned char)s->p[i], b = (unsigned char)name[i];
+
+        if (a >= 'A' && a <= 'Z')
+            a = (unsigned char)(a - 'A' + 'a');
+        if (a != b)
+            return a < b ? -1 : 1;
+    }
+    if (i < s->len)
+        return 1;
+    return name[i] ? -1 : 0;
+}
+
+static const struct cmd_spec *find_sub(const struct cmd_spec *subs, const struct slice *name)
+{
+    for (; subs->name; subs++)
+        if (name_cmp(name, subs->name) == 0)
+            return subs;
+    return NULL;
+}
+
+/* Top-level command: the spec itself, *parent NULL. Container with sub == NULL:
+ * the container (its arity then decides, as Redis's lookup does for argc 1).
+ * Container with a known sub: the subcommand, *parent the container. Container
+ * with an unknown sub: NULL with *parent the container, so the caller answers
+ * "unknown subcommand" instead of "unknown command". Unknown name: NULL, *parent
+ * NULL. */
+const struct cmd_spec *cmd_lookup(const struct slice *name, const struct slice *sub,
+                                  const struct cmd_spec **parent)
+{
+    size_t lo = 0, hi = NTOP;
+    const struct cmd_spec *found = NULL;
+
+    if (parent)
+        *parent = NULL;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int r = name_cmp(name, top[mid].name);
+
+        if (r == 0) {
+            found = &top[mid];
+            break;
+        }
+        if (r < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    if (!found || !found->subcommands || !sub)
+        return found;
+    if (parent)
+        *parent = found;
+    return find_sub(found->subcommands, sub);
+}
+
+int cmd_table_init(void)
+{
+    unsigned seen = 0;
+
+    for (size_t i = 0; i < NTOP; i++) {
+        if (i > 0 && strcmp(top[i - 1].name, top[i].name) >= 0)
+            return -EINVAL;
+        seen++;
+        if (top[i].subcommands)
+            for (const struct cmd_spec *s = top[i].subcommands; s->name; s++)
+                seen++;
+    }
+    /* every id below ID_COUNT belongs to exactly one spec */
+    if (seen != ID_COUNT)
+        return -EINVAL;
+    for (unsigned id = 0; id < ID_COUNT; id++)
+        if (!cmd_by_id(id))
+            return -EINVAL;
+    return 0;
+}
+
+unsigned cmd_count_ids(void)
+{
+    return ID_COUNT;
+}
+
+const struct cmd_spec *cmd_table(unsigned *n)
+{
+    *n = (unsigned)NTOP;
+    return top;
+}
+
+const struct cmd_spec *cmd_by_id(unsigned id)
+{
+    for (size_t i = 0; i < NTOP; i++) {
+        if (top[i].id == id)
+            return &top[i];
+        if (top[i].subcommands)
+            for (const struct cmd_spec *s = top[i].subcommands; s->name; s++)
+                if (s->id == id)
+                    return s;
+    }
+    return NULL;
+}
+
+static const struct cmd_spec *parent_of(const struct cmd_spec *sub)
+{
+    for (size_t i = 0; i < NTOP; i++)
+        if (top[i].subcommands)
+            for (const struct cmd_spec *s = top[i].subcommands; s->name; s++)
+                if (s == sub)
+                    return &top[i];
+    return NULL;
+}
+
+const char *cmd_fullname(const struct cmd_spec *s, char *buf, size_t cap)
+{
+    const struct cmd_spec *p = parent_of(s);
+
+    if (cap == 0)
+        return buf;
+    if (p)
+        snprintf(buf, cap, "%s|%s", p->name, s->name);
+    else
+        snprintf(buf, cap, "%s", s->name);
+    return buf;
+}
