@@ -26,6 +26,7 @@
 #include "log.h"
 #include "mem.h"
 #include "monitor.h"
+#include "slowlog.h"
 
 #define QBUF_INITIAL 16384            /* Redis PROTO_IOBUF_LEN */
 #define PENDING_PAUSE 4096            /* replies in flight before we stop reading */
@@ -33,7 +34,7 @@
 #define OUTPUT_SHRINK (1u << 20)      /* give back an idle output buffer above this */
 #define ARG_ERR_PREVIEW 128           /* Redis quotes at most 128 bytes of args */
 
-static void schedule_flush(struct client *cl)
+void client_schedule_flush(struct client *cl)
 {
     struct core *core = cl->core;
 
@@ -185,11 +186,14 @@ static void output_take(struct client *cl, struct resp_out *o)
     resp_add_raw(&cl->out, o->buf, o->len);
 }
 
-void client_reply_ready(struct client *cl)
+void client_reply_ready(struct client *cl, struct xreq *back)
 {
     struct xreq *r;
 
+    back->done = 1;
     cl->inflight--;
+    if (!(back->cmd->flags & CMD_SKIP_SLOWLOG))
+        slowlog_push(cl->core, cl, back->argv, back->argc, back->exec_us);
     if (cl->flags & CLIENT_CLOSED) {
         if (cl->inflight == 0)
             client_free(cl);
@@ -203,7 +207,7 @@ void client_reply_ready(struct client *cl)
         resp_out_free(&r->out);
         mem_free(r);
     }
-    schedule_flush(cl);
+    client_schedule_flush(cl);
     update_input_pause(cl);
 }
 
@@ -490,7 +494,7 @@ static void process_input(struct client *cl)
         cl->qpos = cl->qlen = 0;
     if (cl->out.oom)
         cl->flags |= CLIENT_CLOSE_ASAP;
-    schedule_flush(cl);
+    client_schedule_flush(cl);
     update_input_pause(cl);
 }
 
@@ -527,6 +531,7 @@ void client_rx_done(struct client *cl, size_t n)
 {
     const struct config *cfg = config_live();
 
+    cl->last_ms = cl->core->now_ms;
     cl->qlen += n;
     cl->core->stats.net_input_bytes += n;
     if (cl->qlen - cl->qpos > cl->qbuf_peak)

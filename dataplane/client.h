@@ -75,7 +75,11 @@ void client_closed(struct client *cl);
 
 /* Core → client */
 void client_flush(struct client *cl);            /* write out pending output */
-void client_reply_ready(struct client *cl);      /* a remote reply came back */
+/* Have the client's core flush it at the end of its turn (which also closes a
+ * client flagged CLIENT_CLOSE_ASAP). From another core only under the barrier. */
+void client_schedule_flush(struct client *cl);
+/* Request `r` of this client came back from its owner core with its reply. */
+void client_reply_ready(struct client *cl, struct xreq *r);
 void client_resume(struct client *cl);           /* retry parked input (barrier free) */
 void client_cron(struct client *cl, int64_t now_ms);  /* timeout, output limits */
 

@@ -471,12 +471,14 @@ void cmd_client_list(struct cmd_ctx *c)
 }
 
 /* Close another client: one on this core closes now; one on a parked core
- * is flagged, and its own core closes it (its cron sees CLIENT_CLOSE_ASAP). */
+ * is put on its core's flush list, which closes it right after the barrier. */
 static void kill_client(struct cmd_ctx *c, struct client *victim)
 {
     victim->flags |= CLIENT_CLOSE_ASAP;
     if (victim->core == c->core)
         client_flush(victim);
+    else
+        client_schedule_flush(victim);
 }
 
 void cmd_client_kill(struct cmd_ctx *c)
@@ -626,7 +628,6 @@ void cmd_shutdown(struct cmd_ctx *c)
     }
     /* Redis exits without replying; the connection closes with the process.
      * slotd keeps no RDB, so SAVE has nothing to write. */
-    log_msg(LL_WARNING, "User requested shutdown...");
     c->client->flags |= CLIENT_CLOSE_AFTER_REPLY;   /* run nothing pipelined after it */
     atomic_store_explicit(&rt->shutdown, 1, memory_order_release);
     for (unsigned i = 0; i < rt->ncores; i++)

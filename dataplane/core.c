@@ -169,8 +169,8 @@ void server_reset_stats(struct cmd_ctx *c)
     }
 }
 
-void core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx *ctx,
-               struct client *client)
+int64_t core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx *ctx,
+                  struct client *client)
 {
     struct cmd_stats *cs = &self->cmdstats[cmd->id];
     size_t start = ctx->out->len;
@@ -186,7 +186,7 @@ void core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx *ct
         resp_add_error(ctx->out, ERR_OOM);
         cs->rejected++;
         core_count_error(self, ctx->out->buf + start, ctx->out->len - start);
-        return;
+        return 0;
     }
 
     t0 = clock_us();
@@ -200,8 +200,9 @@ void core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx *ct
         cs->failed++;
         core_count_error(self, ctx->out->buf + start, ctx->out->len - start);
     }
-    if (!(cmd->flags & CMD_SKIP_SLOWLOG))
+    if (client && !(cmd->flags & CMD_SKIP_SLOWLOG))
         slowlog_push(self, client, ctx->argv, ctx->argc, dur);
+    return dur;
 }
 
 /* A request from another core: run it here against our shard. */
@@ -216,8 +217,10 @@ static void run_remote(struct core *self, struct xreq *r)
                   .self = self->id, .all = 0 },
     };
 
-    core_exec(self, r->cmd, &ctx, NULL);
-    r->done = 1;
+    r->exec_us = core_exec(self, r->cmd, &ctx, NULL);
+    /* Not `done`: the origin walks its reply queue reading `done` while this
+     * request may still be ours, so only the origin may set it. */
+    r->executed = 1;
     xsend(self, r->origin, r);
 }
 
@@ -244,10 +247,10 @@ static unsigned drain_rings(struct core *self, int only_from)
                     __builtin_prefetch(burst[i + 1]);
                 if (r->kind == XREQ_MONITOR)
                     monitor_deliver(self, r);
-                else if (!r->done)
+                else if (!r->executed)
                     run_remote(self, r);
                 else
-                    client_reply_ready(r->client);
+                    client_reply_ready(r->client, r);
             }
             budget -= n;
             total += n;

@@ -39,7 +39,9 @@ struct xreq {
     const struct cmd_spec *cmd;
     unsigned origin, owner;
     unsigned db;
-    uint8_t done;
+    uint8_t done;                 /* reply complete: set by the origin only */
+    uint8_t executed;             /* set by the owner; read by the origin only after
+                                     the ring hands the request back */
     uint8_t remote;
     uint8_t kind;                 /* enum xreq_kind */
     int argc;
@@ -150,8 +152,9 @@ void core_send(struct core *self, struct xreq *r);
 void core_wake(struct core *target);
 
 /* Run a command here and now on this core with the given view: stats, OOM
- * check, slowlog. `client` may be NULL (remote request). */
-void core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx *ctx,
+ * check, slowlog. `client` is NULL for a request from another core; its origin
+ * then logs it to the slowlog. Returns the execution time in µs. */
+int64_t core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx *ctx,
                struct client *client);
 
 /* All-cores barrier. try_acquire returns 1 when every other core is parked and

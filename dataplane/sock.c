@@ -229,6 +229,10 @@ int sock_poll(struct sock_transport *t, int timeout_ms)
 {
     int n = epoll_wait(t->epfd, t->evs, SOCK_EVENTS, timeout_ms);
 
+    /* Commands run inside this poll: after a wait the turn's clock is stale. */
+    if (timeout_ms != 0)
+        t->core->now_ms = clock_ms();
+
     if (n < 0) {
         if (errno != EINTR)
             log_errno(LL_WARNING, "epoll_wait", "core %u poll", t->core->id);

@@ -11,7 +11,6 @@
  *
  * Entries may move on every kvt call documented "may move": a pointer is
  * never used after such a call except the one it returned. */
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -41,6 +40,16 @@ enum {
 #define OPT_ANY_EXPIRE (OPT_EX | OPT_PX | OPT_EXAT | OPT_PXAT)
 
 enum { PARSE_FOR_SET, PARSE_FOR_GETEX };
+
+/* Option names compare as Redis compares them, as C strings (strcasecmp):
+ * an argument ends at its first NUL, so "NX\0junk" is NX. */
+static int opt_eq(const struct slice *s, const char *lit)
+{
+    const char *z = memchr(s->p, '\0', s->len);
+    struct slice name = { s->p, z ? (size_t)(z - s->p) : s->len };
+
+    return slice_eq_nocase(&name, lit);
+}
 
 static uint64_t max_string_len(void)
 {
@@ -91,31 +100,31 @@ static int parse_options(struct cmd_ctx *c, int first, int kind, unsigned *flags
         int has_next = j + 1 < c->argc;
         unsigned f = *flags;
 
-        if (kind == PARSE_FOR_SET && slice_eq_nocase(o, "nx") && !(f & OPT_XX)) {
+        if (kind == PARSE_FOR_SET && opt_eq(o, "nx") && !(f & OPT_XX)) {
             *flags |= OPT_NX;
-        } else if (kind == PARSE_FOR_SET && slice_eq_nocase(o, "xx") && !(f & OPT_NX)) {
+        } else if (kind == PARSE_FOR_SET && opt_eq(o, "xx") && !(f & OPT_NX)) {
             *flags |= OPT_XX;
-        } else if (kind == PARSE_FOR_SET && slice_eq_nocase(o, "get")) {
+        } else if (kind == PARSE_FOR_SET && opt_eq(o, "get")) {
             *flags |= OPT_GET;
-        } else if (kind == PARSE_FOR_SET && slice_eq_nocase(o, "keepttl") &&
+        } else if (kind == PARSE_FOR_SET && opt_eq(o, "keepttl") &&
                    !(f & (OPT_PERSIST | OPT_ANY_EXPIRE))) {
             *flags |= OPT_KEEPTTL;
-        } else if (kind == PARSE_FOR_GETEX && slice_eq_nocase(o, "persist") &&
+        } else if (kind == PARSE_FOR_GETEX && opt_eq(o, "persist") &&
                    !(f & (OPT_KEEPTTL | OPT_ANY_EXPIRE))) {
             *flags |= OPT_PERSIST;
-        } else if (has_next && slice_eq_nocase(o, "ex") &&
+        } else if (has_next && opt_eq(o, "ex") &&
                    !(f & (OPT_KEEPTTL | OPT_PERSIST | OPT_PX | OPT_EXAT | OPT_PXAT))) {
             *flags |= OPT_EX;
             *expire_at = ++j;
-        } else if (has_next && slice_eq_nocase(o, "px") &&
+        } else if (has_next && opt_eq(o, "px") &&
                    !(f & (OPT_KEEPTTL | OPT_PERSIST | OPT_EX | OPT_EXAT | OPT_PXAT))) {
             *flags |= OPT_PX;
             *expire_at = ++j;
-        } else if (has_next && slice_eq_nocase(o, "exat") &&
+        } else if (has_next && opt_eq(o, "exat") &&
                    !(f & (OPT_KEEPTTL | OPT_PERSIST | OPT_EX | OPT_PX | OPT_PXAT))) {
             *flags |= OPT_EXAT;
             *expire_at = ++j;
-        } else if (has_next && slice_eq_nocase(o, "pxat") &&
+        } else if (has_next && opt_eq(o, "pxat") &&
                    !(f & (OPT_KEEPTTL | OPT_PERSIST | OPT_EX | OPT_PX | OPT_EXAT))) {
             *flags |= OPT_PXAT;
             *expire_at = ++j;
@@ -296,7 +305,7 @@ void cmd_getex(struct cmd_ctx *c)
         if (ks_set_expire(c, key, e, when) >= 0)
             ks_dirty(c, 1);
     } else if ((flags & OPT_PERSIST) && kv_expire(e) != KV_NO_EXPIRE) {
-        kvt_set_expire(ks_table(c, key), e, KV_NO_EXPIRE);
+        (void)kvt_set_expire(ks_table(c, key), e, KV_NO_EXPIRE);
         ks_dirty(c, 1);
     }
 }

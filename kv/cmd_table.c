@@ -14,7 +14,7 @@
  *
  * Only subcommands that have a handler are listed: an unlisted one (CLIENT
  * PAUSE, MEMORY DOCTOR, ...) then gets Redis's "unknown subcommand" error
- * rather than a stub. CLIENT SETINFO is Redis 7.2, not 7.0: left out. */
+ * rather than a stub. One addition to 7.0: CLIENT SETINFO (see below). */
 #include "cmd.h"
 
 #include <errno.h>
@@ -55,6 +55,9 @@ static const struct cmd_spec client_subs[] = {
     CMD("info",    2, NOSC | LOAD | STALE | CONN, 0, 0, 0, cmd_client_info),
     CMD("setname", 3, NOSC | LOAD | STALE | CONN, 0, 0, 0, cmd_client_setname),
     CMD("getname", 2, NOSC | LOAD | STALE | CONN, 0, 0, 0, cmd_client_getname),
+    /* Redis 7.2 (arity and flags as 7.2 reports them): clients such as
+     * redis-py send it on connect, so slotd accepts it */
+    CMD("setinfo", 4, NOSC | LOAD | STALE | CONN, 0, 0, 0, cmd_client_setinfo),
     CMD("list",   -2, ADM | NOSC | LOAD | STALE | ALL, 0, 0, 0, cmd_client_list),
     CMD("kill",   -3, ADM | NOSC | LOAD | STALE | ALL, 0, 0, 0, cmd_client_kill),
     CMD("help",    2, LOAD | STALE | CONN, 0, 0, 0, cmd_client_help),
@@ -96,9 +99,9 @@ static const struct cmd_spec object_subs[] = {
 };
 
 static const struct cmd_spec slowlog_subs[] = {
-    CMD("get",  -2, ADM | LOAD | STALE | CONN, 0, 0, 0, cmd_slowlog_get),
-    CMD("len",   2, ADM | LOAD | STALE | CONN, 0, 0, 0, cmd_slowlog_len),
-    CMD("reset", 2, ADM | LOAD | STALE | CONN, 0, 0, 0, cmd_slowlog_reset),
+    CMD("get",  -2, ADM | LOAD | STALE | ALL, 0, 0, 0, cmd_slowlog_get),
+    CMD("len",   2, ADM | LOAD | STALE | ALL, 0, 0, 0, cmd_slowlog_len),
+    CMD("reset", 2, ADM | LOAD | STALE | ALL, 0, 0, 0, cmd_slowlog_reset),
     CMD("help",  2, LOAD | STALE | CONN, 0, 0, 0, cmd_slowlog_help),
     END,
 };

@@ -179,6 +179,14 @@ class Server:
         self.stop()
         return self.start()
 
+    def death_note(self):
+        """'' while the process runs; else how it ended and its last log lines."""
+        if self.alive():
+            return ""
+        rc = self.proc.returncode if self.proc else None
+        how = ("killed by signal %d" % -rc) if rc is not None and rc < 0 else "exited with status %s" % rc
+        return "%s %s; last log lines:\n%s" % (self.name, how, self.log_tail())
+
     def log_tail(self, n=30):
         try:
             with open(self.log_path, "rb") as f:
@@ -450,6 +458,18 @@ class Results:
             print("%s failures: %s" % (self.title, ", ".join(self.failures)))
         print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
         return 1 if self.failed or not self.passed else 0
+
+
+def guard(main):
+    """Run a test's main(); an exception that escapes it (a server that will
+    not start, say) still ends with the closing count line."""
+    try:
+        return main()
+    except Exception:
+        import traceback
+        traceback.print_exc()
+        print("0 passed, 1 failed", flush=True)
+        return 1
 
 
 def show(b, limit=400):

@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# bench.sh — slotd against redis-server 7.0 on this machine, same settings.
+#
+#   scripts/bench.sh              throughput (-P 16 and -P 1) and memory per key
+#   scripts/bench.sh --callgrind  instructions per GET under valgrind (callgrind)
+#
+# Both servers run on the socket transport pinned to one CPU (BENCH_SERVER_CPU,
+# default 1), slotd with --threads 1; redis-benchmark is pinned to another
+# (BENCH_CLIENT_CPU, default 0). Throughput: redis-benchmark -c 50 -P 16
+# -t set,get -r 1000000 -n $BENCH_N, then the same with -P 1, alternating which
+# server goes first, BENCH_ROUNDS rounds (default 3), medians reported. CPU cost
+# is the server's utime+stime delta over the run (/proc/PID/stat, all threads)
+# per request. Memory: FLUSHALL, then BENCH_KEYS (default 1,000,000) keys with
+# 16-byte names and 16-byte values loaded with redis-cli --pipe; reported as the
+# used_memory (INFO) and RSS increase divided by the number of keys.
+#
+# Environment: BENCH_N (default 5000000; e.g. 200000 for a quick run),
+# BENCH_ROUNDS, BENCH_KEYS, CALLGRIND_GETS (default 200000), TARGET=redis to
+# compare redis-server with itself (checks this script), SLOTD_BIN.
+set -euo pipefail
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$LIB_ROOT"
+
+MODE=throughput
+for a in "$@"; do
+    case $a in
+        --callgrind) MODE=callgrind ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        *) lib_die "unknown argument $a (see --help)" ;;
+    esac
+done
+
+BENCH_N=${BENCH_N:-5000000}
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}
+BENCH_KEYS=${BENCH_KEYS:-1000000}
+CALLGRIND_GETS=${CALLGRIND_GETS:-200000}
+SERVER_CPU=${BENCH_SERVER_CPU:-1}
+CLIENT_CPU=${BENCH_CLIENT_CPU:-0}
+if [ "$(nproc)" -lt 2 ]; then
+    lib_log "warning: one CPU only: server and client share it"
+    SERVER_CPU=0
+    CLIENT_CPU=0
+fi
+CLK_TCK=$(getconf CLK_TCK)
+TKIND=$(lib_target_kind)
+TNAME=slotd
+[ "$TKIND" = redis ] && TNAME="redis(2nd)"
+WORK=$(mktemp -d /tmp/slotd-bench.XXXXXX)
+LIB_CLEANUP_HOOKS+=("rm -rf '$WORK'")
+lib_install_traps
+
+if [ "$TKIND" = slotd ]; then
+    bash scripts/setup.sh
+    [ -x "$SLOTD_BIN" ] || lib_die "$SLOTD_BIN was not built"
+else
+    SETUP_SKIP_BUILD=1 bash scripts/setup.sh
+fi
+export SLOTD_THREADS=1
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "" || a == "n/a") print "n/a"; else printf "%.2f", a / b }'; }
+fmt() { awk -v a="$1" 'BEGIN { if (a == "" || a == "n/a") print "n/a"; else if (a >= 100) printf "%.0f", a; else printf "%.2f", a }'; }
+
+# Warn when a server thread may run outside its CPU (a server that pins its
+# own threads would skew the comparison).
+check_affinity() {      # check_affinity PID NAME
+    local t l
+    for t in /proc/"$1"/task/*; do
+        l=$(awk '/^Cpus_allowed_list/ { print $2 }' "$t/status" 2>/dev/null || true)
+        if [ -n "$l" ] && [ "$l" != "$SERVER_CPU" ]; then
+            lib_log "warning: $2 thread $(basename "$t") may run on CPUs $l, not only $SERVER_CPU"
+        fi
+    done
+}
+
+# Deterministic load file: N keys "key:%012d" (16 bytes) with 16-byte values,
+# the key names redis-benchmark -r uses.
+make_load() {           # make_load N FILE
+    "$LIB_PY" - "$1" "$2" <<'EOF'
+import sys
+n, path = int(sys.argv[1]), sys.argv[2]
+with open(path, "wb") as f:
+    chunk = []
+    for i in range(n):
+        chunk.append(b"*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$16\r\nv%015d\r\n" % (i, i))
+        if len(chunk) == 10000:
+            f.write(b"".join(chunk)); chunk = []
+    f.write(b"".join(chunk))
+EOF
+}
+
+load_keys() {           # load_keys PORT FILE N
+    local out
+    out=$(redis-cli -h 127.0.0.1 -p "$1" --pipe <"$2" 2>&1)
+    if ! grep -q "errors: 0, replies: $3" <<<"$out"; then
+        echo "$out" >&2
+        lib_die "loading $3 keys on port $1 failed"
+    fi
+}
+
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+
+start_pair() {          # start_pair [PREFIX...]: starts both servers (optionally under a wrapper)
+    RPORT=$(lib_free_port)
+    lib_server_argv redis "$RPORT"
+    lib_start_server RPID "$WORK/redis.log" "$SERVER_CPU" -- "$@" "${LIB_ARGV[@]}" || lib_die "redis-server did not start"
+    TPORT=$(lib_free_port)
+    lib_server_argv "$TKIND" "$TPORT"
+    lib_start_server TPID "$WORK/target.log" "$SERVER_CPU" -- "$@" "${LIB_ARGV[@]}" || lib_die "$TNAME did not start"
+    check_affinity "$RPID" redis-server
+    check_affinity "$TPID" "$TNAME"
+}
+
+# ---------------------------------------------------------------------------
+
+run_throughput() {
+    start_pair
+    declare -A R
+    local round p order kind port pid t0 t1 csv s_rps g_rps cpu
+    for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+        if ((round % 2)); then order="redis target"; else order="target redis"; fi
+        for p in 16 1; do
+            for kind in $order; do
+                if [ "$kind" = redis ]; then port=$RPORT pid=$RPID; else port=$TPORT pid=$TPID; fi
+                redis-cli -h 127.0.0.1 -p "$port" FLUSHALL >/dev/null
+                t0=$(lib_cpu_ticks "$pid")
+                csv=$(taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -P "$p" \
+                      -t set,get -r 1000000 -n "$BENCH_N" --csv 2>/dev/null)
+                t1=$(lib_cpu_ticks "$pid")
+                s_rps=$(awk -F'","' '$1 == "\"SET" { print $2 }' <<<"$csv")
+                g_rps=$(awk -F'","' '$1 == "\"GET" { print $2 }' <<<"$csv")
+                [ -n "$s_rps" ] && [ -n "$g_rps" ] || { echo "$csv" >&2; lib_die "redis-benchmark gave no result on $kind"; }
+                cpu=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", d / hz }')
+                R[$kind.$p.set.$round]=$s_rps
+                R[$kind.$p.get.$round]=$g_rps
+                R[$kind.$p.rpc.$round]=$(awk -v n="$BENCH_N" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", 2 * n / c; else print "n/a" }')
+                lib_log "round $round -P $p $kind: SET $s_rps/s GET $g_rps/s, server CPU ${cpu}s"
+            done
+        done
+    done
+    for kind in redis target; do
+        for p in 16 1; do
+            for m in set get rpc; do
+                local vals=()
+                for ((round = 1; round <= BENCH_ROUNDS; round++)); do vals+=("${R[$kind.$p.$m.$round]}"); done
+                M[$kind.$p.$m]=$(median "${vals[@]}")
+            done
+        done
+    done
+
+    if [ "${BENCH_SKIP_MEMORY:-0}" != 1 ]; then
+        lib_log "memory: loading $BENCH_KEYS keys into each server"
+        make_load "$BENCH_KEYS" "$WORK/load.resp"
+        for kind in redis target; do
+            if [ "$kind" = redis ]; then port=$RPORT pid=$RPID; else port=$TPORT pid=$TPID; fi
+            redis-cli -h 127.0.0.1 -p "$port" FLUSHALL >/dev/null
+            sleep 1
+            local u0 u1 r0 r1 n
+            u0=$(lib_info_field "$port" used_memory memory)
+            r0=$(rss_kb "$pid")
+            load_keys "$port" "$WORK/load.resp" "$BENCH_KEYS"
+            sleep 1
+            u1=$(lib_info_field "$port" used_memory memory)
+            r1=$(rss_kb "$pid")
+            n=$(redis-cli -h 127.0.0.1 -p "$port" DBSIZE)
+            [ "$n" = "$BENCH_KEYS" ] || lib_log "warning: $kind DBSIZE $n, expected $BENCH_KEYS"
+            M[$kind.mem]=$(awk -v a="$u0" -v b="$u1" -v n="$BENCH_KEYS" 'BEGIN { if (a == "" || b == "") print "n/a"; else printf "%.1f", (b - a) / n }')
+            M[$kind.rss]=$(awk -v a="$r0" -v b="$r1" -v n="$BENCH_KEYS" 'BEGIN { printf "%.1f", (b - a) * 1024 / n }')
+            lib_log "memory $kind: used_memory $u0 -> $u1, RSS ${r0}kB -> ${r1}kB"
+        done
+    fi
+    lib_stop_server "$RPID" || true
+    lib_stop_server "$TPID" || true
+}
+
+# Total instructions (Ir) of a callgrind profile.
+callgrind_ir() {
+    awk '/^(summary|totals):/ { print $2; exit }' "$1"
+}
+
+run_callgrind() {
+    command -v valgrind >/dev/null || lib_die "valgrind is missing"
+    make_load 1000 "$WORK/pre.resp"
+    local kind port pid phase out ir idle busy
+    export LIB_START_TIMEOUT=120
+    for kind in redis target; do
+        for phase in idle busy; do
+            out="$WORK/$kind-$phase.callgrind"
+            port=$(lib_free_port)
+            if [ "$kind" = redis ]; then lib_server_argv redis "$port"; else lib_server_argv "$TKIND" "$port"; fi
+            lib_start_server pid "$WORK/$kind-$phase.log" "$SERVER_CPU" -- \
+                valgrind --tool=callgrind --callgrind-out-file="$out" "${LIB_ARGV[@]}" || lib_die "$kind under callgrind did not start"
+            load_keys "$port" "$WORK/pre.resp" 1000
+            if [ "$phase" = busy ]; then
+                taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p "$port" -c 1 -P 16 -t get \
+                    -r 1000 -n "$CALLGRIND_GETS" -q >/dev/null 2>&1 || lib_die "redis-benchmark failed on $kind"
+            fi
+            lib_stop_server "$pid" 120 || true
+            ir=$(callgrind_ir "$out")
+            [ -n "$ir" ] || lib_die "no callgrind totals in $out"
+            lib_log "callgrind $kind $phase: $ir Ir"
+            if [ "$phase" = idle ]; then idle=$ir; else busy=$ir; fi
+        done
+        M[$kind.ipr]=$(awk -v a="$idle" -v b="$busy" -v n="$CALLGRIND_GETS" 'BEGIN { printf "%.0f", (b - a) / n }')
+    done
+}
+
+declare -A M
+echo "# slotd benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU)"
+if [ "$MODE" = callgrind ]; then
+    run_callgrind
+    echo
+    echo "| metric | redis-server | $TNAME | $TNAME/redis |"
+    echo "|---|---:|---:|---:|"
+    echo "| instructions per GET (callgrind, -c 1 -P 16, $CALLGRIND_GETS GETs, idle run subtracted) | ${M[redis.ipr]} | ${M[target.ipr]} | $(ratio "${M[target.ipr]}" "${M[redis.ipr]}") |"
+else
+    run_throughput
+    echo
+    echo "redis-benchmark -c 50 -t set,get -r 1000000 -n $BENCH_N, median of $BENCH_ROUNDS rounds"
+    echo
+    echo "| metric | redis-server | $TNAME | $TNAME/redis |"
+    echo "|---|---:|---:|---:|"
+    for p in 16 1; do
+        for m in set get rpc; do
+            case $m in
+                set) label="SET ops/s (-P $p)" ;;
+                get) label="GET ops/s (-P $p)" ;;
+                rpc) label="requests per server CPU-second (-P $p)" ;;
+            esac
+            echo "| $label | $(fmt "${M[redis.$p.$m]}") | $(fmt "${M[target.$p.$m]}") | $(ratio "${M[target.$p.$m]}" "${M[redis.$p.$m]}") |"
+        done
+    done
+    if [ "${BENCH_SKIP_MEMORY:-0}" != 1 ]; then
+        echo "| bytes per key, used_memory ($BENCH_KEYS keys, 16 B names, 16 B values) | ${M[redis.mem]} | ${M[target.mem]} | $(ratio "${M[target.mem]}" "${M[redis.mem]}") |"
+        echo "| bytes per key, RSS | ${M[redis.rss]} | ${M[target.rss]} | $(ratio "${M[target.rss]}" "${M[redis.rss]}") |"
+    fi
+fi

@@ -1,0 +1,98 @@
+#!/usr/bin/python3
+"""A real client library against the target: python3-redis (Debian's
+python3-redis, run with /usr/bin/python3) doing 100,000 SET and GET with
+verification, pipelined in batches (no MULTI: transaction=False), plus a few
+single round-trip commands through the library's own reply parsing.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+try:
+    import redis
+except ImportError:
+    print("python3-redis is missing: run scripts/setup.sh (apt-get install python3-redis)")
+    print("0 passed, 1 failed")
+    sys.exit(1)
+
+N = int(os.environ.get("CLIENT_N", "100000"))
+BATCH = 1000
+
+
+def value(i):
+    # Deterministic, varied lengths and bytes (binary included, 0..200 bytes).
+    n = (i * 7919) % 201
+    return bytes(((i + j * 31) & 0xFF) for j in range(n))
+
+
+def main():
+    res = harness.Results("client")
+    srv = harness.target_server().start()
+    try:
+        r = redis.Redis(host="127.0.0.1", port=srv.port, socket_timeout=60)
+        res.check("PING", r.ping() is True)
+        res.check("FLUSHALL", r.flushall() is True)
+
+        def set_all():
+            for base in range(0, N, BATCH):
+                p = r.pipeline(transaction=False)
+                for i in range(base, min(N, base + BATCH)):
+                    p.set("key:%d" % i, value(i))
+                replies = p.execute()
+                if not all(x is True for x in replies):
+                    return "SET batch at %d: %r" % (base, [x for x in replies if x is not True][:3])
+            return ""
+        err = res.run("SET x%d (exception)" % N, set_all)
+        res.check("SET x%d" % N, err == "", str(err))
+
+        res.check("DBSIZE == %d" % N, r.dbsize() == N, "DBSIZE=%r" % r.dbsize())
+
+        def get_all():
+            bad = []
+            for base in range(0, N, BATCH):
+                p = r.pipeline(transaction=False)
+                for i in range(base, min(N, base + BATCH)):
+                    p.get("key:%d" % i)
+                for i, v in zip(range(base, N), p.execute()):
+                    if v != value(i):
+                        bad.append((i, v[:20] if v else v))
+            return bad
+        bad = res.run("GET x%d (exception)" % N, get_all)
+        res.check("GET x%d verified" % N, bad == [], "mismatches: %r" % (bad or [])[:5])
+
+        def mget_check():
+            keys = ["key:%d" % i for i in range(0, 2000, 7)] + ["missing"]
+            got = r.mget(keys)
+            want = [value(i) for i in range(0, 2000, 7)] + [None]
+            return got == want
+        res.check("MGET across slots", res.run("MGET (exception)", mget_check) is True)
+
+        res.check("INCR", r.incr("counter") == 1 and r.incrby("counter", 41) == 42)
+        res.check("INCRBYFLOAT", r.incrbyfloat("fl", 2.5) == 2.5)
+        r.set("ttl", "v", ex=100)
+        res.check("TTL", 99 <= r.ttl("ttl") <= 100)
+        res.check("EXISTS/DEL", r.exists("key:1", "key:2", "nope") == 2 and r.delete("key:1", "nope") == 1)
+        res.check("GETRANGE/SETRANGE", r.setrange("sr", 3, "abc") == 6 and r.getrange("sr", 3, -1) == b"abc")
+        res.check("RENAME", r.rename("key:2", "renamed") is True and r.get("renamed") == value(2))
+        keys = set(r.scan_iter(match="key:99*", count=500))
+        want = set(("key:%d" % i).encode() for i in range(N) if str(i).startswith("99"))
+        res.check("SCAN iteration (match key:99*)", keys == want, "%d vs %d keys" % (len(keys), len(want)))
+        res.check("client_setname/getname", r.client_setname("e2e") and r.client_getname() == "e2e")
+        info = r.info()
+        res.check("INFO parses", "redis_version" in info and "used_memory" in info, repr(list(info)[:10]))
+        res.check("FLUSHDB", r.flushdb() is True and r.dbsize() == 0)
+        r.close()
+        res.check("target alive", srv.alive(), srv.death_note())
+    finally:
+        srv.stop()
+    rep = srv.sanitizer_report()
+    if rep:
+        res.fail("sanitizer report in target log", rep)
+    return res.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(harness.guard(main))
