@@ -6,7 +6,7 @@
  * teardown. mem_shim_fail_after(n) lets the next n allocations succeed and
  * fails the ones after, to drive -ENOMEM paths; n < 0 turns failures off.
  * Tests declare the two shim functions themselves: the shim has no header. */
-#include "mem.h"
+#include "../../dataplane/mem.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -363,9 +363,10 @@ static void test_routing_flags(void **state)
                                         "reset", "time", "shutdown", "monitor", "debug",
                                         "command" };
     static const char *const subs_all[][2] = { { "config", "set" }, { "config", "resetstat" },
-                                               { "client", "list" }, { "client", "kill" } };
+                                               { "client", "list" }, { "client", "kill" },
+                                               { "slowlog", "get" }, { "slowlog", "reset" } };
     static const char *const subs_conn[][2] = { { "config", "get" }, { "client", "id" },
-                                                { "slowlog", "get" }, { "command", "info" } };
+                                                { "slowlog", "help" }, { "command", "info" } };
     const struct cmd_spec *p;
     const uint32_t route = CMD_CONN | CMD_ALLCORES | CMD_SPLITKEYS;
 

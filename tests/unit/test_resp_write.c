@@ -17,8 +17,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mem.h"
-#include "resp_write.h"
+#include "../../dataplane/mem.h"
+#include "../../dataplane/resp_write.h"
 
 /* Failure injection from tests/unit/mem_shim_test.c. Weak: when the test
  * links the real dataplane/mem.c instead, it is NULL and the out-of-memory
