@@ -465,6 +465,8 @@ static void process_input(struct client *cl)
     const uint32_t stop = CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_CLOSED;
 
     set_waiting(cl, 0);
+    /* CONFIG SET may have changed proto-max-bulk-len since the last read. */
+    refresh_limits(cl);
     while (cl->qpos < cl->qlen && !(cl->flags & stop) && !cl->out.oom) {
         size_t used = 0;
         enum resp_result rr = resp_parse(&cl->parser, &cl->limits, cl->qbuf + cl->qpos,
@@ -484,8 +486,7 @@ static void process_input(struct client *cl)
                 break;
             }
             cl->commands++;
-            cl->last_ms = cl->core->now_ms;
-            if (!cl->authenticated || cl->limits.auth_required)
+            if (cl->limits.auth_required && cl->authenticated)
                 refresh_limits(cl);
         }
         cl->qpos += used;

@@ -1495,7 +1495,7 @@ static int def_set(struct config *cfg, const struct config_def *d, char **argv, 
                 return enum_error(d, x);
             v |= one;
         }
-        if (d->check && d->check(argv[0], v, x) < 0)
+        if (d->check && d->check(argc ? argv[0] : "", v, x) < 0)
             return -1;
         if (*FIELD(cfg, d, int) == v)
             return 1;
