@@ -563,6 +563,16 @@ static int chk_appendonly(const char *s, long long v, struct sctx *x)
     return v ? fail(x, "appendonly yes is not supported: slotd has no AOF persistence") : 0;
 }
 
+/* slotd links the system jemalloc, which lacks the hooks active defrag
+ * needs; Redis built that way refuses with these words. */
+static int chk_activedefrag(const char *s, long long v, struct sctx *x)
+{
+    (void)s;
+    return v ? fail(x, "Active defragmentation cannot be enabled: it requires a Redis server "
+                       "compiled with a modified Jemalloc like the one shipped by default with "
+                       "the Redis source distribution") : 0;
+}
+
 static int chk_syslog(const char *s, long long v, struct sctx *x)
 {
     (void)s;
@@ -626,8 +636,8 @@ static int chk_hostname(const char *s, long long v, struct sctx *x)
     return 0;
 }
 
-/* proc-title-template: {name} placeholders from Redis's list, balanced
- * braces, and a non-empty expansion. */
+/* proc-title-template: every '{' opens one of Redis's {name} placeholders
+ * (a lone '}' is plain text, as in Redis), and the expansion is not empty. */
 static int chk_proc_title(const char *s, long long v, struct sctx *x)
 {
     static const char *vars[] = {"{title}", "{listen-addr}", "{server-mode}", "{port}",
@@ -647,8 +657,6 @@ static int chk_proc_title(const char *s, long long v, struct sctx *x)
                 goto bad;
             nonempty = 1;   /* {title} etc. always expand to something */
             p = e + 1;
-        } else if (*p == '}') {
-            goto bad;
         } else {
             nonempty = 1;
             p++;
@@ -678,6 +686,15 @@ static int apply_hz(struct config *cfg, const char **err)
         cfg->hz = CONFIG_MIN_HZ;
     if (cfg->hz > CONFIG_MAX_HZ)
         cfg->hz = CONFIG_MAX_HZ;
+    return 0;
+}
+
+static int apply_backlog_size(struct config *cfg, const char **err)
+{
+    (void)err;
+    /* Redis CONFIG_REPL_BACKLOG_MIN_SIZE: smaller backlogs are raised to it */
+    if (cfg->repl_backlog_size < 16 * 1024)
+        cfg->repl_backlog_size = 16 * 1024;
     return 0;
 }
 
@@ -1150,7 +1167,7 @@ static const struct config_def defs[] = {
     BOOL("replica-read-only", "slave-read-only", 0, replica_read_only, "yes", NULL),
     BOOL("replica-ignore-maxmemory", "slave-ignore-maxmemory", 0, replica_ignore_maxmemory, "yes", NULL),
     BOOL("jemalloc-bg-thread", NULL, 0, jemalloc_bg_thread, "yes", NULL),
-    BOOL("activedefrag", NULL, 0, activedefrag, "no", NULL),
+    BOOL("activedefrag", NULL, 0, activedefrag, "no", chk_activedefrag),
     BOOL("syslog-enabled", NULL, IMM, syslog_enabled, "no", chk_syslog),
     BOOL("cluster-enabled", NULL, IMM, cluster_enabled, "no", NULL),
     BOOL("appendonly", NULL, 0, appendonly, "no", chk_appendonly),
@@ -1258,7 +1275,8 @@ static const struct config_def defs[] = {
     LL("latency-monitor-threshold", NULL, 0, latency_monitor_threshold, 0, S_LONG_MAX, "0", 0),
     LL("proto-max-bulk-len", NULL, 0, proto_max_bulk_len, 1024 * 1024, S_LONG_MAX, "536870912", NF_MEM),
     LL("stream-node-max-entries", NULL, 0, stream_node_max_entries, 0, S_LONG_MAX, "100", 0),
-    LL("repl-backlog-size", NULL, 0, repl_backlog_size, 1, S_LONG_MAX, "1048576", NF_MEM),
+    { .name = "repl-backlog-size", .type = CT_LL, .nflags = NF_MEM, .off = OFFT(repl_backlog_size, long long),
+      .min = 1, .max = S_LONG_MAX, .dflt = "1048576", .apply = apply_backlog_size },
     LL("maxmemory-clients", NULL, 0, maxmemory_clients, -100, S_LONG_MAX, "0", NF_MEM | NF_PERCENT),
     LL("repl-backlog-ttl", NULL, 0, repl_backlog_ttl, 0, S_LONG_MAX, "3600", 0),
     LL("auto-aof-rewrite-min-size", NULL, 0, auto_aof_rewrite_min_size, 0, S_LONG_MAX, "67108864", NF_MEM),
@@ -1489,13 +1507,15 @@ static int def_set(struct config *cfg, const struct config_def *d, char **argv, 
     }
     case CT_ENUM: case CT_FLAGS: {
         int v = 0;
+        if (argc == 0)
+            return enum_error(d, x);
         for (int i = 0; i < argc; i++) {
             int one;
             if (enum_value(d, argv[i], &one) < 0)
                 return enum_error(d, x);
             v |= one;
         }
-        if (d->check && d->check(argc ? argv[0] : "", v, x) < 0)
+        if (d->check && d->check(argv[0], v, x) < 0)
             return -1;
         if (*FIELD(cfg, d, int) == v)
             return 1;
@@ -1692,13 +1712,13 @@ static int read_whole(struct loadctx *lc, const char *path, struct sbuf *b)
     FILE *fp = fopen(path, "r");
     if (fp == NULL) {
         int e = errno;
-        set_err(lc, "Fatal error, can't open config file '%s': %s", path, strerror(e));
+        set_err(lc, "Fatal error, can't open config file '%s': %s\n", path, strerror(e));
         return -e;
     }
     int rc = read_stream(fp, b);
     fclose(fp);
     if (rc < 0)
-        set_err(lc, "Fatal error, can't read config file '%s': %s", path, strerror(-rc));
+        set_err(lc, "Fatal error, can't read config file '%s': %s\n", path, strerror(-rc));
     return rc;
 }
 
@@ -1719,7 +1739,7 @@ static int load_one_file(struct loadctx *lc, const char *path)
 static int load_include(struct loadctx *lc, const char *pattern)
 {
     if (lc->depth >= INCLUDE_MAX_DEPTH) {
-        set_err(lc, "Fatal error, config files included more than %d levels deep at '%s'",
+        set_err(lc, "Fatal error, config files included more than %d levels deep at '%s'\n",
                 INCLUDE_MAX_DEPTH, pattern);
         return -ELOOP;
     }
@@ -1849,6 +1869,14 @@ static int load_finish(struct loadctx *lc)
     return 0;
 }
 
+/* Every failing load leaves a message for main to print. */
+static int load_done(struct loadctx *lc, int rc)
+{
+    if (rc < 0 && lc->err && lc->errlen && lc->err[0] == '\0')
+        set_err(lc, "Fatal error loading the configuration: %s\n", strerror(-rc));
+    return rc;
+}
+
 /* Absolute path, computed before any `dir` changes the working directory. */
 static char *abs_path(const char *path)
 {
@@ -1865,18 +1893,22 @@ static char *abs_path(const char *path)
 int config_load_string(struct config *cfg, const char *text, char *err, size_t errlen)
 {
     struct loadctx lc = {.cfg = cfg, .err = err, .errlen = errlen};
+    if (err && errlen)
+        err[0] = '\0';
     int rc = load_text(&lc, text, NULL);
-    return rc < 0 ? rc : load_finish(&lc);
+    return load_done(&lc, rc < 0 ? rc : load_finish(&lc));
 }
 
 int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 {
     struct loadctx lc = {.cfg = cfg, .err = err, .errlen = errlen};
+    if (err && errlen)
+        err[0] = '\0';
     char *absp = abs_path(path);
     if (absp == NULL)
-        return -ENOMEM;
+        return load_done(&lc, -ENOMEM);
     struct sbuf b = {0};
-    int rc = read_whole(&lc, path, &b);
+    int rc = read_whole(&lc, absp, &b);
     if (rc == 0)
         rc = load_text(&lc, b.p ? b.p : "", NULL);
     free(b.p);
@@ -1888,7 +1920,7 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
         absp = NULL;
     }
     free(absp);
-    return rc;
+    return load_done(&lc, rc);
 }
 
 /* redis-server's argv rules (7.0 main()): words after "--name" are its
@@ -1939,6 +1971,8 @@ int config_load_argv(struct config *cfg, int argc, char **argv, char *err, size_
     char *absp = NULL;
     int from_stdin = 0, j = 1, rc = 0;
 
+    if (err && errlen)
+        err[0] = '\0';
     if (argc >= 2 && argv[1][0] != '-') {
         file = argv[1];
         j = 2;
@@ -1952,7 +1986,7 @@ int config_load_argv(struct config *cfg, int argc, char **argv, char *err, size_
             rc = -ENOMEM;
             goto out;
         }
-        rc = read_whole(&lc, file, &text);
+        rc = read_whole(&lc, absp, &text);   /* Redis names the absolute path */
         if (rc < 0)
             goto out;
     }
@@ -1960,7 +1994,7 @@ int config_load_argv(struct config *cfg, int argc, char **argv, char *err, size_
         log_raw(LL_WARNING, "Reading config from stdin");
         rc = read_stream(stdin, &text);
         if (rc < 0) {
-            set_err(&lc, "Fatal error, can't read config from stdin: %s", strerror(-rc));
+            set_err(&lc, "Fatal error, can't read config from stdin: %s\n", strerror(-rc));
             goto out;
         }
     }
@@ -1985,7 +2019,7 @@ out:
     free(absp);
     free(text.p);
     free(opt.p);
-    return rc;
+    return load_done(&lc, rc);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -138,7 +138,7 @@ else
         if step "build ($label)" "$@"; then
             full=1
             bin=1
-        elif [ -f "$dir/build.ninja" ] && step "build slotd only ($label)" meson compile -C "$dir" -j "$JOBS" slotd; then
+        elif [ -f "$dir/build.ninja" ] && step "build slotd only ($label)" meson compile -C "$dir" -j "$JOBS" slotd:executable; then
             bin=1
         fi
         if [ $full = 1 ] && phase unit; then

@@ -403,5 +403,8 @@ int main(void)
         cmocka_unit_test(test_routing_flags),
     };
 
+    /* The command index is built once by main before anything looks up. */
+    if (cmd_table_init() != 0)
+        return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
