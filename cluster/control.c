@@ -14,14 +14,61 @@
 
 #include "../dataplane/core.h"
 #include "../dataplane/log.h"
+#include "../dataplane/mem.h"
 
 #define CONTROL_TICK_MS 100   /* shutdown requests by SHUTDOWN are seen within this */
+#define METRIC_SAMPLES 16     /* Redis STATS_METRIC_SAMPLES: rates average 1.6 s */
+
+enum { METRIC_OPS, METRIC_IN, METRIC_OUT, METRIC_COUNT };
+
+/* Rates over the last METRIC_SAMPLES ticks, from counters the cores publish. */
+struct metrics {
+    int64_t last_ms;
+    uint64_t last[METRIC_COUNT];
+    uint64_t samples[METRIC_COUNT][METRIC_SAMPLES];
+    unsigned idx;
+};
+
+static void metrics_tick(struct runtime *rt, struct metrics *m)
+{
+    uint64_t now[METRIC_COUNT] = { 0, 0, 0 };
+    int64_t t = clock_ms(), used = mem_used();
+    int64_t peak = atomic_load_explicit(&rt->mem_peak, memory_order_relaxed);
+
+    if (used > peak)
+        atomic_store_explicit(&rt->mem_peak, used, memory_order_relaxed);
+    for (unsigned i = 0; i < rt->ncores; i++) {
+        now[METRIC_OPS] += atomic_load_explicit(&rt->cores[i]->pub_commands, memory_order_relaxed);
+        now[METRIC_IN] += atomic_load_explicit(&rt->cores[i]->pub_net_in, memory_order_relaxed);
+        now[METRIC_OUT] += atomic_load_explicit(&rt->cores[i]->pub_net_out, memory_order_relaxed);
+    }
+    if (m->last_ms && t > m->last_ms) {
+        uint64_t avg[METRIC_COUNT];
+        for (int k = 0; k < METRIC_COUNT; k++) {
+            /* CONFIG RESETSTAT can make a counter go back: count that as 0. */
+            uint64_t d = now[k] >= m->last[k] ? now[k] - m->last[k] : 0;
+            uint64_t sum = 0;
+            m->samples[k][m->idx] = d * 1000 / (uint64_t)(t - m->last_ms);
+            for (int j = 0; j < METRIC_SAMPLES; j++)
+                sum += m->samples[k][j];
+            avg[k] = sum / METRIC_SAMPLES;
+        }
+        m->idx = (m->idx + 1) % METRIC_SAMPLES;
+        atomic_store_explicit(&rt->inst_ops_per_sec, avg[METRIC_OPS], memory_order_relaxed);
+        atomic_store_explicit(&rt->inst_in_bytes_per_sec, avg[METRIC_IN], memory_order_relaxed);
+        atomic_store_explicit(&rt->inst_out_bytes_per_sec, avg[METRIC_OUT], memory_order_relaxed);
+    }
+    memcpy(m->last, now, sizeof(now));
+    m->last_ms = t;
+}
 
 int control_run(struct runtime *rt)
 {
+    struct metrics m;
     sigset_t set;
     int sfd;
 
+    memset(&m, 0, sizeof(m));
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
@@ -34,7 +81,10 @@ int control_run(struct runtime *rt)
     while (!atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
         struct pollfd p = { .fd = sfd, .events = POLLIN };
         struct signalfd_siginfo si;
+        int64_t now = clock_ms();
 
+        if (now - m.last_ms >= CONTROL_TICK_MS)
+            metrics_tick(rt, &m);
         if (poll(&p, 1, CONTROL_TICK_MS) <= 0)
             continue;
         if (read(sfd, &si, sizeof(si)) != sizeof(si))

@@ -247,13 +247,17 @@ static void sec_memory(struct cmd_ctx *c, struct resp_out *b, const struct total
     const struct config *cfg = config_live();
     size_t allocated = 0, active = 0, resident = 0;
     long long used = mem_used() > 0 ? mem_used() : 0;
+    long long peak = atomic_load_explicit(&c->core->rt->mem_peak, memory_order_relaxed);
     unsigned long long rss = rss_bytes();
     unsigned long long sysmem = (unsigned long long)sysconf(_SC_PHYS_PAGES) *
                                 (unsigned long long)sysconf(_SC_PAGESIZE);
     unsigned long long dataset = t->dataset < (size_t)used ? t->dataset : (size_t)used;
     char h1[32], h2[32], h3[32], h4[32], h5[32];
 
-    (void)c;
+    if (peak < used) {
+        peak = used;
+        atomic_store_explicit(&c->core->rt->mem_peak, peak, memory_order_relaxed);
+    }
     mem_stats(&allocated, &active, &resident, NULL, NULL);
     addf(b, "# Memory\r\n"
             "used_memory:%lld\r\n"
@@ -262,7 +266,7 @@ static void sec_memory(struct cmd_ctx *c, struct resp_out *b, const struct total
             "used_memory_rss_human:%s\r\n"
             "used_memory_peak:%lld\r\n"
             "used_memory_peak_human:%s\r\n"
-            "used_memory_peak_perc:100.00%%\r\n"
+            "used_memory_peak_perc:%.2f%%\r\n"
             "used_memory_overhead:%llu\r\n"
             "used_memory_startup:0\r\n"
             "used_memory_dataset:%llu\r\n"
@@ -290,7 +294,8 @@ static void sec_memory(struct cmd_ctx *c, struct resp_out *b, const struct total
             "maxmemory_policy:%s\r\n",
          used, human(h1, sizeof(h1), (unsigned long long)used),
          rss, human(h2, sizeof(h2), rss),
-         used, human(h3, sizeof(h3), (unsigned long long)used),
+         peak, human(h3, sizeof(h3), (unsigned long long)peak),
+         peak ? 100.0 * (double)used / (double)peak : 100.0,
          (unsigned long long)used - dataset, dataset,
          used ? 100.0 * (double)dataset / (double)used : 0.0,
          allocated, active, resident,
@@ -362,18 +367,19 @@ static void sec_persistence(struct cmd_ctx *c, struct resp_out *b, const struct 
 
 static void sec_stats(struct cmd_ctx *c, struct resp_out *b, const struct totals *t)
 {
-    unsigned ncores = c->core->rt->ncores ? c->core->rt->ncores : 1;
+    const struct runtime *rt = c->core->rt;
+    unsigned ncores = rt->ncores ? rt->ncores : 1;
 
     addf(b, "# Stats\r\n"
             "total_connections_received:%llu\r\n"
             "total_commands_processed:%llu\r\n"
-            "instantaneous_ops_per_sec:0\r\n"
+            "instantaneous_ops_per_sec:%llu\r\n"
             "total_net_input_bytes:%llu\r\n"
             "total_net_output_bytes:%llu\r\n"
             "total_net_repl_input_bytes:0\r\n"
             "total_net_repl_output_bytes:0\r\n"
-            "instantaneous_input_kbps:0.00\r\n"
-            "instantaneous_output_kbps:0.00\r\n"
+            "instantaneous_input_kbps:%.2f\r\n"
+            "instantaneous_output_kbps:%.2f\r\n"
             "instantaneous_input_repl_kbps:0.00\r\n"
             "instantaneous_output_repl_kbps:0.00\r\n"
             "rejected_connections:%llu\r\n"
@@ -392,8 +398,11 @@ static void sec_stats(struct cmd_ctx *c, struct resp_out *b, const struct totals
             "keyspace_misses:%llu\r\n",
          (unsigned long long)t->st.connections_received,
          (unsigned long long)t->st.commands_processed,
+         (unsigned long long)atomic_load_explicit(&rt->inst_ops_per_sec, memory_order_relaxed),
          (unsigned long long)t->st.net_input_bytes,
          (unsigned long long)t->st.net_output_bytes,
+         (double)atomic_load_explicit(&rt->inst_in_bytes_per_sec, memory_order_relaxed) / 1024.0,
+         (double)atomic_load_explicit(&rt->inst_out_bytes_per_sec, memory_order_relaxed) / 1024.0,
          (unsigned long long)t->st.rejected_connections,
          (unsigned long long)t->expired,
          (double)t->stale_x100 / 100.0 / ncores,

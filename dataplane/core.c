@@ -351,6 +351,9 @@ static void cron(struct core *self)
     uint64_t budget_us = 1000000ull / (unsigned)hz * CRON_EXPIRE_BUDGET_PCT / 100;
     struct client *cl, *next;
 
+    atomic_store_explicit(&self->pub_commands, self->stats.commands_processed, memory_order_relaxed);
+    atomic_store_explicit(&self->pub_net_in, self->stats.net_input_bytes, memory_order_relaxed);
+    atomic_store_explicit(&self->pub_net_out, self->stats.net_output_bytes, memory_order_relaxed);
     shard_active_expire(self->shard, self->now_ms, budget_us);
     shard_rehash_step(self->shard);
     for (cl = self->clients; cl; cl = next) {

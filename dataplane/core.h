@@ -111,6 +111,9 @@ struct core {
 
     unsigned waiting_barrier;     /* clients of this core waiting for the barrier */
     uint64_t seen_park_gen;
+
+    /* copies of stats counters the control plane may read (stored each cron) */
+    _Atomic uint64_t pub_commands, pub_net_in, pub_net_out;
 };
 
 struct runtime {
@@ -127,6 +130,11 @@ struct runtime {
     _Atomic unsigned nclients;            /* all cores, for maxclients */
     _Atomic uint64_t slowlog_next_id;
     _Atomic unsigned monitors;
+
+    /* computed by the control plane for INFO (Redis trackInstantaneousMetric) */
+    _Atomic int64_t mem_peak;
+    _Atomic uint64_t inst_ops_per_sec;
+    _Atomic uint64_t inst_in_bytes_per_sec, inst_out_bytes_per_sec;
 
     /* The all-cores barrier: holder is core id + 1, or 0 when free. Parked
      * cores count themselves in `parked` and spin until `release_gen` moves. */
