@@ -760,8 +760,6 @@ static void get_bind(const struct config *cfg, struct sbuf *b)
     }
 }
 
-static int def_index(const struct config_def *d);
-
 static void rw_bind(const struct config *cfg, const struct config *dflt,
                     struct rewrite_state *rw, int idx)
 {
@@ -796,8 +794,10 @@ static int set_save(struct config *cfg, char **argv, int argc, struct sctx *x)
             return fail(x, "Invalid save parameters");
     }
     /* While loading, the first save line replaces the defaults and later
-     * ones add to it; at runtime the value replaces everything. */
-    int keep = x->loading && x->save_loaded;
+     * ones add to it; save "" always empties the list (Redis 7.0.15:
+     * `save 900 1` then `--save ""` ends with no save points). At runtime
+     * the value replaces everything. */
+    int keep = x->loading && x->save_loaded && argc > 0;
     int base = keep ? cfg->save_count : 0;
     struct save_point *sp = NULL;
     if (base + argc / 2 > 0) {
@@ -928,6 +928,7 @@ static void get_dir(const struct config *cfg, struct sbuf *b)
 static void rw_dir(const struct config *cfg, const struct config *dflt,
                    struct rewrite_state *rw, int idx)
 {
+    (void)cfg;
     (void)dflt;
     char buf[PATH_MAX];
     if (getcwd(buf, sizeof(buf)) == NULL) {
@@ -937,7 +938,6 @@ static void rw_dir(const struct config *cfg, const struct config *dflt,
     struct sbuf b = {0};
     sb_str(&b, "dir ");
     sb_repr(&b, buf, strlen(buf));
-    (void)cfg;
     rw_line(rw, idx, sb_take(&b), 1);
 }
 
@@ -1311,6 +1311,7 @@ static const struct config_def defs[] = {
 
 /* Written only before threads start (config_on_apply). */
 static config_apply_fn *apply_hooks[NDEFS];
+static void *apply_args[NDEFS];
 static struct config *live_config;
 
 static int def_index(const struct config_def *d)
@@ -1345,7 +1346,7 @@ static int def_apply(struct config *cfg, const struct config_def *d, const char 
             return rc;
     }
     config_apply_fn *hook = apply_hooks[def_index(d)];
-    return hook ? hook(cfg, err) : 0;
+    return hook ? hook(cfg, apply_args[def_index(d)], err) : 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1647,12 +1648,19 @@ void config_set_live(struct config *cfg)
     live_config = cfg;
 }
 
-int config_on_apply(const char *name, config_apply_fn *fn)
+int config_is_sensitive(const struct slice *name)
+{
+    const struct config_def *d = def_lookup(name->p, name->len, NULL);
+    return d != NULL && (d->flags & CF_SENSITIVE) != 0;
+}
+
+int config_on_apply(const char *name, config_apply_fn *fn, void *arg)
 {
     const struct config_def *d = def_lookup(name, strlen(name), NULL);
     if (d == NULL)
         return -ENOENT;
     apply_hooks[def_index(d)] = fn;
+    apply_args[def_index(d)] = arg;
     return 0;
 }
 

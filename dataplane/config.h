@@ -10,7 +10,8 @@
  * stored and reported (CONFIG GET) but have no effect; a few whose non-default
  * value would silently change what a client gets (appendonly yes, aclfile,
  * unixsocket, replicaof, syslog-enabled yes, supervised upstart|systemd,
- * rename-command, user, loadmodule) are refused with a reason.
+ * activedefrag yes, rename-command, user, loadmodule) are refused with a
+ * reason.
  *
  * Ownership and threads: a config is built by main before any thread starts.
  * config_set() and config_rewrite() run on one thread while every data core is
@@ -233,12 +234,12 @@ void config_set_live(struct config *cfg);
 /* Called after CONFIG SET changed the directive (not when the value stayed
  * the same). Return 0, or -errno with *err set to a static message: the whole
  * CONFIG SET is then rolled back. Runs under the all-cores barrier. */
-typedef int config_apply_fn(struct config *cfg, const char **err);
-/* Attach the owner's apply hook to a directive (before threads start).
- * port and bind can be changed at runtime only once a hook is attached (the
- * transport must rebind); until then CONFIG SET treats them as immutable.
- * Returns 0 or -ENOENT (no such directive). */
-int config_on_apply(const char *name, config_apply_fn *fn);
+typedef int config_apply_fn(struct config *cfg, void *arg, const char **err);
+/* Attach the owner's apply hook to a directive (before threads start); `arg`
+ * is handed back to it. port and bind can be changed at runtime only once a
+ * hook is attached (the transport must rebind); until then CONFIG SET treats
+ * them as immutable. Returns 0 or -ENOENT (no such directive). */
+int config_on_apply(const char *name, config_apply_fn *fn, void *arg);
 
 /* CONFIG SET with n (name, value) pairs in nv[0..2n-1]: all or nothing,
  * Redis 7.0 checks and order. allow_protected: the caller may change
@@ -247,6 +248,10 @@ int config_on_apply(const char *name, config_apply_fn *fn);
  * "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value". */
 int config_set(struct config *cfg, const struct slice *nv, int n, int allow_protected,
                char *err, size_t errlen);
+
+/* 1 if `name` is a directive whose CONFIG SET value must not be shown in
+ * SLOWLOG or MONITOR (requirepass, masterauth, masteruser). */
+int config_is_sensitive(const struct slice *name);
 
 /* CONFIG GET: directives whose name or alias matches any of the patterns
  * (kv/glob.h rules, case-insensitive; a pattern without * ? [ is an exact

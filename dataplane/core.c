@@ -157,6 +157,35 @@ void core_count_error(struct core *self, const char *line, size_t len)
     }
 }
 
+/* CONFIG SET port / bind: every core listens again, or none changes. Runs on
+ * the barrier holder while the other cores are parked. */
+static int rebind_all(struct config *cfg, void *arg, const char **err)
+{
+    struct runtime *rt = arg;
+    unsigned i;
+
+    (void)cfg;
+    for (i = 0; i < rt->ncores; i++) {
+        if (sock_rebind_prepare(rt->cores[i]->sock) != 0) {
+            while (i-- > 0)
+                sock_rebind_abort(rt->cores[i]->sock);
+            *err = "Unable to listen on this port. Check server logs.";
+            return -EADDRINUSE;
+        }
+    }
+    for (i = 0; i < rt->ncores; i++)
+        sock_rebind_commit(rt->cores[i]->sock);
+    return 0;
+}
+
+int core_register_config_hooks(struct runtime *rt)
+{
+    if (config_on_apply("port", rebind_all, rt) != 0 ||
+        config_on_apply("bind", rebind_all, rt) != 0)
+        return -ENOENT;
+    return 0;
+}
+
 void server_reset_stats(struct cmd_ctx *c)
 {
     struct runtime *rt = c->core->rt;

@@ -171,6 +171,9 @@ int64_t core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx 
 int  core_barrier_try_acquire(struct core *self);
 void core_barrier_release(struct core *self);
 
+/* Attach the runtime's CONFIG SET hooks (port, bind); before threads start. */
+int core_register_config_hooks(struct runtime *rt);
+
 /* CONFIG RESETSTAT: zero every core's INFO stats, command stats and error
  * stats (Redis resetServerStats/resetCommandTableStats/resetErrorTableStats).
  * Runs under the all-cores barrier. */

@@ -126,6 +126,8 @@ int main(int argc, char **argv)
     rt.start_ms = clock_ms();
     atomic_store(&rt.next_client_id, 1);
     atomic_store(&rt.slowlog_next_id, 0);
+    if (rc == 0)
+        rc = core_register_config_hooks(&rt);
     map = slotmap_new_even(rt.ncores);
     if (rc != 0 || !map) {
         log_msg(LL_WARNING, "Out of memory during start-up");

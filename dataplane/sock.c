@@ -48,6 +48,8 @@ struct sock_transport {
     int epfd;
     int lfd[SOCK_MAX_LISTENERS];
     unsigned nlfd;
+    int new_lfd[SOCK_MAX_LISTENERS];   /* opened by sock_rebind_prepare */
+    unsigned new_nlfd;
     struct sock_conn *dead;
     struct epoll_event evs[SOCK_EVENTS];
 };
@@ -272,7 +274,7 @@ int sock_poll(struct sock_transport *t, int timeout_ms)
 
 /* Redis bind syntax: "*" any IPv4, "::*" any IPv6, a leading "-" marks an
  * address whose failure is not fatal. */
-static int listen_one(struct sock_transport *t, const char *spec, int port, int backlog)
+static int listen_one(int *lfd, unsigned *nlfd, const char *spec, int port, int backlog)
 {
     int optional = spec[0] == '-';
     const char *host = optional ? spec + 1 : spec;
@@ -281,7 +283,7 @@ static int listen_one(struct sock_transport *t, const char *spec, int port, int 
     char portstr[16];
     int fd = -1, one = 1, rc;
 
-    if (t->nlfd >= SOCK_MAX_LISTENERS)
+    if (*nlfd >= SOCK_MAX_LISTENERS)
         return -ENOSPC;
     if (strcmp(host, "*") == 0) {
         host = NULL;
@@ -308,7 +310,7 @@ static int listen_one(struct sock_transport *t, const char *spec, int port, int 
     if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, backlog) != 0)
         goto fail;
     freeaddrinfo(res);
-    t->lfd[t->nlfd++] = fd;
+    lfd[(*nlfd)++] = fd;
     return 0;
 fail:
     rc = -errno;
@@ -322,9 +324,70 @@ fail:
     return optional ? 0 : rc;
 }
 
-struct sock_transport *sock_create(struct core *core)
+/* Open listeners for every bind address of the live config. port 0: none, as
+ * in Redis (tests attach connections themselves). On failure nothing stays open. */
+static int open_listeners(int *lfd, unsigned *nlfd)
 {
     const struct config *cfg = config_live();
+    int rc = 0;
+
+    *nlfd = 0;
+    for (int i = 0; cfg->port != 0 && i < cfg->bind_count && rc == 0; i++)
+        rc = listen_one(lfd, nlfd, cfg->bind[i], cfg->port, cfg->tcp_backlog);
+    if (rc == 0 && *nlfd == 0 && cfg->port != 0) {
+        log_msg(LL_WARNING, "Failed listening on port %d (tcp), aborting.", cfg->port);
+        rc = -EADDRNOTAVAIL;
+    }
+    if (rc != 0) {
+        for (unsigned i = 0; i < *nlfd; i++)
+            close(lfd[i]);
+        *nlfd = 0;
+    }
+    return rc;
+}
+
+static int watch_listeners(struct sock_transport *t)
+{
+    struct epoll_event e;
+
+    for (unsigned i = 0; i < t->nlfd; i++) {
+        e.events = EPOLLIN;
+        e.data.u64 = TAG_LISTENER_BASE + i;
+        if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->lfd[i], &e) != 0) {
+            log_errno(LL_WARNING, "epoll_ctl", "core %u: cannot watch listener %u",
+                      t->core->id, i);
+            return -errno;
+        }
+    }
+    return 0;
+}
+
+int sock_rebind_prepare(struct sock_transport *t)
+{
+    return open_listeners(t->new_lfd, &t->new_nlfd);
+}
+
+void sock_rebind_abort(struct sock_transport *t)
+{
+    for (unsigned i = 0; i < t->new_nlfd; i++)
+        close(t->new_lfd[i]);
+    t->new_nlfd = 0;
+}
+
+void sock_rebind_commit(struct sock_transport *t)
+{
+    for (unsigned i = 0; i < t->nlfd; i++) {
+        epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->lfd[i], NULL);
+        close(t->lfd[i]);
+    }
+    memcpy(t->lfd, t->new_lfd, t->new_nlfd * sizeof(t->lfd[0]));
+    t->nlfd = t->new_nlfd;
+    t->new_nlfd = 0;
+    watch_listeners(t);
+}
+
+struct sock_transport *sock_create(struct core *core)
+{
     struct sock_transport *t = calloc(1, sizeof(*t));
     struct epoll_event e;
 
@@ -342,22 +405,8 @@ struct sock_transport *sock_create(struct core *core)
         log_errno(LL_WARNING, "epoll_ctl", "core %u: cannot watch its wake-up descriptor", core->id);
         goto fail;
     }
-    /* port 0: no TCP listener, as in Redis (tests attach connections themselves) */
-    for (int i = 0; cfg->port != 0 && i < cfg->bind_count; i++)
-        if (listen_one(t, cfg->bind[i], cfg->port, cfg->tcp_backlog) != 0)
-            goto fail;
-    if (t->nlfd == 0 && cfg->port != 0) {
-        log_msg(LL_WARNING, "Failed listening on port %d (tcp), aborting.", cfg->port);
+    if (open_listeners(t->lfd, &t->nlfd) != 0 || watch_listeners(t) != 0)
         goto fail;
-    }
-    for (unsigned i = 0; i < t->nlfd; i++) {
-        e.events = EPOLLIN;
-        e.data.u64 = TAG_LISTENER_BASE + i;
-        if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->lfd[i], &e) != 0) {
-            log_errno(LL_WARNING, "epoll_ctl", "core %u: cannot watch listener %u", core->id, i);
-            goto fail;
-        }
-    }
     return t;
 fail:
     sock_destroy(t);

@@ -17,4 +17,13 @@ void sock_destroy(struct sock_transport *t);
  * Returns the number of events handled. */
 int sock_poll(struct sock_transport *t, int timeout_ms);
 
+/* CONFIG SET port/bind: listen on the configured addresses again. Two phases
+ * so that a failure on any core leaves every core on its old listeners:
+ * prepare opens the new sockets (0 or -errno), then commit swaps them in or
+ * abort closes them. Run by the barrier holder for every core (epoll_ctl on
+ * another core's epoll instance is safe while that core is parked). */
+int  sock_rebind_prepare(struct sock_transport *t);
+void sock_rebind_commit(struct sock_transport *t);
+void sock_rebind_abort(struct sock_transport *t);
+
 #endif

@@ -12,12 +12,9 @@
 
 #include "cmd.h"
 #include "../dataplane/config.h"
+#include "../dataplane/core.h"
 #include "../dataplane/log.h"
 
-/* Defined by the server module; the lead declares it in kv/server.h. Zeroes
- * INFO stats, command stats and error stats (Redis resetServerStats,
- * resetCommandTableStats, resetErrorTableStats). */
-void server_reset_stats(struct cmd_ctx *c);
 
 void cmd_config_get(struct cmd_ctx *c)
 {

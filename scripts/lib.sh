@@ -78,25 +78,27 @@ lib_wait_ready() {
 # PID for cleanup and store it in VAR. The port is read from ARGV's --port.
 # Returns non-zero (after stopping it) if it does not answer PING.
 lib_start_server() {
-    local var=$1 log=$2 cpu=$3 port="" a prev="" pid
+    # Locals carry a prefix: VAR is assigned with printf -v, which would hit a
+    # local of ours that had the caller's variable name.
+    local _ls_var=$1 _ls_log=$2 _ls_cpu=$3 _ls_port="" _ls_a _ls_prev="" _ls_pid
     shift 3
     [ "$1" = -- ] && shift
-    for a in "$@"; do
-        [ "$prev" = --port ] && port=$a
-        prev=$a
+    for _ls_a in "$@"; do
+        [ "$_ls_prev" = --port ] && _ls_port=$_ls_a
+        _ls_prev=$_ls_a
     done
-    if [ -n "$cpu" ]; then
-        taskset -c "$cpu" "$@" >"$log" 2>&1 </dev/null &
+    if [ -n "$_ls_cpu" ]; then
+        taskset -c "$_ls_cpu" "$@" >"$_ls_log" 2>&1 </dev/null &
     else
-        "$@" >"$log" 2>&1 </dev/null &
+        "$@" >"$_ls_log" 2>&1 </dev/null &
     fi
-    pid=$!
-    LIB_PIDS+=("$pid")
-    printf -v "$var" '%s' "$pid"
-    if [ -n "$port" ] && ! lib_wait_ready "$port" "$pid" "${LIB_START_TIMEOUT:-20}"; then
-        echo "server '$*' did not come up; last lines of $log:" >&2
-        tail -n 20 "$log" >&2
-        lib_stop_server "$pid"
+    _ls_pid=$!
+    LIB_PIDS+=("$_ls_pid")
+    printf -v "$_ls_var" '%s' "$_ls_pid"
+    if [ -n "$_ls_port" ] && ! lib_wait_ready "$_ls_port" "$_ls_pid" "${LIB_START_TIMEOUT:-20}"; then
+        echo "server '$*' did not come up; last lines of $_ls_log:" >&2
+        tail -n 20 "$_ls_log" >&2
+        lib_stop_server "$_ls_pid"
         return 1
     fi
     return 0

@@ -121,6 +121,10 @@ smoke() {            # smoke SLOTD_BIN (runs in a background subshell: own traps
     lib_stop_server "$pid" 10
     local rc=$?
     echo "exit status after SIGTERM: $rc"
+    if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log"; then
+        cat "$log"
+        return 1
+    fi
     [ $rc = 0 ]
 }
 
@@ -188,9 +192,9 @@ else
                 [ -f build-fuzz/meson-private/coredata.dat ] && wipe=--wipe || wipe=
                 CC=clang meson setup $wipe build-fuzz -Dfuzz=true --buildtype=debug \
                     -Db_sanitize=address,undefined -Db_lundef=false
-            fi && meson compile -C build-fuzz -j "$JOBS"
+            fi
         }
-        step "build (fuzz, clang)" fuzz_setup
+        step "configure (fuzz, clang)" fuzz_setup
         # Each target is built on its own too, so one broken file elsewhere in
         # the tree does not stop the fuzzers that do build.
         fuzz_one() {        # fuzz_one NAME: build, then run for FUZZ_SECONDS
