@@ -559,6 +559,8 @@ void client_writable(struct client *cl)
     client_flush(cl);
 }
 
+static int enforce_obuf_limit(struct client *cl, int64_t now_ms);
+
 void client_flush(struct client *cl)
 {
     if (cl->flags & CLIENT_CLOSED)
@@ -592,15 +594,44 @@ void client_flush(struct client *cl)
             close_now(cl);
             return;
         }
+    } else if (enforce_obuf_limit(cl, cl->core->now_ms)) {
+        return;
     }
     update_input_pause(cl);
+}
+
+/* client-output-buffer-limit normal: close past the hard limit at once, past
+ * the soft limit once it has lasted soft_seconds (Redis checkClientOutputBufferLimits).
+ * Returns 1 when the client was closed. */
+static int enforce_obuf_limit(struct client *cl, int64_t now_ms)
+{
+    const struct obuf_limit *lim = &config_live()->obuf[OBUF_NORMAL];
+    size_t pending = output_pending(cl);
+
+    if (cl->flags & CLIENT_MONITOR)
+        return 0;
+    if (lim->hard && pending >= lim->hard)
+        goto over;
+    if (lim->soft && pending >= lim->soft) {
+        if (!cl->obuf_soft_since_ms)
+            cl->obuf_soft_since_ms = now_ms;
+        else if (now_ms - cl->obuf_soft_since_ms >= lim->soft_seconds * 1000)
+            goto over;
+    } else {
+        cl->obuf_soft_since_ms = 0;
+    }
+    return 0;
+over:
+    log_msg(LL_WARNING, "Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of output buffer limits.",
+            (unsigned long long)cl->id, cl->conn ? cl->conn->peer : "?");
+    cl->core->stats.client_obuf_limit_disconnections++;
+    close_now(cl);
+    return 1;
 }
 
 void client_cron(struct client *cl, int64_t now_ms)
 {
     const struct config *cfg = config_live();
-    const struct obuf_limit *lim = &cfg->obuf[OBUF_NORMAL];
-    size_t pending = output_pending(cl);
 
     if (cl->flags & CLIENT_CLOSED)
         return;
@@ -610,20 +641,5 @@ void client_cron(struct client *cl, int64_t now_ms)
         close_now(cl);
         return;
     }
-    if (lim->hard && pending >= lim->hard)
-        goto over;
-    if (lim->soft && pending >= lim->soft) {
-        if (!cl->obuf_soft_since_ms)
-            cl->obuf_soft_since_ms = now_ms;
-        else if (now_ms - cl->obuf_soft_since_ms >= (int64_t)lim->soft_seconds * 1000)
-            goto over;
-    } else {
-        cl->obuf_soft_since_ms = 0;
-    }
-    return;
-over:
-    log_msg(LL_WARNING, "Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of output buffer limits.",
-            (unsigned long long)cl->id, cl->conn ? cl->conn->peer : "?");
-    cl->core->stats.client_obuf_limit_disconnections++;
-    close_now(cl);
+    enforce_obuf_limit(cl, now_ms);
 }
