@@ -21,6 +21,7 @@
 #define _GNU_SOURCE   /* mkostemp */
 #endif
 #include "config.h"
+#include "strconv.h"
 #include "log.h"
 #include "../kv/glob.h"
 
@@ -292,46 +293,6 @@ static int split_spaces(const char *s, size_t n, struct args *out)
 
 /* ------------------------------------------------------------------------ */
 /* number parsing, Redis rules */
-
-/* string2ll: optional '-', no '+', no leading zeros, no blanks, in range. */
-static int parse_ll(const char *s, size_t n, long long *out)
-{
-    if (n == 0 || n > 20)
-        return 0;
-    if (n == 1 && s[0] == '0') {
-        *out = 0;
-        return 1;
-    }
-    size_t i = 0;
-    int neg = 0;
-    if (s[0] == '-') {
-        neg = 1;
-        i = 1;
-        if (n == 1)
-            return 0;
-    }
-    if (s[i] < '1' || s[i] > '9')
-        return 0;
-    unsigned long long v = 0;
-    for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (ULLONG_MAX - d) / 10)
-            return 0;
-        v = v * 10 + d;
-    }
-    if (neg) {
-        if (v > (unsigned long long)LLONG_MAX + 1)
-            return 0;
-        *out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
-    } else {
-        if (v > (unsigned long long)LLONG_MAX)
-            return 0;
-        *out = (long long)v;
-    }
-    return 1;
-}
 
 int config_parse_memory(const char *s, unsigned long long *out)
 {
@@ -1362,7 +1323,7 @@ static int num_parse(const struct config_def *d, const char *s, long long *out, 
         }
     }
     size_t n = strlen(s);
-    if ((d->nflags & NF_PERCENT) && n > 1 && s[n - 1] == '%' && parse_ll(s, n - 1, out) && *out >= 0) {
+    if ((d->nflags & NF_PERCENT) && n > 1 && s[n - 1] == '%' && str_to_ll(s, n - 1, out) && *out >= 0) {
         *out = -*out;   /* percentages are stored negative, as Redis does */
         return 0;
     }
@@ -1373,7 +1334,7 @@ static int num_parse(const struct config_def *d, const char *s, long long *out, 
         if (errno == 0 && *end == '\0')
             return 0;
     }
-    if (d->nflags == 0 && parse_ll(s, n, out))
+    if (d->nflags == 0 && str_to_ll(s, n, out))
         return 0;
     if ((d->nflags & NF_MEM) && (d->nflags & NF_PERCENT))
         return fail(x, "argument must be a memory or percent value");

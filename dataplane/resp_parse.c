@@ -18,6 +18,7 @@
  * once and a bulk's payload is never searched at all.
  */
 #include "resp_parse.h"
+#include "strconv.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -80,44 +81,6 @@ static enum resp_result fail(struct resp_parser *p, const char *msg)
     p->argc = 0;
     reset_command(p);
     return RESP_ERROR;
-}
-
-/* Decimal as Redis's string2ll accepts it: an optional '-', then digits with
- * no leading zero ("0" alone is fine, "-0" is not), no '+', no blanks, and the
- * value must fit a long long. Returns 1 and sets *out, or 0. */
-static int parse_ll(const char *s, size_t n, long long *out)
-{
-    unsigned long long v = 0;
-    size_t i = 0;
-
-    /* 20 = strlen("-9223372036854775808"); anything longer cannot be valid. */
-    if (n == 0 || n > 20)
-        return 0;
-    if (n == 1 && s[0] == '0') {
-        *out = 0;
-        return 1;
-    }
-    if (s[0] == '-' && ++i == n)
-        return 0;
-    if (s[i] < '1' || s[i] > '9')
-        return 0;
-    for (; i < n; i++) {
-        unsigned d = (unsigned)(s[i] - '0');
-
-        if (s[i] < '0' || s[i] > '9' || v > (ULLONG_MAX - d) / 10)
-            return 0;
-        v = v * 10 + d;
-    }
-    if (s[0] == '-') {
-        if (v > (unsigned long long)LLONG_MAX + 1)
-            return 0;
-        *out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
-    } else {
-        if (v > (unsigned long long)LLONG_MAX)
-            return 0;
-        *out = (long long)v;
-    }
-    return 1;
 }
 
 /* Fast path for the common header line: digits right after the '*' or '$' at
@@ -244,7 +207,7 @@ static enum resp_result parse_mbulk(struct resp_parser *p, const struct resp_lim
             /* Redis wants one byte after the '\r' and does not look at it. */
             if (cr + 2 > len)
                 return RESP_INCOMPLETE;
-            if (!parse_ll(buf + 1, cr - 1, &ll))
+            if (!str_to_ll(buf + 1, cr - 1, &ll))
                 return fail(p, ERR_MBULK_LEN);
         }
         /* INT_MAX: redis 7.0 networking.c processMultibulkBuffer. */
@@ -285,7 +248,7 @@ static enum resp_result parse_mbulk(struct resp_parser *p, const struct resp_lim
                 p->errbuf[37] = '\0';
                 return fail(p, p->errbuf);
             }
-            if (!parse_ll(buf + p->pos + 1, cr - p->pos - 1, &ll))
+            if (!str_to_ll(buf + p->pos + 1, cr - p->pos - 1, &ll))
                 return fail(p, ERR_BULK_LEN);
 have_bulk_len:
             if (ll < 0 || (unsigned long long)ll > lim->proto_max_bulk_len)

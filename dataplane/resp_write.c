@@ -10,6 +10,7 @@
  * middle; the connection layer sees oom, answers and closes.
  */
 #include "resp_write.h"
+#include "strconv.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -92,23 +93,6 @@ static char *put(struct resp_out *o, size_t n)
     return at;
 }
 
-/* Decimal digits of v, as Redis's ll2string; returns their count (<= 20). */
-static size_t fmt_ll(char *dst, long long v)
-{
-    char tmp[20];
-    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    size_t n = 0, k = 0;
-
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        dst[k++] = '-';
-    while (n)
-        dst[k++] = tmp[--n];
-    return k;
-}
 
 /* "<prefix><v>\r\n": integers, and the headers of bulks and aggregates. */
 static size_t fmt_header(char *dst, char prefix, long long v)
@@ -116,7 +100,7 @@ static size_t fmt_header(char *dst, char prefix, long long v)
     size_t n;
 
     dst[0] = prefix;
-    n = 1 + fmt_ll(dst + 1, v);
+    n = 1 + (size_t)ll_to_str(dst + 1, v);
     dst[n++] = '\r';
     dst[n++] = '\n';
     return n;
@@ -246,9 +230,9 @@ void resp_add_bulk_str(struct resp_out *o, const char *s)
 
 void resp_add_bulk_ll(struct resp_out *o, long long v)
 {
-    char tmp[20];
+    char tmp[21];
 
-    resp_add_bulk(o, tmp, fmt_ll(tmp, v));
+    resp_add_bulk(o, tmp, (size_t)ll_to_str(tmp, v));
 }
 
 /* redis 7.0 addReplyDouble: "%.17g", infinities spelled out, NaN left to libc. */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "../dataplane/slice.h"
 #include "../dataplane/resp_write.h"
+#include "../dataplane/strconv.h"
 
 struct shard;
 struct client;
@@ -111,9 +112,5 @@ void cmd_reply_arity(struct cmd_ctx *c);
 int cmd_arg_ll(struct cmd_ctx *c, const struct slice *s, long long *v);
 int cmd_arg_ll_msg(struct cmd_ctx *c, const struct slice *s, long long *v, const char *errmsg);
 int cmd_arg_long_double(struct cmd_ctx *c, const struct slice *s, long double *v);
-/* Without replying: 1 if the whole slice is a valid long long (Redis string2ll). */
-int str_to_ll(const char *p, size_t n, long long *v);
-/* long long to decimal, returns length (buf >= 21 bytes). */
-int ll_to_str(char *buf, long long v);
 
 #endif

@@ -195,43 +195,10 @@ struct kv_entry *ks_lookup_write(struct cmd_ctx *c, const struct slice *key)
 
 /* ---- strings ---- */
 
-/* Redis string2l: the bytes are exactly the canonical decimal form of a long
- * long (no sign but '-', no leading zeros, no "-0", no spaces). */
-static int canonical_ll(const char *p, size_t n)
-{
-    uint64_t v = 0, limit;
-    size_t i = 0;
-    int neg = 0;
-
-    if (n == 0)
-        return 0;
-    if (n == 1 && p[0] == '0')
-        return 1;
-    if (p[0] == '-') {
-        neg = 1;
-        i = 1;
-        if (n == 1)
-            return 0;
-    }
-    if (p[i] < '1' || p[i] > '9')
-        return 0;
-    limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    for (; i < n; i++) {
-        unsigned d;
-
-        if (p[i] < '0' || p[i] > '9')
-            return 0;
-        d = (unsigned)(p[i] - '0');
-        if (v > (limit - d) / 10)
-            return 0;
-        v = v * 10 + d;
-    }
-    return 1;
-}
 
 enum kv_enc ks_string_enc(const void *val, size_t vlen)
 {
-    if (vlen <= OBJ_INT_MAX_LEN && canonical_ll(val, vlen))
+    if (vlen <= OBJ_INT_MAX_LEN && str_to_ll(val, vlen, NULL))
         return KV_ENC_INT;
     if (vlen <= OBJ_ENCODING_EMBSTR_SIZE_LIMIT)
         return KV_ENC_EMBSTR;
