@@ -506,10 +506,12 @@ void core_destroy(struct core *c)
 {
     if (!c)
         return;
-    if (c->sock)
-        sock_destroy(c->sock);
+    /* Clients first: freeing one closes its connection, which the transport
+     * then frees with itself. */
     while (c->clients)
         client_free(c->clients);
+    if (c->sock)
+        sock_destroy(c->sock);
     if (c->shard)
         shard_destroy(c->shard);
     for (unsigned i = 0; i < CORE_MAX; i++) {
