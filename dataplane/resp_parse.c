@@ -91,7 +91,8 @@ static enum resp_result fail(struct resp_parser *p, const char *msg)
  * parser's instructions on a pipelined GET (callgrind). */
 static inline int fast_header(const char *buf, size_t len, size_t at, long long *out, size_t *cr)
 {
-    size_t i = at + 1, end = len < at + 20 ? len : at + 20;
+    /* 18 digits always fit a long long; the exact path takes longer ones. */
+    size_t i = at + 1, last_digit = at + 18, end = len;
     long long v = 0;
 
     if (i >= end || buf[i] < '1' || buf[i] > '9')
@@ -99,6 +100,8 @@ static inline int fast_header(const char *buf, size_t len, size_t at, long long 
     for (; i < end; i++) {
         unsigned char c = (unsigned char)buf[i];
         if (c >= '0' && c <= '9') {
+            if (i > last_digit)
+                return 0;
             v = v * 10 + (c - '0');
             continue;
         }

@@ -295,6 +295,36 @@ static void test_mbulk_count_int_max(void **state)
     check_all_splits(LIT("*1048577\r\n"), LIT("R10\n"), &lim_default, 1);
 }
 
+/* Lengths of 18, 19 and 20 digits: the one-pass header path stops at 18 and
+ * must hand longer ones to the exact parser without overflowing. */
+static void test_long_length_digits(void **state)
+{
+    static const char *const mbulk[] = {
+        "*999999999999999999\r\n", "*9223372036854775807\r\n",
+        "*9223372036854775808\r\n", "*99999999999999999999\r\n",
+    };
+    static const char *const bulk[] = {
+        "*1\r\n$999999999999999999\r\n", "*1\r\n$9223372036854775807\r\n",
+        "*1\r\n$9223372036854775808\r\n", "*1\r\n$99999999999999999999\r\n",
+    };
+    struct resp_parser p;
+    size_t used = 0;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(mbulk) / sizeof(mbulk[0]); i++) {
+        resp_parser_init(&p);
+        assert_int_equal(resp_parse(&p, &lim_default, mbulk[i], strlen(mbulk[i]), &used),
+                         RESP_ERROR);
+        assert_string_equal(p.error, "Protocol error: invalid multibulk length");
+        resp_parser_free(&p);
+        resp_parser_init(&p);
+        assert_int_equal(resp_parse(&p, &lim_default, bulk[i], strlen(bulk[i]), &used),
+                         RESP_ERROR);
+        assert_string_equal(p.error, "Protocol error: invalid bulk length");
+        resp_parser_free(&p);
+    }
+}
+
 static void test_auth_limits(void **state)
 {
     (void)state;
@@ -772,6 +802,7 @@ int main(void)
         cmocka_unit_test_teardown(test_mbulk_count_line_limit, teardown_mem),
         cmocka_unit_test_teardown(test_bulk_count_line_limit, teardown_mem),
         cmocka_unit_test_teardown(test_mbulk_count_int_max, teardown_mem),
+        cmocka_unit_test_teardown(test_long_length_digits, teardown_mem),
         cmocka_unit_test_teardown(test_auth_limits, teardown_mem),
         cmocka_unit_test_teardown(test_proto_max_bulk_len, teardown_mem),
         cmocka_unit_test_teardown(test_corpus_every_split, teardown_mem),
