@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -15,11 +16,71 @@
 #include "../dataplane/core.h"
 #include "../dataplane/log.h"
 #include "../dataplane/mem.h"
+#include "slotmap.h"
 
 #define CONTROL_TICK_MS 100   /* shutdown requests by SHUTDOWN are seen within this */
 #define METRIC_SAMPLES 16     /* Redis STATS_METRIC_SAMPLES: rates average 1.6 s */
 
 enum { METRIC_OPS, METRIC_IN, METRIC_OUT, METRIC_COUNT };
+
+/* Maps replaced but perhaps still read by a data core, oldest first. Only the
+ * control-plane thread touches this list. */
+struct retired_map {
+    struct slotmap *map;
+    uint64_t replaced_by;        /* version of the map published after it */
+    struct retired_map *next;
+};
+static struct retired_map *retired_head, **retired_tail = &retired_head;
+
+int control_publish_slotmap(struct runtime *rt, struct slotmap *m)
+{
+    struct retired_map *r = malloc(sizeof(*r));
+    struct slotmap *old = slotmap_publish(m);
+
+    (void)rt;
+    if (!old) {
+        free(r);
+        return 0;
+    }
+    if (!r)
+        return -ENOMEM;
+    r->map = old;
+    r->replaced_by = m->version;
+    r->next = NULL;
+    *retired_tail = r;
+    retired_tail = &r->next;
+    return 0;
+}
+
+void control_reclaim_slotmaps(struct runtime *rt)
+{
+    uint64_t min_seen = UINT64_MAX;
+
+    for (unsigned i = 0; i < rt->ncores; i++) {
+        uint64_t v = atomic_load_explicit(&rt->cores[i]->map_seen, memory_order_acquire);
+        if (v < min_seen)
+            min_seen = v;
+    }
+    while (retired_head && retired_head->replaced_by <= min_seen) {
+        struct retired_map *r = retired_head;
+        retired_head = r->next;
+        if (!retired_head)
+            retired_tail = &retired_head;
+        slotmap_free(r->map);
+        free(r);
+    }
+}
+
+void control_free_slotmaps(void)
+{
+    while (retired_head) {
+        struct retired_map *r = retired_head;
+        retired_head = r->next;
+        slotmap_free(r->map);
+        free(r);
+    }
+    retired_tail = &retired_head;
+}
 
 /* Rates over the last METRIC_SAMPLES ticks, from counters the cores publish. */
 struct metrics {
@@ -83,8 +144,10 @@ int control_run(struct runtime *rt)
         struct signalfd_siginfo si;
         int64_t now = clock_ms();
 
-        if (now - m.last_ms >= CONTROL_TICK_MS)
+        if (now - m.last_ms >= CONTROL_TICK_MS) {
             metrics_tick(rt, &m);
+            control_reclaim_slotmaps(rt);
+        }
         if (poll(&p, 1, CONTROL_TICK_MS) <= 0)
             continue;
         if (read(sfd, &si, sizeof(si)) != sizeof(si))

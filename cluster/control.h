@@ -11,4 +11,15 @@ struct runtime;
  * 0, or -errno if the loop could not be set up. */
 int control_run(struct runtime *rt);
 
+struct slotmap;
+/* Publish a new slot map (control plane only). The previous one is freed once
+ * every data core has finished a loop turn on a newer map. Returns 0, or
+ * -ENOMEM when the old map could not be queued (it is then leaked, never
+ * freed early). */
+int control_publish_slotmap(struct runtime *rt, struct slotmap *m);
+/* Free retired maps that no core can still be reading; called every tick. */
+void control_reclaim_slotmaps(struct runtime *rt);
+/* Free every retired map (after the data cores have stopped). */
+void control_free_slotmaps(void);
+
 #endif

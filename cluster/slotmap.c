@@ -26,8 +26,33 @@ struct slotmap *slotmap_new_even(unsigned ncores)
     return m;
 }
 
+struct slotmap *slotmap_new_cluster(unsigned ncores, unsigned nnodes)
+{
+    struct slotmap *m = slotmap_new_even(ncores);
+
+    if (!m)
+        return NULL;
+    m->cluster = 1;
+    m->nnodes = nnodes;
+    m->nodes = calloc(nnodes ? nnodes : 1, sizeof(*m->nodes));
+    if (!m->nodes) {
+        free(m);
+        return NULL;
+    }
+    m->self = 0;
+    for (unsigned s = 0; s < SLOT_COUNT; s++) {
+        m->node_of[s] = SLOTMAP_NONE;
+        m->migrating_to[s] = SLOTMAP_NONE;
+        m->importing_from[s] = SLOTMAP_NONE;
+    }
+    return m;
+}
+
 void slotmap_free(struct slotmap *m)
 {
+    if (!m)
+        return;
+    free(m->nodes);
     free(m);
 }
 

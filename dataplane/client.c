@@ -325,20 +325,14 @@ static int keys_owner(const struct core *core, const struct cmd_spec *cmd, int a
                       const struct slice *argv)
 {
     const struct slotmap *map;
-    int first = cmd->first_key, last = cmd->last_key, step = cmd->key_step;
+    int first, last, step;
     int owner = -1;
 
-    if (first <= 0)
+    if (!cmd_key_range(cmd, argc, &first, &last, &step))
         return -1;
     /* One core owns every slot: no hashing on the hot path. */
     if (core->rt->ncores == 1)
         return 0;
-    if (last < 0)
-        last = argc + last;
-    if (last >= argc)
-        last = argc - 1;
-    if (step <= 0)
-        step = 1;
     map = slotmap_current();
     for (int i = first; i <= last; i += step) {
         int core = (int)slotmap_core(map, slot_of(argv[i].p, argv[i].len));
@@ -351,7 +345,7 @@ static int keys_owner(const struct core *core, const struct cmd_spec *cmd, int a
 }
 
 static void exec_here(struct client *cl, const struct cmd_spec *cmd, int argc,
-                      const struct slice *argv, int all)
+                      const struct slice *argv, int all, int cslot, int asking)
 {
     struct core *core = cl->core;
     struct xreq *r = NULL;
@@ -362,6 +356,8 @@ static void exec_here(struct client *cl, const struct cmd_spec *cmd, int argc,
         .out = &cl->out,
         .view = { .shards = core->rt->shards, .nshards = core->rt->ncores,
                   .self = core->id, .all = all },
+        .cluster_slot = cslot,
+        .asking = (uint8_t)asking,
     };
 
     if (cl->pend_head) {
@@ -379,13 +375,54 @@ static void exec_here(struct client *cl, const struct cmd_spec *cmd, int argc,
     }
 }
 
+/* Cluster mode, on the client's core: the redirections that the slot map
+ * alone decides (Redis 7.0 getNodeByQuery, in its order). Returns NULL when
+ * the command may run here, with *slot set for the owner core's migration
+ * check (ASK / TRYAGAIN need to know which keys exist), else the error line
+ * (in `buf` or static). */
+static const char *cluster_redirect(const struct client *cl, const struct slotmap *map,
+                                    const struct cmd_spec *cmd, int argc,
+                                    const struct slice *argv, int *slot, char *buf, size_t cap)
+{
+    const struct config *cfg = config_live();
+    int first, last, step, s = -1;
+    unsigned owner;
+
+    *slot = -1;
+    if (!cmd_key_range(cmd, argc, &first, &last, &step))
+        return NULL;
+    for (int i = first; i <= last; i += step) {
+        int k = (int)slot_of(argv[i].p, argv[i].len);
+        if (s >= 0 && k != s)
+            return "CROSSSLOT Keys in request don't hash to the same slot";
+        s = k;
+    }
+    owner = map->node_of[s];
+    if (owner == SLOTMAP_NONE)
+        return "CLUSTERDOWN Hash slot not served";
+    if (!map->state_ok) {
+        if (!cfg->cluster_allow_reads_when_down)
+            return "CLUSTERDOWN The cluster is down";
+        if (cmd->flags & CMD_WRITE)
+            return "CLUSTERDOWN The cluster is down and only accepts read commands";
+    }
+    if (owner == map->self ||
+        (map->importing_from[s] != SLOTMAP_NONE && (cl->flags & CLIENT_ASKING))) {
+        *slot = s;
+        return NULL;
+    }
+    snprintf(buf, cap, "MOVED %d %s", s, map->nodes[owner].endpoint);
+    return buf;
+}
+
 enum dispatch_result { DISPATCH_DONE, DISPATCH_WAIT };
 
 static enum dispatch_result dispatch(struct client *cl, int argc, const struct slice *argv)
 {
     const struct cmd_spec *parent = NULL, *cmd;
+    const struct slotmap *map;
     struct core *core = cl->core;
-    int owner;
+    int owner, cslot = -1, asking;
 
     cmd = cmd_lookup(&argv[0], argc > 1 ? &argv[1] : NULL, &parent);
     if (!cmd) {
@@ -407,6 +444,22 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
         return DISPATCH_DONE;
     }
 
+    map = slotmap_current();
+    if (map->cluster) {
+        char moved[SLOTMAP_ENDPOINT_LEN + 32];
+        const char *err = cluster_redirect(cl, map, cmd, argc, argv, &cslot,
+                                           moved, sizeof(moved));
+        if (err) {
+            reject(cl, err);
+            cl->flags &= ~(uint32_t)CLIENT_ASKING;
+            return DISPATCH_DONE;
+        }
+    }
+    /* ASKING is good for the one command after it (Redis resetClient); the
+     * ASKING command itself sets the flag again when it runs. */
+    asking = (cl->flags & CLIENT_ASKING) != 0;
+    cl->flags &= ~(uint32_t)CLIENT_ASKING;
+
     if (cmd->flags & CMD_ALLCORES)
         owner = -2;
     else
@@ -417,16 +470,18 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
         monitor_feed(cl, argc, argv);
 
     if (owner == -2) {
-        exec_here(cl, cmd, argc, argv, 1);
+        exec_here(cl, cmd, argc, argv, 1, cslot, asking);
         core_barrier_release(core);
     } else if (owner < 0 || (unsigned)owner == core->id) {
-        exec_here(cl, cmd, argc, argv, 0);
+        exec_here(cl, cmd, argc, argv, 0, cslot, asking);
     } else {
         struct xreq *r = xreq_new(cl, cmd, argc, argv);
         if (!r) {
             cl->out.oom = 1;
             return DISPATCH_DONE;
         }
+        r->cluster_slot = cslot;
+        r->asking = (uint8_t)asking;
         r->owner = (unsigned)owner;
         r->remote = 1;
         queue_append(cl, r);

@@ -25,6 +25,8 @@ enum {
     CLIENT_WAIT_BARRIER      = 1u << 3,  /* a command waits for the all-cores barrier */
     CLIENT_CLOSED            = 1u << 4,  /* connection gone; freed when nothing in flight */
     CLIENT_INPUT_PAUSED      = 1u << 5,
+    CLIENT_ASKING            = 1u << 6,  /* cluster: next command may use an importing slot */
+    CLIENT_READONLY          = 1u << 7,  /* cluster: READONLY (replica reads) */
 };
 
 struct client {

@@ -198,6 +198,41 @@ void server_reset_stats(struct cmd_ctx *c)
     }
 }
 
+/* Cluster mode, on the core holding the keys: a slot being migrated out
+ * sends absent keys on with ASK, a slot being imported serves an ASKING
+ * client only if it has all the keys (Redis 7.0 getNodeByQuery). Returns 1
+ * after writing the redirection. */
+static int migration_redirect(struct cmd_ctx *ctx)
+{
+    const struct slotmap *map = slotmap_current();
+    unsigned s = (unsigned)ctx->cluster_slot;
+    int first, last, step, missing = 0, present = 0;
+
+    if (map->migrating_to[s] == SLOTMAP_NONE && map->importing_from[s] == SLOTMAP_NONE)
+        return 0;
+    if (!cmd_key_range(ctx->cmd, ctx->argc, &first, &last, &step))
+        return 0;
+    for (int i = first; i <= last; i += step) {
+        if (ks_exists(ctx, &ctx->argv[i]))
+            present++;
+        else
+            missing++;
+    }
+    if (map->migrating_to[s] != SLOTMAP_NONE && missing) {
+        if (present)
+            resp_add_error(ctx->out, "TRYAGAIN Multiple keys request during rehashing of slot");
+        else
+            resp_add_errorf(ctx->out, "ASK %u %s", s, map->nodes[map->migrating_to[s]].endpoint);
+        return 1;
+    }
+    if (map->importing_from[s] != SLOTMAP_NONE && map->node_of[s] != map->self &&
+        missing && present + missing > 1) {
+        resp_add_error(ctx->out, "TRYAGAIN Multiple keys request during rehashing of slot");
+        return 1;
+    }
+    return 0;
+}
+
 int64_t core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx *ctx,
                   struct client *client)
 {
@@ -209,6 +244,12 @@ int64_t core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx 
     ctx->core = self;
     ctx->client = client;
     ctx->now_ms = self->now_ms;
+
+    if (ctx->cluster_slot >= 0 && migration_redirect(ctx)) {
+        cs->rejected++;
+        core_count_error(self, ctx->out->buf + start, ctx->out->len - start);
+        return 0;
+    }
 
     if ((cmd->flags & CMD_DENYOOM) && config_live()->maxmemory &&
         evict_before_write(ctx) != 0) {
@@ -244,6 +285,8 @@ static void run_remote(struct core *self, struct xreq *r)
         .out = &r->out,
         .view = { .shards = self->rt->shards, .nshards = self->rt->ncores,
                   .self = self->id, .all = 0 },
+        .cluster_slot = r->cluster_slot,
+        .asking = r->asking,
     };
 
     r->exec_us = core_exec(self, r->cmd, &ctx, NULL);
@@ -429,6 +472,8 @@ void core_turn(struct core *self, int may_sleep)
     flush_clients(self);
     if (self->now_ms >= self->next_cron_ms)
         cron(self);
+    /* End of turn: nothing of this turn still points into an older map. */
+    atomic_store_explicit(&self->map_seen, slotmap_current()->version, memory_order_release);
 }
 
 static void *core_loop(void *arg)

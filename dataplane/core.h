@@ -48,6 +48,8 @@ struct xreq {
     struct slice *argv;
     struct resp_out out;
     int64_t exec_us;              /* owner's execution time, for slowlog/stats */
+    int cluster_slot;             /* see cmd_ctx.cluster_slot */
+    uint8_t asking;
 };
 
 struct cmd_stats {
@@ -111,6 +113,10 @@ struct core {
 
     unsigned waiting_barrier;     /* clients of this core waiting for the barrier */
     uint64_t seen_park_gen;
+
+    /* version of the slot map this core last used: the quiescent point after
+     * which the control plane may free older maps */
+    _Atomic uint64_t map_seen;
 
     /* copies of stats counters the control plane may read (stored each cron) */
     _Atomic uint64_t pub_commands, pub_net_in, pub_net_out;

@@ -158,6 +158,7 @@ int main(int argc, char **argv)
     stop_cores(&rt, created, launched);
     config_remove_pidfile(cfg);
     log_msg(LL_WARNING, "slotd is now ready to exit, bye bye...");
+    control_free_slotmaps();
     slotmap_free(slotmap_publish(NULL));
     config_set_live(NULL);
     config_free(cfg);

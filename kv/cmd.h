@@ -38,6 +38,9 @@ struct cmd_ctx {
     struct client *client;         /* the caller: set only for CMD_CONN/CMD_ALLCORES */
     struct core *core;             /* the executing core */
     int64_t now_ms;                /* cached clock for this command (Redis: one per command) */
+    int cluster_slot;              /* cluster mode: the keys' slot, re-checked for
+                                      migration where the keys live; -1 otherwise */
+    uint8_t asking;                /* the client sent ASKING before this command */
 };
 
 typedef void cmd_fn(struct cmd_ctx *c);
@@ -78,6 +81,22 @@ struct cmd_spec {
 
 /* Build the lookup index; main calls it once before threads start. 0 or -ENOMEM. */
 int cmd_table_init(void);
+
+/* Key positions of a command for this argc, Redis's legacy (first, last,
+ * step) triple with a negative last counted from the end. Returns 0 when the
+ * command takes no key. */
+static inline int cmd_key_range(const struct cmd_spec *cmd, int argc,
+                                int *first, int *last, int *step)
+{
+    if (cmd->first_key <= 0 || cmd->first_key >= argc)
+        return 0;
+    *first = cmd->first_key;
+    *last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    if (*last >= argc)
+        *last = argc - 1;
+    *step = cmd->key_step > 0 ? cmd->key_step : 1;
+    return *last >= *first;
+}
 
 /* Look up by name (case-insensitive). For a command with subcommands pass the
  * subcommand too (may be NULL); *parent is set to the container command.

@@ -183,6 +183,14 @@ struct kv_entry *ks_lookup_notouch(struct cmd_ctx *c, const struct slice *key)
     return lookup_read(c, key, /* touch */ 0);
 }
 
+int ks_exists(struct cmd_ctx *c, const struct slice *key)
+{
+    struct kvt *t = ks_table(c, key);
+    struct kv_entry *e = kvt_find(t, key->p, key->len);
+
+    return e && !is_expired(e, c->now_ms);
+}
+
 struct kv_entry *ks_lookup_write(struct cmd_ctx *c, const struct slice *key)
 {
     struct shard *s = ks_shard_for(c, key);

@@ -49,6 +49,9 @@ struct kv_entry *ks_lookup_read(struct cmd_ctx *c, const struct slice *key);
 /* Lookup as Redis's LOOKUP_NOTOUCH (OBJECT, TYPE, TTL, EXISTS): lazy expiry and
  * hit/miss counted, the access clock left alone. NULL if absent. */
 struct kv_entry *ks_lookup_notouch(struct cmd_ctx *c, const struct slice *key);
+/* Whether a live key exists, with no side effect at all: no lazy delete, no
+ * stats, no touch (cluster redirection checks, Redis LOOKUP_NOEXPIRE|NOSTATS). */
+int ks_exists(struct cmd_ctx *c, const struct slice *key);
 /* Lookup before a write: lazy expiry, no hit/miss stats, LRU/LFU touched. */
 struct kv_entry *ks_lookup_write(struct cmd_ctx *c, const struct slice *key);
 
