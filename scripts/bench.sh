@@ -101,13 +101,13 @@ load_keys() {           # load_keys PORT FILE N
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
-start_pair() {          # start_pair [PREFIX...]: starts both servers (optionally under a wrapper)
+start_pair() {          # start_pair: both servers on free ports, pinned to SERVER_CPU
     RPORT=$(lib_free_port)
     lib_server_argv redis "$RPORT"
-    lib_start_server RPID "$WORK/redis.log" "$SERVER_CPU" -- "$@" "${LIB_ARGV[@]}" || lib_die "redis-server did not start"
+    lib_start_server RPID "$WORK/redis.log" "$SERVER_CPU" -- "${LIB_ARGV[@]}" || lib_die "redis-server did not start"
     TPORT=$(lib_free_port)
     lib_server_argv "$TKIND" "$TPORT"
-    lib_start_server TPID "$WORK/target.log" "$SERVER_CPU" -- "$@" "${LIB_ARGV[@]}" || lib_die "$TNAME did not start"
+    lib_start_server TPID "$WORK/target.log" "$SERVER_CPU" -- "${LIB_ARGV[@]}" || lib_die "$TNAME did not start"
     check_affinity "$RPID" redis-server
     check_affinity "$TPID" "$TNAME"
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh — shell helpers shared by setup.sh, run.sh, test.sh and bench.sh.
 # Source it (". scripts/lib.sh"); it defines functions and a few variables only.
 #

@@ -20,8 +20,11 @@
 # harness then stops its servers.
 set -uo pipefail
 
+# The whole script is one compound command, so bash reads all of it before
+# running any: editing this file while a run is in progress cannot derail it.
+{
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$LIB_ROOT"
+cd "$LIB_ROOT" || exit 1
 
 if [ "${CI:-}" = true ]; then
     FUZZ_SECONDS=${FUZZ_SECONDS:-60}
@@ -104,6 +107,12 @@ e2e_suite() {        # e2e_suite LABEL SLOTD_BIN
         step "e2e $t [$label]" env SLOTD_BIN="$bin" TARGET="$TARGET" \
             /usr/bin/python3 "tests/e2e/$t.py"
     done
+    # The differential scripts once more with two data cores, so that
+    # multi-key and all-shard commands cross cores.
+    if [ "$TARGET" != redis ]; then
+        step "e2e diff_test threads=2 [$label]" env SLOTD_BIN="$bin" SLOTD_THREADS=2 \
+            /usr/bin/python3 tests/e2e/diff_test.py
+    fi
 }
 
 # A smoke test of lib.sh's start/stop: the binary starts, answers PING,
@@ -201,6 +210,8 @@ else
             local name=$1 short=${1#fuzz_} exe="" cand
             meson compile -C build-fuzz -j "$JOBS" "$name" >/dev/null || {
                 meson compile -C build-fuzz -j "$JOBS" "$name"
+                echo "tests/fuzz/$name.c did not build as meson target $name (with -Dfuzz=true;"
+                echo "is it in the fuzz list of tests/meson.build?)"
                 return 1
             }
             for cand in "build-fuzz/$name" "build-fuzz/tests/$name" "build-fuzz/tests/fuzz/$name"; do
@@ -233,3 +244,5 @@ lib_log "logs in $LOGDIR; total $(( $(date +%s) - T0 ))s"
 [ ${#FAILED_STEPS[@]} -gt 0 ] && printf 'failed step: %s\n' "${FAILED_STEPS[@]}"
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ] && [ "$PASS" -gt 0 ]
+exit
+}
