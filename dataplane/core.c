@@ -547,6 +547,35 @@ void core_join(struct core *c)
     pthread_join(c->thread, NULL);
 }
 
+/* Free a descriptor left in a ring or backlog at exit. A command belongs to
+ * its client's reply queue (freed with the client); only MONITOR lines are
+ * owned by the descriptor itself. */
+static void drop_at_exit(struct xreq *r)
+{
+    if (r->kind == XREQ_MONITOR) {
+        resp_out_free(&r->out);
+        mem_free(r);
+    }
+}
+
+void core_drain_at_exit(struct core *c)
+{
+    void *r;
+
+    for (unsigned i = 0; i < CORE_MAX; i++) {
+        struct xreq *b = c->backlog_head[i];
+        while (b) {
+            struct xreq *next = b->xnext;
+            drop_at_exit(b);
+            b = next;
+        }
+        c->backlog_head[i] = c->backlog_tail[i] = NULL;
+        while (c->in[i] && rte_ring_sc_dequeue(c->in[i], &r) == 0)
+            drop_at_exit(r);
+    }
+    c->backlog_total = 0;
+}
+
 void core_destroy(struct core *c)
 {
     if (!c)
@@ -559,16 +588,8 @@ void core_destroy(struct core *c)
         sock_destroy(c->sock);
     if (c->shard)
         shard_destroy(c->shard);
-    for (unsigned i = 0; i < CORE_MAX; i++) {
-        struct xreq *r = c->backlog_head[i];
-        while (r) {
-            struct xreq *next = r->xnext;
-            resp_out_free(&r->out);
-            mem_free(r);
-            r = next;
-        }
+    for (unsigned i = 0; i < CORE_MAX; i++)
         free(c->in[i]);
-    }
     slowlog_free(c);
     if (c->wake_fd >= 0)
         close(c->wake_fd);

@@ -158,6 +158,10 @@ void core_join(struct core *c);
 /* One loop turn (what the core's thread repeats until shutdown); exposed so
  * tests can drive a core without its thread. may_sleep=0 never waits. */
 void core_turn(struct core *self, int may_sleep);
+/* After every core has stopped, and for every core before any is destroyed:
+ * drop what is still in flight between cores (descriptors in a ring can
+ * belong to a client of another core). */
+void core_drain_at_exit(struct core *c);
 void core_destroy(struct core *c);
 
 /* Hand a request to its owner core (enqueue or backlog, and wake it). */

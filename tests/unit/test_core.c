@@ -100,6 +100,8 @@ static int teardown(void **state)
     core_wake(fx->rt.cores[1]);
     core_join(fx->rt.cores[1]);
     client_free(fx->cl);
+    core_drain_at_exit(fx->rt.cores[0]);
+    core_drain_at_exit(fx->rt.cores[1]);
     core_destroy(fx->rt.cores[0]);
     core_destroy(fx->rt.cores[1]);
     slotmap_free(slotmap_publish(NULL));
