@@ -2,11 +2,19 @@
  *
  * Owns: signal delivery (signalfd), the shutdown decision, and the periodic
  * jobs that must not run on a data core (jemalloc statistics take locks). It
- * reads the runtime's atomics and never a shard. */
+ * reads the runtime's atomics and never a shard. In cluster mode it also
+ * drives the cluster bus (cluster.h): its sockets' readiness and a tick
+ * every CONTROL_TICK_MS.
+ *
+ * Slot maps are published by this thread, and by a data core running a
+ * CLUSTER command (under the cluster lock, so one publisher at a time); the
+ * retired list is therefore guarded by retired_lock, which the data path
+ * never takes. */
 #include "control.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +24,7 @@
 #include "../dataplane/core.h"
 #include "../dataplane/log.h"
 #include "../dataplane/mem.h"
+#include "cluster.h"
 #include "slotmap.h"
 
 #define CONTROL_TICK_MS 100   /* shutdown requests by SHUTDOWN are seen within this */
@@ -31,24 +40,27 @@ struct retired_map {
     struct retired_map *next;
 };
 static struct retired_map *retired_head, **retired_tail = &retired_head;
+static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int control_publish_slotmap(struct runtime *rt, struct slotmap *m)
 {
     struct retired_map *r = malloc(sizeof(*r));
-    struct slotmap *old = slotmap_publish(m);
+    struct slotmap *old;
 
     (void)rt;
-    if (!old) {
+    pthread_mutex_lock(&retired_lock);
+    old = slotmap_publish(m);
+    if (!old || !r) {
+        pthread_mutex_unlock(&retired_lock);
         free(r);
-        return 0;
+        return old ? -ENOMEM : 0;
     }
-    if (!r)
-        return -ENOMEM;
     r->map = old;
     r->replaced_by = m->version;
     r->next = NULL;
     *retired_tail = r;
     retired_tail = &r->next;
+    pthread_mutex_unlock(&retired_lock);
     return 0;
 }
 
@@ -61,6 +73,7 @@ void control_reclaim_slotmaps(struct runtime *rt)
         if (v < min_seen)
             min_seen = v;
     }
+    pthread_mutex_lock(&retired_lock);
     while (retired_head && retired_head->replaced_by <= min_seen) {
         struct retired_map *r = retired_head;
         retired_head = r->next;
@@ -69,6 +82,7 @@ void control_reclaim_slotmaps(struct runtime *rt)
         slotmap_free(r->map);
         free(r);
     }
+    pthread_mutex_unlock(&retired_lock);
 }
 
 void control_free_slotmaps(void)
@@ -140,15 +154,26 @@ int control_run(struct runtime *rt)
         return -errno;
     }
     while (!atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
-        struct pollfd p = { .fd = sfd, .events = POLLIN };
+        struct pollfd p[2] = { { .fd = sfd, .events = POLLIN },
+                               { .fd = cluster_fd(), .events = POLLIN } };
         struct signalfd_siginfo si;
-        int64_t now = clock_ms();
+        int64_t now = clock_ms(), wait;
 
         if (now - m.last_ms >= CONTROL_TICK_MS) {
             metrics_tick(rt, &m);
             control_reclaim_slotmaps(rt);
+            cluster_tick(rt, now);
+            now = clock_ms();
         }
-        if (poll(&p, 1, CONTROL_TICK_MS) <= 0)
+        /* Bus traffic wakes the loop often; the tick keeps its period. */
+        wait = CONTROL_TICK_MS - (now - m.last_ms);
+        if (wait < 0)
+            wait = 0;
+        if (poll(p, p[1].fd >= 0 ? 2 : 1, (int)wait) <= 0)
+            continue;
+        if (p[1].fd >= 0 && (p[1].revents & POLLIN))
+            cluster_events(rt);
+        if (!(p[0].revents & POLLIN))
             continue;
         if (read(sfd, &si, sizeof(si)) != sizeof(si))
             continue;

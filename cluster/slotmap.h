@@ -10,7 +10,7 @@
 #include "../kv/slot.h"
 
 #define SLOTMAP_NONE 0xffff          /* no node: slot unassigned / not migrating */
-#define SLOTMAP_ENDPOINT_LEN 64      /* "ip:port" as MOVED/ASK print it */
+#define SLOTMAP_ENDPOINT_LEN 272     /* "host:port": a 255-byte hostname fits */
 
 /* A node as the data path needs it: where to redirect a client. */
 struct slotmap_node {

@@ -193,6 +193,7 @@ void cmd_reset(struct cmd_ctx *c)
     mem_free(cl->name);
     cl->name = NULL;
     cl->authenticated = config_live()->requirepass == NULL;
+    cl->flags &= ~(uint32_t)(CLIENT_ASKING | CLIENT_READONLY);
     resp_add_simple(c->out, "RESET");
 }
 

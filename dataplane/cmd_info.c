@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <jemalloc/jemalloc.h>
 
+#include "../cluster/cluster.h"
 #include "../kv/commands.h"
 #include "../kv/keyspace.h"
 #include "client.h"
@@ -212,14 +213,14 @@ static void sec_clients(struct cmd_ctx *c, struct resp_out *b, const struct tota
     (void)c;
     addf(b, "# Clients\r\n"
             "connected_clients:%llu\r\n"
-            "cluster_connections:0\r\n"
+            "cluster_connections:%lu\r\n"
             "maxclients:%u\r\n"
             "client_recent_max_input_buffer:%llu\r\n"
             "client_recent_max_output_buffer:%llu\r\n"
             "blocked_clients:0\r\n"
             "tracking_clients:0\r\n"
             "clients_in_timeout_table:0\r\n",
-         (unsigned long long)t->clients, config_live()->maxclients,
+         (unsigned long long)t->clients, cluster_connections(), config_live()->maxclients,
          (unsigned long long)t->max_qbuf, (unsigned long long)t->max_obuf);
 }
 

@@ -48,6 +48,25 @@ static const struct command_meta META[] = {
         .acl = "@write @string @fast",
     },
     {
+        .name = "asking",
+        .info2 = "$6\r\nasking\r\n:1\r\n*1\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*2\r\n"
+        "+@fast\r\n+@connection\r\n*0\r\n*0\r\n",
+        .info2_len = 73,
+        .info3 = "$6\r\nasking\r\n:1\r\n~1\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n"
+        "+@fast\r\n+@connection\r\n~0\r\n~0\r\n",
+        .info3_len = 73,
+        .docs2 = "$7\r\nsummary\r\n$46\r\nSent by cluster clients after an -ASK redirect\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs2_len = 139,
+        .docs3 = "$7\r\nsummary\r\n$46\r\nSent by cluster clients after an -ASK redirect\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs3_len = 139,
+        .docs_pairs = 4,
+        .acl = "@fast @connection",
+    },
+    {
         .name = "auth",
         .info2 = "$4\r\nauth\r\n:-2\r\n*6\r\n+noscript\r\n+loading\r\n+stale\r\n"
         "+fast\r\n+no_auth\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n*2\r\n"
@@ -386,6 +405,728 @@ static const struct command_meta META[] = {
         .docs3_len = 205,
         .docs_pairs = 5,
         .acl = "@slow @connection",
+    },
+    {
+        .name = "cluster",
+        .info2 = "$7\r\ncluster\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n"
+        "*0\r\n*0\r\n",
+        .info2_len = 54,
+        .info3 = "$7\r\ncluster\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n"
+        "~0\r\n~0\r\n",
+        .info3_len = 54,
+        .docs2 = "$7\r\nsummary\r\n$32\r\nA container for cluster commands\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n",
+        .docs2_len = 144,
+        .docs3 = "$7\r\nsummary\r\n$32\r\nA container for cluster commands\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n",
+        .docs3_len = 144,
+        .docs_pairs = 4,
+        .acl = "@slow",
+    },
+    {
+        .name = "cluster|addslots",
+        .info2 = "$16\r\ncluster|addslots\r\n:-3\r\n*3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n*0\r\n*0\r\n",
+        .info2_len = 121,
+        .info3 = "$16\r\ncluster|addslots\r\n:-3\r\n~3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n~0\r\n~0\r\n",
+        .info3_len = 121,
+        .docs2 = "$7\r\nsummary\r\n$39\r\nAssign new hash slots to receiving node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$55\r\nO(N) where N is the total number of hash slot arguments\r\n"
+        "$9\r\narguments\r\n*1\r\n*6\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\n"
+        "type\r\n$7\r\ninteger\r\n$5\r\nflags\r\n*1\r\n+multiple\r\n",
+        .docs2_len = 276,
+        .docs3 = "$7\r\nsummary\r\n$39\r\nAssign new hash slots to receiving node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$55\r\nO(N) where N is the total number of hash slot arguments\r\n"
+        "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\n"
+        "type\r\n$7\r\ninteger\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        .docs3_len = 276,
+        .docs_pairs = 5,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|addslotsrange",
+        .info2 = "$21\r\ncluster|addslotsrange\r\n:-4\r\n*3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n*0\r\n*0\r\n",
+        .info2_len = 126,
+        .info3 = "$21\r\ncluster|addslotsrange\r\n:-4\r\n~3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n~0\r\n~0\r\n",
+        .info3_len = 126,
+        .docs2 = "$7\r\nsummary\r\n$39\r\nAssign new hash slots to receiving node\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$92\r\nO(N) where N is the total number of the slots between the start slot and end slot arguments.\r\n"
+        "$9\r\narguments\r\n*1\r\n*8\r\n$4\r\nname\r\n$19\r\nstart-slot_end-slot\r\n"
+        "$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n*1\r\n+multiple\r\n"
+        "$9\r\narguments\r\n*2\r\n*4\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n"
+        "$4\r\ntype\r\n$7\r\ninteger\r\n*4\r\n$4\r\nname\r\n$8\r\nend-slot\r\n"
+        "$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs2_len = 451,
+        .docs3 = "$7\r\nsummary\r\n$39\r\nAssign new hash slots to receiving node\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$92\r\nO(N) where N is the total number of the slots between the start slot and end slot arguments.\r\n"
+        "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$19\r\nstart-slot_end-slot\r\n"
+        "$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n"
+        "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n"
+        "$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n"
+        "$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs3_len = 451,
+        .docs_pairs = 5,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|bumpepoch",
+        .info2 = "$17\r\ncluster|bumpepoch\r\n:2\r\n*3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n"
+        "",
+        .info2_len = 151,
+        .info3 = "$17\r\ncluster|bumpepoch\r\n:2\r\n~3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n"
+        "",
+        .info3_len = 151,
+        .docs2 = "$7\r\nsummary\r\n$32\r\nAdvance the cluster config epoch\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs2_len = 125,
+        .docs3 = "$7\r\nsummary\r\n$32\r\nAdvance the cluster config epoch\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs3_len = 125,
+        .docs_pairs = 4,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|count-failure-reports",
+        .info2 = "$29\r\ncluster|count-failure-reports\r\n:3\r\n*2\r\n+admin\r\n"
+        "+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+        "*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n",
+        .info2_len = 144,
+        .info3 = "$29\r\ncluster|count-failure-reports\r\n:3\r\n~2\r\n+admin\r\n"
+        "+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+        "~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n",
+        .info3_len = 144,
+        .docs2 = "$7\r\nsummary\r\n$60\r\nReturn the number of failure reports active for a given node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of failure reports\r\n"
+        "$9\r\narguments\r\n*1\r\n*4\r\n$4\r\nname\r\n$7\r\nnode-id\r\n"
+        "$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs2_len = 263,
+        .docs3 = "$7\r\nsummary\r\n$60\r\nReturn the number of failure reports active for a given node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of failure reports\r\n"
+        "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n"
+        "$4\r\ntype\r\n$6\r\nstring\r\n",
+        .docs3_len = 263,
+        .docs_pairs = 5,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|countkeysinslot",
+        .info2 = "$23\r\ncluster|countkeysinslot\r\n:3\r\n*1\r\n+stale\r\n:0\r\n"
+        ":0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n",
+        .info2_len = 78,
+        .info3 = "$23\r\ncluster|countkeysinslot\r\n:3\r\n~1\r\n+stale\r\n:0\r\n"
+        ":0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n",
+        .info3_len = 78,
+        .docs2 = "$7\r\nsummary\r\n$58\r\nReturn the number of local keys in the specified hash slot\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+        "*4\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n"
+        "",
+        .docs2_len = 217,
+        .docs3 = "$7\r\nsummary\r\n$58\r\nReturn the number of local keys in the specified hash slot\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+        "%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n"
+        "",
+        .docs3_len = 217,
+        .docs_pairs = 5,
+        .acl = "@slow",
+    },
+    {
+        .name = "cluster|delslots",
+        .info2 = "$16\r\ncluster|delslots\r\n:-3\r\n*3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n*0\r\n*0\r\n",
+        .info2_len = 121,
+        .info3 = "$16\r\ncluster|delslots\r\n:-3\r\n~3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n~0\r\n~0\r\n",
+        .info3_len = 121,
+        .docs2 = "$7\r\nsummary\r\n$43\r\nSet hash slots as unbound in receiving node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$55\r\nO(N) where N is the total number of hash slot arguments\r\n"
+        "$9\r\narguments\r\n*1\r\n*6\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\n"
+        "type\r\n$7\r\ninteger\r\n$5\r\nflags\r\n*1\r\n+multiple\r\n",
+        .docs2_len = 280,
+        .docs3 = "$7\r\nsummary\r\n$43\r\nSet hash slots as unbound in receiving node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$55\r\nO(N) where N is the total number of hash slot arguments\r\n"
+        "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\n"
+        "type\r\n$7\r\ninteger\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        .docs3_len = 280,
+        .docs_pairs = 5,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|delslotsrange",
+        .info2 = "$21\r\ncluster|delslotsrange\r\n:-4\r\n*3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n*0\r\n*0\r\n",
+        .info2_len = 126,
+        .info3 = "$21\r\ncluster|delslotsrange\r\n:-4\r\n~3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n~0\r\n~0\r\n",
+        .info3_len = 126,
+        .docs2 = "$7\r\nsummary\r\n$43\r\nSet hash slots as unbound in receiving node\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$92\r\nO(N) where N is the total number of the slots between the start slot and end slot arguments.\r\n"
+        "$9\r\narguments\r\n*1\r\n*8\r\n$4\r\nname\r\n$19\r\nstart-slot_end-slot\r\n"
+        "$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n*1\r\n+multiple\r\n"
+        "$9\r\narguments\r\n*2\r\n*4\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n"
+        "$4\r\ntype\r\n$7\r\ninteger\r\n*4\r\n$4\r\nname\r\n$8\r\nend-slot\r\n"
+        "$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs2_len = 455,
+        .docs3 = "$7\r\nsummary\r\n$43\r\nSet hash slots as unbound in receiving node\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$92\r\nO(N) where N is the total number of the slots between the start slot and end slot arguments.\r\n"
+        "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$19\r\nstart-slot_end-slot\r\n"
+        "$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n"
+        "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$10\r\nstart-slot\r\n"
+        "$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$8\r\nend-slot\r\n"
+        "$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs3_len = 455,
+        .docs_pairs = 5,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|failover",
+        .info2 = "$16\r\ncluster|failover\r\n:-2\r\n*3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n*0\r\n*0\r\n",
+        .info2_len = 121,
+        .info3 = "$16\r\ncluster|failover\r\n:-2\r\n~3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n~0\r\n~0\r\n",
+        .info3_len = 121,
+        .docs2 = "$7\r\nsummary\r\n$60\r\nForces a replica to perform a manual failover of its master.\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+        "*8\r\n$4\r\nname\r\n$7\r\noptions\r\n$4\r\ntype\r\n$5\r\noneof\r\n"
+        "$5\r\nflags\r\n*1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n*6\r\n"
+        "$4\r\nname\r\n$5\r\nforce\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+        "$5\r\ntoken\r\n$5\r\nFORCE\r\n*6\r\n$4\r\nname\r\n$8\r\ntakeover\r\n"
+        "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$8\r\nTAKEOVER\r\n"
+        "",
+        .docs2_len = 419,
+        .docs3 = "$7\r\nsummary\r\n$60\r\nForces a replica to perform a manual failover of its master.\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+        "%4\r\n$4\r\nname\r\n$7\r\noptions\r\n$4\r\ntype\r\n$5\r\noneof\r\n"
+        "$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%3\r\n"
+        "$4\r\nname\r\n$5\r\nforce\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+        "$5\r\ntoken\r\n$5\r\nFORCE\r\n%3\r\n$4\r\nname\r\n$8\r\ntakeover\r\n"
+        "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$8\r\nTAKEOVER\r\n"
+        "",
+        .docs3_len = 419,
+        .docs_pairs = 5,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|flushslots",
+        .info2 = "$18\r\ncluster|flushslots\r\n:2\r\n*3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n*0\r\n*0\r\n",
+        .info2_len = 122,
+        .info3 = "$18\r\ncluster|flushslots\r\n:2\r\n~3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n~0\r\n~0\r\n",
+        .info3_len = 122,
+        .docs2 = "$7\r\nsummary\r\n$37\r\nDelete a node's own slots information\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs2_len = 130,
+        .docs3 = "$7\r\nsummary\r\n$37\r\nDelete a node's own slots information\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs3_len = 130,
+        .docs_pairs = 4,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|forget",
+        .info2 = "$14\r\ncluster|forget\r\n:3\r\n*3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n"
+        ":0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+        "*0\r\n*0\r\n",
+        .info2_len = 118,
+        .info3 = "$14\r\ncluster|forget\r\n:3\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n"
+        ":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+        "~0\r\n~0\r\n",
+        .info3_len = 118,
+        .docs2 = "$7\r\nsummary\r\n$34\r\nRemove a node from the nodes table\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+        "*4\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+        "",
+        .docs2_len = 195,
+        .docs3 = "$7\r\nsummary\r\n$34\r\nRemove a node from the nodes table\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+        "%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+        "",
+        .docs3_len = 195,
+        .docs_pairs = 5,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|getkeysinslot",
+        .info2 = "$21\r\ncluster|getkeysinslot\r\n:4\r\n*1\r\n+stale\r\n:0\r\n"
+        ":0\r\n:0\r\n*1\r\n+@slow\r\n*1\r\n$23\r\nnondeterministic_output\r\n"
+        "*0\r\n",
+        .info2_len = 106,
+        .info3 = "$21\r\ncluster|getkeysinslot\r\n:4\r\n~1\r\n+stale\r\n:0\r\n"
+        ":0\r\n:0\r\n~1\r\n+@slow\r\n~1\r\n$23\r\nnondeterministic_output\r\n"
+        "~0\r\n",
+        .info3_len = 106,
+        .docs2 = "$7\r\nsummary\r\n$49\r\nReturn local key names in the specified hash slot\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$49\r\nO(log(N)) where N is the number of requested keys\r\n"
+        "$9\r\narguments\r\n*2\r\n*4\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\n"
+        "type\r\n$7\r\ninteger\r\n*4\r\n$4\r\nname\r\n$5\r\ncount\r\n"
+        "$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs2_len = 302,
+        .docs3 = "$7\r\nsummary\r\n$49\r\nReturn local key names in the specified hash slot\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$49\r\nO(log(N)) where N is the number of requested keys\r\n"
+        "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\n"
+        "type\r\n$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$5\r\ncount\r\n"
+        "$4\r\ntype\r\n$7\r\ninteger\r\n",
+        .docs3_len = 302,
+        .docs_pairs = 5,
+        .acl = "@slow",
+    },
+    {
+        .name = "cluster|help",
+        .info2 = "$12\r\ncluster|help\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n"
+        ":0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n",
+        .info2_len = 77,
+        .info3 = "$12\r\ncluster|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n"
+        ":0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n",
+        .info3_len = 77,
+        .docs2 = "$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+        "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs2_len = 142,
+        .docs3 = "$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+        "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs3_len = 142,
+        .docs_pairs = 4,
+        .acl = "@slow",
+    },
+    {
+        .name = "cluster|info",
+        .info2 = "$12\r\ncluster|info\r\n:2\r\n*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+        "*1\r\n+@slow\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n"
+        "",
+        .info2_len = 97,
+        .info3 = "$12\r\ncluster|info\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+        "~1\r\n+@slow\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n"
+        "",
+        .info3_len = 97,
+        .docs2 = "$7\r\nsummary\r\n$44\r\nProvides info about Redis Cluster node state\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs2_len = 137,
+        .docs3 = "$7\r\nsummary\r\n$44\r\nProvides info about Redis Cluster node state\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs3_len = 137,
+        .docs_pairs = 4,
+        .acl = "@slow",
+    },
+    {
+        .name = "cluster|keyslot",
+        .info2 = "$15\r\ncluster|keyslot\r\n:3\r\n*1\r\n+stale\r\n:0\r\n:0\r\n"
+        ":0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n",
+        .info2_len = 70,
+        .info3 = "$15\r\ncluster|keyslot\r\n:3\r\n~1\r\n+stale\r\n:0\r\n:0\r\n"
+        ":0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n",
+        .info3_len = 70,
+        .docs2 = "$7\r\nsummary\r\n$42\r\nReturns the hash slot of the specified key\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$46\r\nO(N) where N is the number of bytes in the key\r\n"
+        "$9\r\narguments\r\n*1\r\n*4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\n"
+        "type\r\n$6\r\nstring\r\n",
+        .docs2_len = 242,
+        .docs3 = "$7\r\nsummary\r\n$42\r\nReturns the hash slot of the specified key\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$46\r\nO(N) where N is the number of bytes in the key\r\n"
+        "$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\n"
+        "type\r\n$6\r\nstring\r\n",
+        .docs3_len = 242,
+        .docs_pairs = 5,
+        .acl = "@slow",
+    },
+    {
+        .name = "cluster|links",
+        .info2 = "$13\r\ncluster|links\r\n:2\r\n*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+        "*1\r\n+@slow\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n"
+        "",
+        .info2_len = 98,
+        .info3 = "$13\r\ncluster|links\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+        "~1\r\n+@slow\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n"
+        "",
+        .info3_len = 98,
+        .docs2 = "$7\r\nsummary\r\n$65\r\nReturns a list of all TCP links to and from peer nodes in cluster\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n"
+        "",
+        .docs2_len = 204,
+        .docs3 = "$7\r\nsummary\r\n$65\r\nReturns a list of all TCP links to and from peer nodes in cluster\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n"
+        "",
+        .docs3_len = 204,
+        .docs_pairs = 4,
+        .acl = "@slow",
+    },
+    {
+        .name = "cluster|meet",
+        .info2 = "$12\r\ncluster|meet\r\n:-4\r\n*3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n"
+        ":0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+        "*0\r\n*0\r\n",
+        .info2_len = 117,
+        .info3 = "$12\r\ncluster|meet\r\n:-4\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n"
+        ":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+        "~0\r\n~0\r\n",
+        .info3_len = 117,
+        .docs2 = "$7\r\nsummary\r\n$51\r\nForce a node cluster to handshake with another node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\nhistory\r\n*1\r\n*2\r\n"
+        "$5\r\n4.0.0\r\n$47\r\nAdded the optional `cluster_bus_port` argument.\r\n"
+        "$9\r\narguments\r\n*3\r\n*4\r\n$4\r\nname\r\n$2\r\nip\r\n$4\r\n"
+        "type\r\n$6\r\nstring\r\n*4\r\n$4\r\nname\r\n$4\r\nport\r\n$4\r\n"
+        "type\r\n$7\r\ninteger\r\n*8\r\n$4\r\nname\r\n$16\r\ncluster_bus_port\r\n"
+        "$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n"
+        "$5\r\nflags\r\n*1\r\n+optional\r\n",
+        .docs2_len = 448,
+        .docs3 = "$7\r\nsummary\r\n$51\r\nForce a node cluster to handshake with another node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\nhistory\r\n~1\r\n*2\r\n"
+        "$5\r\n4.0.0\r\n$47\r\nAdded the optional `cluster_bus_port` argument.\r\n"
+        "$9\r\narguments\r\n*3\r\n%2\r\n$4\r\nname\r\n$2\r\nip\r\n$4\r\n"
+        "type\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$4\r\nport\r\n$4\r\n"
+        "type\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$16\r\ncluster_bus_port\r\n"
+        "$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n"
+        "$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs3_len = 448,
+        .docs_pairs = 6,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|myid",
+        .info2 = "$12\r\ncluster|myid\r\n:2\r\n*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+        "*1\r\n+@slow\r\n*0\r\n*0\r\n",
+        .info2_len = 67,
+        .info3 = "$12\r\ncluster|myid\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+        "~1\r\n+@slow\r\n~0\r\n~0\r\n",
+        .info3_len = 67,
+        .docs2 = "$7\r\nsummary\r\n$18\r\nReturn the node id\r\n$5\r\nsince\r\n"
+        "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n"
+        "$4\r\nO(1)\r\n",
+        .docs2_len = 111,
+        .docs3 = "$7\r\nsummary\r\n$18\r\nReturn the node id\r\n$5\r\nsince\r\n"
+        "$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\ncomplexity\r\n"
+        "$4\r\nO(1)\r\n",
+        .docs3_len = 111,
+        .docs_pairs = 4,
+        .acl = "@slow",
+    },
+    {
+        .name = "cluster|nodes",
+        .info2 = "$13\r\ncluster|nodes\r\n:2\r\n*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+        "*1\r\n+@slow\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n"
+        "",
+        .info2_len = 98,
+        .info3 = "$13\r\ncluster|nodes\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+        "~1\r\n+@slow\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n"
+        "",
+        .info3_len = 98,
+        .docs2 = "$7\r\nsummary\r\n$31\r\nGet Cluster config for the node\r\n$5\r\n"
+        "since\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\n"
+        "complexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n"
+        "",
+        .docs2_len = 170,
+        .docs3 = "$7\r\nsummary\r\n$31\r\nGet Cluster config for the node\r\n$5\r\n"
+        "since\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\n"
+        "complexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n"
+        "",
+        .docs3_len = 170,
+        .docs_pairs = 4,
+        .acl = "@slow",
+    },
+    {
+        .name = "cluster|replicas",
+        .info2 = "$16\r\ncluster|replicas\r\n:3\r\n*2\r\n+admin\r\n+stale\r\n:0\r\n"
+        ":0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*1\r\n"
+        "$23\r\nnondeterministic_output\r\n*0\r\n",
+        .info2_len = 131,
+        .info3 = "$16\r\ncluster|replicas\r\n:3\r\n~2\r\n+admin\r\n+stale\r\n:0\r\n"
+        ":0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~1\r\n"
+        "$23\r\nnondeterministic_output\r\n~0\r\n",
+        .info3_len = 131,
+        .docs2 = "$7\r\nsummary\r\n$47\r\nList replica nodes of the specified master node\r\n"
+        "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+        "*4\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+        "",
+        .docs2_len = 208,
+        .docs3 = "$7\r\nsummary\r\n$47\r\nList replica nodes of the specified master node\r\n"
+        "$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+        "%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+        "",
+        .docs3_len = 208,
+        .docs_pairs = 5,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|replicate",
+        .info2 = "$17\r\ncluster|replicate\r\n:3\r\n*3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n*0\r\n*0\r\n",
+        .info2_len = 121,
+        .info3 = "$17\r\ncluster|replicate\r\n:3\r\n~3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n~0\r\n~0\r\n",
+        .info3_len = 121,
+        .docs2 = "$7\r\nsummary\r\n$60\r\nReconfigure a node as a replica of the specified master node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+        "*4\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+        "",
+        .docs2_len = 221,
+        .docs3 = "$7\r\nsummary\r\n$60\r\nReconfigure a node as a replica of the specified master node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+        "%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+        "",
+        .docs3_len = 221,
+        .docs_pairs = 5,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|reset",
+        .info2 = "$13\r\ncluster|reset\r\n:-2\r\n*3\r\n+admin\r\n+noscript\r\n"
+        "+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+        "*0\r\n*0\r\n",
+        .info2_len = 110,
+        .info3 = "$13\r\ncluster|reset\r\n:-2\r\n~3\r\n+admin\r\n+noscript\r\n"
+        "+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+        "~0\r\n~0\r\n",
+        .info3_len = 110,
+        .docs2 = "$7\r\nsummary\r\n$26\r\nReset a Redis Cluster node\r\n$5\r\n"
+        "since\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\n"
+        "complexity\r\n$95\r\nO(N) where N is the number of known nodes. The command may execute a FLUSHALL as a side effect.\r\n"
+        "$9\r\narguments\r\n*1\r\n*8\r\n$4\r\nname\r\n$9\r\nhard_soft\r\n"
+        "$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n*1\r\n+optional\r\n"
+        "$9\r\narguments\r\n*2\r\n*6\r\n$4\r\nname\r\n$4\r\nhard\r\n$4\r\n"
+        "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nHARD\r\n*6\r\n"
+        "$4\r\nname\r\n$4\r\nsoft\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+        "$5\r\ntoken\r\n$4\r\nSOFT\r\n",
+        .docs2_len = 469,
+        .docs3 = "$7\r\nsummary\r\n$26\r\nReset a Redis Cluster node\r\n$5\r\n"
+        "since\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n$10\r\n"
+        "complexity\r\n$95\r\nO(N) where N is the number of known nodes. The command may execute a FLUSHALL as a side effect.\r\n"
+        "$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$9\r\nhard_soft\r\n"
+        "$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
+        "$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$4\r\nhard\r\n$4\r\n"
+        "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nHARD\r\n%3\r\n"
+        "$4\r\nname\r\n$4\r\nsoft\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+        "$5\r\ntoken\r\n$4\r\nSOFT\r\n",
+        .docs3_len = 469,
+        .docs_pairs = 5,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|saveconfig",
+        .info2 = "$18\r\ncluster|saveconfig\r\n:2\r\n*3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n*0\r\n*0\r\n",
+        .info2_len = 122,
+        .info3 = "$18\r\ncluster|saveconfig\r\n:2\r\n~3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n~0\r\n~0\r\n",
+        .info3_len = 122,
+        .docs2 = "$7\r\nsummary\r\n$45\r\nForces the node to save cluster state on disk\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs2_len = 138,
+        .docs3 = "$7\r\nsummary\r\n$45\r\nForces the node to save cluster state on disk\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs3_len = 138,
+        .docs_pairs = 4,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|set-config-epoch",
+        .info2 = "$24\r\ncluster|set-config-epoch\r\n:3\r\n*3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n*0\r\n*0\r\n",
+        .info2_len = 128,
+        .info3 = "$24\r\ncluster|set-config-epoch\r\n:3\r\n~3\r\n+admin\r\n+stale\r\n"
+        "+no_async_loading\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n"
+        "+@dangerous\r\n~0\r\n~0\r\n",
+        .info3_len = 128,
+        .docs2 = "$7\r\nsummary\r\n$41\r\nSet the configuration epoch in a new node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+        "*4\r\n$4\r\nname\r\n$12\r\nconfig-epoch\r\n$4\r\ntype\r\n$7\r\n"
+        "integer\r\n",
+        .docs2_len = 209,
+        .docs3 = "$7\r\nsummary\r\n$41\r\nSet the configuration epoch in a new node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n"
+        "%2\r\n$4\r\nname\r\n$12\r\nconfig-epoch\r\n$4\r\ntype\r\n$7\r\n"
+        "integer\r\n",
+        .docs3_len = 209,
+        .docs_pairs = 5,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|setslot",
+        .info2 = "$15\r\ncluster|setslot\r\n:-4\r\n*3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n"
+        ":0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+        "*0\r\n*0\r\n",
+        .info2_len = 120,
+        .info3 = "$15\r\ncluster|setslot\r\n:-4\r\n~3\r\n+admin\r\n+stale\r\n+no_async_loading\r\n"
+        ":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n"
+        "~0\r\n~0\r\n",
+        .info3_len = 120,
+        .docs2 = "$7\r\nsummary\r\n$35\r\nBind a hash slot to a specific node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*2\r\n"
+        "*4\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n"
+        "*6\r\n$4\r\nname\r\n$10\r\nsubcommand\r\n$4\r\ntype\r\n$5\r\n"
+        "oneof\r\n$9\r\narguments\r\n*4\r\n*6\r\n$4\r\nname\r\n$7\r\n"
+        "node-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$9\r\n"
+        "IMPORTING\r\n*6\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n"
+        "$6\r\nstring\r\n$5\r\ntoken\r\n$9\r\nMIGRATING\r\n*6\r\n$4\r\n"
+        "name\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
+        "token\r\n$4\r\nNODE\r\n*6\r\n$4\r\nname\r\n$6\r\nstable\r\n$4\r\n"
+        "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nSTABLE\r\n"
+        "",
+        .docs2_len = 561,
+        .docs3 = "$7\r\nsummary\r\n$35\r\nBind a hash slot to a specific node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*2\r\n"
+        "%2\r\n$4\r\nname\r\n$4\r\nslot\r\n$4\r\ntype\r\n$7\r\ninteger\r\n"
+        "%3\r\n$4\r\nname\r\n$10\r\nsubcommand\r\n$4\r\ntype\r\n$5\r\n"
+        "oneof\r\n$9\r\narguments\r\n*4\r\n%3\r\n$4\r\nname\r\n$7\r\n"
+        "node-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$9\r\n"
+        "IMPORTING\r\n%3\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n"
+        "$6\r\nstring\r\n$5\r\ntoken\r\n$9\r\nMIGRATING\r\n%3\r\n$4\r\n"
+        "name\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\n"
+        "token\r\n$4\r\nNODE\r\n%3\r\n$4\r\nname\r\n$6\r\nstable\r\n$4\r\n"
+        "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nSTABLE\r\n"
+        "",
+        .docs3_len = 561,
+        .docs_pairs = 5,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|shards",
+        .info2 = "$14\r\ncluster|shards\r\n:2\r\n*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+        "*1\r\n+@slow\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n"
+        "",
+        .info2_len = 99,
+        .info3 = "$14\r\ncluster|shards\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+        "~1\r\n+@slow\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n"
+        "",
+        .info3_len = 99,
+        .docs2 = "$7\r\nsummary\r\n$43\r\nGet array of cluster slots to node mappings\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of cluster nodes\r\n"
+        "",
+        .docs2_len = 182,
+        .docs3 = "$7\r\nsummary\r\n$43\r\nGet array of cluster slots to node mappings\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of cluster nodes\r\n"
+        "",
+        .docs3_len = 182,
+        .docs_pairs = 4,
+        .acl = "@slow",
+    },
+    {
+        .name = "cluster|slaves",
+        .info2 = "$14\r\ncluster|slaves\r\n:3\r\n*2\r\n+admin\r\n+stale\r\n:0\r\n"
+        ":0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*1\r\n"
+        "$23\r\nnondeterministic_output\r\n*0\r\n",
+        .info2_len = 129,
+        .info3 = "$14\r\ncluster|slaves\r\n:3\r\n~2\r\n+admin\r\n+stale\r\n:0\r\n"
+        ":0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~1\r\n"
+        "$23\r\nnondeterministic_output\r\n~0\r\n",
+        .info3_len = 129,
+        .docs2 = "$7\r\nsummary\r\n$47\r\nList replica nodes of the specified master node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\ndoc_flags\r\n*1\r\n"
+        "+deprecated\r\n$16\r\ndeprecated_since\r\n$5\r\n5.0.0\r\n$11\r\n"
+        "replaced_by\r\n$18\r\n`CLUSTER REPLICAS`\r\n$9\r\narguments\r\n"
+        "*1\r\n*4\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\n"
+        "string\r\n",
+        .docs2_len = 317,
+        .docs3 = "$7\r\nsummary\r\n$47\r\nList replica nodes of the specified master node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\ndoc_flags\r\n~1\r\n"
+        "+deprecated\r\n$16\r\ndeprecated_since\r\n$5\r\n5.0.0\r\n$11\r\n"
+        "replaced_by\r\n$18\r\n`CLUSTER REPLICAS`\r\n$9\r\narguments\r\n"
+        "*1\r\n%2\r\n$4\r\nname\r\n$7\r\nnode-id\r\n$4\r\ntype\r\n$6\r\n"
+        "string\r\n",
+        .docs3_len = 317,
+        .docs_pairs = 8,
+        .acl = "@admin @slow @dangerous",
+    },
+    {
+        .name = "cluster|slots",
+        .info2 = "$13\r\ncluster|slots\r\n:2\r\n*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+        "*1\r\n+@slow\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n"
+        "",
+        .info2_len = 98,
+        .info3 = "$13\r\ncluster|slots\r\n:2\r\n~1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+        "~1\r\n+@slow\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n"
+        "",
+        .info3_len = 98,
+        .docs2 = "$7\r\nsummary\r\n$42\r\nGet array of Cluster slot to node mappings\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n"
+        "$9\r\ndoc_flags\r\n*1\r\n+deprecated\r\n$16\r\ndeprecated_since\r\n"
+        "$5\r\n7.0.0\r\n$11\r\nreplaced_by\r\n$16\r\n`CLUSTER SHARDS`\r\n"
+        "$7\r\nhistory\r\n*2\r\n*2\r\n$5\r\n4.0.0\r\n$15\r\nAdded node IDs.\r\n"
+        "*2\r\n$5\r\n7.0.0\r\n$43\r\nAdded additional networking metadata field.\r\n"
+        "",
+        .docs2_len = 407,
+        .docs3 = "$7\r\nsummary\r\n$42\r\nGet array of Cluster slot to node mappings\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$49\r\nO(N) where N is the total number of Cluster nodes\r\n"
+        "$9\r\ndoc_flags\r\n~1\r\n+deprecated\r\n$16\r\ndeprecated_since\r\n"
+        "$5\r\n7.0.0\r\n$11\r\nreplaced_by\r\n$16\r\n`CLUSTER SHARDS`\r\n"
+        "$7\r\nhistory\r\n~2\r\n*2\r\n$5\r\n4.0.0\r\n$15\r\nAdded node IDs.\r\n"
+        "*2\r\n$5\r\n7.0.0\r\n$43\r\nAdded additional networking metadata field.\r\n"
+        "",
+        .docs3_len = 407,
+        .docs_pairs = 8,
+        .acl = "@slow",
     },
     {
         .name = "command",
@@ -2281,6 +3022,48 @@ static const struct command_meta META[] = {
         .docs3_len = 130,
         .docs_pairs = 4,
         .acl = "@keyspace @read @slow",
+    },
+    {
+        .name = "readonly",
+        .info2 = "$8\r\nreadonly\r\n:1\r\n*3\r\n+loading\r\n+stale\r\n+fast\r\n"
+        ":0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*0\r\n*0\r\n"
+        "",
+        .info2_len = 93,
+        .info3 = "$8\r\nreadonly\r\n:1\r\n~3\r\n+loading\r\n+stale\r\n+fast\r\n"
+        ":0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@connection\r\n~0\r\n~0\r\n"
+        "",
+        .info3_len = 93,
+        .docs2 = "$7\r\nsummary\r\n$63\r\nEnables read queries for a connection to a cluster replica node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs2_len = 156,
+        .docs3 = "$7\r\nsummary\r\n$63\r\nEnables read queries for a connection to a cluster replica node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs3_len = 156,
+        .docs_pairs = 4,
+        .acl = "@fast @connection",
+    },
+    {
+        .name = "readwrite",
+        .info2 = "$9\r\nreadwrite\r\n:1\r\n*3\r\n+loading\r\n+stale\r\n+fast\r\n"
+        ":0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*0\r\n*0\r\n"
+        "",
+        .info2_len = 94,
+        .info3 = "$9\r\nreadwrite\r\n:1\r\n~3\r\n+loading\r\n+stale\r\n+fast\r\n"
+        ":0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@connection\r\n~0\r\n~0\r\n"
+        "",
+        .info3_len = 94,
+        .docs2 = "$7\r\nsummary\r\n$64\r\nDisables read queries for a connection to a cluster replica node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs2_len = 157,
+        .docs3 = "$7\r\nsummary\r\n$64\r\nDisables read queries for a connection to a cluster replica node\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$7\r\ncluster\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs3_len = 157,
+        .docs_pairs = 4,
+        .acl = "@fast @connection",
     },
     {
         .name = "rename",

@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "../cluster/cluster.h"
 #include "../cluster/control.h"
 #include "../cluster/slotmap.h"
 #include "../kv/cmd.h"
@@ -137,6 +138,14 @@ int main(int argc, char **argv)
         return 1;
     }
     slotmap_publish(map);
+    /* Cluster mode: nodes.conf and the bus port, before any core runs (a
+     * failure here stops the process, as in redis-server). */
+    rc = cluster_init(&rt);
+    if (rc != 0) {
+        log_msg(LL_WARNING, "Cluster set-up failed: %s", strerror(-rc));
+        config_free(cfg);
+        return 1;
+    }
 
     /* Create every core before any runs: each core's rings must exist before
      * another core can send to it. */
@@ -159,6 +168,7 @@ int main(int argc, char **argv)
     log_msg(LL_WARNING, "User requested shutdown...");
     stop_cores(&rt, created, launched);
     config_remove_pidfile(cfg);
+    cluster_shutdown();
     log_msg(LL_WARNING, "slotd is now ready to exit, bye bye...");
     control_free_slotmaps();
     slotmap_free(slotmap_publish(NULL));
@@ -167,6 +177,7 @@ int main(int argc, char **argv)
     return rc == 0 ? 0 : 1;
 fail:
     stop_cores(&rt, created, launched);
+    cluster_shutdown();
     config_remove_pidfile(cfg);
     config_free(cfg);
     return 1;

@@ -64,6 +64,41 @@ static const struct cmd_spec client_subs[] = {
     END,
 };
 
+/* CLUSTER: arity and flags of 7.0's COMMAND INFO. Subcommands that count
+ * keys or need an empty db run under the barrier (they read the shards);
+ * the others run on the connection's core and reach the cluster state
+ * through its lock (cluster/cmd_cluster.c). */
+static const struct cmd_spec cluster_subs[] = {
+    CMD("addslots",       -3, ADM | STALE | CONN, 0, 0, 0, cmd_cluster_addslots),
+    CMD("addslotsrange",  -4, ADM | STALE | CONN, 0, 0, 0, cmd_cluster_addslotsrange),
+    CMD("bumpepoch",       2, ADM | STALE | CONN, 0, 0, 0, cmd_cluster_bumpepoch),
+    CMD("count-failure-reports", 3, ADM | STALE | CONN, 0, 0, 0, cmd_cluster_count_failure_reports),
+    CMD("countkeysinslot", 3, STALE | ALL, 0, 0, 0, cmd_cluster_countkeysinslot),
+    CMD("delslots",       -3, ADM | STALE | CONN, 0, 0, 0, cmd_cluster_delslots),
+    CMD("delslotsrange",  -4, ADM | STALE | CONN, 0, 0, 0, cmd_cluster_delslotsrange),
+    CMD("failover",       -2, ADM | STALE | CONN, 0, 0, 0, cmd_cluster_failover),
+    CMD("flushslots",      2, ADM | STALE | ALL, 0, 0, 0, cmd_cluster_flushslots),
+    CMD("forget",          3, ADM | STALE | CONN, 0, 0, 0, cmd_cluster_forget),
+    CMD("getkeysinslot",   4, STALE | ALL, 0, 0, 0, cmd_cluster_getkeysinslot),
+    CMD("help",            2, LOAD | STALE | CONN, 0, 0, 0, cmd_cluster_help),
+    CMD("info",            2, STALE | CONN, 0, 0, 0, cmd_cluster_info),
+    CMD("keyslot",         3, STALE | CONN, 0, 0, 0, cmd_cluster_keyslot),
+    CMD("links",           2, STALE | CONN, 0, 0, 0, cmd_cluster_links),
+    CMD("meet",           -4, ADM | STALE | CONN, 0, 0, 0, cmd_cluster_meet),
+    CMD("myid",            2, STALE | CONN, 0, 0, 0, cmd_cluster_myid),
+    CMD("nodes",           2, STALE | CONN, 0, 0, 0, cmd_cluster_nodes),
+    CMD("replicas",        3, ADM | STALE | CONN, 0, 0, 0, cmd_cluster_replicas),
+    CMD("replicate",       3, ADM | STALE | ALL, 0, 0, 0, cmd_cluster_replicate),
+    CMD("reset",          -2, ADM | NOSC | STALE | ALL, 0, 0, 0, cmd_cluster_reset),
+    CMD("saveconfig",      2, ADM | STALE | CONN, 0, 0, 0, cmd_cluster_saveconfig),
+    CMD("set-config-epoch", 3, ADM | STALE | CONN, 0, 0, 0, cmd_cluster_set_config_epoch),
+    CMD("setslot",        -4, ADM | STALE | ALL, 0, 0, 0, cmd_cluster_setslot),
+    CMD("shards",          2, STALE | CONN, 0, 0, 0, cmd_cluster_shards),
+    CMD("slaves",          3, ADM | STALE | CONN, 0, 0, 0, cmd_cluster_slaves),
+    CMD("slots",           2, STALE | CONN, 0, 0, 0, cmd_cluster_slots),
+    END,
+};
+
 static const struct cmd_spec command_subs[] = {
     CMD("count",   2, LOAD | STALE | CONN, 0, 0, 0, cmd_command_count),
     CMD("info",   -2, LOAD | STALE | CONN, 0, 0, 0, cmd_command_info),
@@ -109,8 +144,10 @@ static const struct cmd_spec slowlog_subs[] = {
 /* Sorted by name. */
 static const struct cmd_spec top[] = {
     CMD("append",      3, W | OOM | FAST, 1, 1, 1, cmd_append),
+    CMD("asking",      1, FAST | CONN, 0, 0, 0, cmd_asking),
     CMD("auth",       -2, NOSC | LOAD | STALE | FAST | NOAUTH | BUSY | CONN, 0, 0, 0, cmd_auth),
     CONTAINER("client", -2, 0, NULL, client_subs),
+    CONTAINER("cluster", -2, 0, NULL, cluster_subs),
     CONTAINER("command", -1, LOAD | STALE | CONN, cmd_command, command_subs),
     CONTAINER("config", -2, 0, NULL, config_subs),
     CMD("dbsize",      1, RO | FAST | ALL, 0, 0, 0, cmd_dbsize),
@@ -152,6 +189,8 @@ static const struct cmd_spec top[] = {
     CMD("pttl",        2, RO | FAST, 1, 1, 1, cmd_pttl),
     CMD("quit",       -1, NOSC | LOAD | STALE | FAST | NOAUTH | BUSY | CONN, 0, 0, 0, cmd_quit),
     CMD("randomkey",   1, RO | ALL, 0, 0, 0, cmd_randomkey),
+    CMD("readonly",    1, LOAD | STALE | FAST | CONN, 0, 0, 0, cmd_readonly),
+    CMD("readwrite",   1, LOAD | STALE | FAST | CONN, 0, 0, 0, cmd_readwrite),
     CMD("rename",      3, W | SPLIT, 1, 2, 1, cmd_rename),
     CMD("renamenx",    3, W | FAST | SPLIT, 1, 2, 1, cmd_renamenx),
     CMD("reset",       1, NOSC | LOAD | STALE | FAST | NOAUTH | BUSY | CONN, 0, 0, 0, cmd_reset),

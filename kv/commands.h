@@ -35,4 +35,16 @@ cmd_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_select, cmd_reset,
        cmd_command, cmd_command_count, cmd_command_info, cmd_command_docs,
        cmd_command_getkeys, cmd_command_list, cmd_command_help;
 
+/* cluster/cmd_cluster.c: CLUSTER subcommands and the cluster connection
+ * commands */
+cmd_fn cmd_cluster_addslots, cmd_cluster_addslotsrange, cmd_cluster_bumpepoch,
+       cmd_cluster_count_failure_reports, cmd_cluster_countkeysinslot,
+       cmd_cluster_delslots, cmd_cluster_delslotsrange, cmd_cluster_failover,
+       cmd_cluster_flushslots, cmd_cluster_forget, cmd_cluster_getkeysinslot,
+       cmd_cluster_help, cmd_cluster_info, cmd_cluster_keyslot, cmd_cluster_links,
+       cmd_cluster_meet, cmd_cluster_myid, cmd_cluster_nodes, cmd_cluster_replicas,
+       cmd_cluster_replicate, cmd_cluster_reset, cmd_cluster_saveconfig,
+       cmd_cluster_set_config_epoch, cmd_cluster_setslot, cmd_cluster_shards,
+       cmd_cluster_slaves, cmd_cluster_slots, cmd_asking, cmd_readonly, cmd_readwrite;
+
 #endif

@@ -1,0 +1,29 @@
+/* slotkeys — the keys of one cluster hash slot, for CLUSTER COUNTKEYSINSLOT,
+ * GETKEYSINSLOT, SETSLOT NODE and the emptiness checks of FLUSHSLOTS and
+ * RESET. Runs on a data core with the shards of its view (under the
+ * all-cores barrier: the shard that holds the slot).
+ *
+ * Cost: there is no per-slot key index yet, so a slot's keys are found by
+ * walking the whole db 0 table of the core holding the slot: O(keys on that
+ * core) per call, with every other core parked when run under the barrier.
+ * Fine for redis-cli's resharding of modest datasets; a per-slot index
+ * (design.md) replaces the walk later without changing these signatures. */
+#ifndef SLOTD_SLOTKEYS_H
+#define SLOTD_SLOTKEYS_H
+
+#include <stddef.h>
+#include "cmd.h"
+
+/* Called once per key; `key` is borrowed for the call only. */
+typedef void ks_key_fn(const char *key, size_t klen, void *arg);
+
+/* Keys of db 0 in `slot` (logically expired keys not yet deleted count, as
+ * in Redis). */
+size_t ks_slot_count(struct cmd_ctx *c, unsigned slot);
+/* Hand at most `max` keys of `slot` to fn; returns how many it handed. The
+ * table is not modified. */
+size_t ks_slot_keys(struct cmd_ctx *c, unsigned slot, size_t max, ks_key_fn *fn, void *arg);
+/* Keys of db 0 over every shard of the view. */
+size_t ks_db0_count(struct cmd_ctx *c);
+
+#endif
