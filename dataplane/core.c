@@ -41,6 +41,7 @@
 
 #define RING_DRAIN_BURST 64     /* descriptors per dequeue call */
 #define RING_DRAIN_MAX   1024   /* per ring per turn: bounds a turn's work */
+#define CORE_SPIN_TURNS 64       /* empty polls after work before sleeping: ~30 µs */
 #define CRON_EXPIRE_BUDGET_PCT 25 /* Redis: ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC */
 
 int64_t clock_ms(void)
@@ -452,6 +453,13 @@ void core_turn(struct core *self, int may_sleep)
     timeout = may_sleep ? (int)(self->next_cron_ms - self->now_ms) : 0;
     if (timeout < 0 || self->backlog_total || self->waiting_barrier)
         timeout = 0;
+    /* Busy for a while after work: polling without sleeping spares the
+     * sleep/wake-up round trip through the scheduler on every request of a
+     * request-reply load, and costs nothing once the spin budget is spent. */
+    if (timeout > 0 && self->spin_left > 0) {
+        self->spin_left--;
+        timeout = 0;
+    }
     if (timeout > 0) {
         atomic_store_explicit(&self->sleeping, 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_seq_cst);
@@ -460,7 +468,8 @@ void core_turn(struct core *self, int may_sleep)
             atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
             timeout = 0;
     }
-    sock_poll(self->sock, timeout);
+    if (sock_poll(self->sock, timeout) > 0)
+        self->spin_left = CORE_SPIN_TURNS;
     atomic_store_explicit(&self->sleeping, 0, memory_order_relaxed);
     self->now_ms = clock_ms();
 

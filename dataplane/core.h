@@ -113,6 +113,7 @@ struct core {
 
     unsigned waiting_barrier;     /* clients of this core waiting for the barrier */
     uint64_t seen_park_gen;
+    unsigned spin_left;           /* empty polls left before the core may sleep */
 
     /* version of the slot map this core last used: the quiescent point after
      * which the control plane may free older maps */
