@@ -49,6 +49,71 @@ static inline void count(int64_t delta)
     atomic_fetch_add_explicit(&mem_slots[tl_slot].used, delta, memory_order_relaxed);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define MEM_VIA_LIBC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MEM_VIA_LIBC 1
+#endif
+#endif
+
+#ifdef MEM_VIA_LIBC
+/* AddressSanitizer sees only the libc allocator, not jemalloc's *allocx
+ * calls: in a sanitizer build every block comes from malloc, sized up to the
+ * jemalloc class it would have had, so a stale pointer into a table entry or
+ * a client is reported and the byte counts stay those of a release build. */
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t class_of(size_t n)
+{
+    return nallocx(n ? n : 1, 0);
+}
+
+void *mem_alloc(size_t n)
+{
+    void *p = malloc(class_of(n));
+
+    if (p)
+        count((int64_t)malloc_usable_size(p));
+    return p;
+}
+
+void *mem_calloc(size_t n)
+{
+    void *p = calloc(1, class_of(n));
+
+    if (p)
+        count((int64_t)malloc_usable_size(p));
+    return p;
+}
+
+void *mem_realloc(void *p, size_t n)
+{
+    size_t old = p ? malloc_usable_size(p) : 0;
+    void *q = realloc(p, class_of(n));
+
+    if (q)
+        count((int64_t)malloc_usable_size(q) - (int64_t)old);
+    return q;
+}
+
+void mem_free(void *p)
+{
+    if (!p)
+        return;
+    count(-(int64_t)malloc_usable_size(p));
+    free(p);
+}
+
+void mem_free_sized(void *p, size_t n)
+{
+    (void)n;
+    mem_free(p);
+}
+#else
+
 void *mem_alloc(size_t n)
 {
     void *p = mallocx(n ? n : 1, 0);
@@ -97,6 +162,8 @@ void mem_free_sized(void *p, size_t n)
     count(-(int64_t)nallocx(n, 0));
     sdallocx(p, n, 0);
 }
+
+#endif /* MEM_VIA_LIBC */
 
 size_t mem_size_class(size_t n)
 {

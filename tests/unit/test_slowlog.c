@@ -230,6 +230,7 @@ static void test_get_merges_cores(void **state)
     slowlog_push(&f->core[1], NULL, argv, 1, 12);   /* id 2 */
     slowlog_push(&f->core[0], NULL, argv, 1, 13);   /* id 3 */
     cmd_slowlog_get(&ctx);
+    resp_add_raw(&out, "", 1);          /* NUL-terminate for strstr */
     p = out.buf;
     assert_memory_equal(p, "*3\r\n*6\r\n:3\r\n", 12);
     p = strstr(p + 12, "*6\r\n:2\r\n");
