@@ -21,7 +21,7 @@ struct conn_ops {
      * calls client_writable once room opens), or -errno when the connection is
      * broken (the transport will report the close). Never blocks. */
     ssize_t (*send)(struct conn *c, const void *p, size_t n);
-    /* Stop (on=0) or resume (on=1) delivering input: back-pressure while a
+    /* Stop (paused=1) or resume (paused=0) delivering input: back-pressure while a
      * client waits for remote replies or its output is over its limit. */
     void (*pause_input)(struct conn *c, int paused);
     /* Close now. The transport calls client_closed() later, never inside. */

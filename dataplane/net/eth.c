@@ -1,0 +1,329 @@
+/* eth — the stack's entry points and its link layer: create/free, the
+ * receive burst, the end-of-turn flush, the tx and exception arrays, and
+ * Ethernet II framing.
+ *
+ * Call chain: net_input_burst → eth_input → arp_input | ip_input | net_exception
+ *             net_flush → tcp upcall lists → tcp_flush_dirty → net_tx_flush → tx hook
+ * Owner: one data core (the stack's). The tx and exception arrays hold frames
+ * the stack owns until the hook takes them; whatever a hook refuses is freed
+ * at once and counted, so nothing waits across turns. */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_prefetch.h>
+
+#include "../mem.h"
+#include "net_priv.h"
+
+static const char *const drop_names[] = {
+#define NET_DROP_NAME(n, d) #n,
+    NET_DROP_LIST(NET_DROP_NAME)
+#undef NET_DROP_NAME
+};
+
+static const char *const drop_descs[] = {
+#define NET_DROP_DESC(n, d) d,
+    NET_DROP_LIST(NET_DROP_DESC)
+#undef NET_DROP_DESC
+};
+
+const char *net_drop_name(unsigned i)
+{
+    return i < NET_DROP__COUNT ? drop_names[i] : "?";
+}
+
+const char *net_drop_desc(unsigned i)
+{
+    return i < NET_DROP__COUNT ? drop_descs[i] : "?";
+}
+
+void net_config_defaults(struct net_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->mtu = 1500;
+    cfg->max_conns = 16384;
+    cfg->max_half_open = 1024;
+    cfg->sndbuf = 32768;
+    cfg->rcvbuf = 32768;
+    cfg->arp_entries = 256;
+    cfg->rto_init_ms = 1000;        /* RFC 6298 2.1 */
+    cfg->rto_min_ms = 200;          /* Linux TCP_RTO_MIN; RFC 6298 2.4 asks 1 s */
+    cfg->rto_max_ms = 60000;        /* RFC 6298 2.5 */
+    cfg->time_wait_ms = 1000;
+    cfg->fin_wait2_ms = 60000;      /* Linux tcp_fin_timeout */
+    cfg->delack_ms = 0;
+    cfg->arp_timeout_ms = 60000;
+    cfg->arp_retry_ms = 1000;
+    cfg->arp_retries = 3;
+    cfg->syn_retries = 6;           /* Linux tcp_syn_retries */
+    cfg->data_retries = 15;         /* Linux tcp_retries2 */
+    cfg->init_cwnd = 10;            /* RFC 6928 */
+    cfg->challenge_ack_per_s = 1000;/* Linux tcp_challenge_ack_limit */
+    cfg->eph_lo = 49152;            /* RFC 6335 6: dynamic ports */
+    cfg->eph_hi = 65535;
+    cfg->timestamps = 1;
+    cfg->wscale = 1;
+}
+
+static int config_ok(const struct net_config *c)
+{
+    uint32_t room;
+
+    if (c->pool == NULL || c->max_conns == 0 || c->mtu < 576 || c->mtu > 9000)
+        return 0;
+    if (c->mss != 0 && (c->mss < 88 || c->mss > c->mtu - 40))
+        return 0;
+    room = rte_pktmbuf_data_room_size(c->pool);
+    if (room < RTE_PKTMBUF_HEADROOM + NET_ETH_HLEN + (uint32_t)c->mtu)
+        return 0;
+    if (c->sndbuf < 1024 || c->rcvbuf < 1024 || c->sndbuf > (1u << 30) || c->rcvbuf > (1u << 30))
+        return 0;
+    if (c->eph_lo == 0 || c->eph_hi < c->eph_lo)
+        return 0;
+    /* RFC 9293 3.8.6.3: an ACK is never delayed beyond 0.5 s */
+    if (c->delack_ms > 500 || c->rto_min_ms == 0 || c->rto_max_ms < c->rto_min_ms)
+        return 0;
+    return 1;
+}
+
+struct net_stack *net_stack_create(const struct net_config *cfg,
+                                   const struct net_hooks *hooks,
+                                   const struct net_upcalls *up)
+{
+    struct net_stack *s;
+
+    if (!config_ok(cfg))
+        return NULL;
+    s = mem_calloc(sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->cfg = *cfg;
+    if (s->cfg.mss == 0)
+        s->cfg.mss = (uint16_t)(s->cfg.mtu - NET_IP_HLEN - TCP_HLEN);
+    if (s->cfg.max_half_open == 0 || s->cfg.max_half_open > s->cfg.max_conns)
+        s->cfg.max_half_open = s->cfg.max_conns;
+    if (hooks)
+        s->hooks = *hooks;
+    if (up)
+        s->up = *up;
+    s->ip_be = rte_cpu_to_be_32(cfg->ip);
+    s->mask_be = rte_cpu_to_be_32(cfg->mask);
+    s->gw_be = rte_cpu_to_be_32(cfg->gateway);
+    memcpy(s->mac.addr_bytes, cfg->mac, RTE_ETHER_ADDR_LEN);
+    if (arp_init(s, cfg->arp_entries ? cfg->arp_entries : 16) != 0)
+        goto fail;
+    if (tcp_init(s) != 0)
+        goto fail;
+    return s;
+fail:
+    net_stack_free(s);
+    return NULL;
+}
+
+void net_stack_free(struct net_stack *s)
+{
+    if (s == NULL)
+        return;
+    tcp_fini(s);
+    arp_fini(s);
+    for (unsigned i = 0; i < s->ntx; i++)
+        rte_pktmbuf_free(s->tx[i]);
+    for (unsigned i = 0; i < s->nexc; i++)
+        rte_pktmbuf_free(s->exc[i]);
+    mem_free(s);
+}
+
+const struct net_counters *net_counters(const struct net_stack *s)
+{
+    return &s->cnt;
+}
+
+struct rte_mbuf *net_alloc_frame(struct net_stack *s, uint32_t len)
+{
+    struct rte_mbuf *m = rte_pktmbuf_alloc(s->cfg.pool);
+
+    if (m == NULL) {
+        NET_DROP(s, mbuf_alloc);
+        return NULL;
+    }
+    if (rte_pktmbuf_append(m, (uint16_t)len) == NULL) {
+        /* config_ok guarantees room for any frame up to the MTU */
+        rte_pktmbuf_free(m);
+        NET_DROP(s, mbuf_alloc);
+        return NULL;
+    }
+    return m;
+}
+
+void net_tx_flush(struct net_stack *s)
+{
+    uint16_t took = 0;
+
+    if (s->ntx == 0)
+        return;
+    if (s->hooks.tx)
+        took = s->hooks.tx(s->hooks.arg, s->tx, (uint16_t)s->ntx);
+    if (took > s->ntx)
+        took = (uint16_t)s->ntx;
+    for (unsigned i = took; i < s->ntx; i++) {
+        rte_pktmbuf_free(s->tx[i]);
+        NET_DROP(s, tx_full);
+    }
+    s->ntx = 0;
+}
+
+void net_tx(struct net_stack *s, struct rte_mbuf *m)
+{
+    if (s->ntx == NET_TX_BURST)
+        net_tx_flush(s);
+    s->cnt.tx_frames++;
+    s->cnt.tx_bytes += m->pkt_len;
+    s->tx[s->ntx++] = m;
+}
+
+void net_exception_flush(struct net_stack *s)
+{
+    uint16_t took = 0;
+
+    if (s->nexc == 0)
+        return;
+    if (s->hooks.exception)
+        took = s->hooks.exception(s->hooks.arg, s->exc, (uint16_t)s->nexc);
+    if (took > s->nexc)
+        took = (uint16_t)s->nexc;
+    for (unsigned i = took; i < s->nexc; i++) {
+        rte_pktmbuf_free(s->exc[i]);
+        NET_DROP(s, exception_full);
+    }
+    s->nexc = 0;
+}
+
+void net_exception(struct net_stack *s, struct rte_mbuf *m)
+{
+    if (s->nexc == NET_TX_BURST)
+        net_exception_flush(s);
+    s->cnt.exception_frames++;
+    s->exc[s->nexc++] = m;
+}
+
+void eth_output(struct net_stack *s, struct rte_mbuf *m, const struct rte_ether_addr *dst)
+{
+    struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+
+    rte_ether_addr_copy(dst, &eh->dst_addr);
+    rte_ether_addr_copy(&s->mac, &eh->src_addr);
+    net_tx(s, m);
+}
+
+void eth_input(struct net_stack *s, struct rte_mbuf *m)
+{
+    const struct rte_ether_hdr *eh;
+    uint16_t type;
+
+    if (m->data_len < NET_ETH_HLEN) {
+        NET_DROP(s, eth_short);
+        rte_pktmbuf_free(m);
+        return;
+    }
+    eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+    if (!rte_is_same_ether_addr(&eh->dst_addr, &s->mac)) {
+        if (!rte_is_multicast_ether_addr(&eh->dst_addr)) {
+            NET_DROP(s, eth_other_mac);
+            rte_pktmbuf_free(m);
+            return;
+        }
+        /* Multicast other than broadcast is never the stack's business. */
+        if (!rte_is_broadcast_ether_addr(&eh->dst_addr)) {
+            net_exception(s, m);
+            return;
+        }
+    }
+    type = rte_be_to_cpu_16(eh->ether_type);
+    if (type == RTE_ETHER_TYPE_IPV4)
+        ip_input(s, m);
+    else if (type == RTE_ETHER_TYPE_ARP)
+        arp_input(s, m);
+    else
+        net_exception(s, m);
+}
+
+void net_input_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n,
+                     uint64_t now_us)
+{
+    s->now_us = now_us;
+    tcp_run_deliver(s);
+    if (n > 0)
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[0], void *));
+    for (unsigned i = 0; i < n; i++) {
+        if (i + 1 < n)
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+        s->cnt.rx_frames++;
+        s->cnt.rx_bytes += pkts[i]->pkt_len;
+        eth_input(s, pkts[i]);
+    }
+    tcp_run_writable(s);
+    /* The kernel should not wait a turn for its frames. */
+    net_exception_flush(s);
+}
+
+void net_flush(struct net_stack *s)
+{
+    tcp_run_deliver(s);
+    tcp_run_writable(s);
+    tcp_run_closed(s);
+    tcp_flush_dirty(s);
+    tcp_run_reap(s);
+    net_exception_flush(s);
+    net_tx_flush(s);
+}
+
+unsigned net_timers(struct net_stack *s, uint64_t now_us)
+{
+    unsigned n;
+
+    if (now_us > s->now_us)
+        s->now_us = now_us;
+    n = tcp_timers_run(s, s->now_us, NET_TIMER_BUDGET);
+    n += arp_timers(s);
+    net_flush(s);
+    return n;
+}
+
+uint16_t net_cksum_fold(uint32_t sum)
+{
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+uint32_t net_cksum_mbuf(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint32_t sum)
+{
+    /* Bytes of a segment boundary falling on an odd offset must keep their
+     * position in the 16-bit words: track the parity of what was summed. */
+    uint32_t done = 0;
+
+    while (m != NULL && off >= m->data_len) {
+        off -= m->data_len;
+        m = m->next;
+    }
+    while (m != NULL && done < len) {
+        uint32_t n = m->data_len - off;
+        uint32_t part;
+
+        if (n > len - done)
+            n = len - done;
+        part = __rte_raw_cksum(rte_pktmbuf_mtod_offset(m, const void *, off), n, 0);
+        part = net_cksum_fold(part);
+        if (done & 1)
+            part = ((part & 0xff) << 8) | (part >> 8);
+        sum += part;
+        done += n;
+        off = 0;
+        m = m->next;
+    }
+    return sum;
+}

@@ -1,0 +1,272 @@
+/* tcp — connection state and the calls between tcp_in.c (segment arrival),
+ * tcp_out.c (segment building, retransmission), tcp_timer.c (timer wheel,
+ * RTO) and tcp_conn.c (connection table, lifecycle, app-facing lists).
+ * Private to dataplane/net/.
+ *
+ * Owner: one data core. A struct tcp_conn lives in the stack's array from
+ * SYN (or connect) to reaping; reaping happens only in net_flush (and
+ * net_stack_free), so no function that was handed a connection sees it
+ * freed under it, upcalls included.
+ *
+ * Sequence numbers: every comparison is a signed 32-bit difference
+ * (seq_lt & co.), so wraparound at 2^32 is harmless (RFC 9293 3.4).
+ *
+ * Send ring: bytes [snd_buf_seq, snd_buf_seq + sring.len) are the app's bytes
+ * not yet acknowledged; [snd_una, snd_nxt) of them are in flight. The FIN, when
+ * queued, has sequence number snd_buf_seq + sring.len.
+ * Receive ring: rring.len in-order bytes wait for the app at rring.head;
+ * rcv_nxt is the sequence number of ring position head + len; out-of-order
+ * bytes are copied at their place beyond it and listed in ooo[]. */
+#ifndef SLOTD_NET_TCP_H
+#define SLOTD_NET_TCP_H
+
+#include <stdint.h>
+#include <rte_ether.h>
+
+#include "net.h"
+
+struct net_stack;
+struct rte_mbuf;
+struct rte_ipv4_hdr;
+
+static inline int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline int seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
+static inline int seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+static inline int seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
+static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(a, b) ? a : b; }
+
+/* RFC 9293 3.3.2 state names. */
+enum tcp_state {
+    TCP_CLOSED = 0,
+    TCP_SYN_SENT,
+    TCP_SYN_RECEIVED,
+    TCP_ESTABLISHED,
+    TCP_FIN_WAIT_1,
+    TCP_FIN_WAIT_2,
+    TCP_CLOSE_WAIT,
+    TCP_CLOSING,
+    TCP_LAST_ACK,
+    TCP_TIME_WAIT,
+};
+
+const char *tcp_state_name(unsigned st);
+
+#define TCP_F_FIN 0x01
+#define TCP_F_SYN 0x02
+#define TCP_F_RST 0x04
+#define TCP_F_PSH 0x08
+#define TCP_F_ACK 0x10
+#define TCP_F_URG 0x20
+
+#define TCP_HLEN 20
+#define TCP_OPT_TS_LEN 12            /* NOP NOP kind 8 len 10 (RFC 7323 3.2 layout) */
+#define TCP_DEFAULT_MSS 536          /* RFC 9293 3.7.1: MSS when the option is absent */
+#define TCP_MAX_WSCALE 14            /* RFC 7323 2.3 */
+/* Out-of-order ranges kept per connection: 8 holes per window is far more
+ * than random loss of a few percent makes, and keeps the merge a short
+ * array walk. A ninth hole's segment is dropped and counted. */
+#define TCP_OOO_MAX 8
+/* 4096 slots of 1 ms, one turn 4.1 s: RTOs, delayed ACKs and a short
+ * TIME_WAIT land within one turn; longer deadlines wait a turn or more. */
+#define TCP_WHEEL_BITS 12
+#define TCP_WHEEL_SLOTS (1u << TCP_WHEEL_BITS)
+#define TCP_TICK_US 1000
+
+struct tcp_key {                     /* network byte order, as in the headers */
+    uint32_t rip, lip;
+    uint16_t rport, lport;
+};
+
+struct tcp_ring {
+    uint8_t *buf;
+    uint32_t cap;                    /* power of two */
+    uint32_t head;                   /* free-running index of the first byte */
+    uint32_t len;
+};
+
+struct tcp_range {
+    uint32_t lo, hi;                 /* [lo, hi) in sequence space */
+};
+
+struct tcp_conn {
+    struct tcp_key key;
+    uint32_t hash;
+    uint8_t state;
+    uint8_t dupacks;
+    uint8_t nooo;
+    uint8_t nrexmt;                  /* consecutive timeouts: the RTO backoff */
+    uint8_t probes;                  /* zero-window probes since the peer last answered */
+    uint8_t snd_wscale, rcv_wscale;  /* shift applied to the peer's / our window */
+    uint16_t mss;                    /* payload bytes per segment (options excluded) */
+    uint16_t peer_mss;
+    uint16_t segs_unacked;           /* in-order data segments since our last ACK */
+
+    unsigned passive : 1;            /* created by a SYN to a listener */
+    unsigned mac_ok : 1;             /* peer_mac learned */
+    unsigned app_live : 1;           /* the app holds it (on_closed not yet delivered) */
+    unsigned app_closed : 1;         /* net_tcp_close or abort was called */
+    unsigned paused : 1;             /* net_tcp_pause_input(c, 1) */
+    unsigned app_full : 1;           /* on_data took fewer bytes than offered */
+    unsigned want_writable : 1;
+    unsigned fin_queued : 1;         /* our FIN follows the ring's last byte */
+    unsigned rcvd_fin : 1;           /* the peer's FIN was processed */
+    unsigned ooo_fin : 1;            /* a FIN at ooo_fin_seq waits for the gap */
+    unsigned eof_sent : 1;           /* on_data(NULL, 0) delivered */
+    unsigned ts_ok : 1, ws_ok : 1;   /* RFC 7323 options negotiated */
+    unsigned ack_owed : 1;           /* some ACK must go out (may be delayed) */
+    unsigned ack_now : 1;            /* ... at this flush */
+    unsigned in_recovery : 1;        /* RFC 6582 fast recovery */
+    unsigned rtt_timing : 1;
+    unsigned persist : 1;            /* rexmt_at is the zero-window probe timer */
+    unsigned syn_rexmt : 1;          /* our SYN was retransmitted (RFC 6298 5.7) */
+    /* membership of the stack's lists (a conn is reaped only when all clear) */
+    unsigned on_dirty : 1, on_deliver : 1, on_writable : 1, on_closed : 1, on_reap : 1;
+    unsigned fifo : 2;               /* 0 none, 1 half-open FIFO, 2 TIME_WAIT FIFO */
+    unsigned hashed : 1;             /* in the connection table */
+    unsigned in_use : 1;             /* not on the free list */
+
+    int close_err;                   /* for on_closed */
+    void *ctx;
+    struct net_stack *s;
+    struct rte_ether_addr peer_mac;
+
+    /* send sequence variables, RFC 9293 3.3.1 */
+    uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
+    uint32_t max_sndwnd;
+    uint32_t snd_buf_seq;
+    uint32_t cwnd, ssthresh, recover;   /* RFC 5681, RFC 6582 */
+    struct tcp_ring sring;
+    /* receive sequence variables */
+    uint32_t irs, rcv_nxt, rcv_adv;     /* rcv_adv: right edge last advertised */
+    uint32_t rcv_space;                 /* window basis: rring.cap minus slack */
+    uint32_t ooo_fin_seq;
+    struct tcp_ring rring;
+    struct tcp_range ooo[TCP_OOO_MAX];
+    /* RFC 7323 */
+    uint32_t ts_recent, last_ack_sent, ts_offset;
+    /* RFC 6298, microseconds */
+    uint32_t srtt_us, rttvar_us, rto_us;
+    uint32_t rtt_seq;
+    uint64_t rtt_start_us;
+
+    /* timers (0 = off) and the wheel */
+    uint64_t rexmt_at;               /* RTO, persist, SYN, TIME_WAIT, FIN_WAIT_2 */
+    uint64_t dack_at;
+    uint64_t wheel_tick;             /* tick it sits in the wheel for; 0 = not */
+    struct tcp_conn *wheel_prev, *wheel_next;
+
+    /* lists */
+    struct tcp_conn *fifo_prev, *fifo_next;   /* also the free list */
+    struct tcp_conn *dirty_next, *deliver_next, *writable_next, *closed_next, *reap_next;
+};
+
+struct tcp_list {
+    struct tcp_conn *head, *tail;
+};
+
+struct tcp_stack {
+    struct tcp_conn *conns;
+    unsigned nconns;
+    struct tcp_conn *free;
+    struct tcp_conn **table;         /* open addressing, NULL = empty */
+    uint32_t table_mask;
+    uint16_t listen[NET_MAX_LISTEN]; /* network order */
+    unsigned nlisten;
+    uint16_t next_port;              /* default pick_port cursor */
+    uint32_t sbuf_cap, rbuf_cap;     /* ring sizes, powers of two */
+    uint8_t wscale;                  /* the shift we offer */
+
+    struct tcp_list dirty, deliver, writable, closed, reap;
+    struct tcp_list half_open, time_wait;   /* doubly linked via fifo_* */
+
+    struct tcp_conn *wheel[TCP_WHEEL_SLOTS];
+    uint64_t wheel_now;              /* last tick fully processed */
+
+    uint64_t chal_second;            /* RFC 5961 7 rate-limit window */
+    unsigned chal_count;
+};
+
+/* A received segment, parsed. Lives on the caller's stack. */
+struct tcp_seg {
+    struct rte_mbuf *m;
+    struct tcp_key key;
+    uint32_t seq, ack;
+    uint32_t len;                    /* payload bytes (SYN/FIN excluded) */
+    uint32_t off;                    /* payload offset in m */
+    uint16_t wnd;
+    uint8_t flags;
+    uint8_t has_mss, has_ws, has_ts;
+    uint8_t ws;
+    uint16_t opt_mss;
+    uint32_t tsval, tsecr;
+    struct rte_ether_addr src_mac;
+};
+
+/* tcp_conn.c */
+int tcp_init(struct net_stack *s);
+void tcp_fini(struct net_stack *s);
+uint32_t tcp_hash(const struct net_stack *s, const struct tcp_key *k);
+struct tcp_conn *tcp_lookup(struct net_stack *s, const struct tcp_key *k, uint32_t h);
+int tcp_is_listening(const struct net_stack *s, uint16_t port_be);
+/* A fresh connection in TCP_CLOSED, hashed under k, or NULL (counted). */
+struct tcp_conn *tcp_conn_new(struct net_stack *s, const struct tcp_key *k, uint32_t h);
+int tcp_conn_buffers(struct tcp_conn *c);
+void tcp_set_state(struct tcp_conn *c, unsigned st);
+/* The connection is finished: CLOSED, unhashed, timers off; the app (if it
+ * still holds it and has not closed) hears on_closed(err) at net_flush. */
+void tcp_conn_gone(struct tcp_conn *c, int err);
+void tcp_enter_time_wait(struct tcp_conn *c);
+/* Free c at once when nothing refers to it, else tcp_conn_gone(c, 0).
+ * For half-open eviction and TIME_WAIT reuse; c must not be in use up the
+ * call stack. */
+void tcp_conn_evict(struct tcp_conn *c);
+void tcp_mark_dirty(struct tcp_conn *c);
+void tcp_mark_deliver(struct tcp_conn *c);
+void tcp_mark_writable(struct tcp_conn *c);
+void tcp_schedule_closed(struct tcp_conn *c, int err);
+/* Upcall lists: run at the end of input, and in net_flush. */
+void tcp_run_deliver(struct net_stack *s);
+void tcp_run_writable(struct net_stack *s);
+void tcp_run_closed(struct net_stack *s);
+void tcp_run_reap(struct net_stack *s);
+uint32_t tcp_isn(struct net_stack *s, const struct tcp_key *k);
+uint32_t tcp_now_ms(const struct net_stack *s);
+
+/* tcp_in.c */
+void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
+               uint32_t l4off, uint32_t l4len);
+/* Give buffered input to the app as far as it takes it. */
+void tcp_deliver(struct tcp_conn *c);
+/* The window we would advertise now (unscaled bytes), and whether it opened
+ * enough since the last advertisement to be worth an update (RFC 9293
+ * 3.8.6.2.2 receiver-side SWS avoidance). */
+uint32_t tcp_rcv_window(struct tcp_conn *c);
+int tcp_window_update_due(struct tcp_conn *c);
+
+/* tcp_out.c */
+/* Send what the windows allow from the ring, then any ACK still owed. */
+void tcp_output(struct tcp_conn *c);
+void tcp_send_syn(struct tcp_conn *c);           /* SYN or SYN-ACK by state */
+void tcp_send_ack(struct tcp_conn *c);           /* pure ACK, now */
+void tcp_send_challenge_ack(struct tcp_conn *c); /* rate-limited, RFC 5961 */
+void tcp_send_rst(struct tcp_conn *c);           /* RST for an open connection */
+/* RST answering segment g for which no connection exists (RFC 9293 3.10.7.1). */
+void tcp_send_rst_reply(struct net_stack *s, const struct tcp_seg *g);
+/* Retransmit one segment from snd_una (fast retransmit, partial ACK). */
+void tcp_retransmit_first(struct tcp_conn *c);
+/* One byte at snd_una into a zero window (RFC 9293 3.8.6.1). */
+void tcp_send_probe(struct tcp_conn *c);
+void tcp_flush_dirty(struct net_stack *s);
+/* Segment payload per segment for this connection. */
+uint32_t tcp_eff_mss(const struct tcp_conn *c);
+void tcp_ring_copy_out(const struct tcp_ring *r, uint32_t off, uint8_t *dst, uint32_t n);
+
+/* tcp_timer.c */
+void tcp_timer_sync(struct tcp_conn *c);         /* after rexmt_at/dack_at changed */
+void tcp_timer_stop(struct tcp_conn *c);         /* both off, out of the wheel */
+unsigned tcp_timers_run(struct net_stack *s, uint64_t now_us, unsigned budget);
+void tcp_arm_rexmt(struct tcp_conn *c);          /* RTO from now, with backoff */
+void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us);
+uint32_t tcp_rto_backed_off(const struct tcp_conn *c);
+
+#endif

@@ -1,0 +1,916 @@
+/* tcp_in — segment arrival (RFC 9293 3.10.7): header checks, options,
+ * passive open with a bounded half-open table, SYN_SENT processing, the
+ * acceptability test, PAWS (RFC 7323), RST and SYN per RFC 5961, ACK
+ * processing with NewReno (RFC 5681, RFC 6582), in-order and out-of-order
+ * data into the receive ring, FIN; and delivery to the app.
+ *
+ * Call chain: ip_input → tcp_input → tcp_listen_input | tcp_synsent_input |
+ *             tcp_conn_input → tcp_ack → tcp_rcv_data → tcp_deliver → on_data
+ *                                                     → tcp_fin_arrived
+ * Owner: the stack's data core. A segment's mbuf is only read here and freed
+ * by tcp_input; payload is either handed to on_data in place (in order,
+ * nothing buffered) or copied into the ring. */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_tcp.h>
+
+#include "net_priv.h"
+
+static uint32_t min32(uint32_t a, uint32_t b)
+{
+    return a < b ? a : b;
+}
+
+/* ---- receive window ------------------------------------------------------- */
+
+static uint32_t rcv_edge_room(const struct tcp_conn *c)
+{
+    return seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+}
+
+static uint32_t rcv_free(const struct tcp_conn *c)
+{
+    uint32_t used = c->app_closed ? 0 : c->rring.len;
+
+    return c->rcv_space > used ? c->rcv_space - used : 0;
+}
+
+static uint32_t rcv_max_window(const struct tcp_conn *c)
+{
+    return 65535u << (c->ws_ok ? c->rcv_wscale : 0);
+}
+
+uint32_t tcp_rcv_window(struct tcp_conn *c)
+{
+    uint32_t cur = rcv_edge_room(c);
+    uint32_t win = rcv_free(c);
+    uint32_t sws = min32(c->rcv_space / 2, c->s->cfg.mss);
+
+    /* RFC 9293 3.8.6.2.2: move the right edge only by a useful amount ... */
+    if (win > cur && win - cur < sws)
+        win = cur;
+    /* ... and never back (RFC 9293 3.8.6.2.2, RFC 1122 4.2.2.16). */
+    if (win < cur)
+        win = cur;
+    return min32(win, rcv_max_window(c));
+}
+
+int tcp_window_update_due(struct tcp_conn *c)
+{
+    uint32_t cur = rcv_edge_room(c);
+    uint32_t win = min32(rcv_free(c), rcv_max_window(c));
+    uint32_t sws = min32(c->rcv_space / 2, c->s->cfg.mss);
+
+    /* Only worth a segment of its own when the peer's view is narrow. */
+    return cur < c->rcv_space / 2 && win > cur && win - cur >= sws;
+}
+
+/* ---- delivery ------------------------------------------------------------- */
+
+static int can_deliver(const struct tcp_conn *c)
+{
+    return c->app_live && !c->app_closed && !c->paused && !c->app_full &&
+           c->s->up.on_data != NULL;
+}
+
+void tcp_deliver(struct tcp_conn *c)
+{
+    struct net_stack *s = c->s;
+    struct tcp_ring *r = &c->rring;
+
+    if (c->app_closed) {
+        r->head += r->len;
+        r->len = 0;
+        return;
+    }
+    while (r->len > 0 && can_deliver(c)) {
+        uint32_t pos = r->head & (r->cap - 1);
+        uint32_t chunk = min32(r->len, r->cap - pos);
+        size_t k = s->up.on_data(c->ctx, r->buf + pos, chunk);
+
+        if (c->app_closed)          /* closed from the upcall: ring dropped */
+            return;
+        if (k > chunk)
+            k = chunk;
+        r->head += (uint32_t)k;
+        r->len -= (uint32_t)k;
+        if (k < chunk) {
+            c->app_full = 1;
+            break;
+        }
+    }
+    if (c->rcvd_fin && r->len == 0 && !c->eof_sent && can_deliver(c)) {
+        c->eof_sent = 1;
+        s->up.on_data(c->ctx, NULL, 0);
+    }
+    if (c->state != TCP_CLOSED && tcp_window_update_due(c)) {
+        c->ack_owed = c->ack_now = 1;
+        tcp_mark_dirty(c);
+    }
+}
+
+void net_tcp_pause_input(struct tcp_conn *c, int paused)
+{
+    if (paused) {
+        c->paused = 1;
+        return;
+    }
+    c->paused = 0;
+    c->app_full = 0;
+    if (c->rring.len > 0 || (c->rcvd_fin && !c->eof_sent))
+        tcp_mark_deliver(c);
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static void ring_write_mbuf(struct tcp_ring *r, uint32_t off, const struct rte_mbuf *m,
+                            uint32_t moff, uint32_t len)
+{
+    while (m != NULL && moff >= m->data_len) {
+        moff -= m->data_len;
+        m = m->next;
+    }
+    while (m != NULL && len > 0) {
+        uint32_t n = min32(m->data_len - moff, len);
+        const uint8_t *src = rte_pktmbuf_mtod_offset(m, const uint8_t *, moff);
+        uint32_t pos = (r->head + off) & (r->cap - 1);
+        uint32_t first = min32(n, r->cap - pos);
+
+        memcpy(r->buf + pos, src, first);
+        if (n > first)
+            memcpy(r->buf, src + first, n - first);
+        off += n;
+        len -= n;
+        moff = 0;
+        m = m->next;
+    }
+}
+
+static void parse_options(struct tcp_seg *g, const uint8_t *p, uint32_t n)
+{
+    uint32_t i = 0;
+
+    while (i < n) {
+        uint8_t kind = p[i], len;
+
+        if (kind == 0)              /* RFC 9293 3.1: end of option list */
+            break;
+        if (kind == 1) {            /* no-operation */
+            i++;
+            continue;
+        }
+        if (i + 1 >= n)
+            break;
+        len = p[i + 1];
+        if (len < 2 || i + len > n)
+            break;                  /* malformed: ignore the rest */
+        switch (kind) {
+        case 2:                     /* MSS, RFC 9293 3.7.1 */
+            if (len == 4) {
+                g->has_mss = 1;
+                g->opt_mss = (uint16_t)(p[i + 2] << 8 | p[i + 3]);
+            }
+            break;
+        case 3:                     /* window scale, RFC 7323 2.2 */
+            if (len == 3) {
+                g->has_ws = 1;
+                g->ws = p[i + 2] > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : p[i + 2];
+            }
+            break;
+        case 8:                     /* timestamps, RFC 7323 3.2 */
+            if (len == 10) {
+                g->has_ts = 1;
+                g->tsval = (uint32_t)p[i + 2] << 24 | (uint32_t)p[i + 3] << 16 |
+                           (uint32_t)p[i + 4] << 8 | p[i + 5];
+                g->tsecr = (uint32_t)p[i + 6] << 24 | (uint32_t)p[i + 7] << 16 |
+                           (uint32_t)p[i + 8] << 8 | p[i + 9];
+            }
+            break;
+        default:
+            break;
+        }
+        i += len;
+    }
+}
+
+/* Options of the peer's SYN (or SYN-ACK) decide what this connection uses. */
+static void take_syn_options(struct tcp_conn *c, const struct tcp_seg *g)
+{
+    struct net_stack *s = c->s;
+
+    c->peer_mss = g->has_mss && g->opt_mss >= 64 ? g->opt_mss : TCP_DEFAULT_MSS;
+    if (g->has_ws && s->cfg.wscale) {
+        c->ws_ok = 1;
+        c->snd_wscale = g->ws;
+        c->rcv_wscale = s->tcp.wscale;
+    } else {
+        c->ws_ok = 0;
+        c->snd_wscale = c->rcv_wscale = 0;
+    }
+    if (g->has_ts && s->cfg.timestamps) {
+        c->ts_ok = 1;
+        c->ts_recent = g->tsval;
+    }
+}
+
+/* Both SYNs are acknowledged: windows, MSS, congestion state, upcall.
+ * Returns 0, or -1 when the connection was refused (it is gone). */
+static int tcp_established(struct tcp_conn *c, const struct tcp_seg *g, uint32_t wnd)
+{
+    struct net_stack *s = c->s;
+    uint32_t mss = min32(c->peer_mss, s->cfg.mss);
+
+    if (c->passive && tcp_conn_buffers(c) != 0) {
+        tcp_send_rst(c);
+        tcp_conn_gone(c, 0);
+        return -1;
+    }
+    if (c->ts_ok)
+        mss -= TCP_OPT_TS_LEN;
+    c->mss = (uint16_t)(mss < 64 ? 64 : mss);
+    c->snd_una = g->ack;
+    c->snd_nxt = seq_max(c->snd_nxt, g->ack);
+    c->snd_wnd = wnd;
+    c->max_sndwnd = wnd;
+    c->snd_wl1 = g->seq;
+    c->snd_wl2 = g->ack;
+    c->cwnd = (uint32_t)s->cfg.init_cwnd * c->mss;
+    if (c->cwnd < 2u * c->mss)
+        c->cwnd = 2u * c->mss;
+    c->rexmt_at = 0;
+    c->nrexmt = 0;
+    tcp_timer_sync(c);
+    if (!c->syn_rexmt)
+        tcp_rtt_sample(c, (uint32_t)(s->now_us - c->rtt_start_us));
+    else if (c->srtt_us == 0 && c->rto_us < 3000000)
+        c->rto_us = 3000000;        /* RFC 6298 5.7 */
+    tcp_set_state(c, TCP_ESTABLISHED);
+    s->cnt.tcp_conns_total++;
+    tcp_mark_dirty(c);              /* bytes queued before the handshake may go */
+    if (c->passive) {
+        void *ctx;
+
+        /* app_live first: a close from inside on_accept must be heard. */
+        c->app_live = 1;
+        ctx = s->up.on_accept ? s->up.on_accept(s->hooks.arg, c) : NULL;
+        if (ctx == NULL) {
+            c->app_live = 0;        /* refused: no on_closed to report */
+            if (c->state != TCP_CLOSED) {
+                tcp_send_rst(c);
+                tcp_conn_gone(c, 0);
+            }
+            return -1;
+        }
+        c->ctx = ctx;
+    } else if (s->up.on_connected) {
+        s->up.on_connected(c->ctx);
+    } else if (s->up.on_writable) {
+        s->up.on_writable(c->ctx);
+    }
+    return c->state == TCP_CLOSED ? -1 : 0;
+}
+
+/* ---- LISTEN ------------------------------------------------------------- */
+
+static void tcp_listen_input(struct net_stack *s, struct tcp_seg *g, uint32_t h)
+{
+    struct tcp_conn *c;
+
+    /* RFC 9293 3.10.7.2 */
+    if (g->flags & TCP_F_RST) {
+        NET_DROP(s, tcp_listen_bad);
+        return;
+    }
+    if (g->flags & TCP_F_ACK) {
+        NET_DROP(s, tcp_no_conn);
+        tcp_send_rst_reply(s, g);
+        return;
+    }
+    if (!(g->flags & TCP_F_SYN)) {
+        NET_DROP(s, tcp_listen_bad);
+        return;
+    }
+    if (s->cnt.tcp_conns_half_open >= s->cfg.max_half_open && s->tcp.half_open.head) {
+        /* SYN flood: the oldest half-open connection makes room. Its peer,
+         * if real, retransmits its SYN. */
+        NET_DROP(s, tcp_syn_evicted);
+        tcp_conn_evict(s->tcp.half_open.head);
+    }
+    c = tcp_conn_new(s, &g->key, h);
+    if (c == NULL)
+        return;
+    c->passive = 1;
+    c->mac_ok = 1;
+    c->peer_mac = g->src_mac;
+    c->irs = g->seq;
+    c->rcv_nxt = g->seq + 1;
+    c->rcv_adv = c->rcv_nxt;
+    c->iss = tcp_isn(s, &g->key);
+    c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+    c->snd_buf_seq = c->iss + 1;
+    c->recover = c->iss;
+    c->ts_offset = h * 2654435761u;
+    take_syn_options(c, g);
+    /* The SYN's window is never scaled (RFC 7323 2.2). */
+    c->snd_wnd = g->wnd;
+    tcp_set_state(c, TCP_SYN_RECEIVED);
+    tcp_send_syn(c);
+}
+
+/* ---- SYN_SENT ----------------------------------------------------------- */
+
+static void tcp_synsent_input(struct tcp_conn *c, struct tcp_seg *g)
+{
+    struct net_stack *s = c->s;
+
+    /* RFC 9293 3.10.7.3 */
+    if ((g->flags & TCP_F_ACK) && (seq_le(g->ack, c->iss) || seq_gt(g->ack, c->snd_max))) {
+        NET_DROP(s, tcp_synsent_bad);
+        tcp_send_rst_reply(s, g);
+        return;
+    }
+    if (g->flags & TCP_F_RST) {
+        if (g->flags & TCP_F_ACK) {
+            tcp_conn_gone(c, -ECONNREFUSED);
+            return;
+        }
+        NET_DROP(s, tcp_synsent_bad);
+        return;
+    }
+    if (!(g->flags & TCP_F_SYN)) {
+        NET_DROP(s, tcp_synsent_bad);
+        return;
+    }
+    c->irs = g->seq;
+    c->rcv_nxt = g->seq + 1;
+    c->rcv_adv = c->rcv_nxt;
+    c->mac_ok = 1;
+    c->peer_mac = g->src_mac;
+    take_syn_options(c, g);
+    if (g->flags & TCP_F_ACK) {
+        c->ack_owed = c->ack_now = 1;
+        tcp_mark_dirty(c);
+        tcp_established(c, g, g->wnd);
+        return;
+    }
+    /* Simultaneous open (RFC 9293 3.5 figure 8). */
+    c->snd_wnd = g->wnd;
+    tcp_set_state(c, TCP_SYN_RECEIVED);
+    tcp_send_syn(c);
+}
+
+/* ---- ACK processing ----------------------------------------------------- */
+
+static void tcp_dupack(struct tcp_conn *c)
+{
+    struct net_stack *s = c->s;
+
+    if (c->dupacks < 255)
+        c->dupacks++;
+    if (c->in_recovery) {
+        /* RFC 6582 3.2 (4): inflate for each segment that left the network */
+        c->cwnd += c->mss;
+        tcp_mark_dirty(c);
+        return;
+    }
+    /* RFC 5681 3.2 (2), RFC 6582 3.2 (2): third duplicate, and the ACK
+     * covers everything sent before the last recovery. */
+    if (c->dupacks == 3 && seq_ge(c->snd_una, c->recover)) {
+        uint32_t flight = c->snd_max - c->snd_una;
+
+        c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
+        c->recover = c->snd_max;
+        tcp_retransmit_first(c);
+        c->cwnd = c->ssthresh + 3u * c->mss;
+        c->in_recovery = 1;
+        s->cnt.tcp_fast_retransmits++;
+        tcp_mark_dirty(c);
+    }
+}
+
+static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
+{
+    struct net_stack *s = c->s;
+    uint32_t acked = ack - c->snd_una;
+    uint32_t data_end = c->snd_buf_seq + c->sring.len;
+    uint32_t upto = seq_lt(ack, data_end) ? ack : data_end;
+
+    if (seq_gt(upto, c->snd_buf_seq)) {
+        uint32_t n = upto - c->snd_buf_seq;
+
+        c->sring.head += n;
+        c->sring.len -= n;
+        c->snd_buf_seq = upto;
+        if (c->want_writable && c->sring.cap - c->sring.len >= c->sring.cap / 4)
+            tcp_mark_writable(c);
+    }
+    c->snd_una = ack;
+    if (seq_lt(c->snd_nxt, ack))
+        c->snd_nxt = ack;
+    if (c->rtt_timing && seq_gt(ack, c->rtt_seq)) {
+        tcp_rtt_sample(c, (uint32_t)(s->now_us - c->rtt_start_us));
+        c->rtt_timing = 0;
+    }
+    c->nrexmt = 0;
+    if (c->in_recovery) {
+        if (seq_ge(ack, c->recover)) {
+            /* RFC 6582 3.2 (3) full ACK */
+            uint32_t flight = c->snd_max - c->snd_una;
+            uint32_t f = (flight > c->mss ? flight : c->mss) + c->mss;
+
+            c->cwnd = min32(c->ssthresh, f);
+            c->in_recovery = 0;
+            c->dupacks = 0;
+        } else {
+            /* RFC 6582 3.2 (4) partial ACK: resend the next hole, deflate */
+            tcp_retransmit_first(c);
+            c->cwnd = (c->cwnd > acked ? c->cwnd - acked : 0) + (acked >= c->mss ? c->mss : 0);
+            if (c->cwnd < c->mss)
+                c->cwnd = c->mss;
+        }
+    } else {
+        c->dupacks = 0;
+        if (c->cwnd < c->ssthresh)
+            c->cwnd += min32(acked, c->mss);            /* RFC 5681 3.1 (2) */
+        else
+            c->cwnd += (uint32_t)c->mss * c->mss / c->cwnd ? (uint32_t)c->mss * c->mss / c->cwnd : 1;
+        if (c->cwnd > (1u << 30))
+            c->cwnd = 1u << 30;
+    }
+    /* RFC 6298 5.2 / 5.3 */
+    if (!c->persist) {
+        if (c->snd_una == c->snd_max) {
+            c->rexmt_at = 0;
+            tcp_timer_sync(c);
+        } else {
+            tcp_arm_rexmt(c);
+        }
+    }
+    tcp_mark_dirty(c);
+}
+
+/* Returns 0 to go on with the segment, -1 when it is consumed or the
+ * connection went away. */
+static int tcp_ack(struct tcp_conn *c, const struct tcp_seg *g)
+{
+    struct net_stack *s = c->s;
+    uint32_t ack = g->ack;
+    uint32_t wnd = (uint32_t)g->wnd << (c->ws_ok ? c->snd_wscale : 0);
+
+    if (seq_gt(ack, c->snd_max)) {
+        NET_DROP(s, tcp_ack_unsent);
+        tcp_send_ack(c);
+        return -1;
+    }
+    /* RFC 5961 5.2: an ACK older than the largest window we were given */
+    if (seq_lt(ack, c->snd_una - c->max_sndwnd)) {
+        NET_DROP(s, tcp_ack_old);
+        tcp_send_ack(c);
+        return -1;
+    }
+    if (seq_gt(ack, c->snd_una))
+        tcp_new_ack(c, ack);
+    else if (ack == c->snd_una && g->len == 0 && !(g->flags & TCP_F_FIN) &&
+             wnd == c->snd_wnd && c->snd_max != c->snd_una && c->snd_wnd != 0 && !c->persist)
+        tcp_dupack(c);                              /* RFC 5681 2 definition */
+    /* RFC 9293 3.10.7.4: window update from a newer segment only */
+    if (seq_lt(c->snd_wl1, g->seq) || (c->snd_wl1 == g->seq && seq_le(c->snd_wl2, ack))) {
+        uint32_t old = c->snd_wnd;
+
+        c->snd_wnd = wnd;
+        c->snd_wl1 = g->seq;
+        c->snd_wl2 = ack;
+        if (wnd > c->max_sndwnd)
+            c->max_sndwnd = wnd;
+        if (old == 0 && wnd > 0 && c->persist) {
+            /* Only the probe byte can be in flight: if the peer did not
+             * take it, it goes again at once, in order. */
+            c->persist = 0;
+            c->nrexmt = 0;
+            c->probes = 0;
+            c->rexmt_at = 0;
+            c->snd_nxt = c->snd_una;
+            tcp_timer_sync(c);
+        }
+        if (wnd > old)
+            tcp_mark_dirty(c);
+    }
+    if (c->persist)
+        c->probes = 0;              /* the peer answers our probes: alive */
+    /* Our FIN acknowledged? */
+    if (c->fin_queued && seq_gt(c->snd_una, c->snd_buf_seq + c->sring.len)) {
+        switch (c->state) {
+        case TCP_FIN_WAIT_1:
+            tcp_set_state(c, TCP_FIN_WAIT_2);
+            c->rexmt_at = 0;
+            c->persist = 0;
+            if (c->app_closed)
+                c->rexmt_at = s->now_us + (uint64_t)s->cfg.fin_wait2_ms * 1000;
+            tcp_timer_sync(c);
+            break;
+        case TCP_CLOSING:
+            tcp_enter_time_wait(c);
+            break;
+        case TCP_LAST_ACK:
+            tcp_conn_gone(c, 0);
+            return -1;
+        default:
+            break;
+        }
+    }
+    return 0;
+}
+
+/* ---- data and FIN ------------------------------------------------------- */
+
+static void tcp_fin_arrived(struct tcp_conn *c)
+{
+    c->rcv_nxt++;
+    c->rcvd_fin = 1;
+    c->ack_owed = c->ack_now = 1;
+    tcp_mark_dirty(c);
+    switch (c->state) {
+    case TCP_ESTABLISHED:
+        tcp_set_state(c, TCP_CLOSE_WAIT);
+        break;
+    case TCP_FIN_WAIT_1:
+        tcp_set_state(c, TCP_CLOSING);      /* simultaneous close */
+        break;
+    case TCP_FIN_WAIT_2:
+        tcp_enter_time_wait(c);
+        break;
+    default:
+        break;
+    }
+    tcp_deliver(c);
+}
+
+static void tcp_merge_ooo(struct tcp_conn *c)
+{
+    int filled = 0;
+
+    while (c->nooo > 0 && seq_le(c->ooo[0].lo, c->rcv_nxt)) {
+        if (seq_gt(c->ooo[0].hi, c->rcv_nxt)) {
+            c->rring.len += c->ooo[0].hi - c->rcv_nxt;
+            c->rcv_nxt = c->ooo[0].hi;
+        }
+        memmove(&c->ooo[0], &c->ooo[1], sizeof(c->ooo[0]) * (size_t)(c->nooo - 1));
+        c->nooo--;
+        filled = 1;
+    }
+    /* RFC 5681 4.2: ACK at once a segment that fills a gap. */
+    if (filled)
+        c->ack_now = 1;
+}
+
+static void tcp_rcv_ooo(struct tcp_conn *c, const struct tcp_seg *g)
+{
+    struct tcp_range out[TCP_OOO_MAX];
+    uint32_t lo = g->seq, hi = g->seq + g->len;
+    unsigned n = 0, i = 0;
+    int placed = 0;
+
+    for (i = 0; i < c->nooo; i++) {
+        const struct tcp_range *r = &c->ooo[i];
+
+        if (seq_lt(r->hi, lo)) {
+            if (n == TCP_OOO_MAX)
+                goto full;
+            out[n++] = *r;
+        } else if (seq_gt(r->lo, hi)) {
+            if (!placed) {
+                if (n == TCP_OOO_MAX)
+                    goto full;
+                out[n++] = (struct tcp_range){ lo, hi };
+                placed = 1;
+            }
+            if (n == TCP_OOO_MAX)
+                goto full;
+            out[n++] = *r;
+        } else {
+            if (seq_lt(r->lo, lo))
+                lo = r->lo;
+            if (seq_gt(r->hi, hi))
+                hi = r->hi;
+        }
+    }
+    if (!placed) {
+        if (n == TCP_OOO_MAX)
+            goto full;
+        out[n++] = (struct tcp_range){ lo, hi };
+    }
+    ring_write_mbuf(&c->rring, c->rring.len + (g->seq - c->rcv_nxt), g->m, g->off, g->len);
+    memcpy(c->ooo, out, sizeof(out[0]) * n);
+    c->nooo = (uint8_t)n;
+    /* RFC 5681 4.2: a duplicate ACK at once for every out-of-order segment
+     * (the sender counts them for fast retransmit). */
+    tcp_send_ack(c);
+    return;
+full:
+    NET_DROP(c->s, tcp_ooo_full);
+    tcp_send_ack(c);
+}
+
+static void tcp_rcv_data(struct tcp_conn *c, const struct tcp_seg *g)
+{
+    struct net_stack *s = c->s;
+    uint32_t len = g->len;
+
+    switch (c->state) {
+    case TCP_ESTABLISHED:
+    case TCP_FIN_WAIT_1:
+    case TCP_FIN_WAIT_2:
+        break;
+    default:
+        return;                     /* RFC 9293: after the peer's FIN, ignore text */
+    }
+    if (c->rcvd_fin)
+        return;
+    if (c->app_closed) {
+        if (g->seq == c->rcv_nxt) {
+            c->rcv_nxt += len;
+            c->ack_owed = 1;
+            NET_DROP(s, tcp_after_close);
+        }
+        return;
+    }
+    if (g->seq != c->rcv_nxt) {
+        tcp_rcv_ooo(c, g);
+        return;
+    }
+    c->ack_owed = 1;
+    c->segs_unacked++;
+    if (c->rring.len == 0 && c->nooo == 0 && can_deliver(c) && g->m->nb_segs == 1) {
+        /* Fast path: the app reads the payload where the NIC put it. */
+        const uint8_t *p = rte_pktmbuf_mtod_offset(g->m, const uint8_t *, g->off);
+        size_t k;
+
+        c->rcv_nxt += len;
+        k = s->up.on_data(c->ctx, p, len);
+        if (c->app_closed || c->state == TCP_CLOSED)
+            return;
+        if (k > len)
+            k = len;
+        if (k < len) {
+            ring_write_mbuf(&c->rring, 0, g->m, g->off + (uint32_t)k, len - (uint32_t)k);
+            c->rring.len = len - (uint32_t)k;
+            c->app_full = 1;
+        }
+        if (tcp_window_update_due(c))
+            c->ack_now = 1;
+        return;
+    }
+    ring_write_mbuf(&c->rring, c->rring.len, g->m, g->off, len);
+    c->rring.len += len;
+    c->rcv_nxt += len;
+    tcp_merge_ooo(c);
+    tcp_deliver(c);
+}
+
+/* ---- synchronized states -------------------------------------------------- */
+
+static int seq_in_window(uint32_t seq, uint32_t lo, uint32_t wnd)
+{
+    return seq_ge(seq, lo) && seq_lt(seq, lo + wnd);
+}
+
+static void tcp_conn_input(struct tcp_conn *c, struct tcp_seg *g)
+{
+    struct net_stack *s = c->s;
+    uint32_t wnd, seglen;
+    int ok;
+
+    if (c->state == TCP_SYN_SENT) {
+        tcp_synsent_input(c, g);
+        return;
+    }
+    /* A SYN retransmitted by the peer: answer with the SYN-ACK again. */
+    if (c->state == TCP_SYN_RECEIVED && (g->flags & (TCP_F_SYN | TCP_F_ACK | TCP_F_RST)) == TCP_F_SYN &&
+        g->seq == c->irs) {
+        tcp_retransmit_first(c);
+        return;
+    }
+    /* Simultaneous open: the peer's SYN-ACK repeats its SYN; what counts
+     * is the ACK of ours (RFC 9293 3.5 figure 8, line 5). */
+    if (c->state == TCP_SYN_RECEIVED && !c->passive &&
+        (g->flags & (TCP_F_SYN | TCP_F_ACK | TCP_F_RST)) == (TCP_F_SYN | TCP_F_ACK) && g->seq == c->irs) {
+        g->flags &= (uint8_t)~TCP_F_SYN;
+        g->seq++;
+    }
+    /* RFC 7323 5.3 PAWS; a RST is exempt (it may carry no timestamp). */
+    if (c->ts_ok && !(g->flags & TCP_F_RST)) {
+        if (!g->has_ts) {
+            NET_DROP(s, tcp_no_ts);
+            return;
+        }
+        if (seq_lt(g->tsval, c->ts_recent)) {
+            NET_DROP(s, tcp_paws);
+            tcp_send_ack(c);
+            return;
+        }
+    }
+    /* RFC 5961 4.2: a SYN in a synchronized state, whatever its sequence
+     * number, is answered with a challenge ACK and dropped. */
+    if ((g->flags & (TCP_F_SYN | TCP_F_RST)) == TCP_F_SYN) {
+        NET_DROP(s, tcp_syn_challenge);
+        tcp_send_challenge_ack(c);
+        return;
+    }
+    /* RFC 9293 3.10.7.4: acceptability */
+    wnd = rcv_edge_room(c);
+    seglen = g->len + !!(g->flags & TCP_F_SYN) + !!(g->flags & TCP_F_FIN);
+    if (seglen == 0)
+        ok = wnd == 0 ? g->seq == c->rcv_nxt : seq_in_window(g->seq, c->rcv_nxt, wnd);
+    else
+        ok = wnd != 0 && (seq_in_window(g->seq, c->rcv_nxt, wnd) ||
+                          seq_in_window(g->seq + seglen - 1, c->rcv_nxt, wnd));
+    if (!ok) {
+        if (g->flags & TCP_F_RST) {
+            NET_DROP(s, tcp_rst_ignored);
+            return;
+        }
+        if (wnd == 0 && g->seq == c->rcv_nxt && !(g->flags & TCP_F_SYN)) {
+            /* Zero window: the text goes, the ACK and window still count
+             * (RFC 9293 3.10.7.4 "special allowance"). */
+            NET_DROP(s, tcp_beyond_wnd);
+            g->len = 0;
+            g->flags &= (uint8_t)~TCP_F_FIN;
+            tcp_send_ack(c);
+        } else {
+            if (c->state == TCP_TIME_WAIT && (g->flags & TCP_F_FIN))
+                tcp_enter_time_wait(c);     /* the peer lost our last ACK */
+            NET_DROP(s, tcp_bad_seq);
+            tcp_send_ack(c);
+            return;
+        }
+    }
+    /* Trim to the window: the front is old, the tail does not fit. */
+    if (seq_lt(g->seq, c->rcv_nxt) && !(g->flags & TCP_F_RST)) {
+        uint32_t d = c->rcv_nxt - g->seq;
+
+        if (g->flags & TCP_F_SYN) {
+            g->flags &= (uint8_t)~TCP_F_SYN;
+            g->seq++;
+            d--;
+        }
+        if (d > g->len) {
+            g->flags &= (uint8_t)~TCP_F_FIN;
+            d = g->len;
+        }
+        g->off += d;
+        g->len -= d;
+        g->seq += d;
+        c->ack_owed = c->ack_now = 1;       /* duplicate data: maybe our ACK was lost */
+    }
+    if (g->len > 0 && seq_gt(g->seq + g->len, c->rcv_nxt + wnd)) {
+        uint32_t keep = c->rcv_nxt + wnd - g->seq;
+
+        NET_DROP(s, tcp_beyond_wnd);
+        g->len = seq_gt(c->rcv_nxt + wnd, g->seq) ? keep : 0;
+        g->flags &= (uint8_t)~TCP_F_FIN;
+    }
+    /* RFC 7323 4.3 (2) */
+    if (c->ts_ok && g->has_ts && seq_ge(g->tsval, c->ts_recent) && seq_le(g->seq, c->last_ack_sent))
+        c->ts_recent = g->tsval;
+
+    /* RFC 5961 3.2: only an exact RST resets; one in the window is
+     * challenged, so a blind attacker must guess rcv_nxt itself. */
+    if (g->flags & TCP_F_RST) {
+        if (g->seq != c->rcv_nxt) {
+            NET_DROP(s, tcp_rst_challenge);
+            tcp_send_challenge_ack(c);
+            return;
+        }
+        switch (c->state) {
+        case TCP_SYN_RECEIVED:
+            tcp_conn_gone(c, c->passive ? 0 : -ECONNREFUSED);
+            break;
+        case TCP_ESTABLISHED:
+        case TCP_FIN_WAIT_1:
+        case TCP_FIN_WAIT_2:
+        case TCP_CLOSE_WAIT:
+            s->cnt.tcp_conns_reset++;
+            tcp_conn_gone(c, -ECONNRESET);
+            break;
+        default:
+            tcp_conn_gone(c, 0);
+            break;
+        }
+        return;
+    }
+    if (!(g->flags & TCP_F_ACK)) {
+        NET_DROP(s, tcp_no_ack);
+        return;
+    }
+    if (c->state == TCP_SYN_RECEIVED) {
+        if (seq_le(g->ack, c->snd_una) || seq_gt(g->ack, c->snd_max)) {
+            NET_DROP(s, tcp_ack_unsent);
+            tcp_send_rst_reply(s, g);
+            return;
+        }
+        if (tcp_established(c, g, (uint32_t)g->wnd << (c->ws_ok ? c->snd_wscale : 0)) != 0)
+            return;
+    }
+    if (tcp_ack(c, g) != 0)
+        return;
+    if (g->len > 0)
+        tcp_rcv_data(c, g);
+    if (c->state == TCP_CLOSED)
+        return;
+    if (g->flags & TCP_F_FIN) {
+        uint32_t fin_seq = g->seq + g->len;
+
+        if (c->rcvd_fin) {
+            c->ack_owed = c->ack_now = 1;       /* retransmitted FIN */
+        } else if (fin_seq == c->rcv_nxt) {
+            tcp_fin_arrived(c);
+        } else if (seq_gt(fin_seq, c->rcv_nxt)) {
+            c->ooo_fin = 1;
+            c->ooo_fin_seq = fin_seq;
+        }
+    }
+    if (c->ooo_fin && !c->rcvd_fin && c->rcv_nxt == c->ooo_fin_seq && c->state != TCP_CLOSED) {
+        c->ooo_fin = 0;
+        tcp_fin_arrived(c);
+    }
+    if (c->ack_owed)
+        tcp_mark_dirty(c);
+}
+
+/* ---- entry ------------------------------------------------------------------ */
+
+void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
+               uint32_t l4off, uint32_t l4len)
+{
+    const struct rte_tcp_hdr *th;
+    const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+    struct tcp_seg g;
+    struct tcp_conn *c;
+    uint32_t doff, h;
+
+    if (l4len < TCP_HLEN || m->data_len < l4off + TCP_HLEN) {
+        NET_DROP(s, tcp_short);
+        goto drop;
+    }
+    th = rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, l4off);
+    doff = (uint32_t)(th->data_off >> 4) * 4;
+    if (doff < TCP_HLEN || doff > l4len || m->data_len < l4off + doff) {
+        NET_DROP(s, tcp_bad_off);
+        goto drop;
+    }
+    if (s->cfg.rx_csum_offload &&
+        (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD) {
+        NET_DROP(s, tcp_bad_csum);
+        goto drop;
+    }
+    if (!(s->cfg.rx_csum_offload &&
+          (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD) &&
+        net_cksum_fold(net_cksum_mbuf(m, l4off, l4len, rte_ipv4_phdr_cksum(ip, 0))) != 0xffff) {
+        NET_DROP(s, tcp_bad_csum);
+        goto drop;
+    }
+    s->cnt.tcp_segs_in++;
+    memset(&g, 0, sizeof(g));
+    g.m = m;
+    g.key.rip = ip->src_addr;
+    g.key.lip = ip->dst_addr;
+    g.key.rport = th->src_port;
+    g.key.lport = th->dst_port;
+    g.seq = rte_be_to_cpu_32(th->sent_seq);
+    g.ack = rte_be_to_cpu_32(th->recv_ack);
+    g.flags = th->tcp_flags & 0x3f;
+    g.wnd = rte_be_to_cpu_16(th->rx_win);
+    g.off = l4off + doff;
+    g.len = l4len - doff;
+    rte_ether_addr_copy(&eh->src_addr, &g.src_mac);
+    if (doff > TCP_HLEN)
+        parse_options(&g, (const uint8_t *)(th + 1), doff - TCP_HLEN);
+    if ((g.flags & TCP_F_SYN) && (g.flags & (TCP_F_FIN | TCP_F_RST))) {
+        NET_DROP(s, tcp_bad_flags);
+        goto drop;
+    }
+    h = tcp_hash(s, &g.key);
+    c = tcp_lookup(s, &g.key, h);
+    if (c != NULL && c->state == TCP_TIME_WAIT && (g.flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_SYN &&
+        (seq_gt(g.seq, c->rcv_nxt) || (c->ts_ok && g.has_ts && seq_gt(g.tsval, c->ts_recent)))) {
+        /* RFC 6191: a new incarnation of a TIME_WAIT connection. */
+        tcp_conn_evict(c);
+        c = NULL;
+    }
+    if (c != NULL)
+        tcp_conn_input(c, &g);
+    else if (tcp_is_listening(s, g.key.lport))
+        tcp_listen_input(s, &g, h);
+    else {
+        /* Not ours: another port of the node's address, kept by the kernel. */
+        s->cnt.tcp_segs_in--;
+        net_exception(s, m);
+        return;
+    }
+drop:
+    rte_pktmbuf_free(m);
+}

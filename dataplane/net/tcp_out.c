@@ -1,0 +1,533 @@
+/* tcp_out — segment building and sending: data from the send ring within
+ * min(cwnd, peer window), piggy-backed ACKs, SYN/SYN-ACK with options, RST,
+ * challenge ACKs, zero-window probes, retransmission from the same ring; and
+ * the app's send/close/shutdown/abort.
+ *
+ * Call chain: net_flush → tcp_flush_dirty → tcp_output → tcp_xmit → ip_output
+ *             tcp_input / tcp_timer_fire → tcp_send_ack, tcp_retransmit_first, tcp_send_probe
+ *             app → net_tcp_send (copy into the ring, mark dirty)
+ * Owner: the stack's data core.
+ *
+ * Nothing is sent from inside net_tcp_send: bytes wait in the ring until the
+ * turn's net_flush, so a reply written in several pieces leaves as full
+ * segments, and an ACK owed for the request rides on the reply (an ACK owed
+ * by a connection that sent nothing goes out alone at that flush). There is
+ * no Nagle delay: the stack serves request/response traffic. */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_tcp.h>
+
+#include "net_priv.h"
+
+/* RFC 9293 3.2 option kinds; RFC 7323 2.2 and 3.2. */
+#define TCPOPT_EOL 0
+#define TCPOPT_NOP 1
+#define TCPOPT_MSS 2
+#define TCPOPT_WS 3
+#define TCPOPT_TS 8
+
+struct tcp_hdr_args {
+    const struct tcp_key *k;         /* the connection's key: rip/rport are the peer */
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint16_t wnd;
+    const uint8_t *opt;
+    uint32_t optlen;                 /* multiple of 4 */
+};
+
+static uint32_t min32(uint32_t a, uint32_t b)
+{
+    return a < b ? a : b;
+}
+
+uint32_t tcp_eff_mss(const struct tcp_conn *c)
+{
+    return c->mss;
+}
+
+void tcp_ring_copy_out(const struct tcp_ring *r, uint32_t off, uint8_t *dst, uint32_t n)
+{
+    uint32_t pos = (r->head + off) & (r->cap - 1);
+    uint32_t first = min32(n, r->cap - pos);
+
+    memcpy(dst, r->buf + pos, first);
+    if (n > first)
+        memcpy(dst + first, r->buf, n - first);
+}
+
+static struct rte_mbuf *tcp_frame(struct net_stack *s, const struct tcp_hdr_args *a,
+                                  const struct tcp_ring *r, uint32_t roff, uint32_t len)
+{
+    uint32_t l4len = TCP_HLEN + a->optlen + len;
+    struct rte_mbuf *m = net_alloc_frame(s, NET_ETH_HLEN + NET_IP_HLEN + l4len);
+    struct rte_ipv4_hdr *ip;
+    struct rte_tcp_hdr *th;
+
+    if (m == NULL)
+        return NULL;
+    ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, NET_ETH_HLEN);
+    th = (struct rte_tcp_hdr *)(ip + 1);
+    th->src_port = a->k->lport;
+    th->dst_port = a->k->rport;
+    th->sent_seq = rte_cpu_to_be_32(a->seq);
+    th->recv_ack = rte_cpu_to_be_32(a->ack);
+    th->data_off = (uint8_t)(((TCP_HLEN + a->optlen) / 4) << 4);
+    th->tcp_flags = a->flags;
+    th->rx_win = rte_cpu_to_be_16(a->wnd);
+    th->cksum = 0;
+    th->tcp_urp = 0;
+    if (a->optlen)
+        memcpy(th + 1, a->opt, a->optlen);
+    if (len)
+        tcp_ring_copy_out(r, roff, (uint8_t *)(th + 1) + a->optlen, len);
+    ip_fill(s, m, ip, a->k->rip, IPPROTO_TCP, l4len);
+    if (s->cfg.tx_csum_offload) {
+        m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+        m->l4_len = (uint8_t)(TCP_HLEN + a->optlen);
+        th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+    } else {
+        th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+    }
+    s->cnt.tcp_segs_out++;
+    return m;
+}
+
+static uint32_t put_ts(uint8_t *p, const struct tcp_conn *c)
+{
+    uint32_t tsval = rte_cpu_to_be_32(tcp_now_ms(c->s) + c->ts_offset);
+    uint32_t tsecr = rte_cpu_to_be_32(c->ts_recent);
+
+    p[0] = TCPOPT_NOP;
+    p[1] = TCPOPT_NOP;
+    p[2] = TCPOPT_TS;
+    p[3] = 10;
+    memcpy(p + 4, &tsval, 4);
+    memcpy(p + 8, &tsecr, 4);
+    return TCP_OPT_TS_LEN;
+}
+
+/* The window field: never moves the right edge left (RFC 9293 3.8.6.2.2),
+ * which may round up by less than one scale unit; the ring's slack holds it. */
+static uint16_t tcp_wnd_field(struct tcp_conn *c)
+{
+    uint32_t ws = c->ws_ok ? c->rcv_wscale : 0;
+    uint32_t win = tcp_rcv_window(c);
+    uint32_t field = win >> ws;
+
+    if (seq_lt(c->rcv_nxt + (field << ws), c->rcv_adv))
+        field++;
+    if (field > 65535)
+        field = 65535;
+    c->rcv_adv = seq_max(c->rcv_adv, c->rcv_nxt + (field << ws));
+    return (uint16_t)field;
+}
+
+/* One segment of the connection: [seq, seq+len) from the ring plus flags. */
+static int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
+{
+    struct net_stack *s = c->s;
+    uint8_t opt[TCP_OPT_TS_LEN];
+    struct tcp_hdr_args a = { .k = &c->key, .seq = seq, .ack = c->rcv_nxt, .flags = flags, .opt = opt };
+    struct rte_mbuf *m;
+
+    if (c->ts_ok)
+        a.optlen = put_ts(opt, c);
+    a.wnd = tcp_wnd_field(c);
+    m = tcp_frame(s, &a, &c->sring, seq - c->snd_buf_seq, len);
+    if (m == NULL)
+        return -ENOBUFS;
+    if (flags & TCP_F_ACK) {
+        c->last_ack_sent = c->rcv_nxt;
+        c->ack_owed = c->ack_now = 0;
+        c->segs_unacked = 0;
+        c->dack_at = 0;
+    }
+    ip_output(s, m, c->key.rip, c->mac_ok ? &c->peer_mac : NULL);
+    return 0;
+}
+
+void tcp_send_syn(struct tcp_conn *c)
+{
+    struct net_stack *s = c->s;
+    uint8_t opt[20], *p = opt;
+    uint16_t mss = rte_cpu_to_be_16(s->cfg.mss);
+    struct tcp_hdr_args a = { .k = &c->key, .seq = c->iss, .flags = TCP_F_SYN, .opt = opt };
+    uint32_t win = c->rcv_space ? c->rcv_space : s->tcp.rbuf_cap;
+    int active = c->state == TCP_SYN_SENT;
+    struct rte_mbuf *m;
+
+    *p++ = TCPOPT_MSS;
+    *p++ = 4;
+    memcpy(p, &mss, 2);
+    p += 2;
+    /* An active open offers what we support; a passive one answers only
+     * what the peer offered (RFC 7323 1.3). */
+    if (active ? s->cfg.wscale : c->ws_ok) {
+        *p++ = TCPOPT_NOP;
+        *p++ = TCPOPT_WS;
+        *p++ = 3;
+        *p++ = c->rcv_wscale;
+    }
+    if (active ? s->cfg.timestamps : c->ts_ok) {
+        uint32_t tsval = rte_cpu_to_be_32(tcp_now_ms(s) + c->ts_offset);
+        uint32_t tsecr = rte_cpu_to_be_32(active ? 0 : c->ts_recent);
+
+        *p++ = TCPOPT_NOP;
+        *p++ = TCPOPT_NOP;
+        *p++ = TCPOPT_TS;
+        *p++ = 10;
+        memcpy(p, &tsval, 4);
+        memcpy(p + 4, &tsecr, 4);
+        p += 8;
+    }
+    a.optlen = (uint32_t)(p - opt);
+    if (!active) {
+        a.flags |= TCP_F_ACK;
+        a.ack = c->rcv_nxt;
+        c->last_ack_sent = c->rcv_nxt;
+    }
+    /* RFC 7323 2.2: the window of a SYN is never scaled. */
+    a.wnd = (uint16_t)min32(win, 65535);
+    c->rcv_adv = c->rcv_nxt + a.wnd;
+    c->snd_nxt = c->iss + 1;
+    c->snd_max = seq_max(c->snd_max, c->snd_nxt);
+    if (!c->syn_rexmt)
+        c->rtt_start_us = s->now_us;    /* the handshake gives the first RTT sample */
+    if (c->rexmt_at == 0)
+        tcp_arm_rexmt(c);
+    m = tcp_frame(s, &a, NULL, 0, 0);
+    if (m == NULL)
+        return;
+    ip_output(s, m, c->key.rip, c->mac_ok ? &c->peer_mac : NULL);
+}
+
+/* A segment without data or SYN/FIN carries snd_max, not snd_nxt: after an
+ * RTO pulled snd_nxt back, an older number would be outside the peer's
+ * window, and the peer would drop the segment with the ACK it carries;
+ * two stacks retransmitting at each other would then never progress. */
+void tcp_send_ack(struct tcp_conn *c)
+{
+    tcp_xmit(c, c->snd_max, 0, TCP_F_ACK);
+}
+
+void tcp_send_challenge_ack(struct tcp_conn *c)
+{
+    struct net_stack *s = c->s;
+    uint64_t sec = s->now_us / 1000000;
+
+    if (sec != s->tcp.chal_second) {
+        s->tcp.chal_second = sec;
+        s->tcp.chal_count = 0;
+    }
+    if (s->tcp.chal_count >= s->cfg.challenge_ack_per_s) {
+        NET_DROP(s, tcp_challenge_limit);
+        return;
+    }
+    s->tcp.chal_count++;
+    s->cnt.tcp_challenge_acks++;
+    tcp_send_ack(c);
+}
+
+void tcp_send_rst(struct tcp_conn *c)
+{
+    /* snd_max: what the peer expects if all we sent arrived; otherwise it
+     * answers with a challenge ACK (RFC 5961 3.2) and, the connection being
+     * gone here, that ACK draws a RST with the exact number. */
+    if (tcp_xmit(c, c->snd_max, 0, TCP_F_RST | TCP_F_ACK) == 0)
+        c->s->cnt.tcp_rsts_sent++;
+}
+
+void tcp_send_rst_reply(struct net_stack *s, const struct tcp_seg *g)
+{
+    struct tcp_hdr_args a = { .k = &g->key };
+    struct rte_mbuf *m;
+
+    if (g->flags & TCP_F_RST)
+        return;
+    /* RFC 9293 3.10.7.1 */
+    if (g->flags & TCP_F_ACK) {
+        a.seq = g->ack;
+        a.flags = TCP_F_RST;
+    } else {
+        a.ack = g->seq + g->len + !!(g->flags & TCP_F_SYN) + !!(g->flags & TCP_F_FIN);
+        a.flags = TCP_F_RST | TCP_F_ACK;
+    }
+    m = tcp_frame(s, &a, NULL, 0, 0);
+    if (m == NULL)
+        return;
+    s->cnt.tcp_rsts_sent++;
+    ip_output(s, m, g->key.rip, &g->src_mac);
+}
+
+/* Length of the segment starting at seq (data only) and whether the FIN
+ * rides on it. */
+static uint32_t seg_extent(const struct tcp_conn *c, uint32_t seq, uint32_t max, int *fin)
+{
+    uint32_t off = seq - c->snd_buf_seq;
+    uint32_t avail = off < c->sring.len ? c->sring.len - off : 0;
+    uint32_t len = min32(avail, max);
+
+    *fin = c->fin_queued && seq + len == c->snd_buf_seq + c->sring.len;
+    return len;
+}
+
+void tcp_retransmit_first(struct tcp_conn *c)
+{
+    uint32_t len;
+    int fin;
+
+    if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RECEIVED) {
+        c->syn_rexmt = 1;
+        tcp_send_syn(c);
+        c->s->cnt.tcp_retransmits++;
+        return;
+    }
+    len = seg_extent(c, c->snd_una, c->mss, &fin);
+    if (len == 0 && !fin)
+        return;
+    if (tcp_xmit(c, c->snd_una, len, TCP_F_ACK | (fin ? TCP_F_FIN : 0)) == 0)
+        c->s->cnt.tcp_retransmits++;
+    /* RFC 6298 and Karn: a retransmitted range gives no RTT sample */
+    c->rtt_timing = 0;
+}
+
+void tcp_send_probe(struct tcp_conn *c)
+{
+    int fin;
+    uint32_t len = seg_extent(c, c->snd_una, 1, &fin);
+
+    if (len == 0 && !fin)
+        return;
+    if (tcp_xmit(c, c->snd_una, len, TCP_F_ACK | (fin ? TCP_F_FIN : 0)) != 0)
+        return;
+    c->s->cnt.tcp_probes_sent++;
+    /* The probe byte is sent data: its ACK must be acceptable. */
+    if (c->snd_nxt == c->snd_una) {
+        c->snd_nxt += len + (uint32_t)fin;
+        c->snd_max = seq_max(c->snd_max, c->snd_nxt);
+    }
+    c->rtt_timing = 0;
+}
+
+static void tcp_ack_if_owed(struct tcp_conn *c)
+{
+    struct net_stack *s = c->s;
+
+    if (!c->ack_owed)
+        return;
+    if (c->ack_now || s->cfg.delack_ms == 0 || c->segs_unacked >= 2) {
+        tcp_send_ack(c);
+    } else if (c->dack_at == 0) {
+        /* RFC 9293 3.8.6.3: an ACK may wait, but not past 500 ms, and every
+         * second full segment is acknowledged at once (segs_unacked). */
+        c->dack_at = s->now_us + (uint64_t)s->cfg.delack_ms * 1000;
+        tcp_timer_sync(c);
+    }
+}
+
+void tcp_output(struct tcp_conn *c)
+{
+    struct net_stack *s = c->s;
+    uint32_t unsent = 0;
+
+    switch (c->state) {
+    case TCP_ESTABLISHED:
+    case TCP_CLOSE_WAIT:
+    case TCP_FIN_WAIT_1:
+    case TCP_CLOSING:
+    case TCP_LAST_ACK:
+        break;
+    case TCP_FIN_WAIT_2:
+    case TCP_TIME_WAIT:
+        tcp_ack_if_owed(c);
+        return;
+    default:
+        return;
+    }
+    while (!c->persist) {
+        uint32_t off = c->snd_nxt - c->snd_buf_seq;
+        uint32_t avail = off < c->sring.len ? c->sring.len - off : 0;
+        uint32_t wnd = min32(c->snd_wnd, c->cwnd);
+        uint32_t flight = c->snd_nxt - c->snd_una;
+        uint32_t usable = wnd > flight ? wnd - flight : 0;
+        uint32_t len = min32(min32(avail, usable), c->mss);
+        /* Once the FIN is out snd_nxt is past it and this stays false. */
+        int fin = c->fin_queued && c->snd_nxt + len == c->snd_buf_seq + c->sring.len;
+
+        unsent = avail;
+        if (len == 0 && !fin)
+            break;
+        /* RFC 9293 3.8.6.2.1 sender SWS avoidance: a short segment only
+         * when it empties the ring or the window is at least half the
+         * largest the peer offered. The ACK of what is in flight brings
+         * us back here; with nothing in flight it goes now (the RFC's
+         * override timeout, at zero). */
+        if (len < avail && len < c->mss && usable < c->max_sndwnd / 2 && flight > 0)
+            break;
+        if (len > 0 && !c->rtt_timing && c->snd_nxt == c->snd_max) {
+            c->rtt_timing = 1;
+            c->rtt_seq = c->snd_nxt;
+            c->rtt_start_us = s->now_us;
+        }
+        if (tcp_xmit(c, c->snd_nxt, len,
+                     TCP_F_ACK | (len == avail && len ? TCP_F_PSH : 0) | (fin ? TCP_F_FIN : 0)) != 0) {
+            /* No mbuf: the retransmission timer tries again. */
+            if (c->rexmt_at == 0)
+                tcp_arm_rexmt(c);
+            break;
+        }
+        if (seq_lt(c->snd_nxt, c->snd_max))
+            s->cnt.tcp_retransmits++;
+        c->snd_nxt += len + (uint32_t)fin;
+        c->snd_max = seq_max(c->snd_max, c->snd_nxt);
+        unsent = avail - len;
+        if (c->rexmt_at == 0)
+            tcp_arm_rexmt(c);
+        if (fin)
+            break;
+    }
+    /* Zero window with bytes waiting and nothing in flight to be ACKed:
+     * only a probe will learn when it opens (RFC 9293 3.8.6.1). */
+    if (!c->persist && c->snd_wnd == 0 && unsent > 0 && c->snd_nxt == c->snd_una) {
+        c->persist = 1;
+        c->nrexmt = 0;
+        c->probes = 0;
+        c->rexmt_at = s->now_us + tcp_rto_backed_off(c);
+        tcp_timer_sync(c);
+    }
+    tcp_ack_if_owed(c);
+}
+
+void tcp_flush_dirty(struct net_stack *s)
+{
+    struct tcp_conn *c = s->tcp.dirty.head;
+
+    s->tcp.dirty.head = s->tcp.dirty.tail = NULL;
+    while (c != NULL) {
+        struct tcp_conn *next = c->dirty_next;
+
+        c->on_dirty = 0;
+        if (c->state != TCP_CLOSED)
+            tcp_output(c);
+        c = next;
+    }
+}
+
+/* ---- app-facing -------------------------------------------------------- */
+
+size_t net_tcp_send_space(const struct tcp_conn *c)
+{
+    if (c->sring.buf == NULL || c->fin_queued)
+        return 0;
+    return c->sring.cap - c->sring.len;
+}
+
+ssize_t net_tcp_send(struct tcp_conn *c, const void *p, size_t n)
+{
+    struct tcp_ring *r = &c->sring;
+    uint32_t k, pos, first;
+
+    switch (c->state) {
+    case TCP_ESTABLISHED:
+    case TCP_CLOSE_WAIT:
+    case TCP_SYN_SENT:
+        break;
+    case TCP_CLOSED:
+        return c->close_err ? c->close_err : -EPIPE;
+    case TCP_SYN_RECEIVED:
+        if (c->passive)
+            return -ENOTCONN;
+        break;
+    default:
+        return -EPIPE;
+    }
+    if (c->app_closed || c->fin_queued)
+        return -EPIPE;
+    k = (uint32_t)(n < (size_t)(r->cap - r->len) ? n : r->cap - r->len);
+    if (k < n)
+        c->want_writable = 1;
+    if (k == 0)
+        return 0;
+    pos = (r->head + r->len) & (r->cap - 1);
+    first = min32(k, r->cap - pos);
+    memcpy(r->buf + pos, p, first);
+    if (k > first)
+        memcpy(r->buf, (const uint8_t *)p + first, k - first);
+    r->len += k;
+    tcp_mark_dirty(c);
+    return k;
+}
+
+static int tcp_queue_fin(struct tcp_conn *c)
+{
+    switch (c->state) {
+    case TCP_ESTABLISHED:
+        tcp_set_state(c, TCP_FIN_WAIT_1);
+        break;
+    case TCP_CLOSE_WAIT:
+        tcp_set_state(c, TCP_LAST_ACK);
+        break;
+    default:
+        return -ENOTCONN;
+    }
+    c->fin_queued = 1;
+    tcp_mark_dirty(c);
+    return 0;
+}
+
+int net_tcp_shutdown(struct tcp_conn *c)
+{
+    if (c->app_closed || c->fin_queued)
+        return -EPIPE;
+    return tcp_queue_fin(c);
+}
+
+void net_tcp_close(struct tcp_conn *c)
+{
+    struct net_stack *s = c->s;
+
+    if (c->app_closed)
+        return;
+    c->app_closed = 1;
+    c->want_writable = 0;
+    tcp_schedule_closed(c, 0);
+    /* Nobody will read what waits: give the window back. */
+    c->rring.head += c->rring.len;
+    c->rring.len = 0;
+    switch (c->state) {
+    case TCP_SYN_SENT:
+        tcp_conn_gone(c, 0);
+        break;
+    case TCP_SYN_RECEIVED:
+        tcp_send_rst(c);
+        tcp_conn_gone(c, 0);
+        break;
+    case TCP_ESTABLISHED:
+    case TCP_CLOSE_WAIT:
+        tcp_queue_fin(c);
+        break;
+    case TCP_FIN_WAIT_2:
+        /* after a shutdown: now nobody waits for the peer's FIN */
+        c->rexmt_at = s->now_us + (uint64_t)s->cfg.fin_wait2_ms * 1000;
+        tcp_timer_sync(c);
+        break;
+    default:
+        break;
+    }
+}
+
+void net_tcp_abort(struct tcp_conn *c)
+{
+    if (c->app_closed)
+        return;
+    c->app_closed = 1;
+    c->want_writable = 0;
+    tcp_schedule_closed(c, 0);
+    if (c->state != TCP_CLOSED && c->state != TCP_SYN_SENT && c->state != TCP_TIME_WAIT)
+        tcp_send_rst(c);
+    tcp_conn_gone(c, 0);
+}

@@ -1,0 +1,262 @@
+/* tcp_timer — the per-core timer wheel and what expiries do: retransmission
+ * timeout (RFC 6298, backoff), SYN/SYN-ACK retries, zero-window persist,
+ * delayed ACK, TIME_WAIT and orphaned FIN_WAIT_2 lifetimes; RTT estimation.
+ *
+ * Call chain: net_timers → tcp_timers_run → tcp_timer_fire → tcp_output,
+ *             tcp_retransmit_first, tcp_send_probe, tcp_conn_gone
+ * Owner: the stack's data core.
+ *
+ * Wheel: 4096 slots of 1 ms (one turn 4.1 s). A connection sits in at most
+ * one slot, for the earlier of its two deadlines (rexmt_at, dack_at). Moving
+ * a deadline later leaves it where it is (re-armed lazily when it fires
+ * early): an RTO restarted by every ACK costs no list surgery. Deadlines
+ * beyond one turn stay in their slot and are skipped until due. Work per
+ * call is bounded by a budget of expirations and by one turn of slots. */
+#include "net_priv.h"
+
+static void wheel_unlink(struct tcp_stack *t, struct tcp_conn *c)
+{
+    if (c->wheel_tick == 0)
+        return;
+    if (c->wheel_prev)
+        c->wheel_prev->wheel_next = c->wheel_next;
+    else
+        t->wheel[c->wheel_tick & (TCP_WHEEL_SLOTS - 1)] = c->wheel_next;
+    if (c->wheel_next)
+        c->wheel_next->wheel_prev = c->wheel_prev;
+    c->wheel_prev = c->wheel_next = NULL;
+    c->wheel_tick = 0;
+}
+
+static void wheel_link(struct tcp_stack *t, struct tcp_conn *c, uint64_t tick)
+{
+    uint32_t slot;
+
+    /* A deadline already passed waits for the next tick we visit. */
+    if (tick <= t->wheel_now)
+        tick = t->wheel_now + 1;
+    slot = (uint32_t)(tick & (TCP_WHEEL_SLOTS - 1));
+    c->wheel_tick = tick;
+    c->wheel_prev = NULL;
+    c->wheel_next = t->wheel[slot];
+    if (c->wheel_next)
+        c->wheel_next->wheel_prev = c;
+    t->wheel[slot] = c;
+}
+
+void tcp_timer_sync(struct tcp_conn *c)
+{
+    struct tcp_stack *t = &c->s->tcp;
+    uint64_t due = c->rexmt_at;
+    uint64_t tick;
+
+    if (c->dack_at && (due == 0 || c->dack_at < due))
+        due = c->dack_at;
+    if (due == 0) {
+        wheel_unlink(t, c);
+        return;
+    }
+    tick = (due + TCP_TICK_US - 1) / TCP_TICK_US;
+    if (c->wheel_tick != 0 && c->wheel_tick <= tick)
+        return;
+    wheel_unlink(t, c);
+    wheel_link(t, c, tick);
+}
+
+void tcp_timer_stop(struct tcp_conn *c)
+{
+    c->rexmt_at = 0;
+    c->dack_at = 0;
+    c->persist = 0;
+    wheel_unlink(&c->s->tcp, c);
+}
+
+uint32_t tcp_rto_backed_off(const struct tcp_conn *c)
+{
+    uint64_t rto = (uint64_t)c->rto_us << (c->nrexmt < 16 ? c->nrexmt : 16);
+    uint64_t max = (uint64_t)c->s->cfg.rto_max_ms * 1000;
+
+    return (uint32_t)(rto < max ? rto : max);
+}
+
+void tcp_arm_rexmt(struct tcp_conn *c)
+{
+    c->rexmt_at = c->s->now_us + tcp_rto_backed_off(c);
+    tcp_timer_sync(c);
+}
+
+void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
+{
+    const struct net_config *cfg = &c->s->cfg;
+    uint32_t rto, var4;
+
+    if (c->srtt_us == 0) {
+        /* RFC 6298 2.2 */
+        c->srtt_us = r ? r : 1;
+        c->rttvar_us = r / 2;
+    } else {
+        /* RFC 6298 2.3, alpha 1/8, beta 1/4 */
+        uint32_t delta = c->srtt_us > r ? c->srtt_us - r : r - c->srtt_us;
+
+        c->rttvar_us = (3 * c->rttvar_us + delta) / 4;
+        c->srtt_us = (7 * c->srtt_us + r) / 8;
+        if (c->srtt_us == 0)
+            c->srtt_us = 1;
+    }
+    var4 = 4 * c->rttvar_us;
+    rto = c->srtt_us + (var4 > TCP_TICK_US ? var4 : TCP_TICK_US);   /* G = one tick */
+    if (rto < cfg->rto_min_ms * 1000)
+        rto = cfg->rto_min_ms * 1000;           /* RFC 6298 2.4 */
+    if (rto > cfg->rto_max_ms * 1000)
+        rto = cfg->rto_max_ms * 1000;           /* RFC 6298 2.5 */
+    c->rto_us = rto;
+}
+
+static void rexmt_fire(struct tcp_conn *c)
+{
+    struct net_stack *s = c->s;
+    const struct net_config *cfg = &s->cfg;
+    uint32_t flight;
+
+    switch (c->state) {
+    case TCP_TIME_WAIT:
+    case TCP_FIN_WAIT_2:
+        tcp_conn_gone(c, 0);
+        return;
+    case TCP_SYN_SENT:
+    case TCP_SYN_RECEIVED:
+        if (++c->nrexmt > cfg->syn_retries) {
+            if (c->state == TCP_SYN_SENT)
+                s->cnt.tcp_conns_timedout++;
+            tcp_conn_gone(c, -ETIMEDOUT);
+            return;
+        }
+        c->syn_rexmt = 1;
+        tcp_retransmit_first(c);
+        tcp_arm_rexmt(c);
+        return;
+    case TCP_ESTABLISHED:
+    case TCP_FIN_WAIT_1:
+    case TCP_CLOSE_WAIT:
+    case TCP_CLOSING:
+    case TCP_LAST_ACK:
+        break;
+    default:
+        return;
+    }
+    if (c->persist) {
+        if (c->snd_wnd != 0) {
+            c->persist = 0;
+            c->nrexmt = 0;
+            tcp_output(c);
+            return;
+        }
+        /* RFC 1122 4.2.2.17: probe intervals grow exponentially; only
+         * probes the peer leaves unanswered count toward giving up. */
+        if (++c->probes > cfg->data_retries) {
+            s->cnt.tcp_conns_timedout++;
+            tcp_conn_gone(c, -ETIMEDOUT);
+            return;
+        }
+        if (c->nrexmt < 16)
+            c->nrexmt++;
+        tcp_send_probe(c);
+        c->rexmt_at = s->now_us + tcp_rto_backed_off(c);
+        return;
+    }
+    if (c->snd_una == c->snd_max) {
+        /* Nothing in flight: bytes that found no mbuf earlier, if any. */
+        tcp_output(c);
+        return;
+    }
+    s->cnt.tcp_rto_fired++;
+    if (++c->nrexmt > cfg->data_retries) {
+        s->cnt.tcp_conns_timedout++;
+        tcp_conn_gone(c, -ETIMEDOUT);
+        return;
+    }
+    flight = c->snd_max - c->snd_una;
+    /* RFC 5681 3.1 (4): half the flight, at least two segments; loss window
+     * of one segment. RFC 6582 4: recover = highest sequence sent. */
+    c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
+    c->cwnd = c->mss;
+    c->in_recovery = 0;
+    c->dupacks = 0;
+    c->recover = c->snd_max;
+    c->rtt_timing = 0;                  /* Karn */
+    if (c->snd_wnd == 0) {
+        /* A window that closed with data in flight: probe, do not count
+         * the peer's silence as loss. */
+        c->snd_nxt = c->snd_una;
+        c->persist = 1;
+        c->nrexmt = 0;
+        c->probes = 1;
+        tcp_send_probe(c);
+        c->rexmt_at = s->now_us + tcp_rto_backed_off(c);
+        return;
+    }
+    /* Go back: resend from snd_una as the (one-segment) window allows. */
+    c->snd_nxt = c->snd_una;
+    tcp_output(c);
+    if (c->rexmt_at == 0)
+        tcp_arm_rexmt(c);
+}
+
+static void tcp_timer_fire(struct tcp_conn *c, uint64_t now)
+{
+    if (c->dack_at && c->dack_at <= now) {
+        c->dack_at = 0;
+        if (c->ack_owed)
+            tcp_send_ack(c);
+    }
+    if (c->rexmt_at && c->rexmt_at <= now) {
+        c->rexmt_at = 0;
+        rexmt_fire(c);
+    }
+    if (c->state != TCP_CLOSED)
+        tcp_timer_sync(c);
+}
+
+unsigned tcp_timers_run(struct net_stack *s, uint64_t now_us, unsigned budget)
+{
+    struct tcp_stack *t = &s->tcp;
+    uint64_t target = now_us / TCP_TICK_US;
+    uint64_t span, tick;
+    unsigned fired = 0;
+
+    if (target <= t->wheel_now)
+        return 0;
+    span = target - t->wheel_now;
+    if (span > TCP_WHEEL_SLOTS)
+        span = TCP_WHEEL_SLOTS;
+    tick = t->wheel_now;
+    for (uint64_t i = 0; i < span; i++) {
+        uint32_t slot;
+        struct tcp_conn *c;
+
+        tick++;
+        /* A deadline re-armed into the past while this slot runs goes to
+         * the next one (wheel_link), not behind the cursor. */
+        t->wheel_now = tick;
+        slot = (uint32_t)(tick & (TCP_WHEEL_SLOTS - 1));
+        c = t->wheel[slot];
+        while (c != NULL) {
+            struct tcp_conn *next = c->wheel_next;
+
+            if (c->wheel_tick <= target) {
+                if (fired == budget) {
+                    /* Out of budget: revisit this slot next call. */
+                    t->wheel_now = tick - 1;
+                    return fired;
+                }
+                wheel_unlink(t, c);
+                tcp_timer_fire(c, now_us);
+                fired++;
+            }
+            c = next;
+        }
+    }
+    /* Every slot visited once covers every deadline up to target. */
+    t->wheel_now = target;
+    return fired;
+}

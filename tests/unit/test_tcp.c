@@ -1,0 +1,2798 @@
+/* Unit tests for the stack's TCP (dataplane/net/tcp_*.c), driven through the
+ * fake port (net_fakeport.c): a scripted peer sends crafted segments and
+ * reads every segment the stack emits (checksums verified by the parser).
+ *
+ * Each test builds its own stack and mbuf pool; fp_free asserts that every
+ * mbuf is back in the pool and every byte the stack allocated is freed, and
+ * tests that finish their connections also check the connection gauges are
+ * back to zero. Wraparound and boundary cases (ISN just below 2^32, windows
+ * of exactly the ring, the eighth and ninth out-of-order range) come first
+ * in each area. The last test checks every TCP drop counter was raised. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_tcp.h>
+
+#include "../../dataplane/mem.h"
+#include "../../dataplane/net/net_priv.h"
+#include "../../dataplane/transport.h"
+#include "net_fakeport.h"
+
+#define MS 1000u                     /* microseconds */
+#define MSS_TS 1448u                 /* 1460 minus the timestamps option */
+
+/* ---- the scripted peer ---------------------------------------------------- */
+
+struct peer {
+    struct fp *f;
+    uint16_t port;                   /* the peer's port */
+    uint16_t dport;                  /* the stack's port */
+    uint32_t seq;                    /* next sequence number the peer sends */
+    uint32_t ack;                    /* next one it expects from the stack */
+    uint16_t win;
+    int ts;
+    uint32_t tsval;                  /* the peer's clock */
+    uint32_t ts_recent;              /* the stack's last TSval */
+    int ws;                          /* -1: no option */
+    int mss;                         /* -1: no option */
+};
+
+static void peer_init(struct peer *p, struct fp *f, uint16_t port, uint32_t isn)
+{
+    memset(p, 0, sizeof(*p));
+    p->f = f;
+    p->port = port;
+    p->dport = FP_PORT;
+    p->seq = isn;
+    p->win = 65535;
+    p->ts = 1;
+    p->tsval = 5000;
+    p->ws = 0;
+    p->mss = 1460;
+}
+
+static void peer_seg(struct peer *p, struct fp_seg *g, uint8_t flags)
+{
+    fp_seg_init(g);
+    g->sport = p->port;
+    g->dport = p->dport;
+    g->seq = p->seq;
+    g->ack = p->ack;
+    g->flags = flags;
+    g->win = p->win;
+    if (p->ts) {
+        g->ts = 1;
+        g->tsval = ++p->tsval;
+        g->tsecr = p->ts_recent;
+    }
+}
+
+/* Send from the peer (input and flush); advances the peer's sequence. */
+static void peer_tx(struct peer *p, uint8_t flags, const void *data, uint32_t len)
+{
+    struct fp_seg g;
+
+    peer_seg(p, &g, flags);
+    g.data = data;
+    g.len = len;
+    fp_send(p->f, &g);
+    p->seq += len + !!(flags & TCP_F_SYN) + !!(flags & TCP_F_FIN);
+}
+
+/* Same, but only net_input_burst: the app gets its turn before net_flush. */
+static void peer_tx_noflush(struct peer *p, uint8_t flags, const void *data, uint32_t len)
+{
+    struct fp_seg g;
+    struct rte_mbuf *m;
+
+    peer_seg(p, &g, flags);
+    g.data = data;
+    g.len = len;
+    m = fp_tcp_frame(p->f, &g);
+    net_input_burst(p->f->s, &m, 1, p->f->now);
+    p->seq += len + !!(flags & TCP_F_SYN) + !!(flags & TCP_F_FIN);
+}
+
+static void peer_ack(struct peer *p)
+{
+    peer_tx(p, TCP_F_ACK, NULL, 0);
+}
+
+/* Next segment from the stack to this peer; remembers its TSval. */
+static int peer_rx(struct peer *p, struct fp_seg *g)
+{
+    if (!fp_pop_seg(p->f, g))
+        return 0;
+    assert_int_equal(g->sport, p->dport);
+    assert_int_equal(g->dport, p->port);
+    assert_memory_equal(g->dst_mac, fp_peer_mac, 6);
+    if (g->ts)
+        p->ts_recent = g->tsval;
+    return 1;
+}
+
+static void expect_nothing(struct fp *f)
+{
+    assert_int_equal(fp_tx_pending(f), 0);
+}
+
+/* Pop one segment that must be a pure ACK of `ack`. */
+static void expect_ack(struct peer *p, uint32_t ack)
+{
+    struct fp_seg g;
+
+    assert_int_equal(peer_rx(p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_ACK);
+    assert_int_equal(g.len, 0);
+    assert_int_equal(g.ack, ack);
+}
+
+/* Read in-order data from the stack into buf (appending at *have), as far
+ * as segments are pending; returns segments read. Checks continuity. */
+static unsigned peer_read(struct peer *p, uint8_t *buf, size_t *have, size_t cap)
+{
+    struct fp_seg g;
+    unsigned n = 0;
+
+    while (peer_rx(p, &g)) {
+        assert_true(g.flags & TCP_F_ACK);
+        if (g.len == 0 && !(g.flags & TCP_F_FIN))
+            continue;
+        assert_int_equal(g.seq, p->ack);
+        assert_true(*have + g.len <= cap);
+        memcpy(buf + *have, g.payload, g.len);
+        *have += g.len;
+        p->ack += g.len + !!(g.flags & TCP_F_FIN);
+        n++;
+    }
+    return n;
+}
+
+/* Passive open from the peer. Returns the app's record of the connection. */
+static struct fp_conn *accept_conn(struct peer *p)
+{
+    struct fp *f = p->f;
+    unsigned before = f->nconns;
+    struct fp_seg g;
+
+    peer_seg(p, &g, TCP_F_SYN);
+    g.mss = p->mss;
+    g.ws = p->ws;
+    fp_send(f, &g);
+    p->seq++;
+    assert_int_equal(peer_rx(p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_SYN | TCP_F_ACK);
+    assert_int_equal(g.ack, p->seq);
+    p->ack = g.seq + 1;
+    peer_ack(p);
+    expect_nothing(f);
+    assert_int_equal(f->nconns, before + 1);
+    return &f->conns[before];
+}
+
+static const struct net_counters *cnt(struct fp *f)
+{
+    return net_counters(f->s);
+}
+
+static void fill(uint8_t *b, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        b[i] = (uint8_t)(i * 31 + seed + (i >> 8));
+}
+
+/* The peer closes a connection the app already closed: ACK our FIN, send
+ * its FIN; the stack then sits in TIME_WAIT. */
+static void finish_from_peer(struct peer *p)
+{
+    struct fp_seg g;
+
+    while (peer_rx(p, &g))
+        p->ack = g.seq + g.len + !!(g.flags & TCP_F_FIN);
+    peer_tx(p, TCP_F_FIN | TCP_F_ACK, NULL, 0);
+    expect_ack(p, p->seq);
+}
+
+static void expect_all_closed(struct fp *f)
+{
+    fp_advance(f, (uint64_t)f->cfg.time_wait_ms * MS + 2 * MS);   /* whole ms ticks */
+    fp_drain(f);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    assert_int_equal(cnt(f)->tcp_conns_half_open, 0);
+    assert_int_equal(cnt(f)->tcp_conns_time_wait, 0);
+    assert_int_equal(cnt(f)->tcp_buf_bytes, 0);
+}
+
+/* ---- wraparound first ------------------------------------------------------- */
+
+static void test_wraparound_near_2_32(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_conn *fc;
+    static uint8_t out[3000], in[3000], got[3000];
+    size_t have = 0;
+    struct fp_seg g;
+
+    (void)state;
+    fill(out, sizeof(out), 1);
+    fill(in, sizeof(in), 2);
+    f->isn_set = 1;
+    f->isn = 0xFFFFFF00u;                       /* our data crosses 2^32 at byte 255 */
+    peer_init(&p, f, 50000, 0xFFFFFF80u);       /* the peer's at byte 127 */
+    fc = accept_conn(&p);
+    assert_int_equal(p.ack, 0xFFFFFF01u);
+    /* stack → peer across the wrap */
+    assert_int_equal(net_tcp_send(fc->c, out, sizeof(out)), (ssize_t)sizeof(out));
+    fp_flush(f);
+    assert_int_equal(peer_read(&p, got, &have, sizeof(got)), 3);
+    assert_int_equal(have, sizeof(out));
+    assert_memory_equal(got, out, sizeof(out));
+    assert_int_equal(p.ack, 0xFFFFFF01u + 3000u);       /* wrapped */
+    assert_true(p.ack < 0x1000u);
+    peer_ack(&p);
+    assert_int_equal(fc->c->sring.len, 0);              /* all freed by a wrapped ACK */
+    /* peer → stack across the wrap, out of order: the segment that wraps
+     * arrives first, then the one before it */
+    {
+        uint32_t s0 = p.seq;
+
+        p.seq = s0 + 100;
+        peer_tx(&p, TCP_F_ACK, in + 100, 100);          /* 0xFFFFFFE1 .. 0x00000045 */
+        expect_ack(&p, s0);                             /* duplicate ACK at once */
+        p.seq = s0;
+        peer_tx(&p, TCP_F_ACK, in, 100);
+        expect_ack(&p, s0 + 200);
+        p.seq = s0 + 200;
+        peer_tx(&p, TCP_F_ACK, in + 200, 1400);
+        expect_ack(&p, s0 + 1600);
+        peer_tx(&p, TCP_F_ACK | TCP_F_FIN, in + 1600, 1400);
+        expect_ack(&p, s0 + 3001);
+    }
+    assert_int_equal(fc->rxlen, 3000);
+    assert_memory_equal(fc->rx, in, 3000);
+    assert_int_equal(fc->eof, 1);
+    assert_int_equal(fc->c->state, TCP_CLOSE_WAIT);
+    net_tcp_close(fc->c);
+    fp_flush(f);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_FIN | TCP_F_ACK);
+    assert_int_equal(g.seq, 0xFFFFFF01u + 3000u);
+    p.ack = g.seq + 1;
+    peer_ack(&p);
+    assert_int_equal(fc->closed, 1);
+    expect_all_closed(f);
+    fp_free(f);
+}
+
+/* ---- handshakes ----------------------------------------------------------- */
+
+static void test_handshake_passive(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+
+    (void)state;
+    peer_init(&p, f, 50001, 1000);
+    p.ws = 7;
+    peer_seg(&p, &g, TCP_F_SYN);
+    g.mss = 1460;
+    g.ws = 7;
+    fp_send(f, &g);
+    p.seq++;
+    assert_int_equal(cnt(f)->tcp_conns_half_open, 1);
+    assert_int_equal(cnt(f)->tcp_buf_bytes, 0);         /* no rings before the ACK */
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_SYN | TCP_F_ACK);
+    assert_int_equal(g.seq, 1000);                      /* the test's ISN hook */
+    assert_int_equal(g.ack, 1001);
+    assert_int_equal(g.mss, 1460);
+    assert_int_equal(g.ws, 0);                          /* 16 KiB needs no scaling */
+    assert_int_equal(g.ts, 1);
+    assert_int_equal(g.tsecr, p.tsval);
+    assert_int_equal(g.win, 16384);
+    p.ack = g.seq + 1;
+    peer_ack(&p);
+    assert_int_equal(f->nconns, 1);
+    fc = &f->conns[0];
+    assert_int_equal(fc->c->state, TCP_ESTABLISHED);
+    assert_int_equal(cnt(f)->tcp_conns_half_open, 0);
+    assert_int_equal(cnt(f)->tcp_conns_total, 1);
+    assert_int_equal(fc->c->mss, MSS_TS);
+    assert_int_equal(fc->c->snd_wnd, 65535u << 7);
+    {
+        struct net_tuple t;
+
+        net_tcp_tuple(fc->c, &t);
+        assert_int_equal(t.lip, FP_STACK_IP);
+        assert_int_equal(t.rip, FP_PEER_IP);
+        assert_int_equal(t.lport, FP_PORT);
+        assert_int_equal(t.rport, 50001);
+    }
+    /* a SYN repeated after the handshake is challenged, not obeyed */
+    p.seq--;
+    peer_tx(&p, TCP_F_SYN, NULL, 0);
+    expect_ack(&p, 1001);
+    assert_int_equal(cnt(f)->drop.tcp_syn_challenge, 1);
+    net_tcp_close(fc->c);
+    fp_flush(f);
+    finish_from_peer(&p);
+    expect_all_closed(f);
+    fp_free(f);
+}
+
+static void test_handshake_active(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    int rc;
+
+    (void)state;
+    fp_learn_peer(f);
+    f->isn_set = 1;
+    f->isn = 777;
+    fc = fp_connect(f, FP_PEER_IP, 7000, &rc);
+    assert_non_null(fc);
+    /* bytes queued before the handshake wait for it */
+    assert_int_equal(net_tcp_send(fc->c, "early", 5), 5);
+    fp_flush(f);
+    peer_init(&p, f, 7000, 90000);
+    p.dport = 40000;                                    /* the pick_port hook's choice */
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_SYN);
+    assert_int_equal(g.seq, 777);
+    assert_int_equal(g.mss, 1460);
+    assert_int_equal(g.ws, 0);
+    assert_int_equal(g.ts, 1);
+    assert_int_equal(g.tsecr, 0);
+    assert_int_equal(f->nports, 1);
+    expect_nothing(f);
+    /* SYN-ACK with MSS 1400, window scale 2 */
+    p.ack = 778;
+    peer_seg(&p, &g, TCP_F_SYN | TCP_F_ACK);
+    g.mss = 1400;
+    g.ws = 2;
+    fp_send(f, &g);
+    p.seq++;
+    assert_int_equal(fc->connected, 1);
+    assert_int_equal(fc->c->state, TCP_ESTABLISHED);
+    assert_int_equal(fc->c->mss, 1400 - 12);
+    /* the early bytes carry the handshake's ACK */
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_ACK | TCP_F_PSH);
+    assert_int_equal(g.ack, 90001);
+    assert_int_equal(g.seq, 778);
+    assert_int_equal(g.len, 5);
+    assert_memory_equal(g.payload, "early", 5);
+    expect_nothing(f);
+    p.ack += 5;
+    /* windows from now on are scaled by 4 */
+    p.win = 1000;
+    peer_tx(&p, TCP_F_ACK, "hi", 2);
+    assert_int_equal(fc->c->snd_wnd, 4000);
+    assert_int_equal(fc->rxlen, 2);
+    expect_ack(&p, p.seq);
+    /* second connect gets the next port the hook offers when the first is taken */
+    assert_int_equal(cnt(f)->tcp_conns_total, 1);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_true(g.flags & TCP_F_RST);
+    assert_int_equal(g.seq, 783);
+    assert_int_equal(fc->closed, 1);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    f->pick_port_fail = 1;
+    assert_null(fp_connect(f, FP_PEER_IP, 7000, &rc));
+    assert_int_equal(rc, -EADDRINUSE);
+    fp_free(f);
+}
+
+static void test_connect_port_collision(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct fp_conn *a, *b;
+    struct net_tuple t;
+    int rc;
+
+    (void)state;
+    fp_learn_peer(f);
+    a = fp_connect(f, FP_PEER_IP, 7000, &rc);
+    assert_non_null(a);
+    b = fp_connect(f, FP_PEER_IP, 7000, &rc);  /* 40000 is taken: attempt 1 gives 40002 */
+    assert_non_null(b);
+    net_tcp_tuple(b->c, &t);
+    assert_int_equal(t.lport, 40002);
+    fp_flush(f);
+    net_tcp_close(a->c);
+    net_tcp_close(b->c);
+    fp_flush(f);
+    assert_int_equal(a->closed + b->closed, 2);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+static void test_simultaneous_open(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    int rc;
+
+    (void)state;
+    fp_learn_peer(f);
+    fc = fp_connect(f, FP_PEER_IP, 7001, &rc);
+    fp_flush(f);
+    peer_init(&p, f, 7001, 3000);
+    p.dport = 40000;
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_SYN);
+    /* the peer's own SYN crosses ours */
+    peer_seg(&p, &g, TCP_F_SYN);
+    g.mss = 1460;
+    g.ws = 0;
+    fp_send(f, &g);
+    assert_int_equal(fc->c->state, TCP_SYN_RECEIVED);
+    assert_int_equal(cnt(f)->tcp_conns_half_open, 0);  /* not a passive one */
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_SYN | TCP_F_ACK);
+    assert_int_equal(g.seq, 1000);
+    assert_int_equal(g.ack, 3001);
+    /* the peer answers with its SYN-ACK */
+    p.ack = 1001;
+    peer_tx(&p, TCP_F_SYN | TCP_F_ACK, NULL, 0);
+    assert_int_equal(fc->c->state, TCP_ESTABLISHED);
+    assert_int_equal(fc->connected, 1);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_syn_retries(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    int rc;
+
+    (void)state;
+    fp_config(&cfg);
+    cfg.syn_retries = 2;
+    f = fp_new(&cfg, 0);
+    /* passive: the SYN-ACK is repeated after 1 s, 2 s, then forgotten */
+    peer_init(&p, f, 50002, 10);
+    peer_tx(&p, TCP_F_SYN, NULL, 0);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    fp_advance(f, 1000 * MS - 1);
+    expect_nothing(f);
+    fp_advance(f, 1);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_SYN | TCP_F_ACK);
+    /* the peer repeats its SYN: answered at once */
+    p.seq--;
+    peer_tx(&p, TCP_F_SYN, NULL, 0);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_SYN | TCP_F_ACK);
+    fp_advance(f, 2000 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    fp_advance(f, 4000 * MS);
+    expect_nothing(f);
+    assert_int_equal(cnt(f)->tcp_conns_half_open, 0);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    assert_int_equal(f->nconns, 0);
+    /* active: SYN at 0, 1 s, 3 s, then ETIMEDOUT at 7 s */
+    fp_learn_peer(f);
+    fc = fp_connect(f, FP_PEER_IP, 7002, &rc);
+    fp_flush(f);
+    fp_drain(f);
+    fp_advance(f, 1000 * MS);
+    assert_int_equal(fp_tx_pending(f), 1);
+    fp_advance(f, 2000 * MS);
+    assert_int_equal(fp_tx_pending(f), 2);
+    fp_advance(f, 4000 * MS);
+    assert_int_equal(fc->closed, 1);
+    assert_int_equal(fc->close_err, -ETIMEDOUT);
+    assert_int_equal(cnt(f)->tcp_conns_timedout, 1);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+static void test_synsent_bad_segments(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    int rc;
+
+    (void)state;
+    fp_learn_peer(f);
+    fc = fp_connect(f, FP_PEER_IP, 7003, &rc);
+    fp_flush(f);
+    fp_drain(f);
+    peer_init(&p, f, 7003, 500);
+    p.dport = 40000;
+    /* SYN-ACK acknowledging something we never sent: RST <SEQ=SEG.ACK> */
+    p.ack = 5000;
+    peer_tx(&p, TCP_F_SYN | TCP_F_ACK, NULL, 0);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_RST);
+    assert_int_equal(g.seq, 5000);
+    /* RST without ACK, and a bare ACK: ignored */
+    p.seq = 500;
+    p.ack = 1001;
+    peer_tx(&p, TCP_F_RST, NULL, 0);
+    peer_tx(&p, TCP_F_ACK, NULL, 0);
+    assert_int_equal(cnt(f)->drop.tcp_synsent_bad, 3);
+    assert_int_equal(fc->c->state, TCP_SYN_SENT);
+    /* RST with an acceptable ACK: refused */
+    peer_tx(&p, TCP_F_RST | TCP_F_ACK, NULL, 0);
+    assert_int_equal(fc->closed, 1);
+    assert_int_equal(fc->close_err, -ECONNREFUSED);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+/* ---- data ----------------------------------------------------------------- */
+
+static void test_request_reply_piggyback(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+
+    (void)state;
+    peer_init(&p, f, 50003, 1);
+    fc = accept_conn(&p);
+    /* request and reply in one turn: a single segment carries both */
+    peer_tx_noflush(&p, TCP_F_ACK | TCP_F_PSH, "PING\r\n", 6);
+    assert_int_equal(fc->rxlen, 6);
+    assert_memory_equal(fc->rx, "PING\r\n", 6);
+    assert_int_equal(net_tcp_send(fc->c, "+PO", 3), 3);
+    assert_int_equal(net_tcp_send(fc->c, "NG\r\n", 4), 4);
+    net_flush(f->s);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.ack, p.seq);
+    assert_int_equal(g.len, 7);
+    assert_memory_equal(g.payload, "+PONG\r\n", 7);
+    assert_int_equal(g.flags, TCP_F_ACK | TCP_F_PSH);
+    assert_int_equal(g.tsecr, p.tsval);
+    expect_nothing(f);
+    p.ack += 7;
+    /* no reply this turn: the owed ACK goes out alone at the flush */
+    peer_tx(&p, TCP_F_ACK | TCP_F_PSH, "GET k\r\n", 7);
+    expect_ack(&p, p.seq);
+    expect_nothing(f);
+    /* a pure ACK from the peer owes nothing */
+    peer_ack(&p);
+    expect_nothing(f);
+    net_tcp_close(fc->c);
+    fp_flush(f);
+    finish_from_peer(&p);
+    expect_all_closed(f);
+    fp_free(f);
+}
+
+static void test_bulk_both_ways(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_conn *fc;
+    enum { N = 200000 };
+    uint8_t *out = malloc(N), *got = malloc(N), *in = malloc(N);
+    size_t sent = 0, have = 0, fed = 0;
+
+    (void)state;
+    fill(out, N, 3);
+    fill(in, N, 4);
+    peer_init(&p, f, 50004, 123456);
+    fc = accept_conn(&p);
+    /* app → peer through a 16 KiB ring: send what fits, wait for writable */
+    for (int turn = 0; sent < N || have < N; turn++) {
+        assert_true(turn < 1000);
+        if (sent < N) {
+            ssize_t k = net_tcp_send(fc->c, out + sent, N - sent);
+
+            assert_true(k >= 0);
+            sent += (size_t)k;
+        }
+        fp_flush(f);
+        peer_read(&p, got, &have, N);
+        peer_ack(&p);
+    }
+    assert_memory_equal(got, out, N);
+    assert_true(fc->writable > 0);
+    /* peer → app within the advertised window */
+    while (fed < N) {
+        struct fp_seg g;
+        uint32_t room = fc->c->rcv_adv - p.seq;
+        uint32_t n = room < 1448 ? room : 1448;
+
+        if (n > N - fed)
+            n = (uint32_t)(N - fed);
+        assert_true(n > 0);
+        peer_tx(&p, TCP_F_ACK, in + fed, n);
+        fed += n;
+        while (peer_rx(&p, &g))
+            assert_int_equal(g.ack, p.seq);
+    }
+    assert_int_equal(fc->rxlen, N);
+    assert_memory_equal(fc->rx, in, N);
+    assert_int_equal(cnt(f)->tcp_retransmits, 0);
+    net_tcp_close(fc->c);
+    fp_flush(f);
+    finish_from_peer(&p);
+    expect_all_closed(f);
+    free(out);
+    free(got);
+    free(in);
+    fp_free(f);
+}
+
+static void test_out_of_order_and_duplicates(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_conn *fc;
+    uint8_t d[600];
+    uint32_t s0;
+
+    (void)state;
+    fill(d, sizeof(d), 5);
+    peer_init(&p, f, 50005, 7);
+    fc = accept_conn(&p);
+    s0 = p.seq;
+    /* C, then B, then A */
+    p.seq = s0 + 200;
+    peer_tx(&p, TCP_F_ACK, d + 200, 100);
+    expect_ack(&p, s0);
+    p.seq = s0 + 100;
+    peer_tx(&p, TCP_F_ACK, d + 100, 100);
+    expect_ack(&p, s0);
+    assert_int_equal(fc->rxlen, 0);
+    assert_int_equal(fc->c->nooo, 1);                   /* B and C merged */
+    p.seq = s0;
+    peer_tx(&p, TCP_F_ACK, d, 100);
+    expect_ack(&p, s0 + 300);
+    assert_int_equal(fc->rxlen, 300);
+    assert_memory_equal(fc->rx, d, 300);
+    assert_int_equal(fc->c->nooo, 0);
+    /* A again: wholly old, answered with an ACK, not delivered twice */
+    p.seq = s0;
+    peer_tx(&p, TCP_F_ACK, d, 100);
+    expect_ack(&p, s0 + 300);
+    assert_int_equal(cnt(f)->drop.tcp_bad_seq, 1);
+    assert_int_equal(fc->rxlen, 300);
+    /* half old, half new: only the new half reaches the app */
+    p.seq = s0 + 250;
+    peer_tx(&p, TCP_F_ACK, d + 250, 100);
+    expect_ack(&p, s0 + 350);
+    assert_int_equal(fc->rxlen, 350);
+    assert_memory_equal(fc->rx, d, 350);
+    /* a FIN beyond a gap waits for the gap */
+    p.seq = s0 + 450;
+    peer_tx(&p, TCP_F_ACK | TCP_F_FIN, d + 450, 150);
+    expect_ack(&p, s0 + 350);
+    assert_int_equal(fc->eof, 0);
+    p.seq = s0 + 350;
+    peer_tx(&p, TCP_F_ACK, d + 350, 100);
+    expect_ack(&p, s0 + 601);
+    assert_int_equal(fc->rxlen, 600);
+    assert_memory_equal(fc->rx, d, 600);
+    assert_int_equal(fc->eof, 1);
+    assert_int_equal(fc->c->state, TCP_CLOSE_WAIT);
+    net_tcp_close(fc->c);
+    fp_flush(f);
+    {
+        struct fp_seg g;
+
+        assert_int_equal(peer_rx(&p, &g), 1);
+        assert_int_equal(g.flags, TCP_F_FIN | TCP_F_ACK);
+        p.seq = s0 + 601;
+        p.ack = g.seq + 1;
+    }
+    peer_ack(&p);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+static void test_ooo_list_full(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_conn *fc;
+    uint8_t d[2000];
+    uint32_t s0;
+
+    (void)state;
+    fill(d, sizeof(d), 6);
+    peer_init(&p, f, 50006, 99);
+    fc = accept_conn(&p);
+    s0 = p.seq;
+    /* nine islands of 10 bytes with gaps: room for eight */
+    for (unsigned i = 1; i <= 9; i++) {
+        p.seq = s0 + i * 100;
+        peer_tx(&p, TCP_F_ACK, d + i * 100, 10);
+        expect_ack(&p, s0);
+    }
+    assert_int_equal(fc->c->nooo, TCP_OOO_MAX);
+    assert_int_equal(cnt(f)->drop.tcp_ooo_full, 1);
+    /* one touching an existing island merges even when full */
+    p.seq = s0 + 110;
+    peer_tx(&p, TCP_F_ACK, d + 110, 10);
+    expect_ack(&p, s0);
+    assert_int_equal(cnt(f)->drop.tcp_ooo_full, 1);
+    /* fill everything in order: all 1000 bytes arrive intact */
+    p.seq = s0;
+    peer_tx(&p, TCP_F_ACK, d, 1000);
+    expect_ack(&p, s0 + 1000);
+    assert_int_equal(fc->rxlen, 1000);
+    assert_memory_equal(fc->rx, d, 1000);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+/* ---- loss recovery -------------------------------------------------------- */
+
+static void test_rto_backoff_and_timeout(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    uint8_t d[100];
+
+    (void)state;
+    fp_config(&cfg);
+    cfg.data_retries = 3;
+    f = fp_new(&cfg, 0);
+    fill(d, sizeof(d), 7);
+    peer_init(&p, f, 50007, 1);
+    fc = accept_conn(&p);
+    assert_int_equal(fc->c->rto_us, 200 * MS);          /* RTT ~0: the floor */
+    net_tcp_send(fc->c, d, 100);
+    fp_flush(f);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    /* 200, 400, 800 ms: each retransmission waits twice as long */
+    for (uint32_t wait = 200; wait <= 800; wait *= 2) {
+        fp_advance(f, wait * MS - 1);
+        expect_nothing(f);
+        fp_advance(f, 1);
+        assert_int_equal(peer_rx(&p, &g), 1);
+        assert_int_equal(g.seq, p.ack);
+        assert_int_equal(g.len, 100);
+        assert_memory_equal(g.payload, d, 100);
+        assert_int_equal(fc->c->cwnd, fc->c->mss);      /* RFC 5681 loss window */
+    }
+    assert_int_equal(cnt(f)->tcp_rto_fired, 3);
+    assert_int_equal(cnt(f)->tcp_retransmits, 3);
+    /* an ACK ends the backoff; new data times out after 200 ms again */
+    p.ack += 100;
+    peer_ack(&p);
+    assert_int_equal(fc->c->nrexmt, 0);
+    net_tcp_send(fc->c, d, 10);
+    fp_flush(f);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    fp_advance(f, 200 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    fp_advance(f, 400 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    fp_advance(f, 800 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    /* the fourth expiry gives up */
+    fp_advance(f, 1600 * MS);
+    expect_nothing(f);
+    assert_int_equal(fc->closed, 1);
+    assert_int_equal(fc->close_err, -ETIMEDOUT);
+    assert_int_equal(net_tcp_send(fc->c, d, 1) < 0 || fc->closed, 1);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+static void test_rtt_estimate(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+
+    (void)state;
+    peer_init(&p, f, 50008, 1);
+    fc = accept_conn(&p);
+    /* RFC 6298 2.2/2.3 with 100 ms samples: srtt converges on 100 ms and
+     * the RTO stays above srtt + 4 rttvar */
+    for (int i = 0; i < 20; i++) {
+        net_tcp_send(fc->c, "x", 1);
+        fp_flush(f);
+        assert_int_equal(peer_rx(&p, &g), 1);
+        f->now += 100 * MS;
+        p.ack += 1;
+        peer_ack(&p);
+    }
+    assert_true(fc->c->srtt_us > 90 * MS && fc->c->srtt_us <= 100 * MS);
+    assert_true(fc->c->rto_us >= 200 * MS);
+    /* Karn: an ACK for a retransmitted segment gives no sample */
+    net_tcp_send(fc->c, "y", 1);
+    fp_flush(f);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    fp_advance(f, fc->c->rto_us);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    {
+        uint32_t srtt = fc->c->srtt_us;
+
+        f->now += 5000 * MS;
+        p.ack += 1;
+        peer_ack(&p);
+        assert_int_equal(fc->c->srtt_us, srtt);
+    }
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_fast_retransmit_newreno(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[10 * MSS_TS];
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 8);
+    peer_init(&p, f, 50009, 1);
+    fc = accept_conn(&p);
+    assert_int_equal(fc->c->cwnd, 10 * MSS_TS);         /* RFC 6928 IW10 */
+    base = p.ack;
+    assert_int_equal(net_tcp_send(fc->c, d, sizeof(d)), (ssize_t)sizeof(d));
+    fp_flush(f);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(peer_rx(&p, &g), 1);
+        assert_int_equal(g.seq, base + i * MSS_TS);
+        assert_int_equal(g.len, MSS_TS);
+    }
+    expect_nothing(f);
+    /* segment 2 lost: the peer ACKs 1 and then repeats that ACK */
+    p.ack = base + MSS_TS;
+    peer_ack(&p);
+    expect_nothing(f);
+    peer_ack(&p);
+    peer_ack(&p);
+    expect_nothing(f);
+    assert_int_equal(fc->c->dupacks, 2);
+    peer_ack(&p);                                       /* third duplicate */
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + MSS_TS);
+    assert_int_equal(g.len, MSS_TS);
+    assert_memory_equal(g.payload, d + MSS_TS, MSS_TS);
+    assert_int_equal(cnt(f)->tcp_fast_retransmits, 1);
+    assert_true(fc->c->in_recovery);
+    /* flight 9 segments: ssthresh 4.5 segments, cwnd ssthresh + 3 */
+    assert_int_equal(fc->c->ssthresh, 9 * MSS_TS / 2);
+    assert_int_equal(fc->c->cwnd, 9 * MSS_TS / 2 + 3 * MSS_TS);
+    peer_ack(&p);                                       /* inflates by one MSS */
+    assert_int_equal(fc->c->cwnd, 9 * MSS_TS / 2 + 4 * MSS_TS);
+    expect_nothing(f);
+    /* partial ACK (2 and 3 arrived, 4 lost too): 4 goes at once */
+    p.ack = base + 3 * MSS_TS;
+    peer_ack(&p);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + 3 * MSS_TS);
+    assert_true(fc->c->in_recovery);
+    /* full ACK: recovery ends, cwnd deflates */
+    p.ack = base + 10 * MSS_TS;
+    peer_ack(&p);
+    assert_false(fc->c->in_recovery);
+    assert_int_equal(fc->c->cwnd, 2 * MSS_TS);
+    expect_nothing(f);
+    assert_int_equal(cnt(f)->tcp_retransmits, 2);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 0);
+    /* duplicate ACKs with nothing outstanding are not counted */
+    peer_ack(&p);
+    peer_ack(&p);
+    peer_ack(&p);
+    peer_ack(&p);
+    assert_int_equal(cnt(f)->tcp_fast_retransmits, 1);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_zero_window_probe(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    uint8_t d[3000];
+    uint8_t got[3000];
+    size_t have = 0;
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 9);
+    peer_init(&p, f, 50010, 1);
+    p.win = 1000;
+    fc = accept_conn(&p);
+    base = p.ack;
+    net_tcp_send(fc->c, d, sizeof(d));
+    fp_flush(f);
+    assert_int_equal(peer_read(&p, got, &have, sizeof(got)), 1);
+    assert_int_equal(have, 1000);
+    /* the peer takes them and closes its window */
+    p.win = 0;
+    peer_ack(&p);
+    expect_nothing(f);
+    assert_true(fc->c->persist);
+    /* probes: one byte, after 200, then 400, then 800 ms */
+    for (uint32_t wait = 200; wait <= 800; wait *= 2) {
+        fp_advance(f, wait * MS - 1);
+        expect_nothing(f);
+        fp_advance(f, 1);
+        assert_int_equal(peer_rx(&p, &g), 1);
+        assert_int_equal(g.seq, base + 1000);
+        assert_int_equal(g.len, 1);
+        assert_int_equal(g.payload[0], d[1000]);
+        peer_ack(&p);                                   /* still zero, byte refused */
+    }
+    assert_int_equal(cnt(f)->tcp_probes_sent, 3);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 0);
+    assert_int_equal(fc->c->state, TCP_ESTABLISHED);
+    /* the window opens, taking the probe byte: the rest flows */
+    p.win = 65535;
+    p.ack = base + 1001;
+    peer_ack(&p);
+    assert_false(fc->c->persist);
+    have = 1001;
+    memcpy(got, d, 1001);
+    peer_read(&p, got, &have, sizeof(got));
+    assert_int_equal(have, 3000);
+    assert_memory_equal(got, d, 3000);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_zero_window_receive(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[16384 + 1];
+    uint32_t fed = 0;
+
+    (void)state;
+    fill(d, sizeof(d), 10);
+    peer_init(&p, f, 50011, 1);
+    fc = accept_conn(&p);
+    net_tcp_pause_input(fc->c, 1);
+    /* the peer fills exactly the 16 KiB window */
+    while (fed < 16384) {
+        uint32_t n = 16384 - fed < MSS_TS ? 16384 - fed : MSS_TS;
+
+        peer_tx(&p, TCP_F_ACK, d + fed, n);
+        fed += n;
+        assert_int_equal(peer_rx(&p, &g), 1);
+        assert_int_equal(g.ack, p.seq);
+        assert_int_equal(g.win, 16384 - fed);
+    }
+    assert_int_equal(fc->rxlen, 0);
+    /* a one-byte probe into the closed window: refused, ACKed with zero */
+    peer_tx(&p, TCP_F_ACK, d + 16384, 1);
+    p.seq--;
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.ack, p.seq);
+    assert_int_equal(g.win, 0);
+    assert_int_equal(cnt(f)->drop.tcp_beyond_wnd, 1);
+    /* resuming delivers everything and reopens the window */
+    net_tcp_pause_input(fc->c, 0);
+    fp_flush(f);
+    assert_int_equal(fc->rxlen, 16384);
+    assert_memory_equal(fc->rx, d, 16384);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.win, 16384);
+    assert_int_equal(g.ack, p.seq);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_backpressure_partial_take(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    uint8_t d[3000];
+
+    (void)state;
+    fill(d, sizeof(d), 11);
+    peer_init(&p, f, 50012, 1);
+    fc = accept_conn(&p);
+    fc->take = 100;                         /* the app takes 100 bytes, then is full */
+    peer_tx(&p, TCP_F_ACK, d, 1000);
+    assert_int_equal(fc->rxlen, 100);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    /* 900 buffered, 100 consumed: too little to move the right edge (SWS) */
+    assert_int_equal(g.win, 16384 - 1000);
+    peer_tx(&p, TCP_F_ACK, d + 1000, 1000);
+    assert_int_equal(fc->rxlen, 100);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.win, 16384 - 2000);
+    assert_int_equal(fc->c->rring.len, 1900);
+    /* the app resumes: the buffered bytes arrive in order */
+    fc->take = SIZE_MAX;
+    net_tcp_pause_input(fc->c, 0);
+    fp_flush(f);
+    assert_int_equal(fc->rxlen, 2000);
+    assert_memory_equal(fc->rx, d, 2000);
+    fp_drain(f);
+    /* pausing from inside on_data holds what follows */
+    fc->pause_in_data = 1;
+    peer_tx(&p, TCP_F_ACK, d + 2000, 500);
+    peer_tx(&p, TCP_F_ACK, d + 2500, 500);
+    assert_int_equal(fc->rxlen, 2500);
+    fc->pause_in_data = 0;
+    net_tcp_pause_input(fc->c, 0);
+    fp_flush(f);
+    assert_int_equal(fc->rxlen, 3000);
+    assert_memory_equal(fc->rx, d, 3000);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+/* ---- closing ---------------------------------------------------------------- */
+
+static void test_fin_from_peer(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+
+    (void)state;
+    peer_init(&p, f, 50013, 1);
+    fc = accept_conn(&p);
+    peer_tx(&p, TCP_F_ACK | TCP_F_FIN, "abc", 3);
+    assert_int_equal(fc->rxlen, 3);
+    assert_int_equal(fc->eof, 1);
+    expect_ack(&p, p.seq);
+    assert_int_equal(fc->c->state, TCP_CLOSE_WAIT);
+    /* the app may still answer; its close sends the reply and FIN together */
+    assert_int_equal(net_tcp_send(fc->c, "bye", 3), 3);
+    net_tcp_close(fc->c);
+    assert_int_equal(fc->closed, 0);                    /* never inside close */
+    assert_int_equal(net_tcp_send(fc->c, "x", 1), -EPIPE);
+    fp_flush(f);
+    assert_int_equal(fc->closed, 1);
+    assert_int_equal(fc->close_err, 0);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_ACK | TCP_F_PSH | TCP_F_FIN);
+    assert_int_equal(g.len, 3);
+    assert_int_equal(fc->c->state, TCP_LAST_ACK);
+    p.ack = g.seq + 4;
+    peer_ack(&p);
+    expect_nothing(f);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+static void test_fin_from_app(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+
+    (void)state;
+    fp_config(&cfg);
+    cfg.fin_wait2_ms = 5000;
+    f = fp_new(&cfg, 0);
+    peer_init(&p, f, 50014, 1);
+    fc = accept_conn(&p);
+    net_tcp_close(fc->c);
+    fp_flush(f);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_ACK | TCP_F_FIN);
+    assert_int_equal(fc->c->state, TCP_FIN_WAIT_1);
+    assert_int_equal(fc->closed, 1);
+    p.ack = g.seq + 1;
+    peer_ack(&p);
+    assert_int_equal(f->s->tcp.conns[0].state, TCP_FIN_WAIT_2);
+    peer_tx(&p, TCP_F_ACK | TCP_F_FIN, NULL, 0);
+    expect_ack(&p, p.seq);
+    assert_int_equal(cnt(f)->tcp_conns_time_wait, 1);
+    /* the peer lost our ACK and repeats its FIN: ACKed again */
+    p.seq--;
+    fp_advance(f, 500 * MS);
+    peer_tx(&p, TCP_F_ACK | TCP_F_FIN, NULL, 0);
+    expect_ack(&p, p.seq);
+    fp_advance(f, 999 * MS);                            /* the FIN restarted the timer */
+    assert_int_equal(cnt(f)->tcp_conns_time_wait, 1);
+    fp_advance(f, 1 * MS + 1);
+    assert_int_equal(cnt(f)->tcp_conns_time_wait, 0);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    /* an orphan whose peer never sends FIN lasts fin_wait2_ms */
+    peer_init(&p, f, 50015, 1);
+    fc = accept_conn(&p);
+    net_tcp_close(fc->c);
+    fp_flush(f);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    p.ack = g.seq + 1;
+    peer_ack(&p);
+    fp_advance(f, 4999 * MS);
+    assert_int_equal(cnt(f)->tcp_conns_open, 1);
+    fp_advance(f, 2 * MS);                              /* timers tick in whole ms */
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+static void test_simultaneous_close(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    struct tcp_conn *c;
+
+    (void)state;
+    peer_init(&p, f, 50016, 1);
+    fc = accept_conn(&p);
+    c = fc->c;
+    net_tcp_close(c);
+    fp_flush(f);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_true(g.flags & TCP_F_FIN);
+    /* the peer's FIN crosses ours: it does not ACK our FIN yet */
+    peer_tx(&p, TCP_F_ACK | TCP_F_FIN, NULL, 0);
+    assert_int_equal(c->state, TCP_CLOSING);
+    expect_ack(&p, p.seq);
+    p.ack = g.seq + 1;
+    peer_ack(&p);
+    assert_int_equal(c->state, TCP_TIME_WAIT);
+    expect_all_closed(f);
+    /* FIN that also ACKs ours: FIN_WAIT_1 → TIME_WAIT in one segment */
+    peer_init(&p, f, 50017, 1);
+    fc = accept_conn(&p);
+    c = fc->c;
+    net_tcp_close(c);
+    fp_flush(f);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    p.ack = g.seq + 1;
+    peer_tx(&p, TCP_F_ACK | TCP_F_FIN, NULL, 0);
+    assert_int_equal(c->state, TCP_TIME_WAIT);
+    expect_ack(&p, p.seq);
+    expect_all_closed(f);
+    fp_free(f);
+}
+
+static void test_half_close(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[40000], got[40000];
+    size_t have = 0, sent = 0;
+
+    (void)state;
+    fill(d, sizeof(d), 12);
+    /* our half-close: FIN out, the peer keeps talking, we keep listening */
+    peer_init(&p, f, 50018, 1);
+    fc = accept_conn(&p);
+    assert_int_equal(net_tcp_shutdown(fc->c), 0);
+    assert_int_equal(net_tcp_shutdown(fc->c), -EPIPE);
+    assert_int_equal(net_tcp_send(fc->c, "x", 1), -EPIPE);
+    fp_flush(f);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_true(g.flags & TCP_F_FIN);
+    p.ack = g.seq + 1;
+    peer_ack(&p);
+    assert_int_equal(fc->c->state, TCP_FIN_WAIT_2);
+    assert_int_equal(fc->c->rexmt_at, 0);               /* the app still reads: no timer */
+    peer_tx(&p, TCP_F_ACK, d, 1000);
+    expect_ack(&p, p.seq);
+    assert_int_equal(fc->rxlen, 1000);
+    peer_tx(&p, TCP_F_ACK | TCP_F_FIN, NULL, 0);
+    expect_ack(&p, p.seq);
+    assert_int_equal(fc->eof, 1);
+    assert_int_equal(fc->c->state, TCP_TIME_WAIT);
+    net_tcp_close(fc->c);
+    fp_flush(f);
+    assert_int_equal(fc->closed, 1);
+    expect_all_closed(f);
+    /* the peer's half-close: we keep sending 40 KB after its FIN */
+    peer_init(&p, f, 50019, 1);
+    fc = accept_conn(&p);
+    peer_tx(&p, TCP_F_ACK | TCP_F_FIN, NULL, 0);
+    expect_ack(&p, p.seq);
+    assert_int_equal(fc->eof, 1);
+    while (have < sizeof(d)) {
+        ssize_t k = net_tcp_send(fc->c, d + sent, sizeof(d) - sent);
+
+        assert_true(k >= 0);
+        sent += (size_t)k;
+        fp_flush(f);
+        peer_read(&p, got, &have, sizeof(got));
+        peer_ack(&p);
+    }
+    assert_memory_equal(got, d, sizeof(d));
+    net_tcp_close(fc->c);
+    fp_flush(f);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_ACK | TCP_F_FIN);
+    p.ack = g.seq + 1;
+    peer_ack(&p);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+static void test_data_after_close(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+
+    (void)state;
+    peer_init(&p, f, 50020, 1);
+    fc = accept_conn(&p);
+    fc->close_in_data = 1;                  /* QUIT: the app closes on this input */
+    peer_tx(&p, TCP_F_ACK, "QUIT\r\n", 6);
+    assert_int_equal(fc->rxlen, 6);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_ACK | TCP_F_FIN);
+    assert_int_equal(g.ack, p.seq);
+    assert_int_equal(fc->closed, 1);
+    /* more input: acknowledged, counted, never delivered */
+    peer_tx(&p, TCP_F_ACK, "PING\r\n", 6);
+    expect_ack(&p, p.seq);
+    assert_int_equal(cnt(f)->drop.tcp_after_close, 1);
+    assert_int_equal(fc->rxlen, 6);
+    p.ack = g.seq + 1;
+    peer_tx(&p, TCP_F_ACK | TCP_F_FIN, NULL, 0);
+    expect_ack(&p, p.seq);
+    expect_all_closed(f);
+    fp_free(f);
+}
+
+/* ---- RST in every state ----------------------------------------------------- */
+
+enum reach { R_SYN_RCVD, R_EST, R_FW1, R_FW2, R_CLOSE_WAIT, R_CLOSING, R_LAST_ACK, R_TIME_WAIT };
+
+/* Bring a connection from peer p to the state asked; returns its tcp_conn. */
+static struct tcp_conn *reach(struct fp *f, struct peer *p, enum reach r, struct fp_conn **fcp)
+{
+    struct fp_seg g;
+    struct fp_conn *fc;
+
+    *fcp = NULL;
+    if (r == R_SYN_RCVD) {
+        peer_tx(p, TCP_F_SYN, NULL, 0);
+        assert_int_equal(peer_rx(p, &g), 1);
+        p->ack = g.seq + 1;
+        return f->s->tcp.half_open.head;
+    }
+    fc = accept_conn(p);
+    *fcp = fc;
+    switch (r) {
+    case R_EST:
+        break;
+    case R_FW1:
+    case R_FW2:
+    case R_CLOSING:
+    case R_TIME_WAIT:
+        net_tcp_close(fc->c);
+        fp_flush(f);
+        assert_int_equal(peer_rx(p, &g), 1);
+        if (r == R_FW2 || r == R_TIME_WAIT) {
+            p->ack = g.seq + 1;
+            peer_ack(p);
+        }
+        if (r == R_CLOSING || r == R_TIME_WAIT) {
+            peer_tx(p, TCP_F_ACK | TCP_F_FIN, NULL, 0);
+            fp_drain(f);
+        }
+        break;
+    case R_CLOSE_WAIT:
+    case R_LAST_ACK:
+        peer_tx(p, TCP_F_ACK | TCP_F_FIN, NULL, 0);
+        fp_drain(f);
+        if (r == R_LAST_ACK) {
+            net_tcp_close(fc->c);
+            fp_flush(f);
+            fp_drain(f);
+        }
+        break;
+    default:
+        break;
+    }
+    return fc->c;
+}
+
+static void test_rst_in_every_state(void **state)
+{
+    static const struct {
+        enum reach r;
+        unsigned st;
+        int err;                    /* on_closed for an app still holding it; 1: none */
+    } cases[] = {
+        { R_SYN_RCVD, TCP_SYN_RECEIVED, 1 },
+        { R_EST, TCP_ESTABLISHED, -ECONNRESET },
+        { R_FW1, TCP_FIN_WAIT_1, 0 },
+        { R_FW2, TCP_FIN_WAIT_2, 0 },
+        { R_CLOSE_WAIT, TCP_CLOSE_WAIT, -ECONNRESET },
+        { R_CLOSING, TCP_CLOSING, 0 },
+        { R_LAST_ACK, TCP_LAST_ACK, 0 },
+        { R_TIME_WAIT, TCP_TIME_WAIT, 0 },
+    };
+    struct fp *f = fp_new(NULL, 0);
+    struct fp_seg g;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct peer p;
+        struct fp_conn *fc;
+        struct tcp_conn *c;
+        uint32_t open_before = (uint32_t)cnt(f)->tcp_conns_open;
+
+        peer_init(&p, f, (uint16_t)(51000 + i), 100);
+        c = reach(f, &p, cases[i].r, &fc);
+        assert_non_null(c);
+        assert_int_equal(c->state, cases[i].st);
+        /* in the window but not exact: a challenge ACK, no reset */
+        p.seq += 10;
+        peer_tx(&p, TCP_F_RST, NULL, 0);
+        p.seq -= 10;
+        assert_int_equal(peer_rx(&p, &g), 1);
+        assert_int_equal(g.flags, TCP_F_ACK);
+        assert_int_equal(g.ack, p.seq);
+        assert_int_equal(c->state, cases[i].st);
+        /* exact: the connection ends */
+        peer_tx(&p, TCP_F_RST, NULL, 0);
+        expect_nothing(f);
+        assert_int_equal(cnt(f)->tcp_conns_open, open_before);
+        if (fc != NULL) {
+            assert_int_equal(fc->closed, 1);
+            if (cases[i].err != 1 && (cases[i].r == R_EST || cases[i].r == R_CLOSE_WAIT))
+                assert_int_equal(fc->close_err, cases[i].err);
+        }
+    }
+    assert_int_equal(cnt(f)->tcp_conns_reset, 4);        /* ESTABLISHED, FIN_WAIT_1/2, CLOSE_WAIT */
+    assert_int_equal(cnt(f)->tcp_conns_half_open, 0);
+    assert_int_equal(cnt(f)->tcp_conns_time_wait, 0);
+    assert_int_equal(f->nconns, 7);                     /* the SYN_RECEIVED one was never accepted */
+    assert_true(cnt(f)->drop.tcp_rst_challenge >= 7);
+    /* far outside the window: ignored silently */
+    {
+        struct peer p;
+        struct fp_conn *fc;
+
+        peer_init(&p, f, 52000, 100);
+        fc = accept_conn(&p);
+        p.seq += 1000000;
+        peer_tx(&p, TCP_F_RST, NULL, 0);
+        expect_nothing(f);
+        assert_int_equal(fc->c->state, TCP_ESTABLISHED);
+        assert_true(cnt(f)->drop.tcp_rst_ignored >= 1);
+        /* RST to the listener: nothing to reset */
+        p.port = 52001;
+        peer_tx(&p, TCP_F_RST, NULL, 0);
+        expect_nothing(f);
+        assert_int_equal(cnt(f)->drop.tcp_listen_bad, 1);
+        net_tcp_abort(fc->c);
+        fp_flush(f);
+    }
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+static void test_send_after_reset(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_conn *fc;
+
+    (void)state;
+    peer_init(&p, f, 50021, 1);
+    fc = accept_conn(&p);
+    peer_tx_noflush(&p, TCP_F_RST, NULL, 0);
+    /* broken, but the app has not heard yet: send says why */
+    assert_int_equal(net_tcp_send(fc->c, "x", 1), -ECONNRESET);
+    assert_int_equal(fc->closed, 0);
+    net_flush(f->s);
+    assert_int_equal(fc->closed, 1);
+    assert_int_equal(fc->close_err, -ECONNRESET);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+/* ---- options ------------------------------------------------------------------ */
+
+static void test_window_scaling_and_mss(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[20000];
+    uint32_t inflight = 0;
+
+    (void)state;
+    fp_config(&cfg);
+    cfg.rcvbuf = 262144;                    /* needs shift 3 to be advertised */
+    f = fp_new(&cfg, 0);
+    fill(d, sizeof(d), 13);
+    peer_init(&p, f, 50022, 1);
+    p.ws = 7;
+    p.mss = 536;
+    peer_seg(&p, &g, TCP_F_SYN);
+    g.mss = 536;
+    g.ws = 7;
+    fp_send(f, &g);
+    p.seq++;
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.ws, 3);
+    assert_int_equal(g.win, 65535);         /* a SYN's window is never scaled */
+    p.ack = g.seq + 1;
+    p.win = 100;                            /* × 128 = 12800 */
+    peer_ack(&p);
+    fc = &f->conns[0];
+    assert_int_equal(fc->c->snd_wnd, 12800);
+    assert_int_equal(fc->c->mss, 536 - 12);
+    /* our window in 8-byte units: the ring less one unit of slack */
+    peer_tx(&p, TCP_F_ACK, "a", 1);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.win, (262144 - 8) >> 3);
+    /* sending: segments of 524 bytes, the initial window of ten first,
+     * then as the ACKs open cwnd, never more than 12800 in flight */
+    net_tcp_send(fc->c, d, sizeof(d));
+    fp_flush(f);
+    while (peer_rx(&p, &g)) {
+        assert_int_equal(g.len, 524);
+        inflight += g.len;
+    }
+    assert_int_equal(inflight, 10 * 524);
+    /* the peer ACKs each segment: slow start doubles cwnd per round, the
+     * peer's window caps what is in flight */
+    {
+        uint32_t peak = 0;
+
+        for (int round = 0; round < 6; round++) {
+            uint32_t n = inflight / 524;
+
+            inflight = 0;
+            for (uint32_t k = 0; k < n; k++) {
+                p.ack += 524;
+                peer_ack(&p);
+            }
+            net_tcp_send(fc->c, d, sizeof(d));          /* keep the ring full */
+            fp_flush(f);
+            while (peer_rx(&p, &g)) {
+                assert_true(g.len <= 524);
+                inflight += g.len;
+            }
+            assert_true(fc->c->snd_max - fc->c->snd_una <= 12800);
+            if (fc->c->snd_max - fc->c->snd_una > peak)
+                peak = fc->c->snd_max - fc->c->snd_una;
+        }
+        assert_true(peak > 12800 - 524);
+    }
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+
+    /* a peer without options: no scaling, no timestamps, MSS 536 */
+    f = fp_new(&cfg, 0);
+    peer_init(&p, f, 50023, 1);
+    p.ts = 0;
+    p.ws = -1;
+    p.mss = -1;
+    peer_seg(&p, &g, TCP_F_SYN);
+    fp_send(f, &g);
+    p.seq++;
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.ws, -1);
+    assert_int_equal(g.ts, 0);
+    p.ack = g.seq + 1;
+    peer_ack(&p);
+    fc = &f->conns[0];
+    assert_int_equal(fc->c->mss, 536);
+    peer_tx(&p, TCP_F_ACK, "a", 1);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.win, 65535);         /* unscaled: capped */
+    assert_int_equal(g.ts, 0);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_timestamps_paws(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+
+    (void)state;
+    peer_init(&p, f, 50024, 1);
+    fc = accept_conn(&p);
+    /* an old timestamp: PAWS drops it and ACKs */
+    p.tsval -= 100;
+    peer_tx(&p, TCP_F_ACK, "old", 3);
+    p.seq -= 3;
+    expect_ack(&p, p.seq);
+    assert_int_equal(cnt(f)->drop.tcp_paws, 1);
+    assert_int_equal(fc->rxlen, 0);
+    p.tsval += 200;
+    /* no timestamp at all once negotiated: dropped (RFC 7323 3.2) */
+    p.ts = 0;
+    peer_tx(&p, TCP_F_ACK, "nots", 4);
+    p.seq -= 4;
+    expect_nothing(f);
+    assert_int_equal(cnt(f)->drop.tcp_no_ts, 1);
+    p.ts = 1;
+    /* a good one: delivered, and our ACK echoes its TSval */
+    peer_tx(&p, TCP_F_ACK, "new", 3);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.tsecr, p.tsval);
+    assert_int_equal(fc->rxlen, 3);
+    /* the peer's clock wrapping past 2^31 from the last value is still newer */
+    p.tsval = fc->c->ts_recent + 0x7ffffff0u;
+    peer_tx(&p, TCP_F_ACK, "w", 1);
+    assert_int_equal(fc->rxlen, 4);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+/* ---- validation drops ------------------------------------------------------------ */
+
+static void test_ack_validation(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    uint32_t una;
+
+    (void)state;
+    fp_config(&cfg);
+    cfg.challenge_ack_per_s = 2;
+    f = fp_new(&cfg, 0);
+    /* SYN_RECEIVED: an ACK of something else is answered with RST */
+    peer_init(&p, f, 50025, 1);
+    p.win = 1000;
+    peer_tx(&p, TCP_F_SYN, NULL, 0);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    p.ack = g.seq + 7;
+    peer_ack(&p);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_RST);
+    assert_int_equal(g.seq, p.ack);
+    assert_int_equal(cnt(f)->tcp_conns_half_open, 1);
+    p.ack -= 6;
+    peer_ack(&p);
+    assert_int_equal(f->nconns, 1);
+    fc = &f->conns[0];
+    una = p.ack;
+    /* ACK of unsent data: ACKed back, dropped */
+    p.ack = una + 50;
+    peer_tx(&p, TCP_F_ACK, "zz", 2);
+    p.seq -= 2;
+    expect_ack(&p, p.seq);
+    assert_int_equal(cnt(f)->drop.tcp_ack_unsent, 2);
+    assert_int_equal(fc->rxlen, 0);
+    /* ACK older than the largest window (1000) allows */
+    p.ack = una - 1001;
+    peer_tx(&p, TCP_F_ACK, "zz", 2);
+    p.seq -= 2;
+    expect_ack(&p, p.seq);
+    assert_int_equal(cnt(f)->drop.tcp_ack_old, 1);
+    /* no ACK bit */
+    p.ack = una;
+    peer_tx(&p, 0, "zz", 2);
+    p.seq -= 2;
+    expect_nothing(f);
+    assert_int_equal(cnt(f)->drop.tcp_no_ack, 1);
+    /* SYNs: two challenge ACKs this second, the third suppressed */
+    for (int i = 0; i < 3; i++)
+        peer_tx_noflush(&p, TCP_F_SYN, NULL, 0), p.seq--;
+    net_flush(f->s);
+    assert_int_equal(fp_tx_pending(f), 2);
+    fp_drain(f);
+    assert_int_equal(cnt(f)->drop.tcp_syn_challenge, 3);
+    assert_int_equal(cnt(f)->drop.tcp_challenge_limit, 1);
+    assert_int_equal(cnt(f)->tcp_challenge_acks, 2);
+    fp_advance(f, 1000 * MS);
+    peer_tx(&p, TCP_F_SYN, NULL, 0);
+    p.seq--;
+    assert_int_equal(fp_tx_pending(f), 1);
+    fp_drain(f);
+    assert_int_equal(fc->c->state, TCP_ESTABLISHED);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_listener_and_header_drops(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_seg g;
+    struct rte_mbuf *m;
+
+    (void)state;
+    fp_config(&cfg);
+    cfg.rx_csum_offload = 1;
+    f = fp_new(&cfg, 0);
+    peer_init(&p, f, 50026, 1000);
+    /* ACK to the listener with no connection: RST <SEQ=SEG.ACK> */
+    p.ack = 4242;
+    peer_tx(&p, TCP_F_ACK, "data", 4);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_RST);
+    assert_int_equal(g.seq, 4242);
+    assert_int_equal(cnt(f)->drop.tcp_no_conn, 1);
+    /* FIN alone: dropped */
+    peer_tx(&p, TCP_F_FIN, NULL, 0);
+    expect_nothing(f);
+    assert_int_equal(cnt(f)->drop.tcp_listen_bad, 1);
+    /* SYN+FIN, SYN+RST: never valid */
+    peer_tx(&p, TCP_F_SYN | TCP_F_FIN, NULL, 0);
+    peer_tx(&p, TCP_F_SYN | TCP_F_RST, NULL, 0);
+    expect_nothing(f);
+    assert_int_equal(cnt(f)->drop.tcp_bad_flags, 2);
+    /* another port of our address: the kernel's (exception path) */
+    p.dport = 16379;
+    peer_tx(&p, TCP_F_SYN, NULL, 0);
+    expect_nothing(f);
+    assert_int_equal(fp_exc_pending(f), 1);
+    fp_drain(f);
+    p.dport = FP_PORT;
+    /* short header, bad offsets */
+    {
+        uint8_t th[20] = { 0 };
+
+        fp_input1(f, fp_ip_frame(f, IPPROTO_TCP, 0, 0, th, 19));
+        assert_int_equal(cnt(f)->drop.tcp_short, 1);
+        th[12] = 4 << 4;                                /* 16-byte header */
+        m = fp_ip_frame(f, IPPROTO_TCP, 0, 0, th, 20);
+        fp_fix_tcp_csum(m);
+        fp_input1(f, m);
+        th[12] = 6 << 4;                                /* 24 bytes, 20 present */
+        m = fp_ip_frame(f, IPPROTO_TCP, 0, 0, th, 20);
+        fp_fix_tcp_csum(m);
+        fp_input1(f, m);
+        assert_int_equal(cnt(f)->drop.tcp_bad_off, 2);
+    }
+    /* checksum: wrong in software, and the NIC's verdict when it gives one */
+    peer_seg(&p, &g, TCP_F_SYN);
+    m = fp_tcp_frame(f, &g);
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20 + 4)[0] ^= 1;
+    fp_input1(f, m);
+    assert_int_equal(cnt(f)->drop.tcp_bad_csum, 1);
+    m = fp_tcp_frame(f, &g);
+    m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_BAD;
+    fp_input1(f, m);
+    assert_int_equal(cnt(f)->drop.tcp_bad_csum, 2);
+    m = fp_tcp_frame(f, &g);
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20 + 4)[0] ^= 1;
+    m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;         /* trusted */
+    fp_input1(f, m);
+    assert_int_equal(cnt(f)->drop.tcp_bad_csum, 2);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_SYN | TCP_F_ACK);
+    assert_int_equal(g.ack, (p.seq ^ (1u << 24)) + 1);  /* the flipped seq byte */
+    /* a SYN carrying data: the data is not acknowledged (peer resends it) */
+    fp_drain(f);
+    peer_init(&p, f, 50027, 5000);
+    peer_tx(&p, TCP_F_SYN, "early", 5);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.ack, 5001);
+    fp_free(f);
+}
+
+static void test_syn_flood_bounded(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_conn *fc;
+
+    (void)state;
+    fp_config(&cfg);
+    cfg.max_half_open = 16;
+    cfg.max_conns = 64;
+    f = fp_new(&cfg, 0);
+    for (unsigned i = 0; i < 500; i++) {
+        struct fp_seg g;
+
+        fp_seg_init(&g);
+        g.sip = 0xC6120100u + (i & 0xff);            /* spoofed sources 198.18.1.x */
+        g.sport = (uint16_t)(10000 + i);
+        g.seq = i * 7919u;
+        g.flags = TCP_F_SYN;
+        fp_send(f, &g);
+        fp_drain(f);
+        assert_true(cnt(f)->tcp_conns_half_open <= 16);
+        assert_true(cnt(f)->tcp_conns_open <= 16);
+    }
+    assert_int_equal(cnt(f)->drop.tcp_syn_evicted, 500 - 16);
+    assert_int_equal(cnt(f)->tcp_buf_bytes, 0);      /* half-open holds no rings */
+    assert_int_equal(cnt(f)->drop.tcp_conn_full, 0);
+    /* a real client still gets through */
+    peer_init(&p, f, 50028, 1);
+    fc = accept_conn(&p);
+    assert_int_equal(fc->c->state, TCP_ESTABLISHED);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_conn_table_full_and_time_wait_recycle(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p[5];
+    struct fp_seg g;
+
+    (void)state;
+    fp_config(&cfg);
+    cfg.max_conns = 4;
+    cfg.max_half_open = 4;
+    f = fp_new(&cfg, 0);
+    for (int i = 0; i < 4; i++) {
+        peer_init(&p[i], f, (uint16_t)(53000 + i), 1);
+        accept_conn(&p[i]);
+    }
+    peer_init(&p[4], f, 53004, 1);
+    peer_tx(&p[4], TCP_F_SYN, NULL, 0);
+    expect_nothing(f);
+    assert_int_equal(cnt(f)->drop.tcp_conn_full, 1);
+    /* one goes to TIME_WAIT: its slot is recycled for the next SYN */
+    net_tcp_close(f->conns[0].c);
+    fp_flush(f);
+    finish_from_peer(&p[0]);
+    assert_int_equal(cnt(f)->tcp_conns_time_wait, 1);
+    p[4].seq--;
+    peer_tx(&p[4], TCP_F_SYN, NULL, 0);
+    assert_int_equal(peer_rx(&p[4], &g), 1);
+    assert_int_equal(g.flags, TCP_F_SYN | TCP_F_ACK);
+    assert_int_equal(cnt(f)->tcp_conns_time_wait, 0);
+    assert_int_equal(cnt(f)->tcp_conns_open, 4);
+    for (int i = 1; i < 4; i++)
+        net_tcp_abort(f->conns[i].c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_time_wait_reuse(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    uint32_t old_seq;
+
+    (void)state;
+    peer_init(&p, f, 50029, 1);
+    fc = accept_conn(&p);
+    net_tcp_close(fc->c);
+    fp_flush(f);
+    finish_from_peer(&p);
+    assert_int_equal(cnt(f)->tcp_conns_time_wait, 1);
+    /* RFC 6191: a SYN above the old sequence space opens a new incarnation */
+    old_seq = p.seq;
+    p.seq = old_seq + 100000;
+    peer_tx(&p, TCP_F_SYN, NULL, 0);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_SYN | TCP_F_ACK);
+    assert_int_equal(g.ack, old_seq + 100001);
+    assert_int_equal(cnt(f)->tcp_conns_time_wait, 0);
+    p.ack = g.seq + 1;
+    peer_ack(&p);
+    assert_int_equal(f->nconns, 2);
+    net_tcp_abort(f->conns[1].c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_accept_refused(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+
+    (void)state;
+    f->refuse_accept = 1;
+    peer_init(&p, f, 50030, 1);
+    peer_tx(&p, TCP_F_SYN, NULL, 0);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    p.ack = g.seq + 1;
+    peer_ack(&p);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_true(g.flags & TCP_F_RST);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    assert_int_equal(f->nconns, 0);
+    fp_free(f);
+}
+
+static void test_buffer_budget(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p, q;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    int rc;
+
+    (void)state;
+    fp_config(&cfg);
+    cfg.buf_budget = 32768;                 /* one connection's two 16 KiB rings */
+    f = fp_new(&cfg, 0);
+    peer_init(&p, f, 50031, 1);
+    fc = accept_conn(&p);
+    assert_int_equal(cnt(f)->tcp_buf_bytes, 32768);
+    peer_init(&q, f, 50032, 1);
+    peer_tx(&q, TCP_F_SYN, NULL, 0);
+    assert_int_equal(peer_rx(&q, &g), 1);
+    q.ack = g.seq + 1;
+    peer_ack(&q);
+    assert_int_equal(peer_rx(&q, &g), 1);
+    assert_true(g.flags & TCP_F_RST);
+    assert_int_equal(cnt(f)->drop.tcp_buf_nomem, 1);
+    fp_learn_peer(f);
+    assert_null(fp_connect(f, FP_PEER_IP, 7004, &rc));
+    assert_int_equal(rc, -ENOMEM);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    assert_int_equal(cnt(f)->tcp_buf_bytes, 0);
+    fp_free(f);
+}
+
+/* ---- resources and the port ------------------------------------------------------ */
+
+static void test_mbuf_exhaustion_recovers(void **state)
+{
+    struct fp *f = fp_new(NULL, 63);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    struct rte_mbuf *hold[64];
+    unsigned nhold = 0;
+
+    (void)state;
+    peer_init(&p, f, 50033, 1);
+    fc = accept_conn(&p);
+    while (nhold < 64 && (hold[nhold] = rte_pktmbuf_alloc(f->pool)) != NULL)
+        nhold++;
+    net_tcp_send(fc->c, "reply", 5);
+    fp_flush(f);
+    expect_nothing(f);
+    assert_true(cnt(f)->drop.mbuf_alloc >= 1);
+    for (unsigned i = 0; i < nhold; i++)
+        rte_pktmbuf_free(hold[i]);
+    /* the retransmission timer retries */
+    fp_advance(f, 200 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.len, 5);
+    assert_memory_equal(g.payload, "reply", 5);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_tx_hook_refuses(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+
+    (void)state;
+    peer_init(&p, f, 50034, 1);
+    fc = accept_conn(&p);
+    f->tx_take = 0;
+    net_tcp_send(fc->c, "lost", 4);
+    fp_flush(f);
+    assert_int_equal(cnt(f)->drop.tx_full, 1);
+    f->tx_take = -1;
+    fp_advance(f, 200 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_memory_equal(g.payload, "lost", 4);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_delayed_ack_timer(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_conn *fc;
+
+    (void)state;
+    fp_config(&cfg);
+    cfg.delack_ms = 40;
+    f = fp_new(&cfg, 0);
+    peer_init(&p, f, 50035, 1);
+    fc = accept_conn(&p);
+    peer_tx(&p, TCP_F_ACK, "one", 3);
+    expect_nothing(f);
+    fp_advance(f, 40 * MS - 1);
+    expect_nothing(f);
+    fp_advance(f, 1);
+    expect_ack(&p, p.seq);
+    /* every second segment is ACKed at once (RFC 9293 3.8.6.3) */
+    peer_tx(&p, TCP_F_ACK, "two", 3);
+    expect_nothing(f);
+    peer_tx(&p, TCP_F_ACK, "three", 5);
+    expect_ack(&p, p.seq);
+    /* a reply in the same turn still carries it */
+    peer_tx_noflush(&p, TCP_F_ACK, "four", 4);
+    net_tcp_send(fc->c, "ok", 2);
+    net_flush(f->s);
+    {
+        struct fp_seg g;
+
+        assert_int_equal(peer_rx(&p, &g), 1);
+        assert_int_equal(g.len, 2);
+        assert_int_equal(g.ack, p.seq);
+    }
+    fp_advance(f, 100 * MS);
+    expect_nothing(f);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+/* transport.h's struct conn_ops over this stack, as the DPDK glue will do it */
+struct tconn {
+    struct conn c;
+    struct tcp_conn *tc;
+};
+
+static ssize_t top_send(struct conn *c, const void *p, size_t n)
+{
+    return net_tcp_send(((struct tconn *)c)->tc, p, n);
+}
+
+static void top_pause(struct conn *c, int paused)
+{
+    net_tcp_pause_input(((struct tconn *)c)->tc, paused);
+}
+
+static void top_close(struct conn *c)
+{
+    net_tcp_close(((struct tconn *)c)->tc);
+}
+
+static const struct conn_ops tops = { .send = top_send, .pause_input = top_pause, .close = top_close };
+
+static void test_conn_ops_adapter(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    struct tconn t = { .c = { .ops = &tops, .fd = -1 } };
+    static uint8_t big[40000];
+
+    (void)state;
+    peer_init(&p, f, 50036, 1);
+    p.win = 65535;
+    fc = accept_conn(&p);
+    t.tc = fc->c;
+    /* send: takes what the ring holds, 0 when full, writable later */
+    assert_int_equal(t.c.ops->send(&t.c, big, sizeof(big)), 16384);
+    assert_int_equal(t.c.ops->send(&t.c, big, 1), 0);
+    fp_flush(f);
+    {
+        uint8_t sink[16384];
+        size_t have = 0;
+
+        peer_read(&p, sink, &have, sizeof(sink));
+        peer_ack(&p);
+        assert_true(have > 0);
+    }
+    assert_true(fc->writable >= 1);
+    /* pause_input: bytes wait; resume delivers them */
+    t.c.ops->pause_input(&t.c, 1);
+    peer_tx(&p, TCP_F_ACK, "abc", 3);
+    assert_int_equal(fc->rxlen, 0);
+    t.c.ops->pause_input(&t.c, 0);
+    fp_flush(f);
+    assert_int_equal(fc->rxlen, 3);
+    /* close: client_closed (on_closed) never from inside close */
+    t.c.ops->close(&t.c);
+    assert_int_equal(fc->closed, 0);
+    assert_int_equal(t.c.ops->send(&t.c, "x", 1), -EPIPE);
+    fp_flush(f);
+    assert_int_equal(fc->closed, 1);
+    fp_drain(f);
+    (void)g;
+    fp_free(f);
+}
+
+/* ---- more edges --------------------------------------------------------------- */
+
+static void test_chained_mbufs(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_conn *fc;
+    uint8_t d[1001];
+    uint32_t s0;
+
+    (void)state;
+    fill(d, sizeof(d), 14);
+    peer_init(&p, f, 50037, 1);
+    fc = accept_conn(&p);
+    s0 = p.seq;
+    /* headers and 7 payload bytes in the first mbuf, the rest in a second:
+     * an odd split, so the checksum must keep byte positions */
+    for (int pass = 0; pass < 2; pass++) {
+        struct fp_seg g;
+        struct rte_mbuf *m, *tail;
+        uint32_t off = pass == 0 ? 500 : 0;         /* out of order first */
+        uint32_t hlen;
+
+        peer_seg(&p, &g, TCP_F_ACK);
+        g.seq = s0 + off;
+        g.data = d + off;
+        g.len = pass == 0 ? 501 : 500;
+        m = fp_tcp_frame(f, &g);
+        hlen = m->pkt_len - g.len;
+        tail = rte_pktmbuf_alloc(f->pool);
+        assert_non_null(tail);
+        memcpy(rte_pktmbuf_append(tail, (uint16_t)(g.len - 7)),
+               rte_pktmbuf_mtod_offset(m, uint8_t *, hlen + 7), g.len - 7);
+        rte_pktmbuf_trim(m, (uint16_t)(g.len - 7));
+        assert_int_equal(rte_pktmbuf_chain(m, tail), 0);
+        fp_input1(f, m);
+    }
+    fp_drain(f);
+    assert_int_equal(cnt(f)->drop.tcp_bad_csum, 0);
+    assert_int_equal(fc->rxlen, 1001);
+    assert_memory_equal(fc->rx, d, 1001);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_window_trim(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[16384 + 1448];
+    uint32_t fed = 0;
+
+    (void)state;
+    fill(d, sizeof(d), 15);
+    peer_init(&p, f, 50038, 1);
+    fc = accept_conn(&p);
+    net_tcp_pause_input(fc->c, 1);
+    while (fed < 16384 - 1000) {
+        uint32_t n = 16384 - 1000 - fed < 1448 ? 16384 - 1000 - fed : 1448;
+
+        peer_tx(&p, TCP_F_ACK, d + fed, n);
+        fed += n;
+    }
+    fp_drain(f);
+    /* 1448 bytes into a 1000-byte window: the tail is cut, the rest kept */
+    peer_tx(&p, TCP_F_ACK, d + fed, 1448);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.ack, p.seq - 448);
+    assert_int_equal(g.win, 0);
+    assert_int_equal(cnt(f)->drop.tcp_beyond_wnd, 1);
+    net_tcp_pause_input(fc->c, 0);
+    fp_flush(f);
+    assert_int_equal(fc->rxlen, 16384);
+    assert_memory_equal(fc->rx, d, 16384);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_congestion_avoidance(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[4 * MSS_TS];
+    uint32_t cwnd;
+
+    (void)state;
+    peer_init(&p, f, 50039, 1);
+    fc = accept_conn(&p);
+    fc->c->ssthresh = fc->c->cwnd;              /* as if after a loss */
+    cwnd = fc->c->cwnd;
+    net_tcp_send(fc->c, d, sizeof(d));
+    fp_flush(f);
+    while (peer_rx(&p, &g)) {
+        p.ack += g.len;
+        peer_ack(&p);
+        /* RFC 5681 3.1 (3): about one MSS per window, not per ACK */
+        assert_int_equal(fc->c->cwnd, cwnd + MSS_TS * MSS_TS / cwnd);
+        cwnd = fc->c->cwnd;
+    }
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_persist_timeout_and_window_closing_in_flight(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[2000];
+
+    (void)state;
+    fp_config(&cfg);
+    cfg.data_retries = 3;
+    f = fp_new(&cfg, 0);
+    fill(d, sizeof(d), 16);
+    /* a window that closes while bytes are in flight: the RTO turns into
+     * probing instead of counting toward a timeout */
+    peer_init(&p, f, 50040, 1);
+    fc = accept_conn(&p);
+    net_tcp_send(fc->c, d, sizeof(d));
+    fp_flush(f);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    p.ack += MSS_TS;
+    p.win = 0;
+    peer_ack(&p);
+    fp_advance(f, 200 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.len, 1);
+    assert_int_equal(g.seq, p.ack);
+    assert_true(fc->c->persist);
+    assert_int_equal(cnt(f)->tcp_probes_sent, 1);
+    /* a window update and the rest follows */
+    p.win = 65535;
+    peer_ack(&p);
+    assert_false(fc->c->persist);
+    {
+        static uint8_t got[2000];
+        size_t have = MSS_TS;
+
+        memcpy(got, d, MSS_TS);
+        peer_read(&p, got, &have, sizeof(got));
+        assert_int_equal(have, 2000);
+        assert_memory_equal(got, d, 2000);
+    }
+    peer_ack(&p);
+    /* a peer that stops answering probes: given up after data_retries */
+    p.win = 0;
+    peer_ack(&p);
+    net_tcp_send(fc->c, d, 10);
+    fp_flush(f);
+    expect_nothing(f);
+    for (uint32_t wait = 200; wait <= 800; wait *= 2) {
+        fp_advance(f, wait * MS);
+        assert_int_equal(peer_rx(&p, &g), 1);
+        assert_int_equal(g.len, 1);
+    }
+    fp_advance(f, 1600 * MS);
+    assert_int_equal(fc->closed, 1);
+    assert_int_equal(fc->close_err, -ETIMEDOUT);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+static void test_syn_lost_rto_3s(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    int rc;
+
+    (void)state;
+    fp_learn_peer(f);
+    fc = fp_connect(f, FP_PEER_IP, 7005, &rc);
+    fp_flush(f);
+    fp_drain(f);
+    fp_advance(f, 1000 * MS);                   /* the SYN is sent again */
+    peer_init(&p, f, 7005, 1);
+    p.dport = 40000;
+    assert_int_equal(peer_rx(&p, &g), 1);
+    p.ack = g.seq + 1;
+    peer_tx(&p, TCP_F_SYN | TCP_F_ACK, NULL, 0);
+    assert_int_equal(fc->connected, 1);
+    /* RFC 6298 5.7: no usable sample, the RTO for data starts at 3 s */
+    assert_int_equal(fc->c->rto_us, 3000 * MS);
+    assert_int_equal(fc->c->srtt_us, 0);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_timer_wheel(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p[5];
+    struct fp_conn *fc[5];
+    unsigned n;
+
+    (void)state;
+    fp_config(&cfg);
+    cfg.time_wait_ms = 10000;                   /* longer than one 4.1 s wheel turn */
+    f = fp_new(&cfg, 0);
+    /* five RTOs due in the same tick, run with a budget of two */
+    for (int i = 0; i < 5; i++) {
+        peer_init(&p[i], f, (uint16_t)(54000 + i), 1);
+        fc[i] = accept_conn(&p[i]);
+    }
+    for (int i = 0; i < 5; i++)
+        net_tcp_send(fc[i]->c, "x", 1);
+    fp_flush(f);
+    fp_drain(f);
+    f->now += 200 * MS;
+    assert_int_equal(tcp_timers_run(f->s, f->now, 2), 2);
+    assert_int_equal(tcp_timers_run(f->s, f->now, 2), 2);
+    assert_int_equal(tcp_timers_run(f->s, f->now, 2), 1);
+    assert_int_equal(tcp_timers_run(f->s, f->now, 2), 0);
+    net_flush(f->s);
+    assert_int_equal(fp_tx_pending(f), 5);
+    fp_drain(f);
+    /* a jump of 20 s: each pending RTO fires once, nothing is lost */
+    f->now += 20000 * MS;
+    n = net_timers(f->s, f->now);
+    assert_int_equal(n, 5);
+    assert_int_equal(fp_tx_pending(f), 5);
+    fp_drain(f);
+    for (int i = 0; i < 5; i++) {
+        p[i].ack += 1;
+        peer_ack(&p[i]);
+    }
+    /* TIME_WAIT of 10 s: survives two and a half turns of the wheel */
+    net_tcp_close(fc[0]->c);
+    fp_flush(f);
+    finish_from_peer(&p[0]);
+    for (int i = 0; i < 19; i++)
+        fp_advance(f, 500 * MS);
+    assert_int_equal(cnt(f)->tcp_conns_time_wait, 1);
+    fp_advance(f, 502 * MS);
+    assert_int_equal(cnt(f)->tcp_conns_time_wait, 0);
+    for (int i = 1; i < 5; i++)
+        net_tcp_abort(fc[i]->c);
+    fp_flush(f);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+static void test_config_and_defaults(void **state)
+{
+    struct net_config cfg;
+    struct fp *f = fp_new(NULL, 0);
+    struct rte_mempool *small;
+    struct fp_seg g;
+    struct peer p;
+    struct fp_conn *a, *b;
+    struct net_tuple t;
+    int64_t mem0 = mem_used();
+    int rc;
+
+    (void)state;
+    /* invalid configurations are refused without leaking */
+    fp_config(&cfg);
+    assert_null(net_stack_create(&cfg, NULL, NULL));                 /* no pool */
+    cfg.pool = f->pool;
+    cfg.mtu = 500;
+    assert_null(net_stack_create(&cfg, NULL, NULL));
+    fp_config(&cfg);
+    cfg.pool = f->pool;
+    cfg.mss = 1461;
+    assert_null(net_stack_create(&cfg, NULL, NULL));
+    fp_config(&cfg);
+    cfg.pool = f->pool;
+    cfg.max_conns = 0;
+    assert_null(net_stack_create(&cfg, NULL, NULL));
+    fp_config(&cfg);
+    cfg.pool = f->pool;
+    cfg.eph_lo = 100;
+    cfg.eph_hi = 99;
+    assert_null(net_stack_create(&cfg, NULL, NULL));
+    fp_config(&cfg);
+    cfg.pool = f->pool;
+    cfg.delack_ms = 501;
+    assert_null(net_stack_create(&cfg, NULL, NULL));
+    small = rte_pktmbuf_pool_create("fp_small", 63, 0, 0, 1024, SOCKET_ID_ANY);
+    assert_non_null(small);
+    fp_config(&cfg);
+    cfg.pool = small;                                                /* 1024 < MTU frames */
+    assert_null(net_stack_create(&cfg, NULL, NULL));
+    rte_mempool_free(small);
+    assert_int_equal(mem_used(), mem0);
+    /* listen */
+    assert_int_equal(net_listen(f->s, FP_PORT), -EEXIST);
+    for (uint16_t i = 1; i < NET_MAX_LISTEN; i++)
+        assert_int_equal(net_listen(f->s, (uint16_t)(FP_PORT + i)), 0);
+    assert_int_equal(net_listen(f->s, 9), -ENOSPC);
+    /* without the test's hooks: RFC 6528 ISNs, ports from eph_lo up */
+    f->s->hooks.isn = NULL;
+    f->s->hooks.pick_port = NULL;
+    fp_learn_peer(f);
+    a = fp_connect(f, FP_PEER_IP, 7006, &rc);
+    b = fp_connect(f, FP_PEER_IP, 7006, &rc);
+    net_tcp_tuple(a->c, &t);
+    assert_int_equal(t.lport, 49152);
+    net_tcp_tuple(b->c, &t);
+    assert_int_equal(t.lport, 49153);
+    assert_true(a->c->iss != b->c->iss);
+    peer_init(&p, f, 50041, 1);
+    peer_tx(&p, TCP_F_SYN, NULL, 0);
+    fp_flush(f);
+    fp_drain(f);
+    assert_true(f->s->tcp.half_open.head->iss != 1000);
+    net_tcp_abort(a->c);
+    net_tcp_abort(b->c);
+    fp_flush(f);
+    fp_drain(f);
+    (void)g;
+    assert_true(net_drop_desc(0)[0] != '\0');
+    assert_string_equal(net_drop_name(NET_DROP__COUNT), "?");
+    assert_string_equal(tcp_state_name(TCP_TIME_WAIT), "TIME_WAIT");
+    fp_free(f);
+}
+
+static void test_small_window_no_stall(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    uint8_t d[1000], got[1000];
+    size_t have = 0;
+
+    (void)state;
+    fill(d, sizeof(d), 17);
+    peer_init(&p, f, 50042, 1);
+    fc = accept_conn(&p);
+    p.win = 100;                                /* far below half the largest offered */
+    peer_ack(&p);
+    net_tcp_send(fc->c, d, sizeof(d));
+    fp_flush(f);
+    /* nothing in flight: the small segment goes rather than wait forever */
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(peer_rx(&p, &g), 1);
+        assert_int_equal(g.len, 100);
+        assert_int_equal(g.seq, p.ack);
+        memcpy(got + have, g.payload, g.len);
+        have += g.len;
+        p.ack += g.len;
+        expect_nothing(f);
+        peer_ack(&p);
+    }
+    assert_memory_equal(got, d, sizeof(d));
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_close_inside_accept(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+
+    (void)state;
+    f->close_in_accept = 1;
+    peer_init(&p, f, 50043, 1);
+    peer_tx(&p, TCP_F_SYN, NULL, 0);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    p.ack = g.seq + 1;
+    peer_ack(&p);
+    assert_int_equal(f->nconns, 1);
+    fc = &f->conns[0];
+    assert_int_equal(fc->closed, 1);            /* heard at the flush, with its ctx */
+    assert_int_equal(fc->close_err, 0);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_ACK | TCP_F_FIN);
+    p.ack = g.seq + 1;
+    peer_tx(&p, TCP_F_ACK | TCP_F_FIN, NULL, 0);
+    expect_ack(&p, p.seq);
+    expect_all_closed(f);
+    fp_free(f);
+}
+
+/* ---- two stacks over a bad wire ---------------------------------------------- */
+
+struct side {
+    struct net_stack *s;
+    struct rte_mbuf *q[4096];
+    unsigned n;
+};
+
+struct papp {
+    struct side *side;
+    struct tcp_conn *c;
+    uint8_t *rx;
+    size_t rxlen;
+    int echo, eof, closed, connected;
+};
+
+static struct papp pair_srv;                /* the echo server's one connection */
+
+static uint16_t side_tx(void *arg, struct rte_mbuf **pkts, uint16_t n)
+{
+    struct side *sd = arg;
+
+    for (uint16_t i = 0; i < n; i++) {
+        assert_true(sd->n < 4096);
+        sd->q[sd->n++] = pkts[i];
+    }
+    return n;
+}
+
+static uint16_t side_exc(void *arg, struct rte_mbuf **pkts, uint16_t n)
+{
+    (void)arg;
+    for (uint16_t i = 0; i < n; i++)
+        rte_pktmbuf_free(pkts[i]);
+    return n;
+}
+
+static void *pair_accept(void *arg, struct tcp_conn *c)
+{
+    (void)arg;
+    assert_null(pair_srv.c);
+    pair_srv.c = c;
+    pair_srv.echo = 1;
+    return &pair_srv;
+}
+
+static void pair_connected(void *ctx)
+{
+    ((struct papp *)ctx)->connected++;
+}
+
+static size_t pair_data(void *ctx, const void *p, size_t n)
+{
+    struct papp *a = ctx;
+    ssize_t k;
+
+    if (n == 0) {
+        a->eof++;
+        return 0;
+    }
+    if (!a->echo) {
+        memcpy(a->rx + a->rxlen, p, n);
+        a->rxlen += n;
+        return n;
+    }
+    /* echo what fits; the rest waits in our receive ring (back-pressure)
+     * until on_writable resumes input */
+    k = net_tcp_send(a->c, p, n);
+    assert_true(k >= 0);
+    return (size_t)k;
+}
+
+static void pair_writable(void *ctx)
+{
+    struct papp *a = ctx;
+
+    if (a->echo)
+        net_tcp_pause_input(a->c, 0);
+}
+
+static void pair_closed(void *ctx, int err)
+{
+    struct papp *a = ctx;
+
+    assert_int_equal(err, 0);
+    a->closed++;
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static uint32_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)rng_state;
+}
+
+struct badness {
+    unsigned loss, dup, swap;        /* percent of frames */
+};
+
+/* Move what `from` sent to `to`, losing, duplicating and swapping frames
+ * with the previous one as `b` says. */
+static void wire(struct side *from, struct side *to, struct rte_mempool *pool, uint64_t now,
+                 const struct badness *b)
+{
+    struct rte_mbuf *out[8192];
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < from->n; i++) {
+        struct rte_mbuf *m = from->q[i];
+        uint32_t r = rng() % 100;
+
+        if (r < b->loss) {
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        if (r < b->loss + b->dup) {
+            struct rte_mbuf *d = rte_pktmbuf_copy(m, pool, 0, UINT32_MAX);
+
+            if (d != NULL)
+                out[n++] = d;
+        }
+        out[n++] = m;
+        if (r >= 100 - b->swap && n >= 2) {
+            struct rte_mbuf *t = out[n - 1];
+
+            out[n - 1] = out[n - 2];
+            out[n - 2] = t;
+        }
+    }
+    from->n = 0;
+    net_input_burst(to->s, out, n, now);
+}
+
+static void pair_run(const struct badness *bad, size_t N)
+{
+    struct net_config ca, cb;
+    struct net_hooks ha = { 0 }, hb = { 0 };
+    struct net_upcalls up = { .on_accept = pair_accept, .on_connected = pair_connected,
+                              .on_data = pair_data, .on_writable = pair_writable,
+                              .on_closed = pair_closed };
+    static struct side A, B;
+    struct papp cli = { 0 };
+    struct rte_mempool *pool;
+    uint8_t *src = malloc(N);
+    int64_t mem0 = mem_used();
+    uint64_t now = 1000000;
+    size_t sent = 0;
+    unsigned iter;
+
+    fill(src, N, 18);
+    memset(&pair_srv, 0, sizeof(pair_srv));
+    memset(&A, 0, sizeof(A));
+    memset(&B, 0, sizeof(B));
+    pool = rte_pktmbuf_pool_create("pair", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    assert_non_null(pool);
+    fp_config(&ca);
+    ca.pool = pool;
+    cb = ca;
+    memcpy(cb.mac, fp_peer_mac, 6);
+    cb.ip = FP_PEER_IP;
+    cb.rcvbuf = 8192;                       /* small: the window closes often */
+    ha.arg = &A;
+    ha.tx = side_tx;
+    ha.exception = side_exc;
+    hb = ha;
+    hb.arg = &B;
+    A.s = net_stack_create(&ca, &ha, &up);
+    B.s = net_stack_create(&cb, &hb, &up);
+    assert_non_null(A.s);
+    assert_non_null(B.s);
+    assert_int_equal(net_listen(B.s, 6379), 0);
+    net_input_burst(A.s, NULL, 0, now);
+    net_input_burst(B.s, NULL, 0, now);
+    cli.rx = malloc(N);
+    assert_int_equal(net_tcp_connect(A.s, FP_PEER_IP, 6379, &cli, &cli.c), 0);
+    for (iter = 0; iter < 2000000 && cli.rxlen < N; iter++) {
+        now += 50;
+        if (cli.connected && sent < N) {
+            ssize_t k = net_tcp_send(cli.c, src + sent, N - sent);
+
+            assert_true(k >= 0);
+            sent += (size_t)k;
+        }
+        net_flush(A.s);
+        net_flush(B.s);
+        wire(&A, &B, pool, now, bad);
+        net_flush(B.s);
+        wire(&B, &A, pool, now, bad);
+        if (iter % 20 == 0) {
+            net_timers(A.s, now);
+            net_timers(B.s, now);
+        }
+    }
+    if (cli.rxlen < N) {
+        /* a stall: show both ends before the assertion fails */
+        struct tcp_conn *cs[2] = { cli.c, pair_srv.c };
+
+        for (int k = 0; k < 2 && cs[k]; k++) {
+            const struct tcp_conn *c = cs[k];
+
+            print_message("  %c %s una %u nxt %u max %u wnd %u cwnd %u rcv_nxt %u adv %u "
+                          "rlen %u persist %d nrexmt %u\n", k ? 'B' : 'A', tcp_state_name(c->state),
+                          c->snd_una, c->snd_nxt, c->snd_max, c->snd_wnd, c->cwnd, c->rcv_nxt,
+                          c->rcv_adv, c->rring.len, c->persist, c->nrexmt);
+        }
+    }
+    print_message("  loss %u%% dup %u%% swap %u%%: %zu bytes echoed in %.1f ms; retransmits %lu/%lu, "
+                  "fast %lu/%lu, RTO %lu/%lu\n", bad->loss, bad->dup, bad->swap, N, (now - 1000000) / 1000.0,
+                  (unsigned long)net_counters(A.s)->tcp_retransmits, (unsigned long)net_counters(B.s)->tcp_retransmits,
+                  (unsigned long)net_counters(A.s)->tcp_fast_retransmits, (unsigned long)net_counters(B.s)->tcp_fast_retransmits,
+                  (unsigned long)net_counters(A.s)->tcp_rto_fired, (unsigned long)net_counters(B.s)->tcp_rto_fired);
+    assert_int_equal(cli.rxlen, N);
+    assert_memory_equal(cli.rx, src, N);
+    if (bad->loss)
+        assert_true(net_counters(A.s)->tcp_retransmits > 0);
+    /* both close; run until every connection is gone (TIME_WAIT included) */
+    net_tcp_close(cli.c);
+    for (iter = 0; iter < 400000; iter++) {
+        now += 50;
+        if (pair_srv.eof && !pair_srv.closed && pair_srv.c) {
+            net_tcp_close(pair_srv.c);
+            pair_srv.c = NULL;
+        }
+        net_flush(A.s);
+        net_flush(B.s);
+        wire(&A, &B, pool, now, bad);
+        net_flush(B.s);
+        wire(&B, &A, pool, now, bad);
+        if (iter % 20 == 0) {
+            net_timers(A.s, now);
+            net_timers(B.s, now);
+        }
+        if (net_counters(A.s)->tcp_conns_open == 0 && net_counters(B.s)->tcp_conns_open == 0)
+            break;
+    }
+    assert_int_equal(cli.closed, 1);
+    assert_int_equal(pair_srv.closed, 1);
+    assert_int_equal(net_counters(A.s)->tcp_conns_open, 0);
+    assert_int_equal(net_counters(B.s)->tcp_conns_open, 0);
+    net_stack_free(A.s);
+    net_stack_free(B.s);
+    for (unsigned i = 0; i < A.n; i++)
+        rte_pktmbuf_free(A.q[i]);
+    for (unsigned i = 0; i < B.n; i++)
+        rte_pktmbuf_free(B.q[i]);
+    assert_int_equal(rte_mempool_avail_count(pool), 8191);
+    rte_mempool_free(pool);
+    assert_int_equal(mem_used(), mem0);
+    free(cli.rx);
+    free(src);
+}
+
+/* Stack A connects to stack B (ARP first), sends N bytes that B echoes
+ * with back-pressure through an 8 KiB receive ring, both close; every byte
+ * must come back intact and every connection, mbuf and byte be freed. */
+static void test_two_stacks_lossy_wire(void **state)
+{
+    static const struct badness bad[] = {
+        { 0, 0, 0 }, { 2, 1, 3 }, { 10, 2, 10 }, { 25, 5, 20 },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        pair_run(&bad[i], i == 3 ? 100000 : 1000000);
+}
+
+static void test_drop_counters_covered(void **state)
+{
+    static const char *const elsewhere[] = {      /* checked by test_net_arp / test_net_ip */
+        "eth_", "arp_", "ip_", "icmp_", "tx_full", "exception_full",
+    };
+
+    (void)state;
+    for (unsigned i = 0; i < NET_DROP__COUNT; i++) {
+        const char *n = net_drop_name(i);
+        int known = strncmp(n, "tcp_", 4) == 0 || strcmp(n, "mbuf_alloc") == 0;
+
+        for (size_t k = 0; k < sizeof(elsewhere) / sizeof(elsewhere[0]); k++)
+            known |= strncmp(n, elsewhere[k], strlen(elsewhere[k])) == 0;
+        if (!known)
+            fail_msg("drop counter %s belongs to no test file's coverage list", n);
+
+        if (strncmp(n, "tcp_", 4) != 0 && strcmp(n, "mbuf_alloc") != 0)
+            continue;
+        if (fp_drops_seen[i] == 0)
+            fail_msg("drop counter %s never incremented", n);
+    }
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    return fp_eal_init();
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    fp_eal_fini();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wraparound_near_2_32),
+        cmocka_unit_test(test_handshake_passive),
+        cmocka_unit_test(test_handshake_active),
+        cmocka_unit_test(test_connect_port_collision),
+        cmocka_unit_test(test_simultaneous_open),
+        cmocka_unit_test(test_syn_retries),
+        cmocka_unit_test(test_synsent_bad_segments),
+        cmocka_unit_test(test_request_reply_piggyback),
+        cmocka_unit_test(test_bulk_both_ways),
+        cmocka_unit_test(test_out_of_order_and_duplicates),
+        cmocka_unit_test(test_ooo_list_full),
+        cmocka_unit_test(test_rto_backoff_and_timeout),
+        cmocka_unit_test(test_rtt_estimate),
+        cmocka_unit_test(test_fast_retransmit_newreno),
+        cmocka_unit_test(test_zero_window_probe),
+        cmocka_unit_test(test_zero_window_receive),
+        cmocka_unit_test(test_backpressure_partial_take),
+        cmocka_unit_test(test_fin_from_peer),
+        cmocka_unit_test(test_fin_from_app),
+        cmocka_unit_test(test_simultaneous_close),
+        cmocka_unit_test(test_half_close),
+        cmocka_unit_test(test_data_after_close),
+        cmocka_unit_test(test_rst_in_every_state),
+        cmocka_unit_test(test_send_after_reset),
+        cmocka_unit_test(test_window_scaling_and_mss),
+        cmocka_unit_test(test_timestamps_paws),
+        cmocka_unit_test(test_ack_validation),
+        cmocka_unit_test(test_listener_and_header_drops),
+        cmocka_unit_test(test_syn_flood_bounded),
+        cmocka_unit_test(test_conn_table_full_and_time_wait_recycle),
+        cmocka_unit_test(test_time_wait_reuse),
+        cmocka_unit_test(test_accept_refused),
+        cmocka_unit_test(test_buffer_budget),
+        cmocka_unit_test(test_mbuf_exhaustion_recovers),
+        cmocka_unit_test(test_tx_hook_refuses),
+        cmocka_unit_test(test_delayed_ack_timer),
+        cmocka_unit_test(test_conn_ops_adapter),
+        cmocka_unit_test(test_chained_mbufs),
+        cmocka_unit_test(test_window_trim),
+        cmocka_unit_test(test_congestion_avoidance),
+        cmocka_unit_test(test_persist_timeout_and_window_closing_in_flight),
+        cmocka_unit_test(test_syn_lost_rto_3s),
+        cmocka_unit_test(test_timer_wheel),
+        cmocka_unit_test(test_config_and_defaults),
+        cmocka_unit_test(test_small_window_no_stall),
+        cmocka_unit_test(test_close_inside_accept),
+        cmocka_unit_test(test_two_stacks_lossy_wire),
+        cmocka_unit_test(test_drop_counters_covered),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
