@@ -20,7 +20,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -32,6 +31,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../dataplane/listen.h"
 #include "../dataplane/log.h"
 
 enum { TAG_LISTENER = 1, TAG_WAKE, TAG_LINK };
@@ -1201,38 +1201,14 @@ void bus_cron(struct cluster *cl)
 
 static int listen_one(struct cluster *cl, const char *spec, int port)
 {
-    int optional = spec[0] == '-';
-    const char *host = optional ? spec + 1 : spec;
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST };
-    struct addrinfo *res = NULL;
     struct epoll_event e;
-    char portstr[16];
-    int fd = -1, one = 1, rc;
+    int fd, rc;
 
     if (cl->bus->nlisten >= BUS_MAX_LISTENERS)
         return -ENOSPC;
-    if (strcmp(host, "*") == 0) {
-        host = NULL;
-        hints.ai_family = AF_INET;
-    } else if (strcmp(host, "::*") == 0) {
-        host = "::";
-        hints.ai_family = AF_INET6;
-    }
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    rc = getaddrinfo(host, portstr, &hints, &res);
-    if (rc != 0) {
-        log_msg(LL_WARNING, "Invalid bind address '%s': %s", spec, gai_strerror(rc));
-        return optional ? 0 : -EINVAL;
-    }
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        goto fail;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (res->ai_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 511) != 0)
-        goto fail;
-    freeaddrinfo(res);
+    rc = listen_tcp(spec, port, 511, 0, &fd);   /* 511: Redis's tcp-backlog default */
+    if (rc != 0 || fd < 0)
+        return rc;
     cl->bus->listen[cl->bus->nlisten].kind = TAG_LISTENER;
     cl->bus->listen[cl->bus->nlisten].fd = fd;
     e.events = EPOLLIN;
@@ -1244,16 +1220,6 @@ static int listen_one(struct cluster *cl, const char *spec, int port)
     }
     cl->bus->nlisten++;
     return 0;
-fail:
-    rc = -errno;
-    if (!optional || (errno != EADDRNOTAVAIL && errno != EAFNOSUPPORT))
-        log_msg(optional ? LL_NOTICE : LL_WARNING,
-                "Could not create server TCP listening socket %s:%d: %s", spec, port,
-                strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    freeaddrinfo(res);
-    return optional ? 0 : rc;
 }
 
 int bus_open(struct cluster *cl, char *const *binds, int nbinds)

@@ -11,7 +11,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include "client.h"
 #include "config.h"
 #include "core.h"
+#include "listen.h"
 #include "log.h"
 #include "transport.h"
 
@@ -272,56 +272,17 @@ int sock_poll(struct sock_transport *t, int timeout_ms)
     return n;
 }
 
-/* Redis bind syntax: "*" any IPv4, "::*" any IPv6, a leading "-" marks an
- * address whose failure is not fatal. */
 static int listen_one(int *lfd, unsigned *nlfd, const char *spec, int port, int backlog)
 {
-    int optional = spec[0] == '-';
-    const char *host = optional ? spec + 1 : spec;
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST };
-    struct addrinfo *res = NULL;
-    char portstr[16];
-    int fd = -1, one = 1, rc;
+    int fd, rc;
 
     if (*nlfd >= SOCK_MAX_LISTENERS)
         return -ENOSPC;
-    if (strcmp(host, "*") == 0) {
-        host = NULL;
-        hints.ai_family = AF_INET;
-    } else if (strcmp(host, "::*") == 0) {
-        host = "::";
-        hints.ai_family = AF_INET6;
-    }
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    rc = getaddrinfo(host, portstr, &hints, &res);
-    if (rc != 0) {
-        log_msg(LL_WARNING, "Invalid bind address '%s': %s", spec, gai_strerror(rc));
-        return optional ? 0 : -EINVAL;
-    }
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        goto fail;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     /* One listener per core on the same port: the kernel balances accepts. */
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
-        goto fail;
-    if (res->ai_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, backlog) != 0)
-        goto fail;
-    freeaddrinfo(res);
-    lfd[(*nlfd)++] = fd;
-    return 0;
-fail:
-    rc = -errno;
-    if (!optional || (errno != EADDRNOTAVAIL && errno != EAFNOSUPPORT))
-        log_msg(optional ? LL_NOTICE : LL_WARNING,
-                "Could not create server TCP listening socket %s:%d: %s",
-                spec, port, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    freeaddrinfo(res);
-    return optional ? 0 : rc;
+    rc = listen_tcp(spec, port, backlog, LISTEN_REUSEPORT, &fd);
+    if (rc == 0 && fd >= 0)
+        lfd[(*nlfd)++] = fd;
+    return rc;
 }
 
 /* Open listeners for every bind address of the live config. port 0: none, as
