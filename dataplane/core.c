@@ -485,6 +485,31 @@ void core_turn(struct core *self, int may_sleep)
     atomic_store_explicit(&self->map_seen, slotmap_current()->version, memory_order_release);
 }
 
+/* Pin the calling data core to one CPU of those the process may use. With
+ * more CPUs than data cores the first allowed CPU is left to the control
+ * plane and the kernel (the default of cores minus one data core). */
+static void pin_to_cpu(struct core *self)
+{
+    cpu_set_t allowed, one;
+    int cpus[CPU_SETSIZE], n = 0, cpu;
+
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+        return;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &allowed))
+            cpus[n++] = c;
+    if (n == 0)
+        return;
+    cpu = n > (int)self->rt->ncores ? cpus[(self->id + 1) % (unsigned)n]
+                                    : cpus[self->id % (unsigned)n];
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one) != 0)
+        log_msg(LL_WARNING, "core %u: could not pin to CPU %d", self->id, cpu);
+    else
+        log_msg(LL_VERBOSE, "data core %u pinned to CPU %d", self->id, cpu);
+}
+
 static void *core_loop(void *arg)
 {
     struct core *self = arg;
@@ -492,6 +517,7 @@ static void *core_loop(void *arg)
 
     snprintf(name, sizeof(name), "slotd-core%u", self->id);
     pthread_setname_np(pthread_self(), name);
+    pin_to_cpu(self);
     if (mem_thread_init(self->id + 1) != 0)
         log_msg(LL_WARNING, "core %u: no jemalloc arena of its own", self->id);
     while (!atomic_load_explicit(&self->rt->shutdown, memory_order_acquire))
