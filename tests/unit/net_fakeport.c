@@ -31,13 +31,14 @@ uint64_t fp_drops_seen[NET_DROP__COUNT];
 static int eal_up;
 static unsigned pool_seq;
 
-int fp_eal_init(void)
+int fp_eal_init(void **state)
 {
     char *argv[] = {
         "slotd-test", "--no-huge", "--no-pci", "-m", "512", "--no-shconf",
         "--no-telemetry", "--log-level=lib.eal:error", "--log-level=lib.mempool:error", NULL,
     };
 
+    (void)state;
     if (eal_up)
         return 0;
     if (rte_eal_init(9, argv) < 0)
@@ -46,11 +47,13 @@ int fp_eal_init(void)
     return 0;
 }
 
-void fp_eal_fini(void)
+int fp_eal_fini(void **state)
 {
+    (void)state;
     if (eal_up)
         rte_eal_cleanup();
     eal_up = 0;
+    return 0;
 }
 
 /* ---- hooks and upcalls ---------------------------------------------------- */
@@ -216,7 +219,7 @@ struct fp *fp_new(const struct net_config *cfg, unsigned pool_size)
     char name[32];
 
     assert_non_null(f);
-    assert_int_equal(fp_eal_init(), 0);
+    assert_int_equal(fp_eal_init(NULL), 0);
     f->mem_start = mem_used();
     f->pool_size = pool_size ? pool_size : 2047;
     snprintf(name, sizeof(name), "fp%u", pool_seq++);

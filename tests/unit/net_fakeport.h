@@ -11,8 +11,8 @@
  * and payload (checksums correct unless asked otherwise), and a parser that
  * checks every frame the stack sends (lengths, IP and TCP checksums).
  *
- * EAL runs once per test process: fp_eal_init() in the group setup,
- * fp_eal_fini() in the group teardown. Every fp has its own mbuf pool;
+ * EAL runs once per test process: fp_eal_init and fp_eal_fini are the
+ * cmocka group setup and teardown. Every fp has its own mbuf pool;
  * fp_free() asserts that every mbuf came back and that the stack freed every
  * byte it took from dataplane/mem.h. */
 #ifndef SLOTD_TEST_NET_FAKEPORT_H
@@ -102,8 +102,8 @@ struct fp_seg {
     uint16_t frag;
 };
 
-int fp_eal_init(void);
-void fp_eal_fini(void);
+int fp_eal_init(void **state);
+int fp_eal_fini(void **state);
 
 /* Defaults: stack 198.18.0.2/24 gw .254, listen FP_PORT, small tables. */
 void fp_config(struct net_config *cfg);

@@ -2728,19 +2728,6 @@ static void test_drop_counters_covered(void **state)
     }
 }
 
-static int group_setup(void **state)
-{
-    (void)state;
-    return fp_eal_init();
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    fp_eal_fini();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2794,5 +2781,5 @@ int main(void)
         cmocka_unit_test(test_drop_counters_covered),
     };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, fp_eal_init, fp_eal_fini);
 }
