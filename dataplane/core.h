@@ -123,8 +123,16 @@ struct core {
     _Atomic uint64_t pub_commands, pub_net_in, pub_net_out;
 };
 
+struct dpdk_port;
+struct exc_path;
+
 struct runtime {
     unsigned ncores;
+    /* dataplane dpdk: set by main before the cores are created */
+    struct dpdk_port *port;               /* data core i uses queue pair i */
+    struct exc_path *exc;                 /* NULL: exception frames are dropped */
+    unsigned lcore[CORE_MAX];             /* EAL worker lcore of data core i */
+    uint32_t dp_ip, dp_mask, dp_gateway;  /* node address, host byte order */
     struct core *cores[CORE_MAX];
     struct shard *shards[CORE_MAX];
     struct config *cfg;
