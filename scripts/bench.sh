@@ -3,6 +3,9 @@
 #
 #   scripts/bench.sh              throughput (-P 16 and -P 1) and memory per key
 #   scripts/bench.sh --callgrind  instructions per GET under valgrind (callgrind)
+#   scripts/bench.sh --cluster    throughput with cluster-enabled yes against
+#                                 standalone, for both servers (the cluster
+#                                 checks' cost: the ratio should stay above 0.95)
 #
 # Both servers run on the socket transport pinned to one CPU (BENCH_SERVER_CPU,
 # default 1), slotd with --threads 1; redis-benchmark is pinned to another
@@ -26,7 +29,8 @@ MODE=throughput
 for a in "$@"; do
     case $a in
         --callgrind) MODE=callgrind ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        --cluster) MODE=cluster ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) lib_die "unknown argument $a (see --help)" ;;
     esac
 done
@@ -101,28 +105,54 @@ load_keys() {           # load_keys PORT FILE N
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
-start_pair() {          # start_pair: both servers on free ports, pinned to SERVER_CPU
-    RPORT=$(lib_free_port)
-    lib_server_argv redis "$RPORT"
-    lib_start_server RPID "$WORK/redis.log" "$SERVER_CPU" -- "${LIB_ARGV[@]}" || lib_die "redis-server did not start"
-    TPORT=$(lib_free_port)
-    lib_server_argv "$TKIND" "$TPORT"
-    lib_start_server TPID "$WORK/target.log" "$SERVER_CPU" -- "${LIB_ARGV[@]}" || lib_die "$TNAME did not start"
-    check_affinity "$RPID" redis-server
-    check_affinity "$TPID" "$TNAME"
+# start_servers NAME...: start each named server on a free port pinned to
+# SERVER_CPU. Names: redis, target (standalone), redis-cluster, target-cluster
+# (cluster-enabled yes, a one-node cluster that owns all 16384 slots, so plain
+# redis-benchmark keys all land on it and only the cluster checks are added).
+start_servers() {
+    local name kind port pid extra
+    for name in "$@"; do
+        kind=${name%-cluster}
+        [ "$kind" = target ] && kind=$TKIND
+        port=$(lib_free_port)
+        extra=()
+        if [ "$name" != "${name%-cluster}" ]; then
+            extra=(--cluster-enabled yes --cluster-config-file "$WORK/nodes-$port.conf")
+        fi
+        lib_server_argv "$kind" "$port" "${extra[@]}"
+        lib_start_server pid "$WORK/$name.log" "$SERVER_CPU" -- "${LIB_ARGV[@]}" || lib_die "$name did not start"
+        if [ ${#extra[@]} -gt 0 ]; then
+            redis-cli -h 127.0.0.1 -p "$port" CLUSTER ADDSLOTSRANGE 0 16383 >/dev/null
+            local i
+            for ((i = 0; i < 100; i++)); do
+                redis-cli -h 127.0.0.1 -p "$port" CLUSTER INFO | grep -q '^cluster_state:ok' && break
+                sleep 0.1
+            done
+            ((i < 100)) || lib_die "$name: cluster_state never became ok"
+        fi
+        PORT[$name]=$port
+        PID[$name]=$pid
+        check_affinity "$pid" "$name"
+    done
 }
 
 # ---------------------------------------------------------------------------
 
-run_throughput() {
-    start_pair
+run_throughput() {      # run_throughput NAME...: alternating rounds over the servers
+    start_servers "$@"
     declare -A R
-    local round p order kind port pid t0 t1 csv s_rps g_rps cpu
+    local round p i name port pid t0 t1 csv s_rps g_rps cpu order=("$@") names=("$@")
     for ((round = 1; round <= BENCH_ROUNDS; round++)); do
-        if ((round % 2)); then order="redis target"; else order="target redis"; fi
+        # Alternate the order each round, so no server always runs first.
+        if ((round % 2 == 0)); then
+            order=()
+            for ((i = ${#names[@]} - 1; i >= 0; i--)); do order+=("${names[i]}"); done
+        else
+            order=("${names[@]}")
+        fi
         for p in 16 1; do
-            for kind in $order; do
-                if [ "$kind" = redis ]; then port=$RPORT pid=$RPID; else port=$TPORT pid=$TPID; fi
+            for name in "${order[@]}"; do
+                port=${PORT[$name]} pid=${PID[$name]}
                 redis-cli -h 127.0.0.1 -p "$port" FLUSHALL >/dev/null
                 t0=$(lib_cpu_ticks "$pid")
                 csv=$(taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -P "$p" \
@@ -130,30 +160,30 @@ run_throughput() {
                 t1=$(lib_cpu_ticks "$pid")
                 s_rps=$(awk -F'","' '$1 == "\"SET" { print $2 }' <<<"$csv")
                 g_rps=$(awk -F'","' '$1 == "\"GET" { print $2 }' <<<"$csv")
-                [ -n "$s_rps" ] && [ -n "$g_rps" ] || { echo "$csv" >&2; lib_die "redis-benchmark gave no result on $kind"; }
+                [ -n "$s_rps" ] && [ -n "$g_rps" ] || { echo "$csv" >&2; lib_die "redis-benchmark gave no result on $name"; }
                 cpu=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", d / hz }')
-                R[$kind.$p.set.$round]=$s_rps
-                R[$kind.$p.get.$round]=$g_rps
-                R[$kind.$p.rpc.$round]=$(awk -v n="$BENCH_N" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", 2 * n / c; else print "n/a" }')
-                lib_log "round $round -P $p $kind: SET $s_rps/s GET $g_rps/s, server CPU ${cpu}s"
+                R[$name.$p.set.$round]=$s_rps
+                R[$name.$p.get.$round]=$g_rps
+                R[$name.$p.rpc.$round]=$(awk -v n="$BENCH_N" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", 2 * n / c; else print "n/a" }')
+                lib_log "round $round -P $p $name: SET $s_rps/s GET $g_rps/s, server CPU ${cpu}s"
             done
         done
     done
-    for kind in redis target; do
+    for name in "${names[@]}"; do
         for p in 16 1; do
             for m in set get rpc; do
                 local vals=()
-                for ((round = 1; round <= BENCH_ROUNDS; round++)); do vals+=("${R[$kind.$p.$m.$round]}"); done
-                M[$kind.$p.$m]=$(median "${vals[@]}")
+                for ((round = 1; round <= BENCH_ROUNDS; round++)); do vals+=("${R[$name.$p.$m.$round]}"); done
+                M[$name.$p.$m]=$(median "${vals[@]}")
             done
         done
     done
 
-    if [ "${BENCH_SKIP_MEMORY:-0}" != 1 ]; then
+    if [ "$MODE" = throughput ] && [ "${BENCH_SKIP_MEMORY:-0}" != 1 ]; then
         lib_log "memory: loading $BENCH_KEYS keys into each server"
         make_load "$BENCH_KEYS" "$WORK/load.resp"
-        for kind in redis target; do
-            if [ "$kind" = redis ]; then port=$RPORT pid=$RPID; else port=$TPORT pid=$TPID; fi
+        for name in redis target; do
+            port=${PORT[$name]} pid=${PID[$name]}
             redis-cli -h 127.0.0.1 -p "$port" FLUSHALL >/dev/null
             sleep 1
             local u0 u1 r0 r1 n
@@ -164,14 +194,15 @@ run_throughput() {
             u1=$(lib_info_field "$port" used_memory memory)
             r1=$(rss_kb "$pid")
             n=$(redis-cli -h 127.0.0.1 -p "$port" DBSIZE)
-            [ "$n" = "$BENCH_KEYS" ] || lib_log "warning: $kind DBSIZE $n, expected $BENCH_KEYS"
-            M[$kind.mem]=$(awk -v a="$u0" -v b="$u1" -v n="$BENCH_KEYS" 'BEGIN { if (a == "" || b == "") print "n/a"; else printf "%.1f", (b - a) / n }')
-            M[$kind.rss]=$(awk -v a="$r0" -v b="$r1" -v n="$BENCH_KEYS" 'BEGIN { printf "%.1f", (b - a) * 1024 / n }')
-            lib_log "memory $kind: used_memory $u0 -> $u1, RSS ${r0}kB -> ${r1}kB"
+            [ "$n" = "$BENCH_KEYS" ] || lib_log "warning: $name DBSIZE $n, expected $BENCH_KEYS"
+            M[$name.mem]=$(awk -v a="$u0" -v b="$u1" -v n="$BENCH_KEYS" 'BEGIN { if (a == "" || b == "") print "n/a"; else printf "%.1f", (b - a) / n }')
+            M[$name.rss]=$(awk -v a="$r0" -v b="$r1" -v n="$BENCH_KEYS" 'BEGIN { printf "%.1f", (b - a) * 1024 / n }')
+            lib_log "memory $name: used_memory $u0 -> $u1, RSS ${r0}kB -> ${r1}kB"
         done
     fi
-    lib_stop_server "$RPID" || true
-    lib_stop_server "$TPID" || true
+    for name in "${names[@]}"; do
+        lib_stop_server "${PID[$name]}" || true
+    done
 }
 
 # Total instructions (Ir) of a callgrind profile.
@@ -206,7 +237,7 @@ run_callgrind() {
     done
 }
 
-declare -A M
+declare -A M PORT PID
 echo "# slotd benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU)"
 if [ "$MODE" = callgrind ]; then
     run_callgrind
@@ -214,8 +245,26 @@ if [ "$MODE" = callgrind ]; then
     echo "| metric | redis-server | $TNAME | $TNAME/redis |"
     echo "|---|---:|---:|---:|"
     echo "| instructions per GET (callgrind, -c 1 -P 16, $CALLGRIND_GETS GETs, idle run subtracted) | ${M[redis.ipr]} | ${M[target.ipr]} | $(ratio "${M[target.ipr]}" "${M[redis.ipr]}") |"
+elif [ "$MODE" = cluster ]; then
+    run_throughput redis redis-cluster target target-cluster
+    echo
+    echo "redis-benchmark -c 50 -t set,get -r 1000000 -n $BENCH_N, median of $BENCH_ROUNDS rounds;"
+    echo "cluster: cluster-enabled yes, one node owning all 16384 slots"
+    echo
+    echo "| metric | redis | redis cluster | cluster/standalone | $TNAME | $TNAME cluster | cluster/standalone |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    for p in 16 1; do
+        for m in set get rpc; do
+            case $m in
+                set) label="SET ops/s (-P $p)" ;;
+                get) label="GET ops/s (-P $p)" ;;
+                rpc) label="requests per server CPU-second (-P $p)" ;;
+            esac
+            echo "| $label | $(fmt "${M[redis.$p.$m]}") | $(fmt "${M[redis-cluster.$p.$m]}") | $(ratio "${M[redis-cluster.$p.$m]}" "${M[redis.$p.$m]}") | $(fmt "${M[target.$p.$m]}") | $(fmt "${M[target-cluster.$p.$m]}") | $(ratio "${M[target-cluster.$p.$m]}" "${M[target.$p.$m]}") |"
+        done
+    done
 else
-    run_throughput
+    run_throughput redis target
     echo
     echo "redis-benchmark -c 50 -t set,get -r 1000000 -n $BENCH_N, median of $BENCH_ROUNDS rounds"
     echo
