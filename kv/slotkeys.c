@@ -4,7 +4,11 @@
  * each key exactly once (no rehash step runs during the walk). */
 #include "slotkeys.h"
 
+#include <errno.h>
+#include <string.h>
+
 #include "../cluster/slotmap.h"
+#include "../dataplane/mem.h"
 #include "keyspace.h"
 #include "kvt.h"
 #include "slot.h"
@@ -66,6 +70,65 @@ size_t ks_slot_keys(struct cmd_ctx *c, unsigned slot, size_t max, ks_key_fn *fn,
     if (max == 0)
         return 0;
     return walk(c, &w);
+}
+
+/* Keys to purge are copied out first: deleting while the SCAN cursor walks
+ * could move entries between buckets behind the cursor. */
+struct purge_list {
+    const uint8_t *lost;
+    struct slice *keys;
+    size_t n, cap;
+    int nomem;
+};
+
+static void collect(struct kv_entry *e, void *arg)
+{
+    struct purge_list *pl = arg;
+    unsigned slot = slot_of(kv_key(e), kv_klen(e));
+    char *copy;
+
+    if (pl->nomem || !(pl->lost[slot >> 3] & (1u << (slot & 7))))
+        return;
+    if (pl->n == pl->cap) {
+        size_t cap = pl->cap ? pl->cap * 2 : 64;
+        struct slice *k = mem_realloc(pl->keys, cap * sizeof(*k));
+        if (!k) {
+            pl->nomem = 1;
+            return;
+        }
+        pl->keys = k;
+        pl->cap = cap;
+    }
+    copy = mem_alloc(kv_klen(e) + 1);
+    if (!copy) {
+        pl->nomem = 1;
+        return;
+    }
+    memcpy(copy, kv_key(e), kv_klen(e));
+    pl->keys[pl->n].p = copy;
+    pl->keys[pl->n].len = kv_klen(e);
+    pl->n++;
+}
+
+long ks_slots_purge(struct cmd_ctx *c, const uint8_t *lost)
+{
+    struct kvt *t = c->view.shards[c->view.self]->db[0];
+    struct purge_list pl = { .lost = lost };
+    uint64_t cursor = 0;
+    long deleted = 0;
+
+    if (kvt_count(t) == 0)
+        return 0;
+    do {
+        cursor = kvt_scan(t, cursor, collect, &pl);
+    } while (cursor != 0 && !pl.nomem);
+    for (size_t i = 0; i < pl.n; i++) {
+        if (!pl.nomem && kvt_delete(t, pl.keys[i].p, pl.keys[i].len))
+            deleted++;
+        mem_free((void *)pl.keys[i].p);
+    }
+    mem_free(pl.keys);
+    return pl.nomem ? -ENOMEM : deleted;
 }
 
 size_t ks_db0_count(struct cmd_ctx *c)

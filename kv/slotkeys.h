@@ -12,6 +12,7 @@
 #define SLOTD_SLOTKEYS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "cmd.h"
 
 /* Called once per key; `key` is borrowed for the call only. */
@@ -23,6 +24,13 @@ size_t ks_slot_count(struct cmd_ctx *c, unsigned slot);
 /* Hand at most `max` keys of `slot` to fn; returns how many it handed. The
  * table is not modified. */
 size_t ks_slot_keys(struct cmd_ctx *c, unsigned slot, size_t max, ks_key_fn *fn, void *arg);
+/* Delete every key of db 0 in the view's own shard whose slot has its bit
+ * set in `lost` (SLOT_COUNT bits, slot j at byte j/8, bit j%8): the keys of
+ * slots another node now serves, which Redis deletes too when an UPDATE or
+ * a newer claim takes a slot that still holds keys. Returns the number
+ * deleted, or -ENOMEM (then nothing was deleted). */
+long ks_slots_purge(struct cmd_ctx *c, const uint8_t *lost);
+
 /* Keys of db 0 over every shard of the view. */
 size_t ks_db0_count(struct cmd_ctx *c);
 
