@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../dataplane/core.h"
+#include "../dataplane/exception.h"
 #include "../dataplane/log.h"
 #include "../dataplane/mem.h"
 #include "cluster.h"
@@ -154,8 +155,10 @@ int control_run(struct runtime *rt)
         return -errno;
     }
     while (!atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
-        struct pollfd p[2] = { { .fd = sfd, .events = POLLIN },
-                               { .fd = cluster_fd(), .events = POLLIN } };
+        /* p[2]: dataplane dpdk's exception path (frames to and from the TAP) */
+        struct pollfd p[3] = { { .fd = sfd, .events = POLLIN },
+                               { .fd = cluster_fd(), .events = POLLIN },
+                               { .fd = rt->exc ? exc_fd(rt->exc) : -1, .events = POLLIN } };
         struct signalfd_siginfo si;
         int64_t now = clock_ms(), wait;
 
@@ -163,14 +166,19 @@ int control_run(struct runtime *rt)
             metrics_tick(rt, &m);
             control_reclaim_slotmaps(rt);
             cluster_tick(rt, now);
+            if (rt->exc)
+                exc_poll(rt->exc);   /* a safety net only: the exception path wakes us itself */
             now = clock_ms();
         }
         /* Bus traffic wakes the loop often; the tick keeps its period. */
         wait = CONTROL_TICK_MS - (now - m.last_ms);
         if (wait < 0)
             wait = 0;
-        if (poll(p, p[1].fd >= 0 ? 2 : 1, (int)wait) <= 0)
+        /* poll() skips negative descriptors */
+        if (poll(p, 3, (int)wait) <= 0)
             continue;
+        if (p[2].revents & POLLIN)
+            exc_poll(rt->exc);
         if (p[1].fd >= 0 && (p[1].revents & POLLIN))
             cluster_events(rt);
         if (!(p[0].revents & POLLIN))

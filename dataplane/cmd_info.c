@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <jemalloc/jemalloc.h>
+#include <rte_ethdev.h>
+#include <rte_ring.h>
 
 #include "../cluster/cluster.h"
 #include "../kv/commands.h"
@@ -28,6 +30,9 @@
 #include "client.h"
 #include "config.h"
 #include "core.h"
+#include "dpdk_port.h"
+#include "dpdk_transport.h"
+#include "exception.h"
 #include "mem.h"
 
 #ifndef SLOTD_VERSION
@@ -624,6 +629,147 @@ static void sec_keyspace(struct cmd_ctx *c, struct resp_out *b, const struct tot
     }
 }
 
+/* Cross-core descriptors waiting for core k: its inbound rings and what
+ * senders hold back for it. */
+static uint64_t ring_depth(const struct runtime *rt, unsigned k)
+{
+    uint64_t d = 0;
+
+    for (unsigned j = 0; j < rt->ncores; j++) {
+        const struct core *c = rt->cores[k];
+        if (c && c->in[j])
+            d += rte_ring_count(c->in[j]);
+    }
+    return d;
+}
+
+static void add_net_counters(struct net_counters *sum, const struct net_counters *n)
+{
+    const uint64_t *src = (const uint64_t *)n;
+    uint64_t *dst = (uint64_t *)sum;
+
+    /* Every field is a uint64_t (counters, gauges, the drop array). */
+    for (size_t i = 0; i < sizeof(*n) / sizeof(uint64_t); i++)
+        dst[i] += src[i];
+}
+
+/* slotd's own section, not in Redis: the transport and, on DPDK, the port,
+ * the stacks' counters summed over the data cores (drop reasons that ever
+ * happened, by name), the exception path, then one line per core. Socket
+ * mode has nothing beyond the kernel's own counters: it names the transport. */
+static void sec_dataplane(struct cmd_ctx *c, struct resp_out *b, const struct totals *t)
+{
+    struct runtime *rt = c->core->rt;
+    struct dpdk_transport_stats sum, cs[CORE_MAX];
+    const struct net_counters *n = &sum.net;
+    uint64_t drops = 0, depth = 0;
+
+    (void)t;
+    addf(b, "# Dataplane\r\n");
+    if (config_live()->dataplane != DATAPLANE_DPDK || !rt->port) {
+        addf(b, "dataplane:socket\r\ndataplane_cores:%u\r\n", rt->ncores);
+        return;
+    }
+    memset(&sum, 0, sizeof(sum));
+    memset(cs, 0, sizeof(cs));
+    for (unsigned k = 0; k < rt->ncores; k++) {
+        const struct core *core = rt->cores[k];
+        if (!core || !core->dpdk)
+            continue;
+        dpdk_transport_stats(core->dpdk, &cs[k]);
+        add_net_counters(&sum.net, &cs[k].net);
+        sum.test_reordered += cs[k].test_reordered;
+        sum.test_duplicated += cs[k].test_duplicated;
+        sum.test_dup_nomem += cs[k].test_dup_nomem;
+        sum.exc_no_path += cs[k].exc_no_path;
+        sum.exc_relayed += cs[k].exc_relayed;
+        sum.exc_relay_drops += cs[k].exc_relay_drops;
+        sum.input_stalls += cs[k].input_stalls;
+        depth += ring_depth(rt, k);
+    }
+    for (unsigned i = 0; i < NET_DROP__COUNT; i++)
+        drops += n->drop.v[i];
+    addf(b, "dataplane:dpdk\r\n"
+            "dataplane_cores:%u\r\n"
+            "dpdk_port:%s\r\n"
+            "dpdk_port_id:%u\r\n"
+            "dpdk_mtu:%u\r\n"
+            "dpdk_offloads:rx_csum=%u,tx_csum=%u,tso=%u,rss=%u\r\n",
+         rt->ncores, rt->port->name, rt->port->port_id, rt->port->mtu,
+         rt->port->rx_csum, rt->port->tx_csum, rt->port->tso, rt->port->rss);
+    addf(b, "dp_rx_packets:%llu\r\ndp_rx_bytes:%llu\r\n"
+            "dp_tx_packets:%llu\r\ndp_tx_bytes:%llu\r\n"
+            "dp_exception_packets:%llu\r\n"
+            "dp_arp_requests_sent:%llu\r\ndp_arp_replies_sent:%llu\r\n"
+            "dp_icmp_echo_replies:%llu\r\n",
+         (unsigned long long)n->rx_frames, (unsigned long long)n->rx_bytes,
+         (unsigned long long)n->tx_frames, (unsigned long long)n->tx_bytes,
+         (unsigned long long)n->exception_frames,
+         (unsigned long long)n->arp_requests_sent, (unsigned long long)n->arp_replies_sent,
+         (unsigned long long)n->icmp_echo_replies);
+    addf(b, "dp_tcp_segs_in:%llu\r\ndp_tcp_segs_out:%llu\r\n"
+            "dp_tcp_retransmits:%llu\r\ndp_tcp_fast_retransmits:%llu\r\n"
+            "dp_tcp_rto_fired:%llu\r\ndp_tcp_probes_sent:%llu\r\n"
+            "dp_tcp_rsts_sent:%llu\r\ndp_tcp_challenge_acks:%llu\r\n",
+         (unsigned long long)n->tcp_segs_in, (unsigned long long)n->tcp_segs_out,
+         (unsigned long long)n->tcp_retransmits, (unsigned long long)n->tcp_fast_retransmits,
+         (unsigned long long)n->tcp_rto_fired, (unsigned long long)n->tcp_probes_sent,
+         (unsigned long long)n->tcp_rsts_sent, (unsigned long long)n->tcp_challenge_acks);
+    addf(b, "dp_tcp_conns_open:%llu\r\ndp_tcp_conns_total:%llu\r\n"
+            "dp_tcp_conns_half_open:%llu\r\ndp_tcp_conns_time_wait:%llu\r\n"
+            "dp_tcp_conns_reset:%llu\r\ndp_tcp_conns_timedout:%llu\r\n"
+            "dp_tcp_buf_bytes:%llu\r\ndp_input_stalls:%llu\r\n"
+            "dp_xcore_ring_depth:%llu\r\n",
+         (unsigned long long)n->tcp_conns_open, (unsigned long long)n->tcp_conns_total,
+         (unsigned long long)n->tcp_conns_half_open, (unsigned long long)n->tcp_conns_time_wait,
+         (unsigned long long)n->tcp_conns_reset, (unsigned long long)n->tcp_conns_timedout,
+         (unsigned long long)n->tcp_buf_bytes, (unsigned long long)sum.input_stalls,
+         (unsigned long long)depth);
+    addf(b, "dp_drops:%llu\r\n", (unsigned long long)drops);
+    for (unsigned i = 0; i < NET_DROP__COUNT; i++)
+        if (n->drop.v[i])
+            addf(b, "dp_drop_%s:%llu\r\n", net_drop_name(i), (unsigned long long)n->drop.v[i]);
+    addf(b, "dp_exception_no_path:%llu\r\n"
+            "dp_exception_relayed:%llu\r\ndp_exception_relay_drops:%llu\r\n"
+            "dp_test_reordered:%llu\r\ndp_test_duplicated:%llu\r\ndp_test_dup_nomem:%llu\r\n",
+         (unsigned long long)sum.exc_no_path, (unsigned long long)sum.exc_relayed,
+         (unsigned long long)sum.exc_relay_drops, (unsigned long long)sum.test_reordered,
+         (unsigned long long)sum.test_duplicated, (unsigned long long)sum.test_dup_nomem);
+    {
+        struct rte_eth_stats ps;
+        if (rte_eth_stats_get(rt->port->port_id, &ps) == 0)
+            addf(b, "dpdk_port_ipackets:%llu\r\ndpdk_port_opackets:%llu\r\n"
+                    "dpdk_port_imissed:%llu\r\ndpdk_port_ierrors:%llu\r\n"
+                    "dpdk_port_oerrors:%llu\r\ndpdk_port_rx_nombuf:%llu\r\n",
+                 (unsigned long long)ps.ipackets, (unsigned long long)ps.opackets,
+                 (unsigned long long)ps.imissed, (unsigned long long)ps.ierrors,
+                 (unsigned long long)ps.oerrors, (unsigned long long)ps.rx_nombuf);
+    }
+    if (rt->exc) {
+        struct exc_counters x;
+        exc_counters(rt->exc, &x);
+        addf(b, "exc_to_kernel:%llu\r\nexc_from_kernel:%llu\r\n"
+                "exc_drop_ring_full:%llu\r\nexc_drop_tap_write:%llu\r\n"
+                "exc_drop_port_full:%llu\r\nexc_drop_nomem:%llu\r\n",
+             (unsigned long long)x.to_kernel, (unsigned long long)x.from_kernel,
+             (unsigned long long)x.drop_ring_full, (unsigned long long)x.drop_tap_write,
+             (unsigned long long)x.drop_port_full, (unsigned long long)x.drop_nomem);
+    }
+    for (unsigned k = 0; k < rt->ncores; k++) {
+        const struct net_counters *m = &cs[k].net;
+        uint64_t d = 0;
+        for (unsigned i = 0; i < NET_DROP__COUNT; i++)
+            d += m->drop.v[i];
+        addf(b, "core%u:rx_packets=%llu,rx_bytes=%llu,tx_packets=%llu,tx_bytes=%llu,"
+                "drops=%llu,retransmits=%llu,conns_open=%llu,conns_total=%llu,ring_depth=%llu\r\n",
+             k, (unsigned long long)m->rx_frames, (unsigned long long)m->rx_bytes,
+             (unsigned long long)m->tx_frames, (unsigned long long)m->tx_bytes,
+             (unsigned long long)d, (unsigned long long)m->tcp_retransmits,
+             (unsigned long long)m->tcp_conns_open, (unsigned long long)m->tcp_conns_total,
+             (unsigned long long)ring_depth(rt, k));
+    }
+}
+
 typedef void section_fn(struct cmd_ctx *c, struct resp_out *b, const struct totals *t);
 
 /* Redis 7.0's order. `dflt`: part of "INFO" / "INFO default". */
@@ -645,6 +791,8 @@ static const struct {
     { "latencystats", NULL, sec_latencystats, 0 },
     { "cluster", NULL, sec_cluster, 1 },
     { "keyspace", NULL, sec_keyspace, 1 },
+    /* slotd's own, after Redis's: INFO and INFO default stay as 7.0 prints them */
+    { "dataplane", NULL, sec_dataplane, 0 },
 };
 #define NSECTIONS (sizeof(SECTIONS) / sizeof(SECTIONS[0]))
 

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -557,6 +558,77 @@ static int chk_unixsocket(const char *s, long long v, struct sctx *x)
 {
     (void)v;
     return s[0] ? fail(x, "unixsocket is not supported by slotd: use port") : 0;
+}
+
+int config_parse_ipv4(const char *s, uint32_t *ip)
+{
+    struct in_addr a;
+    if (s == NULL || inet_pton(AF_INET, s, &a) != 1)
+        return -EINVAL;
+    *ip = ntohl(a.s_addr);
+    return 0;
+}
+
+int config_parse_ipv4_prefix(const char *s, uint32_t *ip, unsigned *prefix)
+{
+    char addr[INET_ADDRSTRLEN];
+    const char *slash = s ? strchr(s, '/') : NULL;
+    long long len;
+    uint32_t a;
+    if (slash == NULL || (size_t)(slash - s) >= sizeof(addr) ||
+        !str_to_ll(slash + 1, strlen(slash + 1), &len) || len < 1 || len > 32)
+        return -EINVAL;
+    memcpy(addr, s, (size_t)(slash - s));
+    addr[slash - s] = '\0';
+    if (config_parse_ipv4(addr, &a) != 0)
+        return -EINVAL;
+    *ip = a;
+    *prefix = (unsigned)len;
+    return 0;
+}
+
+int config_parse_mac(const char *s, uint8_t mac[6])
+{
+    uint8_t m[6];
+    for (int i = 0; i < 6; i++) {
+        const char *p = s + 3 * i;
+        if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
+            p[2] != (i == 5 ? '\0' : ':'))
+            return -EINVAL;
+        char hex[3] = {p[0], p[1], '\0'};
+        m[i] = (uint8_t)strtoul(hex, NULL, 16);
+    }
+    memcpy(mac, m, sizeof(m));
+    return 0;
+}
+
+static int chk_dpdk_ip(const char *s, long long v, struct sctx *x)
+{
+    uint32_t ip;
+    unsigned len;
+    (void)v;
+    return s[0] && config_parse_ipv4_prefix(s, &ip, &len) != 0
+        ? fail(x, "dpdk-ip must be an IPv4 address with a prefix length, e.g. 198.18.0.2/24") : 0;
+}
+
+static int chk_dpdk_gateway(const char *s, long long v, struct sctx *x)
+{
+    uint32_t ip;
+    (void)v;
+    return s[0] && config_parse_ipv4(s, &ip) != 0
+        ? fail(x, "dpdk-gateway must be an IPv4 address, e.g. 198.18.0.1") : 0;
+}
+
+static int chk_dpdk_mac(const char *s, long long v, struct sctx *x)
+{
+    uint8_t mac[6];
+    (void)v;
+    if (s[0] == '\0')
+        return 0;
+    if (config_parse_mac(s, mac) != 0)
+        return fail(x, "dpdk-mac must be six hex bytes separated by colons, e.g. 02:00:00:00:00:01");
+    /* the I/G bit: a group address cannot be a station's */
+    return mac[0] & 1 ? fail(x, "dpdk-mac must be a unicast address (first byte even)") : 0;
 }
 
 static int is_basename(const char *s)
@@ -1095,6 +1167,17 @@ static const struct config_def defs[] = {
     /* slotd */
     INT("threads", NULL, IMM, threads, 1, CONFIG_THREADS_MAX, NULL),
     ENUM("dataplane", NULL, IMM, dataplane, en_dataplane, "socket"),
+    STR("dpdk-eal-args", NULL, IMM, dpdk_eal_args, "", NULL),
+    STR("dpdk-port", NULL, IMM, dpdk_port, "", NULL),
+    STR("dpdk-ip", NULL, IMM, dpdk_ip, "", chk_dpdk_ip),
+    STR("dpdk-gateway", NULL, IMM, dpdk_gateway, "", chk_dpdk_gateway),
+    STR("dpdk-mac", NULL, IMM, dpdk_mac, "", chk_dpdk_mac),
+    /* net.h: the stack takes an IP MTU of 576..9000 */
+    INT("dpdk-mtu", NULL, IMM, dpdk_mtu, 576, 9000, "1500"),
+    STR("dpdk-tap", NULL, IMM, dpdk_tap, "slotd0", NULL),
+    INT("dpdk-max-conns", NULL, IMM, dpdk_max_conns, 1, 1 << 24, "16384"),
+    INT("dpdk-test-reorder-pct", NULL, IMM, dpdk_test_reorder_pct, 0, 100, "0"),
+    INT("dpdk-test-duplicate-pct", NULL, IMM, dpdk_test_duplicate_pct, 0, 100, "0"),
 
     /* booleans */
     BOOL("rdbchecksum", NULL, IMM, rdbchecksum, "yes", NULL),
@@ -1830,6 +1913,10 @@ static int load_finish(struct loadctx *lc)
         }
         fclose(fp);
     }
+    if (cfg->dataplane == DATAPLANE_DPDK && (cfg->dpdk_ip == NULL || cfg->dpdk_ip[0] == '\0'))
+        return load_error(lc, NULL, 0, NULL,
+                          "dataplane dpdk needs the node's address: dpdk-ip a.b.c.d/len "
+                          "(e.g. dpdk-ip 198.18.0.2/24)");
     struct sctx x = {0};
     apply_hz(cfg, &x.msg);
     if (cfg->io_threads > 1)

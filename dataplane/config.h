@@ -20,6 +20,7 @@
 #define SLOTD_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "slice.h"
 
 #define CONFIG_BIND_MAX 16        /* Redis CONFIG_BINDADDR_MAX */
@@ -99,6 +100,18 @@ struct config {
     int threads;                  /* data cores, default nproc-1 (>= 1) */
     int dataplane;                /* enum dataplane_kind */
     int io_threads;               /* accepted for redis.conf; slotd uses `threads` */
+
+    /* slotd: dataplane dpdk (all immutable; read by main and the transport) */
+    char *dpdk_eal_args;          /* EAL arguments, split on blanks; "" = none */
+    char *dpdk_port;              /* EAL device name; "" = the only port */
+    char *dpdk_ip;                /* "a.b.c.d/len", required with dataplane dpdk */
+    char *dpdk_gateway;           /* "a.b.c.d" or "" = no default route */
+    char *dpdk_mac;               /* "xx:xx:xx:xx:xx:xx" or "" = the port's */
+    int dpdk_mtu;                 /* IP MTU of the port and the exception TAP */
+    char *dpdk_tap;               /* exception TAP name; "" = slotd%d */
+    int dpdk_max_conns;           /* TCP connections per data core */
+    int dpdk_test_reorder_pct;    /* test knob: % of RX bursts reordered */
+    int dpdk_test_duplicate_pct;  /* test knob: % of RX frames duplicated */
 
     /* memory, eviction */
     unsigned long long maxmemory;
@@ -279,6 +292,13 @@ int config_rewrite(const struct config *cfg, const char *path);
 /* Redis memtoull(): "1k" = 1000, "1kb" = 1024, k m g / kb mb gb, any case,
  * bare digits = bytes. Returns 0 or -EINVAL. Overflow saturates. */
 int config_parse_memory(const char *s, unsigned long long *out);
+
+/* dpdk-ip "a.b.c.d/len" (len 1..32) into host-order address and prefix,
+ * dpdk-gateway "a.b.c.d", dpdk-mac "xx:xx:xx:xx:xx:xx" (hex, either case).
+ * Return 0 or -EINVAL; the outputs are written only on success. */
+int config_parse_ipv4_prefix(const char *s, uint32_t *ip, unsigned *prefix);
+int config_parse_ipv4(const char *s, uint32_t *ip);
+int config_parse_mac(const char *s, uint8_t mac[6]);
 
 /* Names for INFO: "noeviction", "allkeys-lru", ... */
 const char *config_maxmemory_policy_name(int policy);

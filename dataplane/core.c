@@ -5,8 +5,10 @@
  * barrier; poll the transport (it parses and runs commands of ready clients);
  * drain inbound rings (requests to run here, replies coming home); retry the
  * backlogs of full rings; resume clients waiting for the barrier; flush client
- * output; run the cron when due. Everything here belongs to this core, except
- * what the barrier holder reads while this core is parked.
+ * output; run the cron when due; on the DPDK transport, end with the stack's
+ * flush (segments out, timers). Everything here belongs to this core, except
+ * what the barrier holder reads while this core is parked. A socket core may
+ * sleep in epoll_wait when idle; a DPDK core spins and never sleeps.
  *
  * The barrier: a core that needs every shard (DBSIZE, KEYS, MSET over several
  * cores, CONFIG SET) takes `barrier_holder` by compare-and-swap and bumps
@@ -26,13 +28,17 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
+#include <rte_launch.h>
 #include <rte_ring.h>
 
 #include "../cluster/slotmap.h"
 #include "../kv/evict.h"
 #include "../kv/keyspace.h"
+#include "../kv/migrate_link.h"
+#include "../kv/slotkeys.h"
 #include "client.h"
 #include "config.h"
+#include "dpdk_transport.h"
 #include "log.h"
 #include "mem.h"
 #include "monitor.h"
@@ -181,6 +187,12 @@ static int rebind_all(struct config *cfg, void *arg, const char **err)
 
 int core_register_config_hooks(struct runtime *rt)
 {
+    /* dataplane dpdk: the client port lives in every core's stack, which
+     * cannot stop listening, and bind addresses mean nothing there (the node
+     * answers on dpdk-ip). Without a hook CONFIG SET port/bind is refused as
+     * for any immutable directive. */
+    if (rt->cfg && rt->cfg->dataplane == DATAPLANE_DPDK)
+        return 0;
     if (config_on_apply("port", rebind_all, rt) != 0 ||
         config_on_apply("bind", rebind_all, rt) != 0)
         return -ENOENT;
@@ -429,6 +441,7 @@ static void cron(struct core *self)
     atomic_store_explicit(&self->pub_net_out, self->stats.net_output_bytes, memory_order_relaxed);
     shard_active_expire(self->shard, self->now_ms, budget_us);
     shard_rehash_step(self->shard);
+    mlink_core_cron(self->id, self->now_ms);
     for (cl = self->clients; cl; cl = next) {
         next = cl->next;
         client_cron(cl, self->now_ms);
@@ -436,8 +449,49 @@ static void cron(struct core *self)
     self->next_cron_ms = self->now_ms + 1000 / hz;
 }
 
+/* Cluster mode: a slot this core served that a newer map gives to another
+ * node loses its keys here, as Redis deletes the keys of slots taken from it
+ * by an UPDATE or a claim with a newer epoch. The normal hand-over (SETSLOT
+ * NODE after MIGRATE) refuses while keys remain, so this finds keys only
+ * after such a conflict; a slot merely unassigned (DELSLOTS) keeps them. */
+static void track_served_slots(struct core *self, const struct slotmap *m)
+{
+    uint8_t lost[SLOT_COUNT / 8];
+    int any = 0;
+
+    memset(lost, 0, sizeof(lost));
+    for (unsigned j = 0; j < SLOT_COUNT; j++) {
+        uint8_t bit = (uint8_t)(1u << (j & 7));
+        int serve = m->cluster && m->core_of[j] == self->id && m->node_of[j] == m->self;
+
+        if (!serve && (self->served[j >> 3] & bit) && m->cluster &&
+            m->node_of[j] != SLOTMAP_NONE) {
+            lost[j >> 3] |= bit;
+            any = 1;
+        }
+        self->served[j >> 3] = (uint8_t)(serve ? self->served[j >> 3] | bit
+                                               : self->served[j >> 3] & ~bit);
+    }
+    self->served_version = m->version;
+    if (any) {
+        struct cmd_ctx ctx = {
+            .view = { .shards = self->rt->shards, .nshards = self->rt->ncores,
+                      .self = self->id },
+            .core = self, .now_ms = self->now_ms, .cluster_slot = -1,
+        };
+        long n = ks_slots_purge(&ctx, lost);
+
+        if (n > 0)
+            log_msg(LL_WARNING, "core %u: deleted %ld keys of slots now served by other nodes",
+                    self->id, n);
+        else if (n < 0)
+            log_msg(LL_WARNING, "core %u: out of memory deleting keys of lost slots", self->id);
+    }
+}
+
 void core_turn(struct core *self, int may_sleep)
 {
+    const struct slotmap *map;
     struct runtime *rt = self->rt;
     uint64_t pg = atomic_load_explicit(&rt->park_gen, memory_order_acquire);
     unsigned holder = atomic_load_explicit(&rt->barrier_holder, memory_order_acquire);
@@ -450,28 +504,34 @@ void core_turn(struct core *self, int may_sleep)
             park(self, holder - 1);
     }
 
-    timeout = may_sleep ? (int)(self->next_cron_ms - self->now_ms) : 0;
-    if (timeout < 0 || self->backlog_total || self->waiting_barrier)
-        timeout = 0;
-    /* Busy for a while after work: polling without sleeping spares the
-     * sleep/wake-up round trip through the scheduler on every request of a
-     * request-reply load, and costs nothing once the spin budget is spent. */
-    if (timeout > 0 && self->spin_left > 0) {
-        self->spin_left--;
-        timeout = 0;
-    }
-    if (timeout > 0) {
-        atomic_store_explicit(&self->sleeping, 1, memory_order_relaxed);
-        atomic_thread_fence(memory_order_seq_cst);
-        if (rings_pending(self) ||
-            atomic_load_explicit(&rt->park_gen, memory_order_relaxed) != self->seen_park_gen ||
-            atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
+    if (self->dpdk) {
+        /* A poll-mode core never sleeps, so `sleeping` stays 0 and core_wake
+         * costs other cores nothing but the fence. */
+        dpdk_transport_poll(self->dpdk);
+    } else {
+        timeout = may_sleep ? (int)(self->next_cron_ms - self->now_ms) : 0;
+        if (timeout < 0 || self->backlog_total || self->waiting_barrier)
             timeout = 0;
+        /* Busy for a while after work: polling without sleeping spares the
+         * sleep/wake-up round trip through the scheduler on every request of a
+         * request-reply load, and costs nothing once the spin budget is spent. */
+        if (timeout > 0 && self->spin_left > 0) {
+            self->spin_left--;
+            timeout = 0;
+        }
+        if (timeout > 0) {
+            atomic_store_explicit(&self->sleeping, 1, memory_order_relaxed);
+            atomic_thread_fence(memory_order_seq_cst);
+            if (rings_pending(self) ||
+                atomic_load_explicit(&rt->park_gen, memory_order_relaxed) != self->seen_park_gen ||
+                atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
+                timeout = 0;
+        }
+        if (sock_poll(self->sock, timeout) > 0)
+            self->spin_left = CORE_SPIN_TURNS;
+        atomic_store_explicit(&self->sleeping, 0, memory_order_relaxed);
+        self->now_ms = clock_ms();
     }
-    if (sock_poll(self->sock, timeout) > 0)
-        self->spin_left = CORE_SPIN_TURNS;
-    atomic_store_explicit(&self->sleeping, 0, memory_order_relaxed);
-    self->now_ms = clock_ms();
 
     drain_rings(self, -1);
     if (self->backlog_total)
@@ -481,8 +541,14 @@ void core_turn(struct core *self, int may_sleep)
     flush_clients(self);
     if (self->now_ms >= self->next_cron_ms)
         cron(self);
+    /* Replies and closes of this turn leave as segments now. */
+    if (self->dpdk)
+        dpdk_transport_flush(self->dpdk);
+    map = slotmap_current();
+    if (map->version != self->served_version)
+        track_served_slots(self, map);
     /* End of turn: nothing of this turn still points into an older map. */
-    atomic_store_explicit(&self->map_seen, slotmap_current()->version, memory_order_release);
+    atomic_store_explicit(&self->map_seen, map->version, memory_order_release);
 }
 
 /* Pin the calling data core to one CPU of those the process may use. With
@@ -517,7 +583,9 @@ static void *core_loop(void *arg)
 
     snprintf(name, sizeof(name), "slotd-core%u", self->id);
     pthread_setname_np(pthread_self(), name);
-    pin_to_cpu(self);
+    /* An EAL worker lcore is already pinned where -l/--lcores put it. */
+    if (!self->dpdk)
+        pin_to_cpu(self);
     if (mem_thread_init(self->id + 1) != 0)
         log_msg(LL_WARNING, "core %u: no jemalloc arena of its own", self->id);
     while (!atomic_load_explicit(&self->rt->shutdown, memory_order_acquire))
@@ -559,9 +627,15 @@ struct core *core_create(struct runtime *rt, unsigned id)
     if (!c->shard)
         goto fail;
     rt->shards[id] = c->shard;
-    c->sock = sock_create(c);
-    if (!c->sock)
-        goto fail;
+    if (rt->cfg && rt->cfg->dataplane == DATAPLANE_DPDK) {
+        c->dpdk = dpdk_transport_create(c);
+        if (!c->dpdk)
+            goto fail;
+    } else {
+        c->sock = sock_create(c);
+        if (!c->sock)
+            goto fail;
+    }
     c->now_ms = clock_ms();
     c->next_cron_ms = c->now_ms;
     rt->cores[id] = c;
@@ -572,14 +646,28 @@ fail:
     return NULL;
 }
 
+/* EAL's launch signature around the same loop. */
+static int core_lcore_main(void *arg)
+{
+    core_loop(arg);
+    return 0;
+}
+
+/* dataplane dpdk: data core i runs on EAL worker lcore rt->lcore[i], which
+ * EAL already pinned; otherwise an ordinary thread. */
 int core_launch(struct core *c)
 {
+    if (c->rt->cfg && c->rt->cfg->dataplane == DATAPLANE_DPDK)
+        return rte_eal_remote_launch(core_lcore_main, c, c->rt->lcore[c->id]);
     return -pthread_create(&c->thread, NULL, core_loop, c);
 }
 
 void core_join(struct core *c)
 {
-    pthread_join(c->thread, NULL);
+    if (c->rt->cfg && c->rt->cfg->dataplane == DATAPLANE_DPDK)
+        rte_eal_wait_lcore(c->rt->lcore[c->id]);
+    else
+        pthread_join(c->thread, NULL);
 }
 
 /* Free a descriptor left in a ring or backlog at exit. A command belongs to
@@ -621,6 +709,9 @@ void core_destroy(struct core *c)
         client_free(c->clients);
     if (c->sock)
         sock_destroy(c->sock);
+    if (c->dpdk)
+        dpdk_transport_destroy(c->dpdk);
+    mlink_core_free(c->id);
     if (c->shard)
         shard_destroy(c->shard);
     for (unsigned i = 0; i < CORE_MAX; i++)

@@ -23,6 +23,7 @@ struct client;
 struct shard;
 struct config;
 struct sock_transport;
+struct dpdk_transport;
 
 /* A command handed to the core that owns its slot, and its reply coming back.
  * One allocation (argv bytes inline); ownership travels with the pointer: the
@@ -89,7 +90,8 @@ struct core {
     struct runtime *rt;
     struct shard *shard;
     pthread_t thread;
-    struct sock_transport *sock;
+    struct sock_transport *sock;  /* dataplane socket */
+    struct dpdk_transport *dpdk;  /* dataplane dpdk (then sock is NULL) */
 
     struct client *clients;       /* every client of this core */
     unsigned nclients;
@@ -102,7 +104,8 @@ struct core {
     struct rte_ring *in[CORE_MAX];
     struct xreq *backlog_head[CORE_MAX], *backlog_tail[CORE_MAX];
     unsigned backlog_total;
-    _Atomic int sleeping;         /* in epoll_wait: producers must wake it */
+    _Atomic int sleeping;         /* in epoll_wait: producers must wake it
+                                     (never set by a DPDK core: it spins) */
     int wake_fd;
 
     struct cmd_stats *cmdstats;   /* indexed by cmd id */
@@ -118,6 +121,10 @@ struct core {
     /* version of the slot map this core last used: the quiescent point after
      * which the control plane may free older maps */
     _Atomic uint64_t map_seen;
+    /* cluster: slots this core served under map served_version (bit j of
+     * byte j/8), to find the ones a newer map gave away */
+    uint8_t served[16384 / 8];
+    uint64_t served_version;
 
     /* copies of stats counters the control plane may read (stored each cron) */
     _Atomic uint64_t pub_commands, pub_net_in, pub_net_out;

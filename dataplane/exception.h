@@ -21,7 +21,10 @@ struct exc_path;
 /* Create the TAP `ifname` (a name the kernel accepts, or "" for slotd%d) with
  * the port's MAC and MTU, give it ip/prefix (host order) and a default route
  * via gateway (0: none), bring it up. txq is the port's TX queue the control
- * plane sends on. NULL with a message in err on failure. */
+ * plane sends on; when the port has no such queue (txq >= port->ntxq: net_tap
+ * pairs every TX queue with an RX queue, so it has none to spare), frames
+ * from the kernel are relayed to data core 0 instead, which sends them with
+ * exc_to_port. NULL with a message in err on failure. */
 struct exc_path *exc_open(const char *ifname, const struct dpdk_port *port,
                           uint16_t txq, uint32_t ip, unsigned prefix,
                           uint32_t gateway, unsigned ncores,
@@ -33,6 +36,13 @@ void exc_close(struct exc_path *x);
  * (the caller frees the rest); the net stack's exception hook contract. */
 uint16_t exc_from_core(struct exc_path *x, unsigned core,
                        struct rte_mbuf **pkts, uint16_t n);
+
+/* Data core `core`, every loop turn: frames from the kernel this core must
+ * send on its own TX queue (relay mode above; only core 0 ever gets any).
+ * Moves up to n into pkts and returns how many; the caller owns them and
+ * sends them in its TX burst. One ring read when there are none, and 0 at
+ * once for other cores or when the control plane has its own TX queue. */
+uint16_t exc_to_port(struct exc_path *x, unsigned core, struct rte_mbuf **pkts, uint16_t n);
 
 /* Control plane: a descriptor that becomes readable when there is work for
  * exc_poll (a frame from the kernel or from a core). */

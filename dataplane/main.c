@@ -16,6 +16,8 @@
 #include "../kv/slot.h"
 #include "config.h"
 #include "core.h"
+#include "dpdk_port.h"
+#include "exception.h"
 #include "log.h"
 #include "mem.h"
 
@@ -50,6 +52,75 @@ static void make_run_id(struct runtime *rt)
     memcpy(&rt->run_id_seed, rnd + 20, sizeof(rt->run_id_seed));
 }
 
+/* dataplane dpdk: EAL (its worker lcores become the data cores), the port
+ * with a queue pair per data core plus one TX queue for the exception path,
+ * and the exception TAP. On failure the caller still runs dpdk_stop. */
+static int dpdk_start(struct runtime *rt, struct dpdk_port *port)
+{
+    const struct config *cfg = rt->cfg;
+    struct dpdk_port_config pc;
+    char err[1024];
+    uint8_t mac[6];
+    uint32_t ip, gw = 0;
+    unsigned prefix;
+    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    int n, rc;
+
+    /* validated when the config was loaded; checked again for the types */
+    if (config_parse_ipv4_prefix(cfg->dpdk_ip, &ip, &prefix) != 0 ||
+        (cfg->dpdk_gateway[0] && config_parse_ipv4(cfg->dpdk_gateway, &gw) != 0) ||
+        (cfg->dpdk_mac[0] && config_parse_mac(cfg->dpdk_mac, mac) != 0)) {
+        log_msg(LL_WARNING, "dataplane dpdk: bad dpdk-ip, dpdk-gateway or dpdk-mac");
+        return -EINVAL;
+    }
+    n = dpdk_eal_start(cfg->dpdk_eal_args, rt->lcore, CORE_MAX, err, sizeof(err));
+    if (n < 0) {
+        log_msg(LL_WARNING, "%s", err);
+        return n;
+    }
+    /* `threads` at its default (CPUs minus one) was not chosen by anyone */
+    if ((unsigned)cfg->threads != (unsigned)n && cfg->threads != (nproc > 1 ? nproc - 1 : 1))
+        log_msg(LL_WARNING, "threads %d is ignored with dataplane dpdk: the data cores are the "
+                "%d EAL worker lcore%s (set them with -l in dpdk-eal-args)",
+                cfg->threads, n, n == 1 ? "" : "s");
+    rt->ncores = (unsigned)n;
+    memset(&pc, 0, sizeof(pc));
+    pc.name = cfg->dpdk_port;
+    pc.nqueues = (unsigned)n;
+    pc.extra_txq = 1;
+    pc.mtu = (uint16_t)cfg->dpdk_mtu;
+    pc.mac = cfg->dpdk_mac[0] ? mac : NULL;
+    rc = dpdk_port_open(&pc, port, err, sizeof(err));
+    if (rc != 0) {
+        log_msg(LL_WARNING, "%s", err);
+        return rc;
+    }
+    rt->port = port;
+    rt->dp_ip = ip;
+    rt->dp_mask = prefix ? ~0u << (32 - prefix) : 0;
+    rt->dp_gateway = gw;
+    rt->exc = exc_open(cfg->dpdk_tap, port, (uint16_t)n, ip, prefix, gw, (unsigned)n,
+                       err, sizeof(err));
+    if (!rt->exc) {
+        log_msg(LL_WARNING, "%s", err);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* After the data cores stopped; safe after a partial dpdk_start. */
+static void dpdk_stop(struct runtime *rt)
+{
+    if (rt->cfg->dataplane != DATAPLANE_DPDK)
+        return;
+    exc_close(rt->exc);
+    rt->exc = NULL;
+    if (rt->port)
+        dpdk_port_close(rt->port);
+    rt->port = NULL;
+    dpdk_eal_stop();
+}
+
 static void stop_cores(struct runtime *rt, unsigned created, unsigned launched)
 {
     atomic_store_explicit(&rt->shutdown, 1, memory_order_release);
@@ -66,6 +137,7 @@ static void stop_cores(struct runtime *rt, unsigned created, unsigned launched)
 int main(int argc, char **argv)
 {
     static struct runtime rt;   /* lives for the whole process */
+    static struct dpdk_port port;
     char err[CONFIG_ERR_LEN];
     struct config *cfg;
     struct slotmap *map;
@@ -129,11 +201,18 @@ int main(int argc, char **argv)
     rt.start_ms = clock_ms();
     atomic_store(&rt.next_client_id, 1);
     atomic_store(&rt.slowlog_next_id, 0);
+    if (rc == 0 && cfg->dataplane == DATAPLANE_DPDK && dpdk_start(&rt, &port) != 0) {
+        dpdk_stop(&rt);
+        config_remove_pidfile(cfg);
+        config_free(cfg);
+        return 1;
+    }
     if (rc == 0)
         rc = core_register_config_hooks(&rt);
     map = slotmap_new_even(rt.ncores);
     if (rc != 0 || !map) {
         log_msg(LL_WARNING, "Out of memory during start-up");
+        dpdk_stop(&rt);
         config_free(cfg);
         return 1;
     }
@@ -143,6 +222,7 @@ int main(int argc, char **argv)
     rc = cluster_init(&rt);
     if (rc != 0) {
         log_msg(LL_WARNING, "Cluster set-up failed: %s", strerror(-rc));
+        dpdk_stop(&rt);
         config_free(cfg);
         return 1;
     }
@@ -167,6 +247,7 @@ int main(int argc, char **argv)
     rc = control_run(&rt);
     log_msg(LL_WARNING, "User requested shutdown...");
     stop_cores(&rt, created, launched);
+    dpdk_stop(&rt);
     config_remove_pidfile(cfg);
     cluster_shutdown();
     log_msg(LL_WARNING, "slotd is now ready to exit, bye bye...");
@@ -177,6 +258,7 @@ int main(int argc, char **argv)
     return rc == 0 ? 0 : 1;
 fail:
     stop_cores(&rt, created, launched);
+    dpdk_stop(&rt);
     cluster_shutdown();
     config_remove_pidfile(cfg);
     config_free(cfg);

@@ -118,6 +118,16 @@ static const struct cmd_spec config_subs[] = {
     END,
 };
 
+/* FUNCTION: what `redis-cli --cluster add-node` calls (kv/cmd_function.c). */
+static const struct cmd_spec function_subs[] = {
+    CMD("dump",    2, NOSC | CONN, 0, 0, 0, cmd_function_dump),
+    CMD("flush",  -2, W | NOSC | CONN, 0, 0, 0, cmd_function_flush),
+    CMD("list",   -2, NOSC | CONN, 0, 0, 0, cmd_function_list),
+    CMD("restore", -3, W | OOM | NOSC | CONN, 0, 0, 0, cmd_function_restore),
+    CMD("stats",   2, NOSC | BUSY | CONN, 0, 0, 0, cmd_function_stats),
+    END,
+};
+
 static const struct cmd_spec memory_subs[] = {
     CMD("usage", -3, RO, 2, 2, 1, cmd_memory_usage),
     CMD("help",   2, LOAD | STALE | CONN, 0, 0, 0, cmd_memory_help),
@@ -155,6 +165,7 @@ static const struct cmd_spec top[] = {
     CMD("decr",        2, W | OOM | FAST, 1, 1, 1, cmd_decr),
     CMD("decrby",      3, W | OOM | FAST, 1, 1, 1, cmd_decrby),
     CMD("del",        -2, W | SPLIT, 1, -1, 1, cmd_del),
+    CMD("dump",        2, RO, 1, 1, 1, cmd_dump),
     CMD("echo",        2, LOAD | STALE | FAST | CONN, 0, 0, 0, cmd_echo),
     CMD("exists",     -2, RO | FAST | SPLIT, 1, -1, 1, cmd_exists),
     CMD("expire",     -3, W | FAST, 1, 1, 1, cmd_expire),
@@ -162,6 +173,7 @@ static const struct cmd_spec top[] = {
     CMD("expiretime",  2, RO | FAST, 1, 1, 1, cmd_expiretime),
     CMD("flushall",   -1, W | ALL, 0, 0, 0, cmd_flushall),
     CMD("flushdb",    -1, W | ALL, 0, 0, 0, cmd_flushdb),
+    CONTAINER("function", -2, 0, NULL, function_subs),
     CMD("get",         2, RO | FAST, 1, 1, 1, cmd_get),
     CMD("getdel",      2, W | FAST, 1, 1, 1, cmd_getdel),
     CMD("getex",      -2, W | FAST, 1, 1, 1, cmd_getex),
@@ -175,6 +187,8 @@ static const struct cmd_spec top[] = {
     CMD("keys",        2, RO | ALL, 0, 0, 0, cmd_keys),
     CONTAINER("memory", -2, 0, NULL, memory_subs),
     CMD("mget",       -2, RO | FAST | SPLIT, 1, -1, 1, cmd_mget),
+    /* key positions move with KEYS: client.c asks migrate_key_range */
+    CMD("migrate",    -6, W | SPLIT, 3, 3, 1, cmd_migrate),
     CMD("monitor",     1, ADM | NOSC | LOAD | STALE | CONN, 0, 0, 0, cmd_monitor),
     CMD("move",        3, W | FAST, 1, 1, 1, cmd_move),
     CMD("mset",       -3, W | OOM | SPLIT, 1, -1, 2, cmd_mset),
@@ -194,6 +208,8 @@ static const struct cmd_spec top[] = {
     CMD("rename",      3, W | SPLIT, 1, 2, 1, cmd_rename),
     CMD("renamenx",    3, W | FAST | SPLIT, 1, 2, 1, cmd_renamenx),
     CMD("reset",       1, NOSC | LOAD | STALE | FAST | NOAUTH | BUSY | CONN, 0, 0, 0, cmd_reset),
+    CMD("restore",    -4, W | OOM, 1, 1, 1, cmd_restore),
+    CMD("restore-asking", -4, W | OOM, 1, 1, 1, cmd_restore_asking),
     CMD("scan",       -2, RO | ALL, 0, 0, 0, cmd_scan),
     CMD("select",      2, LOAD | STALE | FAST | CONN, 0, 0, 0, cmd_select),
     CMD("set",        -3, W | OOM, 1, 1, 1, cmd_set),

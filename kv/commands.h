@@ -21,6 +21,18 @@ cmd_fn cmd_del, cmd_unlink, cmd_exists, cmd_type, cmd_expire, cmd_pexpire,
 cmd_fn cmd_object_encoding, cmd_object_freq, cmd_object_idletime,
        cmd_object_refcount, cmd_object_help, cmd_memory_usage, cmd_memory_help;
 
+/* kv/cmd_migrate.c */
+cmd_fn cmd_dump, cmd_restore, cmd_restore_asking, cmd_migrate;
+/* MIGRATE's key positions for routing (7.0 migrateGetKeys, with the AUTH and
+ * AUTH2 arguments skipped as the command parses them): argv[3], or every
+ * argument after the KEYS option when argv[3] is empty. Returns 0 when the
+ * command names no key, else 1 with [*first, *last] (step 1). */
+int migrate_key_range(int argc, const struct slice *argv, int *first, int *last);
+
+/* kv/cmd_function.c */
+cmd_fn cmd_function_dump, cmd_function_restore, cmd_function_list,
+       cmd_function_flush, cmd_function_stats;
+
 /* kv/cmd_config.c */
 cmd_fn cmd_config_get, cmd_config_set, cmd_config_resetstat, cmd_config_rewrite,
        cmd_config_help;

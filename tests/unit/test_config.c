@@ -235,6 +235,7 @@ static void test_parse_good_file(void **state)
              "list-max-ziplist-entries 5\n"
              "include %s\n"
              "notify-keyspace-events KEA\n"
+             "dpdk-ip 198.18.0.2/24\n"
              "dataplane dpdk",   /* no final newline */
              inc);
     write_file(path, text);
