@@ -320,18 +320,6 @@ static int arity_ok(const struct cmd_spec *cmd, int argc)
     return cmd->arity >= 0 ? argc == cmd->arity : argc >= -cmd->arity;
 }
 
-/* Key positions for routing. MIGRATE's move with its KEYS option (Redis 7.0
- * marks it movablekeys), so it asks the command itself. */
-static int key_range(const struct cmd_spec *cmd, int argc, const struct slice *argv,
-                     int *first, int *last, int *step)
-{
-    if (cmd->fn == cmd_migrate) {
-        *step = 1;
-        return migrate_key_range(argc, argv, first, last);
-    }
-    return cmd_key_range(cmd, argc, first, last, step);
-}
-
 /* Owner core of the command's keys: a core id, -1 if it has no key, -2 if its
  * keys live on several cores. */
 static int keys_owner(const struct core *core, const struct cmd_spec *cmd, int argc,
@@ -341,7 +329,7 @@ static int keys_owner(const struct core *core, const struct cmd_spec *cmd, int a
     int first, last, step;
     int owner = -1;
 
-    if (!key_range(cmd, argc, argv, &first, &last, &step))
+    if (!cmd_key_range(cmd, argc, argv, &first, &last, &step))
         return -1;
     /* One core owns every slot: no hashing on the hot path. */
     if (core->rt->ncores == 1)
@@ -402,7 +390,7 @@ static const char *cluster_redirect(const struct client *cl, const struct slotma
     unsigned owner;
 
     *slot = -1;
-    if (!key_range(cmd, argc, argv, &first, &last, &step))
+    if (!cmd_key_range(cmd, argc, argv, &first, &last, &step))
         return NULL;
     for (int i = first; i <= last; i += step) {
         int k = (int)slot_of(argv[i].p, argv[i].len);

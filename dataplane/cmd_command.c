@@ -279,17 +279,14 @@ void cmd_command_getkeys(struct cmd_ctx *c)
         resp_add_error(c->out, "ERR Invalid number of arguments specified for command");
         return;
     }
-    first = s->first_key;
-    last = s->last_key;
-    step = s->key_step > 0 ? s->key_step : 1;
-    if (first <= 0) {
+    if (s->first_key <= 0 && !s->getkeys) {
         resp_add_error(c->out, "ERR The command has no key arguments");
         return;
     }
-    if (last < 0)
-        last = argc + last;
-    if (last >= argc)
-        last = argc - 1;
+    if (!cmd_key_range(s, argc, argv, &first, &last, &step)) {
+        resp_add_error(c->out, "ERR Invalid arguments specified for command");
+        return;
+    }
     for (int i = first; i <= last; i += step)
         count++;
     resp_add_array(c->out, count);

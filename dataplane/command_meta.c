@@ -1601,6 +1601,39 @@ static const struct command_meta META[] = {
         .acl = "@keyspace @write @slow",
     },
     {
+        .name = "dump",
+        .info2 = "$4\r\ndump\r\n:2\r\n*1\r\n+readonly\r\n:1\r\n:1\r\n:1\r\n*3\r\n"
+        "+@keyspace\r\n+@read\r\n+@slow\r\n*1\r\n$23\r\nnondeterministic_output\r\n"
+        "*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n"
+        "*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\n"
+        "index\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\n"
+        "range\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n"
+        ":1\r\n$5\r\nlimit\r\n:0\r\n",
+        .info2_len = 320,
+        .info3 = "$4\r\ndump\r\n:2\r\n~1\r\n+readonly\r\n:1\r\n:1\r\n:1\r\n~3\r\n"
+        "+@keyspace\r\n+@read\r\n+@slow\r\n~1\r\n$23\r\nnondeterministic_output\r\n"
+        "~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n"
+        "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\n"
+        "index\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\n"
+        "range\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n"
+        ":1\r\n$5\r\nlimit\r\n:0\r\n",
+        .info3_len = 320,
+        .docs2 = "$7\r\nsummary\r\n$69\r\nReturn a serialized version of the value stored at the specified key.\r\n"
+        "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$7\r\ngeneric\r\n"
+        "$10\r\ncomplexity\r\n$244\r\nO(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).\r\n"
+        "$9\r\narguments\r\n*1\r\n*6\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\n"
+        "type\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
+        .docs2_len = 490,
+        .docs3 = "$7\r\nsummary\r\n$69\r\nReturn a serialized version of the value stored at the specified key.\r\n"
+        "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$7\r\ngeneric\r\n"
+        "$10\r\ncomplexity\r\n$244\r\nO(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).\r\n"
+        "$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\n"
+        "type\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
+        .docs3_len = 490,
+        .docs_pairs = 5,
+        .acl = "@keyspace @read @slow",
+    },
+    {
         .name = "echo",
         .info2 = "$4\r\necho\r\n:2\r\n*3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n"
         ":0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*0\r\n*0\r\n",
@@ -1884,6 +1917,195 @@ static const struct command_meta META[] = {
         .docs3_len = 631,
         .docs_pairs = 6,
         .acl = "@keyspace @write @slow @dangerous",
+    },
+    {
+        .name = "function",
+        .info2 = "$8\r\nfunction\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n"
+        "*0\r\n*0\r\n",
+        .info2_len = 55,
+        .info3 = "$8\r\nfunction\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n"
+        "~0\r\n~0\r\n",
+        .info3_len = 55,
+        .docs2 = "$7\r\nsummary\r\n$33\r\nA container for function commands\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n"
+        "$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n",
+        .docs2_len = 147,
+        .docs3 = "$7\r\nsummary\r\n$33\r\nA container for function commands\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n"
+        "$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n",
+        .docs3_len = 147,
+        .docs_pairs = 4,
+        .acl = "@slow",
+    },
+    {
+        .name = "function|dump",
+        .info2 = "$13\r\nfunction|dump\r\n:2\r\n*1\r\n+noscript\r\n:0\r\n:0\r\n"
+        ":0\r\n*2\r\n+@slow\r\n+@scripting\r\n*0\r\n*0\r\n",
+        .info2_len = 84,
+        .info3 = "$13\r\nfunction|dump\r\n:2\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n"
+        ":0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~0\r\n",
+        .info3_len = 84,
+        .docs2 = "$7\r\nsummary\r\n$51\r\nDump all functions into a serialized binary payload\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n"
+        "$10\r\ncomplexity\r\n$39\r\nO(N) where N is the number of functions\r\n"
+        "",
+        .docs2_len = 182,
+        .docs3 = "$7\r\nsummary\r\n$51\r\nDump all functions into a serialized binary payload\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n"
+        "$10\r\ncomplexity\r\n$39\r\nO(N) where N is the number of functions\r\n"
+        "",
+        .docs3_len = 182,
+        .docs_pairs = 4,
+        .acl = "@slow @scripting",
+    },
+    {
+        .name = "function|flush",
+        .info2 = "$14\r\nfunction|flush\r\n:-2\r\n*2\r\n+write\r\n+noscript\r\n"
+        ":0\r\n:0\r\n:0\r\n*3\r\n+@write\r\n+@slow\r\n+@scripting\r\n"
+        "*2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n"
+        "*0\r\n",
+        .info2_len = 171,
+        .info3 = "$14\r\nfunction|flush\r\n:-2\r\n~2\r\n+write\r\n+noscript\r\n"
+        ":0\r\n:0\r\n:0\r\n~3\r\n+@write\r\n+@slow\r\n+@scripting\r\n"
+        "~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n"
+        "~0\r\n",
+        .info3_len = 171,
+        .docs2 = "$7\r\nsummary\r\n$22\r\nDeleting all functions\r\n$5\r\nsince\r\n"
+        "$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n"
+        "$47\r\nO(N) where N is the number of functions deleted\r\n$9\r\n"
+        "arguments\r\n*1\r\n*8\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\n"
+        "type\r\n$5\r\noneof\r\n$5\r\nflags\r\n*1\r\n+optional\r\n$9\r\n"
+        "arguments\r\n*2\r\n*6\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\n"
+        "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nASYNC\r\n*6\r\n"
+        "$4\r\nname\r\n$4\r\nsync\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+        "$5\r\ntoken\r\n$4\r\nSYNC\r\n",
+        .docs2_len = 417,
+        .docs3 = "$7\r\nsummary\r\n$22\r\nDeleting all functions\r\n$5\r\nsince\r\n"
+        "$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n$10\r\ncomplexity\r\n"
+        "$47\r\nO(N) where N is the number of functions deleted\r\n$9\r\n"
+        "arguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\n"
+        "type\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\n"
+        "arguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$5\r\nasync\r\n$4\r\n"
+        "type\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nASYNC\r\n%3\r\n"
+        "$4\r\nname\r\n$4\r\nsync\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+        "$5\r\ntoken\r\n$4\r\nSYNC\r\n",
+        .docs3_len = 417,
+        .docs_pairs = 5,
+        .acl = "@write @slow @scripting",
+    },
+    {
+        .name = "function|help",
+        .info2 = "$13\r\nfunction|help\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n"
+        ":0\r\n:0\r\n*2\r\n+@slow\r\n+@scripting\r\n*0\r\n*0\r\n",
+        .info2_len = 91,
+        .info3 = "$13\r\nfunction|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n"
+        ":0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~0\r\n~0\r\n",
+        .info3_len = 91,
+        .docs2 = "$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs2_len = 144,
+        .docs3 = "$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs3_len = 144,
+        .docs_pairs = 4,
+        .acl = "@slow @scripting",
+    },
+    {
+        .name = "function|list",
+        .info2 = "$13\r\nfunction|list\r\n:-2\r\n*1\r\n+noscript\r\n:0\r\n:0\r\n"
+        ":0\r\n*2\r\n+@slow\r\n+@scripting\r\n*1\r\n$29\r\nnondeterministic_output_order\r\n"
+        "*0\r\n",
+        .info2_len = 121,
+        .info3 = "$13\r\nfunction|list\r\n:-2\r\n~1\r\n+noscript\r\n:0\r\n:0\r\n"
+        ":0\r\n~2\r\n+@slow\r\n+@scripting\r\n~1\r\n$29\r\nnondeterministic_output_order\r\n"
+        "~0\r\n",
+        .info3_len = 121,
+        .docs2 = "$7\r\nsummary\r\n$40\r\nList information about all the functions\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n"
+        "$10\r\ncomplexity\r\n$39\r\nO(N) where N is the number of functions\r\n"
+        "$9\r\narguments\r\n*2\r\n*8\r\n$4\r\nname\r\n$20\r\nlibrary-name-pattern\r\n"
+        "$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$11\r\nLIBRARYNAME\r\n"
+        "$5\r\nflags\r\n*1\r\n+optional\r\n*8\r\n$4\r\nname\r\n$8\r\n"
+        "withcode\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+        "$8\r\nWITHCODE\r\n$5\r\nflags\r\n*1\r\n+optional\r\n",
+        .docs2_len = 414,
+        .docs3 = "$7\r\nsummary\r\n$40\r\nList information about all the functions\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n"
+        "$10\r\ncomplexity\r\n$39\r\nO(N) where N is the number of functions\r\n"
+        "$9\r\narguments\r\n*2\r\n%4\r\n$4\r\nname\r\n$20\r\nlibrary-name-pattern\r\n"
+        "$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$11\r\nLIBRARYNAME\r\n"
+        "$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$8\r\n"
+        "withcode\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+        "$8\r\nWITHCODE\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        .docs3_len = 414,
+        .docs_pairs = 5,
+        .acl = "@slow @scripting",
+    },
+    {
+        .name = "function|restore",
+        .info2 = "$16\r\nfunction|restore\r\n:-3\r\n*3\r\n+write\r\n+denyoom\r\n"
+        "+noscript\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@write\r\n+@slow\r\n+@scripting\r\n"
+        "*2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n"
+        "*0\r\n",
+        .info2_len = 183,
+        .info3 = "$16\r\nfunction|restore\r\n:-3\r\n~3\r\n+write\r\n+denyoom\r\n"
+        "+noscript\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@write\r\n+@slow\r\n+@scripting\r\n"
+        "~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n"
+        "~0\r\n",
+        .info3_len = 183,
+        .docs2 = "$7\r\nsummary\r\n$46\r\nRestore all the functions on the given payload\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n"
+        "$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of functions on the payload\r\n"
+        "$9\r\narguments\r\n*2\r\n*4\r\n$4\r\nname\r\n$16\r\nserialized-value\r\n"
+        "$4\r\ntype\r\n$6\r\nstring\r\n*8\r\n$4\r\nname\r\n$6\r\npolicy\r\n"
+        "$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n*1\r\n+optional\r\n"
+        "$9\r\narguments\r\n*3\r\n*6\r\n$4\r\nname\r\n$5\r\nflush\r\n"
+        "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nFLUSH\r\n"
+        "*6\r\n$4\r\nname\r\n$6\r\nappend\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+        "$5\r\ntoken\r\n$6\r\nAPPEND\r\n*6\r\n$4\r\nname\r\n$7\r\nreplace\r\n"
+        "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$7\r\nREPLACE\r\n"
+        "",
+        .docs2_len = 590,
+        .docs3 = "$7\r\nsummary\r\n$46\r\nRestore all the functions on the given payload\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n"
+        "$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of functions on the payload\r\n"
+        "$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$16\r\nserialized-value\r\n"
+        "$4\r\ntype\r\n$6\r\nstring\r\n%4\r\n$4\r\nname\r\n$6\r\npolicy\r\n"
+        "$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n"
+        "$9\r\narguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$5\r\nflush\r\n"
+        "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nFLUSH\r\n"
+        "%3\r\n$4\r\nname\r\n$6\r\nappend\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+        "$5\r\ntoken\r\n$6\r\nAPPEND\r\n%3\r\n$4\r\nname\r\n$7\r\nreplace\r\n"
+        "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$7\r\nREPLACE\r\n"
+        "",
+        .docs3_len = 590,
+        .docs_pairs = 5,
+        .acl = "@write @slow @scripting",
+    },
+    {
+        .name = "function|stats",
+        .info2 = "$14\r\nfunction|stats\r\n:2\r\n*2\r\n+noscript\r\n+allow_busy\r\n"
+        ":0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@scripting\r\n*3\r\n$23\r\n"
+        "nondeterministic_output\r\n$25\r\nrequest_policy:all_shards\r\n"
+        "$23\r\nresponse_policy:special\r\n*0\r\n",
+        .info2_len = 190,
+        .info3 = "$14\r\nfunction|stats\r\n:2\r\n~2\r\n+noscript\r\n+allow_busy\r\n"
+        ":0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@scripting\r\n~3\r\n$23\r\n"
+        "nondeterministic_output\r\n$25\r\nrequest_policy:all_shards\r\n"
+        "$23\r\nresponse_policy:special\r\n~0\r\n",
+        .info3_len = 190,
+        .docs2 = "$7\r\nsummary\r\n$85\r\nReturn information about the function currently running (name, description, duration)\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs2_len = 180,
+        .docs3 = "$7\r\nsummary\r\n$85\r\nReturn information about the function currently running (name, description, duration)\r\n"
+        "$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$9\r\nscripting\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs3_len = 180,
+        .docs_pairs = 4,
+        .acl = "@slow @scripting",
     },
     {
         .name = "get",
@@ -2399,6 +2621,113 @@ static const struct command_meta META[] = {
         .docs3_len = 284,
         .docs_pairs = 5,
         .acl = "@read @string @fast",
+    },
+    {
+        .name = "migrate",
+        .info2 = "$7\r\nmigrate\r\n:-6\r\n*2\r\n+write\r\n+movablekeys\r\n:3\r\n"
+        ":3\r\n:1\r\n*4\r\n+@keyspace\r\n+@write\r\n+@slow\r\n+@dangerous\r\n"
+        "*1\r\n$23\r\nnondeterministic_output\r\n*2\r\n*6\r\n$5\r\nflags\r\n"
+        "*3\r\n+RW\r\n+access\r\n+delete\r\n$12\r\nbegin_search\r\n*4\r\n"
+        "$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n"
+        ":3\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n"
+        "$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n"
+        ":1\r\n$5\r\nlimit\r\n:0\r\n*6\r\n$5\r\nflags\r\n*4\r\n+RW\r\n"
+        "+access\r\n+delete\r\n+incomplete\r\n$12\r\nbegin_search\r\n"
+        "*4\r\n$4\r\ntype\r\n$7\r\nkeyword\r\n$4\r\nspec\r\n*4\r\n$7\r\n"
+        "keyword\r\n$4\r\nKEYS\r\n$9\r\nstartfrom\r\n:-2\r\n$9\r\nfind_keys\r\n"
+        "*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\n"
+        "lastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
+        "",
+        .info2_len = 620,
+        .info3 = "$7\r\nmigrate\r\n:-6\r\n~2\r\n+write\r\n+movablekeys\r\n:3\r\n"
+        ":3\r\n:1\r\n~4\r\n+@keyspace\r\n+@write\r\n+@slow\r\n+@dangerous\r\n"
+        "~1\r\n$23\r\nnondeterministic_output\r\n~2\r\n%3\r\n$5\r\nflags\r\n"
+        "~3\r\n+RW\r\n+access\r\n+delete\r\n$12\r\nbegin_search\r\n%2\r\n"
+        "$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n"
+        ":3\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n"
+        "$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n"
+        ":1\r\n$5\r\nlimit\r\n:0\r\n%3\r\n$5\r\nflags\r\n~4\r\n+RW\r\n"
+        "+access\r\n+delete\r\n+incomplete\r\n$12\r\nbegin_search\r\n"
+        "%2\r\n$4\r\ntype\r\n$7\r\nkeyword\r\n$4\r\nspec\r\n%2\r\n$7\r\n"
+        "keyword\r\n$4\r\nKEYS\r\n$9\r\nstartfrom\r\n:-2\r\n$9\r\nfind_keys\r\n"
+        "%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\n"
+        "lastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
+        "",
+        .info3_len = 620,
+        .docs2 = "$7\r\nsummary\r\n$63\r\nAtomically transfer a key from a Redis instance to another one.\r\n"
+        "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$7\r\ngeneric\r\n"
+        "$10\r\ncomplexity\r\n$223\r\nThis command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed.\r\n"
+        "$7\r\nhistory\r\n*4\r\n*2\r\n$5\r\n3.0.0\r\n$39\r\nAdded the `COPY` and `REPLACE` options.\r\n"
+        "*2\r\n$5\r\n3.0.6\r\n$24\r\nAdded the `KEYS` option.\r\n*2\r\n"
+        "$5\r\n4.0.7\r\n$24\r\nAdded the `AUTH` option.\r\n*2\r\n$5\r\n"
+        "6.0.0\r\n$25\r\nAdded the `AUTH2` option.\r\n$9\r\narguments\r\n"
+        "*9\r\n*4\r\n$4\r\nname\r\n$4\r\nhost\r\n$4\r\ntype\r\n$6\r\n"
+        "string\r\n*4\r\n$4\r\nname\r\n$4\r\nport\r\n$4\r\ntype\r\n$7\r\n"
+        "integer\r\n*6\r\n$4\r\nname\r\n$19\r\nkey_or_empty_string\r\n"
+        "$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n*6\r\n"
+        "$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\n"
+        "key_spec_index\r\n:0\r\n*6\r\n$4\r\nname\r\n$12\r\nempty_string\r\n"
+        "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$0\r\n\r\n"
+        "*4\r\n$4\r\nname\r\n$14\r\ndestination-db\r\n$4\r\ntype\r\n$7\r\n"
+        "integer\r\n*4\r\n$4\r\nname\r\n$7\r\ntimeout\r\n$4\r\ntype\r\n"
+        "$7\r\ninteger\r\n*10\r\n$4\r\nname\r\n$4\r\ncopy\r\n$4\r\ntype\r\n"
+        "$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nCOPY\r\n$5\r\nsince\r\n"
+        "$5\r\n3.0.0\r\n$5\r\nflags\r\n*1\r\n+optional\r\n*10\r\n$4\r\n"
+        "name\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+        "$5\r\ntoken\r\n$7\r\nREPLACE\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n"
+        "$5\r\nflags\r\n*1\r\n+optional\r\n*8\r\n$4\r\nname\r\n$14\r\n"
+        "authentication\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n"
+        "*1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n*10\r\n$4\r\nname\r\n"
+        "$8\r\npassword\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n"
+        "$4\r\nAUTH\r\n$5\r\nsince\r\n$5\r\n4.0.7\r\n$5\r\nflags\r\n*1\r\n"
+        "+optional\r\n*12\r\n$4\r\nname\r\n$17\r\nusername_password\r\n"
+        "$4\r\ntype\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$5\r\nAUTH2\r\n$5\r\n"
+        "since\r\n$5\r\n6.0.0\r\n$5\r\nflags\r\n*1\r\n+optional\r\n$9\r\n"
+        "arguments\r\n*2\r\n*4\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\n"
+        "type\r\n$6\r\nstring\r\n*4\r\n$4\r\nname\r\n$8\r\npassword\r\n"
+        "$4\r\ntype\r\n$6\r\nstring\r\n*12\r\n$4\r\nname\r\n$3\r\nkey\r\n"
+        "$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:1\r\n$5\r\n"
+        "token\r\n$4\r\nKEYS\r\n$5\r\nsince\r\n$5\r\n3.0.6\r\n$5\r\nflags\r\n"
+        "*2\r\n+optional\r\n+multiple\r\n",
+        .docs2_len = 1904,
+        .docs3 = "$7\r\nsummary\r\n$63\r\nAtomically transfer a key from a Redis instance to another one.\r\n"
+        "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$7\r\ngeneric\r\n"
+        "$10\r\ncomplexity\r\n$223\r\nThis command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed.\r\n"
+        "$7\r\nhistory\r\n~4\r\n*2\r\n$5\r\n3.0.0\r\n$39\r\nAdded the `COPY` and `REPLACE` options.\r\n"
+        "*2\r\n$5\r\n3.0.6\r\n$24\r\nAdded the `KEYS` option.\r\n*2\r\n"
+        "$5\r\n4.0.7\r\n$24\r\nAdded the `AUTH` option.\r\n*2\r\n$5\r\n"
+        "6.0.0\r\n$25\r\nAdded the `AUTH2` option.\r\n$9\r\narguments\r\n"
+        "*9\r\n%2\r\n$4\r\nname\r\n$4\r\nhost\r\n$4\r\ntype\r\n$6\r\n"
+        "string\r\n%2\r\n$4\r\nname\r\n$4\r\nport\r\n$4\r\ntype\r\n$7\r\n"
+        "integer\r\n%3\r\n$4\r\nname\r\n$19\r\nkey_or_empty_string\r\n"
+        "$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%3\r\n"
+        "$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\n"
+        "key_spec_index\r\n:0\r\n%3\r\n$4\r\nname\r\n$12\r\nempty_string\r\n"
+        "$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$0\r\n\r\n"
+        "%2\r\n$4\r\nname\r\n$14\r\ndestination-db\r\n$4\r\ntype\r\n$7\r\n"
+        "integer\r\n%2\r\n$4\r\nname\r\n$7\r\ntimeout\r\n$4\r\ntype\r\n"
+        "$7\r\ninteger\r\n%5\r\n$4\r\nname\r\n$4\r\ncopy\r\n$4\r\ntype\r\n"
+        "$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nCOPY\r\n$5\r\nsince\r\n"
+        "$5\r\n3.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%5\r\n$4\r\n"
+        "name\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+        "$5\r\ntoken\r\n$7\r\nREPLACE\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n"
+        "$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$14\r\n"
+        "authentication\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n"
+        "~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%5\r\n$4\r\nname\r\n"
+        "$8\r\npassword\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n"
+        "$4\r\nAUTH\r\n$5\r\nsince\r\n$5\r\n4.0.7\r\n$5\r\nflags\r\n~1\r\n"
+        "+optional\r\n%6\r\n$4\r\nname\r\n$17\r\nusername_password\r\n"
+        "$4\r\ntype\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$5\r\nAUTH2\r\n$5\r\n"
+        "since\r\n$5\r\n6.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\n"
+        "arguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\n"
+        "type\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$8\r\npassword\r\n"
+        "$4\r\ntype\r\n$6\r\nstring\r\n%6\r\n$4\r\nname\r\n$3\r\nkey\r\n"
+        "$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:1\r\n$5\r\n"
+        "token\r\n$4\r\nKEYS\r\n$5\r\nsince\r\n$5\r\n3.0.6\r\n$5\r\nflags\r\n"
+        "~2\r\n+optional\r\n+multiple\r\n",
+        .docs3_len = 1899,
+        .docs_pairs = 6,
+        .acl = "@keyspace @write @slow @dangerous",
     },
     {
         .name = "monitor",
@@ -3181,6 +3510,140 @@ static const struct command_meta META[] = {
         .acl = "@fast @connection",
     },
     {
+        .name = "restore",
+        .info2 = "$7\r\nrestore\r\n:-4\r\n*2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n"
+        ":1\r\n*4\r\n+@keyspace\r\n+@write\r\n+@slow\r\n+@dangerous\r\n"
+        "*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+OW\r\n+update\r\n$12\r\n"
+        "begin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n"
+        "*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n"
+        "$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\n"
+        "keystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n",
+        .info2_len = 315,
+        .info3 = "$7\r\nrestore\r\n:-4\r\n~2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n"
+        ":1\r\n~4\r\n+@keyspace\r\n+@write\r\n+@slow\r\n+@dangerous\r\n"
+        "~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+OW\r\n+update\r\n$12\r\n"
+        "begin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n"
+        "%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n"
+        "$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\n"
+        "keystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n",
+        .info3_len = 315,
+        .docs2 = "$7\r\nsummary\r\n$81\r\nCreate a key using the provided serialized value, previously obtained using DUMP.\r\n"
+        "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$7\r\ngeneric\r\n"
+        "$10\r\ncomplexity\r\n$386\r\nO(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).\r\n"
+        "$7\r\nhistory\r\n*3\r\n*2\r\n$5\r\n3.0.0\r\n$29\r\nAdded the `REPLACE` modifier.\r\n"
+        "*2\r\n$5\r\n5.0.0\r\n$28\r\nAdded the `ABSTTL` modifier.\r\n"
+        "*2\r\n$5\r\n5.0.0\r\n$40\r\nAdded the `IDLETIME` and `FREQ` options.\r\n"
+        "$9\r\narguments\r\n*7\r\n*6\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\n"
+        "type\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n*4\r\n$4\r\n"
+        "name\r\n$3\r\nttl\r\n$4\r\ntype\r\n$7\r\ninteger\r\n*4\r\n$4\r\n"
+        "name\r\n$16\r\nserialized-value\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+        "*10\r\n$4\r\nname\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+        "$5\r\ntoken\r\n$7\r\nREPLACE\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n"
+        "$5\r\nflags\r\n*1\r\n+optional\r\n*10\r\n$4\r\nname\r\n$6\r\n"
+        "absttl\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+        "$6\r\nABSTTL\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\nflags\r\n"
+        "*1\r\n+optional\r\n*10\r\n$4\r\nname\r\n$7\r\nseconds\r\n$4\r\n"
+        "type\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$8\r\nIDLETIME\r\n$5\r\n"
+        "since\r\n$5\r\n5.0.0\r\n$5\r\nflags\r\n*1\r\n+optional\r\n*10\r\n"
+        "$4\r\nname\r\n$9\r\nfrequency\r\n$4\r\ntype\r\n$7\r\ninteger\r\n"
+        "$5\r\ntoken\r\n$4\r\nFREQ\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\n"
+        "flags\r\n*1\r\n+optional\r\n",
+        .docs2_len = 1427,
+        .docs3 = "$7\r\nsummary\r\n$81\r\nCreate a key using the provided serialized value, previously obtained using DUMP.\r\n"
+        "$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$7\r\ngeneric\r\n"
+        "$10\r\ncomplexity\r\n$386\r\nO(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).\r\n"
+        "$7\r\nhistory\r\n~3\r\n*2\r\n$5\r\n3.0.0\r\n$29\r\nAdded the `REPLACE` modifier.\r\n"
+        "*2\r\n$5\r\n5.0.0\r\n$28\r\nAdded the `ABSTTL` modifier.\r\n"
+        "*2\r\n$5\r\n5.0.0\r\n$40\r\nAdded the `IDLETIME` and `FREQ` options.\r\n"
+        "$9\r\narguments\r\n*7\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\n"
+        "type\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\n"
+        "name\r\n$3\r\nttl\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\n"
+        "name\r\n$16\r\nserialized-value\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+        "%5\r\n$4\r\nname\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+        "$5\r\ntoken\r\n$7\r\nREPLACE\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n"
+        "$5\r\nflags\r\n~1\r\n+optional\r\n%5\r\n$4\r\nname\r\n$6\r\n"
+        "absttl\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+        "$6\r\nABSTTL\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\nflags\r\n"
+        "~1\r\n+optional\r\n%5\r\n$4\r\nname\r\n$7\r\nseconds\r\n$4\r\n"
+        "type\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$8\r\nIDLETIME\r\n$5\r\n"
+        "since\r\n$5\r\n5.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%5\r\n"
+        "$4\r\nname\r\n$9\r\nfrequency\r\n$4\r\ntype\r\n$7\r\ninteger\r\n"
+        "$5\r\ntoken\r\n$4\r\nFREQ\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\n"
+        "flags\r\n~1\r\n+optional\r\n",
+        .docs3_len = 1423,
+        .docs_pairs = 6,
+        .acl = "@keyspace @write @slow @dangerous",
+    },
+    {
+        .name = "restore-asking",
+        .info2 = "$14\r\nrestore-asking\r\n:-4\r\n*3\r\n+write\r\n+denyoom\r\n"
+        "+asking\r\n:1\r\n:1\r\n:1\r\n*4\r\n+@keyspace\r\n+@write\r\n"
+        "+@slow\r\n+@dangerous\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n"
+        "+OW\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n"
+        "$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\n"
+        "find_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n"
+        "*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n"
+        ":0\r\n",
+        .info2_len = 332,
+        .info3 = "$14\r\nrestore-asking\r\n:-4\r\n~3\r\n+write\r\n+denyoom\r\n"
+        "+asking\r\n:1\r\n:1\r\n:1\r\n~4\r\n+@keyspace\r\n+@write\r\n"
+        "+@slow\r\n+@dangerous\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n"
+        "+OW\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n"
+        "$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\n"
+        "find_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n"
+        "%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n"
+        ":0\r\n",
+        .info3_len = 332,
+        .docs2 = "$7\r\nsummary\r\n$51\r\nAn internal command for migrating keys in a cluster\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n"
+        "$10\r\ncomplexity\r\n$386\r\nO(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).\r\n"
+        "$9\r\ndoc_flags\r\n*1\r\n+syscmd\r\n$7\r\nhistory\r\n*3\r\n*2\r\n"
+        "$5\r\n3.0.0\r\n$29\r\nAdded the `REPLACE` modifier.\r\n*2\r\n"
+        "$5\r\n5.0.0\r\n$28\r\nAdded the `ABSTTL` modifier.\r\n*2\r\n"
+        "$5\r\n5.0.0\r\n$40\r\nAdded the `IDLETIME` and `FREQ` options.\r\n"
+        "$9\r\narguments\r\n*7\r\n*6\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\n"
+        "type\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n*4\r\n$4\r\n"
+        "name\r\n$3\r\nttl\r\n$4\r\ntype\r\n$7\r\ninteger\r\n*4\r\n$4\r\n"
+        "name\r\n$16\r\nserialized-value\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+        "*10\r\n$4\r\nname\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+        "$5\r\ntoken\r\n$7\r\nREPLACE\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n"
+        "$5\r\nflags\r\n*1\r\n+optional\r\n*10\r\n$4\r\nname\r\n$6\r\n"
+        "absttl\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+        "$6\r\nABSTTL\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\nflags\r\n"
+        "*1\r\n+optional\r\n*10\r\n$4\r\nname\r\n$7\r\nseconds\r\n$4\r\n"
+        "type\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$8\r\nIDLETIME\r\n$5\r\n"
+        "since\r\n$5\r\n5.0.0\r\n$5\r\nflags\r\n*1\r\n+optional\r\n*10\r\n"
+        "$4\r\nname\r\n$9\r\nfrequency\r\n$4\r\ntype\r\n$7\r\ninteger\r\n"
+        "$5\r\ntoken\r\n$4\r\nFREQ\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\n"
+        "flags\r\n*1\r\n+optional\r\n",
+        .docs2_len = 1424,
+        .docs3 = "$7\r\nsummary\r\n$51\r\nAn internal command for migrating keys in a cluster\r\n"
+        "$5\r\nsince\r\n$5\r\n3.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n"
+        "$10\r\ncomplexity\r\n$386\r\nO(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).\r\n"
+        "$9\r\ndoc_flags\r\n~1\r\n+syscmd\r\n$7\r\nhistory\r\n~3\r\n*2\r\n"
+        "$5\r\n3.0.0\r\n$29\r\nAdded the `REPLACE` modifier.\r\n*2\r\n"
+        "$5\r\n5.0.0\r\n$28\r\nAdded the `ABSTTL` modifier.\r\n*2\r\n"
+        "$5\r\n5.0.0\r\n$40\r\nAdded the `IDLETIME` and `FREQ` options.\r\n"
+        "$9\r\narguments\r\n*7\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\n"
+        "type\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\n"
+        "name\r\n$3\r\nttl\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%2\r\n$4\r\n"
+        "name\r\n$16\r\nserialized-value\r\n$4\r\ntype\r\n$6\r\nstring\r\n"
+        "%5\r\n$4\r\nname\r\n$7\r\nreplace\r\n$4\r\ntype\r\n$10\r\npure-token\r\n"
+        "$5\r\ntoken\r\n$7\r\nREPLACE\r\n$5\r\nsince\r\n$5\r\n3.0.0\r\n"
+        "$5\r\nflags\r\n~1\r\n+optional\r\n%5\r\n$4\r\nname\r\n$6\r\n"
+        "absttl\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n"
+        "$6\r\nABSTTL\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\nflags\r\n"
+        "~1\r\n+optional\r\n%5\r\n$4\r\nname\r\n$7\r\nseconds\r\n$4\r\n"
+        "type\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$8\r\nIDLETIME\r\n$5\r\n"
+        "since\r\n$5\r\n5.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%5\r\n"
+        "$4\r\nname\r\n$9\r\nfrequency\r\n$4\r\ntype\r\n$7\r\ninteger\r\n"
+        "$5\r\ntoken\r\n$4\r\nFREQ\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\n"
+        "flags\r\n~1\r\n+optional\r\n",
+        .docs3_len = 1420,
+        .docs_pairs = 7,
+        .acl = "@keyspace @write @slow @dangerous",
+    },
+    {
         .name = "scan",
         .info2 = "$4\r\nscan\r\n:-2\r\n*1\r\n+readonly\r\n:0\r\n:0\r\n:0\r\n*3\r\n"
         "+@keyspace\r\n+@read\r\n+@slow\r\n*2\r\n$23\r\nnondeterministic_output\r\n"
@@ -3936,6 +4399,29 @@ static const struct command_help HELP[] = {
         "+REPLYBUFFER RESIZING <0|1>\r\n+    Enable or disable the reply buffer resize cron job\r\n"
         "+CLUSTERLINK KILL <to|from|all> <node-id>\r\n+    Kills the link based on the direction to/from (both) with the provided node.\r\n"
         "+HELP\r\n+    Prints this help.\r\n", 5034 },
+    { "function", "*40\r\n+FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
+        "+LOAD [REPLACE] <FUNCTION CODE>\r\n+    Create a new library with the given library name and code.\r\n"
+        "+DELETE <LIBRARY NAME>\r\n+    Delete the given library.\r\n"
+        "+LIST [LIBRARYNAME PATTERN] [WITHCODE]\r\n+    Return general information on all the libraries:\r\n"
+        "+    * Library name\r\n+    * The engine used to run the Library\r\n"
+        "+    * Library description\r\n+    * Functions list\r\n+    * Library code (if WITHCODE is given)\r\n"
+        "+    It also possible to get only function that matches a pattern using LIBRARYNAME argument.\r\n"
+        "+STATS\r\n+    Return information about the current function running:\r\n"
+        "+    * Function name\r\n+    * Command used to run the function\r\n"
+        "+    * Duration in MS that the function is running\r\n+    If no function is running, return nil\r\n"
+        "+    In addition, returns a list of available engines.\r\n+KILL\r\n"
+        "+    Kill the current running function.\r\n+FLUSH [ASYNC|SYNC]\r\n"
+        "+    Delete all the libraries.\r\n+    When called without the optional mode argument, the behavior is determined by the\r\n"
+        "+    lazyfree-lazy-user-flush configuration directive. Valid modes are:\r\n"
+        "+    * ASYNC: Asynchronously flush the libraries.\r\n+    * SYNC: Synchronously flush the libraries.\r\n"
+        "+DUMP\r\n+    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command\r\n"
+        "+RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]\r\n+    Restore the libraries represented by the given payload, it is possible to give a restore policy to\r\n"
+        "+    control how to handle existing libraries (default APPEND):\r\n"
+        "+    * FLUSH: delete all existing libraries.\r\n+    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.\r\n"
+        "+    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old\r\n"
+        "+      libraries with the new libraries (notice that even on this option there is a chance of failure\r\n"
+        "+      in case of functions name collision with another library).\r\n"
+        "+HELP\r\n+    Prints this help.\r\n", 2006 },
     { "memory", "*14\r\n+MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
         "+DOCTOR\r\n+    Return memory problems reports.\r\n+MALLOC-STATS\r\n"
         "+    Return internal statistics report from the memory allocator.\r\n"

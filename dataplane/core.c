@@ -223,7 +223,7 @@ static int migration_redirect(struct cmd_ctx *ctx)
 
     if (map->migrating_to[s] == SLOTMAP_NONE && map->importing_from[s] == SLOTMAP_NONE)
         return 0;
-    if (!cmd_key_range(ctx->cmd, ctx->argc, &first, &last, &step))
+    if (!cmd_key_range(ctx->cmd, ctx->argc, ctx->argv, &first, &last, &step))
         return 0;
     for (int i = first; i <= last; i += step) {
         if (ks_exists(ctx, &ctx->argv[i]))

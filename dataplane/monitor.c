@@ -12,6 +12,7 @@
 #include "client.h"
 #include "core.h"
 #include "mem.h"
+#include "redact.h"
 
 static void add_repr(struct resp_out *o, const struct slice *s)
 {
@@ -72,8 +73,9 @@ void monitor_feed(struct client *cl, int argc, const struct slice *argv)
                  ts.tv_nsec / 1000, cl->db, cl->conn ? cl->conn->peer : "?");
     resp_add_raw(&line, head, (size_t)n);
     for (int i = 0; i < argc; i++) {
+        static const struct slice hidden = { REDACTED, sizeof(REDACTED) - 1 };
         resp_add_raw(&line, " ", 1);
-        add_repr(&line, &argv[i]);
+        add_repr(&line, redact_arg(argv, argc, i) ? &hidden : &argv[i]);
     }
     resp_add_raw(&line, "\r\n", 2);
     if (line.oom) {

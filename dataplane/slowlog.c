@@ -19,11 +19,11 @@
 #include "config.h"
 #include "core.h"
 #include "mem.h"
+#include "redact.h"
 
 #define SLOWLOG_MAX_ARGC 32        /* Redis slowlog.h SLOWLOG_ENTRY_MAX_ARGC */
 #define SLOWLOG_MAX_STRING 128     /* Redis slowlog.h SLOWLOG_ENTRY_MAX_STRING */
 #define SLOWLOG_MIN_CAP 16         /* first allocation: 16 entries, ~2.5 KiB */
-#define REDACTED "(redacted)"      /* Redis shared.redacted */
 #define MORE_BYTES_MAX 48          /* room for "... (<20 digits> more bytes)" */
 
 static void entry_free(struct slowlog_entry *e)
@@ -83,28 +83,6 @@ static struct slice stored_arg(const struct slice *argv, int argc, int keep, int
     return s;
 }
 
-/* Which arguments Redis 7.0 redacts before logging: every argument of AUTH,
- * and the user and password of HELLO's AUTH option. */
-static int is_redacted(const struct slice *argv, int argc, int i)
-{
-    if (i == 0)
-        return 0;
-    if (slice_eq_nocase(&argv[0], "auth"))
-        return 1;
-    if (slice_eq_nocase(&argv[0], "hello")) {
-        for (int j = 2; j + 2 < argc; j++) {
-            if (slice_eq_nocase(&argv[j], "auth")) {
-                if (i == j + 1 || i == j + 2)
-                    return 1;
-                j += 2;
-            } else if (slice_eq_nocase(&argv[j], "setname")) {
-                j++;
-            }
-        }
-    }
-    return 0;
-}
-
 void slowlog_push(struct core *core, struct client *client,
                   const struct slice *argv, int argc, int64_t duration_us)
 {
@@ -143,7 +121,7 @@ void slowlog_push(struct core *core, struct client *client,
     bytes = (size_t)keep * sizeof(struct slice);
     for (int i = 0; i < keep; i++) {
         size_t extra;
-        struct slice s = stored_arg(argv, argc, keep, i, is_redacted(argv, argc, i),
+        struct slice s = stored_arg(argv, argc, keep, i, redact_arg(argv, argc, i),
                                     num, sizeof(num), &extra);
         bytes += s.len + (extra ? MORE_BYTES_MAX : 0);
     }
@@ -153,7 +131,7 @@ void slowlog_push(struct core *core, struct client *client,
     p = (char *)(sv + keep);
     for (int i = 0; i < keep; i++) {
         size_t extra;
-        struct slice s = stored_arg(argv, argc, keep, i, is_redacted(argv, argc, i),
+        struct slice s = stored_arg(argv, argc, keep, i, redact_arg(argv, argc, i),
                                     num, sizeof(num), &extra);
         memcpy(p, s.p, s.len);
         sv[i].p = p;

@@ -76,18 +76,26 @@ struct cmd_spec {
     int first_key, last_key, key_step;   /* legacy key positions (0 = no key) */
     cmd_fn *fn;
     const struct cmd_spec *subcommands;  /* NULL-name terminated, or NULL */
+    /* Keys that the legacy triple cannot describe (MIGRATE's KEYS form):
+     * returns 0 when this call names no key, else 1 with [*first, *last],
+     * step 1. NULL: the triple above. */
+    int (*getkeys)(int argc, const struct slice *argv, int *first, int *last);
     unsigned id;               /* index into per-core stats arrays */
 };
 
 /* Build the lookup index; main calls it once before threads start. 0 or -ENOMEM. */
 int cmd_table_init(void);
 
-/* Key positions of a command for this argc, Redis's legacy (first, last,
- * step) triple with a negative last counted from the end. Returns 0 when the
- * command takes no key. */
-static inline int cmd_key_range(const struct cmd_spec *cmd, int argc,
+/* Key positions of a command for these arguments: its getkeys function, or
+ * Redis's legacy (first, last, step) triple with a negative last counted from
+ * the end. Returns 0 when the command takes no key. */
+static inline int cmd_key_range(const struct cmd_spec *cmd, int argc, const struct slice *argv,
                                 int *first, int *last, int *step)
 {
+    if (cmd->getkeys) {
+        *step = 1;
+        return cmd->getkeys(argc, argv, first, last);
+    }
     if (cmd->first_key <= 0 || cmd->first_key >= argc)
         return 0;
     *first = cmd->first_key;

@@ -18,6 +18,7 @@
 
 #include "commands.h"
 #include "../cluster/dump.h"
+#include "../dataplane/command_meta.h"
 
 #define RDB_OPCODE_FUNCTION2       245   /* rdb.h: a library, 7.0 GA format */
 #define RDB_OPCODE_FUNCTION_PRE_GA 246   /* rdb.h: 7.0 release-candidate format */
@@ -142,4 +143,15 @@ void cmd_function_stats(struct cmd_ctx *c)
     resp_add_int(c->out, 0);
     resp_add_bulk_str(c->out, "functions_count");
     resp_add_int(c->out, 0);
+}
+
+/* FUNCTION HELP as 7.0 words it (generated command_meta.c). */
+void cmd_function_help(struct cmd_ctx *c)
+{
+    const struct command_help *h = command_meta_help("function");
+
+    if (h)
+        resp_add_raw(c->out, h->resp, h->len);
+    else
+        resp_add_error(c->out, "ERR no help available");
 }

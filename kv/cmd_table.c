@@ -122,6 +122,7 @@ static const struct cmd_spec config_subs[] = {
 static const struct cmd_spec function_subs[] = {
     CMD("dump",    2, NOSC | CONN, 0, 0, 0, cmd_function_dump),
     CMD("flush",  -2, W | NOSC | CONN, 0, 0, 0, cmd_function_flush),
+    CMD("help",    2, LOAD | STALE | CONN, 0, 0, 0, cmd_function_help),
     CMD("list",   -2, NOSC | CONN, 0, 0, 0, cmd_function_list),
     CMD("restore", -3, W | OOM | NOSC | CONN, 0, 0, 0, cmd_function_restore),
     CMD("stats",   2, NOSC | BUSY | CONN, 0, 0, 0, cmd_function_stats),
@@ -187,8 +188,9 @@ static const struct cmd_spec top[] = {
     CMD("keys",        2, RO | ALL, 0, 0, 0, cmd_keys),
     CONTAINER("memory", -2, 0, NULL, memory_subs),
     CMD("mget",       -2, RO | FAST | SPLIT, 1, -1, 1, cmd_mget),
-    /* key positions move with KEYS: client.c asks migrate_key_range */
-    CMD("migrate",    -6, W | SPLIT, 3, 3, 1, cmd_migrate),
+    /* key positions move with KEYS (7.0: movablekeys) */
+    { .name = "migrate", .arity = -6, .flags = W | SPLIT, .first_key = 3, .last_key = 3,
+      .key_step = 1, .fn = cmd_migrate, .getkeys = migrate_key_range, .id = NEXT_ID },
     CMD("monitor",     1, ADM | NOSC | LOAD | STALE | CONN, 0, 0, 0, cmd_monitor),
     CMD("move",        3, W | FAST, 1, 1, 1, cmd_move),
     CMD("mset",       -3, W | OOM | SPLIT, 1, -1, 2, cmd_mset),

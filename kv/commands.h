@@ -31,7 +31,7 @@ int migrate_key_range(int argc, const struct slice *argv, int *first, int *last)
 
 /* kv/cmd_function.c */
 cmd_fn cmd_function_dump, cmd_function_restore, cmd_function_list,
-       cmd_function_flush, cmd_function_stats;
+       cmd_function_flush, cmd_function_stats, cmd_function_help;
 
 /* kv/cmd_config.c */
 cmd_fn cmd_config_get, cmd_config_set, cmd_config_resetstat, cmd_config_rewrite,

@@ -24,7 +24,7 @@ import re
 import socket
 import sys
 
-HELP_CONTAINERS = ["client", "command", "slowlog", "debug", "object", "memory", "config"]
+HELP_CONTAINERS = ["client", "command", "slowlog", "debug", "object", "memory", "config", "function"]
 
 # Entries 7.0 does not have. Shapes follow 7.2's src/commands/*.json.
 SUPPLEMENT = {
@@ -209,8 +209,9 @@ def capture(host, port, commands_h):
 
     wanted = {}   # top-level -> set of subcommands (full names)
     for h in handler_names(commands_h):
-        if h in known:
-            wanted.setdefault(h, set())
+        # cmd_restore_asking is the command restore-asking, not a subcommand
+        if h in known or h.replace("_", "-") in known:
+            wanted.setdefault(h if h in known else h.replace("_", "-"), set())
             continue
         parent, _, sub = h.partition("_")
         full = "%s|%s" % (parent, sub.replace("_", "-"))
