@@ -133,11 +133,13 @@ lib_stop_server() {
 
 lib_cleanup() {
     local p h
+    # A server that already died has a non-zero status: keep going under
+    # set -e, so the hooks below still run.
     for p in "${LIB_PIDS[@]}"; do
-        lib_stop_server "$p" 5
+        lib_stop_server "$p" 5 || true
     done
     for h in "${LIB_CLEANUP_HOOKS[@]}"; do
-        eval "$h"
+        eval "$h" || true
     done
     LIB_CLEANUP_HOOKS=()
 }

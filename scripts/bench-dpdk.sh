@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# bench-dpdk.sh — slotd on its DPDK data path against redis-server 7.0, one
+# server core each, in one run.
+#
+#   scripts/bench-dpdk.sh
+#
+# slotd: --dataplane dpdk on the server side of a net_memif port, one data
+# lcore on BENCH_SERVER_CPU (default 1); slotd-load (the same user-space stack,
+# active opens) on the client side of that memif, one lcore on
+# BENCH_CLIENT_CPU (default 0). memif is a shared-memory point-to-point link:
+# no kernel network is involved. Both run inside a network namespace this
+# script creates (slotd's exception TAP lives there), addresses 198.18.0.2 and
+# .3/24, EAL with --no-huge unless BENCH_HUGEPAGES=N asks for N 2 MB pages
+# (reserved for the run and given back afterwards).
+# redis-server: on 127.0.0.1, pinned to the same server CPU, driven by
+# redis-benchmark pinned to the client CPU.
+# Workloads, 16-byte values, keys from a range of BENCH_RANGE (default
+# 100000): -P 16 with 50 connections, and -P 1 with BENCH_CONNS_P1 (default
+# 200) connections; each SET then GET, BENCH_N requests each (default
+# 2000000). BENCH_ROUNDS rounds (default 3) alternate which server goes first;
+# medians are reported. A polling data core burns its CPU whether or not it
+# has work, so "requests per server CPU-second" (utime+stime of the whole
+# server process during the test, /proc/PID/stat) is the per-core cost
+# figure; ops/s is what one server core delivered.
+#
+# Environment: BENCH_N, BENCH_ROUNDS, BENCH_RANGE, BENCH_CONNS_P1,
+# BENCH_HUGEPAGES, BENCH_SERVER_CPU, BENCH_CLIENT_CPU, SLOTD_BIN,
+# SLOTD_LOAD_BIN, BENCH_SKIP_BUILD=1 (use the binaries as they are),
+# BENCH_SKIP_REDIS=1 / BENCH_SKIP_SLOTD=1 (one side only).
+set -euo pipefail
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$LIB_ROOT"
+
+for a in "$@"; do
+    case $a in
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+        *) lib_die "unknown argument $a (see --help)" ;;
+    esac
+done
+
+BENCH_N=${BENCH_N:-2000000}
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}
+BENCH_RANGE=${BENCH_RANGE:-100000}
+BENCH_CONNS_P1=${BENCH_CONNS_P1:-200}
+BENCH_HUGEPAGES=${BENCH_HUGEPAGES:-0}
+SERVER_CPU=${BENCH_SERVER_CPU:-1}
+CLIENT_CPU=${BENCH_CLIENT_CPU:-0}
+SLOTD_LOAD_BIN=${SLOTD_LOAD_BIN:-$LIB_ROOT/build/slotd-load}
+DSIZE=16
+CLK_TCK=$(getconf CLK_TCK)
+SLOTD_IP=198.18.0.2
+LOAD_IP=198.18.0.3
+SLOTD_PORT=6379
+
+[ "$(id -u)" = 0 ] || lib_die "needs root: a network namespace and DPDK ports"
+[ "$(nproc)" -ge 2 ] || lib_die "needs two CPUs: the server and the client each poll one"
+[ "$SERVER_CPU" != "$CLIENT_CPU" ] || lib_die "BENCH_SERVER_CPU and BENCH_CLIENT_CPU must differ"
+
+WORK=$(mktemp -d /tmp/slotd-bench-dpdk.XXXXXX)
+TAG=sbd$$
+NS=$TAG
+SOCK=$WORK/memif.sock
+LIB_CLEANUP_HOOKS+=("rm -rf '$WORK'")
+lib_install_traps
+
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+    bash scripts/setup.sh
+fi
+if [ "${BENCH_SKIP_SLOTD:-0}" != 1 ]; then
+    [ -x "$SLOTD_BIN" ] || lib_die "$SLOTD_BIN was not built"
+    [ -x "$SLOTD_LOAD_BIN" ] || lib_die "$SLOTD_LOAD_BIN was not built"
+fi
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "" || a == "n/a" || b == "n/a") print "n/a"; else printf "%.2f", a / b }'; }
+fmt() { awk -v a="$1" 'BEGIN { if (a == "" || a == "n/a") print "n/a"; else if (a >= 100) printf "%.0f", a; else printf "%.2f", a }'; }
+
+# ---- hugepages (only with BENCH_HUGEPAGES=N) and EAL arguments -----------
+
+NR_HUGE=/proc/sys/vm/nr_hugepages
+# memif copies frames into its own shared memory (memfd), so it works
+# without hugepages; the EAL heaps are then plain memory of these sizes (MB).
+SLOTD_MEM="--no-huge -m 512"
+LOAD_MEM="--no-huge -m 256"
+if [ "$BENCH_HUGEPAGES" -gt 0 ]; then
+    # A private hugetlbfs mount: nothing of the host's set-up is touched but
+    # the page count, which goes back to what it was.
+    HUGE_BEFORE=$(cat "$NR_HUGE")
+    LIB_CLEANUP_HOOKS=("echo $HUGE_BEFORE > $NR_HUGE" "${LIB_CLEANUP_HOOKS[@]}")
+    echo $((HUGE_BEFORE + BENCH_HUGEPAGES)) >"$NR_HUGE"
+    got=$(cat "$NR_HUGE")
+    [ "$got" -ge $((HUGE_BEFORE + BENCH_HUGEPAGES)) ] || lib_die "asked for $BENCH_HUGEPAGES hugepages, the kernel gave $((got - HUGE_BEFORE))"
+    mkdir "$WORK/huge"
+    mount -t hugetlbfs -o pagesize=2M nodev "$WORK/huge"
+    LIB_CLEANUP_HOOKS=("umount '$WORK/huge'" "${LIB_CLEANUP_HOOKS[@]}")
+    SLOTD_MEM="--huge-dir $WORK/huge"
+    LOAD_MEM="--huge-dir $WORK/huge"
+    lib_log "reserved $BENCH_HUGEPAGES hugepages (given back at exit)"
+fi
+# memif needs EAL's multi-process channel (no --no-shconf, no --in-memory),
+# so each process gets its own --file-prefix, removed at exit. Abstract socket
+# names are per network namespace; a path socket is plainer.
+MEMIF="socket=$SOCK,socket-abstract=no"
+EAL_COMMON="--no-pci --log-level=lib.eal:error"
+EAL_SLOTD="--lcores 0@$SERVER_CPU,1@$SERVER_CPU $SLOTD_MEM --file-prefix ${TAG}s $EAL_COMMON --vdev=net_memif0,role=server,$MEMIF"
+EAL_LOAD="--lcores 0@$CLIENT_CPU,1@$CLIENT_CPU $LOAD_MEM --file-prefix ${TAG}l --no-telemetry $EAL_COMMON --vdev=net_memif0,role=client,$MEMIF"
+LIB_CLEANUP_HOOKS+=("rm -rf /var/run/dpdk/${TAG}s /var/run/dpdk/${TAG}l")
+
+# ---- the namespace --------------------------------------------------------
+
+ip netns add "$NS"
+LIB_CLEANUP_HOOKS+=("ip netns del '$NS' 2>/dev/null")
+ip netns exec "$NS" ip link set lo up
+
+# ---- slotd over memif -------------------------------------------------------
+
+# start_slotd: slotd in the namespace, pinned to the server CPU; waits for
+# the memif socket (the port is up) and a little more for the stack.
+start_slotd() {
+    local i
+    rm -f "$SOCK"
+    lib_server_argv slotd "$SLOTD_PORT" --dataplane dpdk --dpdk-eal-args "$EAL_SLOTD" \
+        --dpdk-ip "$SLOTD_IP/24"
+    ip netns exec "$NS" taskset -c "$SERVER_CPU" "${LIB_ARGV[@]}" >"$WORK/slotd.log" 2>&1 </dev/null &
+    SPID=$!
+    LIB_PIDS+=("$SPID")
+    for ((i = 0; i < 200; i++)); do
+        kill -0 "$SPID" 2>/dev/null || { tail -n 20 "$WORK/slotd.log" >&2; lib_die "slotd exited at start-up"; }
+        [ -S "$SOCK" ] && break
+        sleep 0.1
+    done
+    [ -S "$SOCK" ] || { tail -n 20 "$WORK/slotd.log" >&2; lib_die "slotd's memif port did not come up"; }
+    sleep 0.5
+}
+
+# run_load P CONNS ROUND: SET then GET through slotd-load; results into R[].
+run_load() {
+    local p=$1 c=$2 round=$3 csv name rps errs cpu p50 p99 t
+    csv=$(ip netns exec "$NS" taskset -c "$CLIENT_CPU" "$SLOTD_LOAD_BIN" --eal "$EAL_LOAD" \
+            --ip "$LOAD_IP/24" --server "$SLOTD_IP" --port "$SLOTD_PORT" -c "$c" -P "$p" \
+            -n "$BENCH_N" -t set,get -d "$DSIZE" -r "$BENCH_RANGE" --server-pid "$SPID" \
+            --csv -q 2>"$WORK/load.err") || { cat "$WORK/load.err" >&2; echo "$csv" >&2; lib_die "slotd-load failed (-P $p -c $c)"; }
+    # only the lines after slotd-load's CSV header
+    csv=$(sed -n '/^test,rps,/,$p' <<<"$csv" | tail -n +2)
+    [ -n "$csv" ] || { cat "$WORK/load.err" >&2; lib_die "slotd-load printed no results (-P $p -c $c)"; }
+    while IFS=, read -r name rps _ errs _ p50 _ p99 _ _ cpu; do
+        t=${name,,}
+        [ "$errs" = 0 ] || lib_die "slotd-load: $errs wrong or missing replies ($name -P $p)"
+        R[slotd.$p.$t.rps.$round]=$rps
+        R[slotd.$p.$t.rpc.$round]=$(awk -v n="$BENCH_N" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "n/a" }')
+        R[slotd.$p.$t.p50.$round]=$p50
+        R[slotd.$p.$t.p99.$round]=$p99
+        lib_log "round $round -P $p slotd $name: $rps/s, server CPU ${cpu}s, p50 ${p50}us p99 ${p99}us"
+    done <<<"$csv"
+}
+
+run_slotd_round() {
+    local round=$1
+    start_slotd
+    run_load 16 50 "$round"
+    run_load 1 "$BENCH_CONNS_P1" "$round"
+    lib_stop_server "$SPID" || true
+    rm -f "$SOCK"
+}
+
+# ---- redis-server on loopback ----------------------------------------------
+
+run_redis_round() {
+    local round=$1 p c t csv rps p50 p99 t0 t1 cpu
+    for p in 16 1; do
+        if [ "$p" = 16 ]; then c=50; else c=$BENCH_CONNS_P1; fi
+        redis-cli -h 127.0.0.1 -p "$RPORT" FLUSHALL >/dev/null
+        for t in set get; do
+            t0=$(lib_cpu_ticks "$RPID")
+            csv=$(taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p "$RPORT" -c "$c" -P "$p" \
+                  -t "$t" -d "$DSIZE" -r "$BENCH_RANGE" -n "$BENCH_N" --csv 2>/dev/null)
+            t1=$(lib_cpu_ticks "$RPID")
+            # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+            read -r rps p50 p99 < <(awk -F'","' -v T="${t^^}" '$1 == "\"" T { print $2, $5 * 1000, $7 * 1000 }' <<<"$csv")
+            [ -n "${rps:-}" ] || { echo "$csv" >&2; lib_die "redis-benchmark gave no result for $t -P $p"; }
+            cpu=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", d / hz }')
+            R[redis.$p.$t.rps.$round]=$rps
+            R[redis.$p.$t.rpc.$round]=$(awk -v n="$BENCH_N" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "n/a" }')
+            R[redis.$p.$t.p50.$round]=$p50
+            R[redis.$p.$t.p99.$round]=$p99
+            lib_log "round $round -P $p redis ${t^^}: $rps/s, server CPU ${cpu}s, p50 ${p50}us p99 ${p99}us"
+        done
+    done
+}
+
+# ---- the run ---------------------------------------------------------------
+
+declare -A R M
+KINDS=()
+[ "${BENCH_SKIP_REDIS:-0}" = 1 ] || KINDS+=(redis)
+[ "${BENCH_SKIP_SLOTD:-0}" = 1 ] || KINDS+=(slotd)
+[ ${#KINDS[@]} -gt 0 ] || lib_die "nothing to run"
+
+if [[ " ${KINDS[*]} " == *" redis "* ]]; then
+    RPORT=$(lib_free_port)
+    lib_server_argv redis "$RPORT"
+    lib_start_server RPID "$WORK/redis.log" "$SERVER_CPU" -- "${LIB_ARGV[@]}" || lib_die "redis-server did not start"
+fi
+
+echo "# slotd DPDK benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU)"
+for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+    order=("${KINDS[@]}")
+    if ((round % 2 == 0)) && [ ${#KINDS[@]} = 2 ]; then order=(slotd redis); fi
+    for kind in "${order[@]}"; do
+        if [ "$kind" = redis ]; then run_redis_round "$round"; else run_slotd_round "$round"; fi
+    done
+done
+[ -n "${RPID:-}" ] && { lib_stop_server "$RPID" || true; }
+
+for kind in redis slotd; do
+    for p in 16 1; do
+        for t in set get; do
+            for m in rps rpc p50 p99; do
+                vals=()
+                for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+                    vals+=("${R[$kind.$p.$t.$m.$round]:-n/a}")
+                done
+                if [ "${vals[0]}" = n/a ]; then M[$kind.$p.$t.$m]=n/a; else M[$kind.$p.$t.$m]=$(median "${vals[@]}"); fi
+            done
+        done
+    done
+done
+
+echo
+echo "one server core each; $DSIZE-byte values, -r $BENCH_RANGE, -n $BENCH_N per test, median of $BENCH_ROUNDS rounds"
+echo "slotd: DPDK memif, driven by slotd-load; redis-server: loopback, driven by redis-benchmark"
+echo
+echo "| metric | redis-server | slotd | slotd/redis |"
+echo "|---|---:|---:|---:|"
+for p in 16 1; do
+    if [ "$p" = 16 ]; then c=50; else c=$BENCH_CONNS_P1; fi
+    for t in get set; do
+        for m in rps rpc p50 p99; do
+            case $m in
+                rps) label="${t^^} ops/s per server core (-P $p, -c $c)" ;;
+                rpc) label="${t^^} requests per server CPU-second (-P $p)" ;;
+                p50) label="${t^^} p50 latency, us (-P $p)" ;;
+                p99) label="${t^^} p99 latency, us (-P $p)" ;;
+            esac
+            echo "| $label | $(fmt "${M[redis.$p.$t.$m]}") | $(fmt "${M[slotd.$p.$t.$m]}") | $(ratio "${M[slotd.$p.$t.$m]}" "${M[redis.$p.$t.$m]}") |"
+        done
+    done
+done
+echo
+echo "targets (issue 3, per data core): -P 16 GET >= 10,000,000 ops/s; -P 1 >= 3,000,000 ops/s"
