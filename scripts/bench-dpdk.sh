@@ -2,7 +2,9 @@
 # bench-dpdk.sh — slotd on its DPDK data path against redis-server 7.0, one
 # server core each, in one run.
 #
-#   scripts/bench-dpdk.sh
+#   scripts/bench-dpdk.sh               throughput, latency, CPU per request
+#   scripts/bench-dpdk.sh --callgrind   instructions per GET by phase (rx,
+#                                       stack, parse, ...) under callgrind
 #
 # slotd: --dataplane dpdk on the server side of a net_memif port, one data
 # lcore on BENCH_SERVER_CPU (default 1); slotd-load (the same user-space stack,
@@ -23,18 +25,35 @@
 # server process during the test, /proc/PID/stat) is the per-core cost
 # figure; ops/s is what one server core delivered.
 #
+# --callgrind: slotd alone (same memif set-up, --no-huge) under valgrind
+# --tool=callgrind, one profile per thread; the data core's is read. After
+# CALLGRIND_RANGE keys are SET, callgrind_control zeroes the counters and
+# dumps three windows: idle (CALLGRIND_IDLE_S seconds, no load), CALLGRIND_GETS
+# GETs -c 1 -P 16 (as bench.sh --callgrind), the same number -P 1 over
+# CALLGRIND_CONNS_P1 connections. scripts/callgrind-phases.py gives each
+# instruction of a window to one phase (its header says how) and subtracts
+# the idle window's cost per loop turn times the window's turns: a polling
+# core turns empty between packets, more so under valgrind, and that cost is
+# the idle row, not the request's. Callgrind counts user-space instructions:
+# here that is the whole path, NIC driver and TCP included; on the socket
+# transport (bench.sh --callgrind) the kernel's share is missing.
+#
 # Environment: BENCH_N, BENCH_ROUNDS, BENCH_RANGE, BENCH_CONNS_P1,
 # BENCH_HUGEPAGES, BENCH_SERVER_CPU, BENCH_CLIENT_CPU, SLOTD_BIN,
 # SLOTD_LOAD_BIN, BENCH_SKIP_BUILD=1 (use the binaries as they are),
-# BENCH_SKIP_REDIS=1 / BENCH_SKIP_SLOTD=1 (one side only).
+# BENCH_SKIP_REDIS=1 / BENCH_SKIP_SLOTD=1 (one side only); CALLGRIND_GETS
+# (default 200000), CALLGRIND_RANGE (1000), CALLGRIND_CONNS_P1 (50),
+# CALLGRIND_IDLE_S (3), CALLGRIND_KEEP=DIR (copy the profiles there).
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$LIB_ROOT"
 
+MODE=throughput
 for a in "$@"; do
     case $a in
-        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+        --callgrind) MODE=callgrind ;;
+        -h|--help) sed -n '2,46p' "$LIB_ROOT/scripts/bench-dpdk.sh"; exit 0 ;;
         *) lib_die "unknown argument $a (see --help)" ;;
     esac
 done
@@ -52,6 +71,10 @@ CLK_TCK=$(getconf CLK_TCK)
 SLOTD_IP=198.18.0.2
 LOAD_IP=198.18.0.3
 SLOTD_PORT=6379
+CALLGRIND_GETS=${CALLGRIND_GETS:-200000}
+CALLGRIND_RANGE=${CALLGRIND_RANGE:-1000}
+CALLGRIND_CONNS_P1=${CALLGRIND_CONNS_P1:-50}
+CALLGRIND_IDLE_S=${CALLGRIND_IDLE_S:-3}
 
 [ "$(id -u)" = 0 ] || lib_die "needs root: a network namespace and DPDK ports"
 [ "$(nproc)" -ge 2 ] || lib_die "needs two CPUs: the server and the client each poll one"
@@ -66,6 +89,11 @@ lib_install_traps
 
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
     bash scripts/setup.sh
+fi
+if [ "$MODE" = callgrind ]; then
+    command -v valgrind >/dev/null || lib_die "valgrind is missing"
+    command -v callgrind_control >/dev/null || lib_die "callgrind_control is missing"
+    BENCH_SKIP_REDIS=1 BENCH_SKIP_SLOTD=0 BENCH_HUGEPAGES=0
 fi
 if [ "${BENCH_SKIP_SLOTD:-0}" != 1 ]; then
     [ -x "$SLOTD_BIN" ] || lib_die "$SLOTD_BIN was not built"
@@ -115,23 +143,26 @@ ip netns exec "$NS" ip link set lo up
 
 # ---- slotd over memif -------------------------------------------------------
 
-# start_slotd: slotd in the namespace, pinned to the server CPU; waits for
-# the memif socket (the port is up) and a little more for the stack.
+# start_slotd [WRAPPER...]: slotd in the namespace, pinned to the server CPU,
+# under WRAPPER (valgrind) if given; waits for the memif socket (the port is
+# up) and a little more for the stack. ip netns exec and taskset exec, so
+# SPID is slotd's (or valgrind's) own PID.
 start_slotd() {
-    local i
+    local i tries=200 settle=0.5
+    if [ $# -gt 0 ]; then tries=1200; settle=3; fi   # EAL under valgrind: ~10 s
     rm -f "$SOCK"
     lib_server_argv slotd "$SLOTD_PORT" --dataplane dpdk --dpdk-eal-args "$EAL_SLOTD" \
         --dpdk-ip "$SLOTD_IP/24"
-    ip netns exec "$NS" taskset -c "$SERVER_CPU" "${LIB_ARGV[@]}" >"$WORK/slotd.log" 2>&1 </dev/null &
+    ip netns exec "$NS" taskset -c "$SERVER_CPU" "$@" "${LIB_ARGV[@]}" >"$WORK/slotd.log" 2>&1 </dev/null &
     SPID=$!
     LIB_PIDS+=("$SPID")
-    for ((i = 0; i < 200; i++)); do
+    for ((i = 0; i < tries; i++)); do
         kill -0 "$SPID" 2>/dev/null || { tail -n 20 "$WORK/slotd.log" >&2; lib_die "slotd exited at start-up"; }
         [ -S "$SOCK" ] && break
         sleep 0.1
     done
     [ -S "$SOCK" ] || { tail -n 20 "$WORK/slotd.log" >&2; lib_die "slotd's memif port did not come up"; }
-    sleep 0.5
+    sleep "$settle"
 }
 
 # run_load P CONNS ROUND: SET then GET through slotd-load; results into R[].
@@ -189,7 +220,104 @@ run_redis_round() {
     done
 }
 
+# ---- --callgrind ------------------------------------------------------------
+
+# load_once P CONNS N TEST: one slotd-load run; dies unless every reply checked.
+load_once() {
+    local out
+    out=$(ip netns exec "$NS" taskset -c "$CLIENT_CPU" "$SLOTD_LOAD_BIN" --eal "$EAL_LOAD" \
+            --ip "$LOAD_IP/24" --server "$SLOTD_IP" --port "$SLOTD_PORT" -c "$2" -P "$1" \
+            -n "$3" -t "$4" -d "$DSIZE" -r "$CALLGRIND_RANGE" --stall 60 --csv -q 2>"$WORK/load.err") ||
+        { cat "$WORK/load.err" >&2; echo "$out" >&2; lib_die "slotd-load failed ($4 -P $1 -c $2)"; }
+    out=$(sed -n '/^test,rps,/,$p' <<<"$out" | tail -n +2)
+    IFS=, read -r _ rps _ errs _ <<<"$out"
+    [ "${errs:-x}" = 0 ] || { cat "$WORK/load.err" >&2; lib_die "slotd-load: ${errs:-no} errors ($4 -P $1 -c $2)"; }
+    lib_log "callgrind: $4 -P $1 -c $2, $3 requests: $rps/s under valgrind"
+}
+
+# cg_dump NAME: dump (and zero) the counters of every thread; profiles land
+# in $WORK/cg.out.<dump number>-<thread>.
+CG_DUMPS=0
+cg_dump() {
+    callgrind_control -d "$1" "$SPID" >"$WORK/cgctl.log" 2>&1 ||
+        { cat "$WORK/cgctl.log" >&2; lib_die "callgrind_control -d $1 failed"; }
+    CG_DUMPS=$((CG_DUMPS + 1))
+    ls "$WORK"/cg.out."$CG_DUMPS"-* >/dev/null 2>&1 || lib_die "callgrind wrote no profile for $1"
+}
+
+run_callgrind() {
+    local n f idle=()
+    # --separate-callers=2 keeps a helper's cost apart per caller chain, so
+    # fewer instructions need the proportional split (callgrind-phases.py).
+    start_slotd valgrind --tool=callgrind --separate-threads=yes --separate-callers=2 \
+        --callgrind-out-file="$WORK/cg.out"
+    load_once 16 1 $((CALLGRIND_RANGE * 20)) set
+    callgrind_control -z "$SPID" >"$WORK/cgctl.log" 2>&1 ||
+        { cat "$WORK/cgctl.log" >&2; lib_die "callgrind_control -z failed"; }
+    sleep "$CALLGRIND_IDLE_S"
+    cg_dump idle
+    load_once 16 1 "$CALLGRIND_GETS" get
+    cg_dump get-p16
+    load_once 1 "$CALLGRIND_CONNS_P1" "$CALLGRIND_GETS" get
+    cg_dump get-p1
+    lib_stop_server "$SPID" 120 || true
+    rm -f "$SOCK"
+    for f in "$WORK"/cg.out.1-*; do idle+=(--idle "$f"); done
+    for n in 2 3; do
+        "$LIB_PY" scripts/callgrind-phases.py --preset dpdk --thread core_turn \
+            --idle-per core_turn "${idle[@]}" --requests "$CALLGRIND_GETS" --format kv \
+            "$WORK"/cg.out."$n"-* >"$WORK/phases.$n" || lib_die "callgrind-phases.py failed on dump $n"
+        while read -r k v; do R[$n.$k]=$v; done <"$WORK/phases.$n"
+        # the top functions of each phase, for whoever keeps the profiles
+        "$LIB_PY" scripts/callgrind-phases.py --preset dpdk --thread core_turn \
+            --idle-per core_turn "${idle[@]}" --requests "$CALLGRIND_GETS" --top 8 \
+            "$WORK"/cg.out."$n"-* >"$WORK/phases.$n.txt"
+    done
+    if [ -n "${CALLGRIND_KEEP:-}" ]; then
+        mkdir -p "$CALLGRIND_KEEP"
+        cp "$WORK"/cg.out.[123]-* "$WORK"/phases.[23].txt "$CALLGRIND_KEEP"/
+    fi
+}
+
+print_callgrind() {
+    local k label
+    echo
+    echo "slotd, DPDK memif, 1 data lcore, under callgrind; $CALLGRIND_GETS GETs of $DSIZE-byte values"
+    echo "(-r $CALLGRIND_RANGE, all keys present) per column; instructions (Ir) per GET on the data core"
+    echo
+    echo "| phase | -P 16, 1 conn | -P 1, $CALLGRIND_CONNS_P1 conns |"
+    echo "|---|---:|---:|"
+    for k in rx stack parse dispatch table reply tx timers other work idle total turns idle_turn shared; do
+        case $k in
+            rx) label="rx: the PMD's rx burst (memif)" ;;
+            stack) label="stack: eth/ip/tcp input, upcalls, send-ring copy" ;;
+            parse) label="parse: resp_parse" ;;
+            dispatch) label="dispatch: command lookup, routing, core_exec" ;;
+            table) label="table: cmd_get, ks_*, kvt_* (hash, find)" ;;
+            reply) label="reply: resp_add_* into the output buffer" ;;
+            tx) label="tx: client_flush, net_flush, the PMD's tx burst" ;;
+            timers) label="timers: net_timers, cron" ;;
+            other) label="other: the loop, rings, clocks" ;;
+            work) label="**per GET** (sum of the above)" ;;
+            idle) label="empty loop turns (idle cost per turn x turns, not counted)" ;;
+            total) label="everything in the window" ;;
+            turns) label="loop turns per GET (in the window)" ;;
+            idle_turn) label="instructions per empty loop turn (idle window)" ;;
+            shared) label="of which shared helpers split by caller weight" ;;
+        esac
+        echo "| $label | $(fmt "${R[2.$k]:-n/a}") | $(fmt "${R[3.$k]:-n/a}") |"
+    done
+}
+
 # ---- the run ---------------------------------------------------------------
+
+if [ "$MODE" = callgrind ]; then
+    declare -A R
+    echo "# slotd DPDK callgrind ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU)"
+    run_callgrind
+    print_callgrind
+    exit 0
+fi
 
 declare -A R M
 KINDS=()

@@ -2,7 +2,8 @@
 # bench.sh — slotd against redis-server 7.0 on this machine, same settings.
 #
 #   scripts/bench.sh              throughput (-P 16 and -P 1) and memory per key
-#   scripts/bench.sh --callgrind  instructions per GET under valgrind (callgrind)
+#   scripts/bench.sh --callgrind  instructions per GET under valgrind (callgrind),
+#                                 and per phase (scripts/callgrind-phases.py)
 #   scripts/bench.sh --cluster    throughput with cluster-enabled yes against
 #                                 standalone, for both servers (the cluster
 #                                 checks' cost: the ratio should stay above 0.95)
@@ -17,9 +18,19 @@
 # 16-byte names and 16-byte values loaded with redis-cli --pipe; reported as the
 # used_memory (INFO) and RSS increase divided by the number of keys.
 #
+# Callgrind: each server runs twice under valgrind, idle and with
+# CALLGRIND_GETS GETs (-c 1 -P 16), both after the same 1000 keys; busy minus
+# idle, over the GETs. The phase rows split that number by where the
+# instructions ran (callgrind-phases.py: rx, stack, parse, dispatch, table,
+# reply, tx, timers, other), each phase busy minus idle, so they add up to it.
+# Callgrind sees user space only: the kernel's TCP/IP and system calls are
+# missing here, unlike on slotd's DPDK path (bench-dpdk.sh --callgrind).
+#
 # Environment: BENCH_N (default 5000000; e.g. 200000 for a quick run),
 # BENCH_ROUNDS, BENCH_KEYS, CALLGRIND_GETS (default 200000), TARGET=redis to
-# compare redis-server with itself (checks this script), SLOTD_BIN.
+# compare redis-server with itself (checks this script), SLOTD_BIN,
+# BENCH_SKIP_BUILD=1 (use SLOTD_BIN as it is), CALLGRIND_KEEP=DIR (copy the
+# profiles there).
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -30,7 +41,7 @@ for a in "$@"; do
     case $a in
         --callgrind) MODE=callgrind ;;
         --cluster) MODE=cluster ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,33p' "$LIB_ROOT/scripts/bench.sh"; exit 0 ;;
         *) lib_die "unknown argument $a (see --help)" ;;
     esac
 done
@@ -54,7 +65,7 @@ WORK=$(mktemp -d /tmp/slotd-bench.XXXXXX)
 LIB_CLEANUP_HOOKS+=("rm -rf '$WORK'")
 lib_install_traps
 
-if [ "$TKIND" = slotd ]; then
+if [ "$TKIND" = slotd ] && [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
     bash scripts/setup.sh
     [ -x "$SLOTD_BIN" ] || lib_die "$SLOTD_BIN was not built"
 else
@@ -220,8 +231,10 @@ run_callgrind() {
             out="$WORK/$kind-$phase.callgrind"
             port=$(lib_free_port)
             if [ "$kind" = redis ]; then lib_server_argv redis "$port"; else lib_server_argv "$TKIND" "$port"; fi
+            # --separate-callers=2: helpers apart per caller chain, for the phases
             lib_start_server pid "$WORK/$kind-$phase.log" "$SERVER_CPU" -- \
-                valgrind --tool=callgrind --callgrind-out-file="$out" "${LIB_ARGV[@]}" || lib_die "$kind under callgrind did not start"
+                valgrind --tool=callgrind --separate-callers=2 --callgrind-out-file="$out" \
+                "${LIB_ARGV[@]}" || lib_die "$kind under callgrind did not start"
             load_keys "$port" "$WORK/pre.resp" 1000
             if [ "$phase" = busy ]; then
                 taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p "$port" -c 1 -P 16 -t get \
@@ -234,6 +247,41 @@ run_callgrind() {
             if [ "$phase" = idle ]; then idle=$ir; else busy=$ir; fi
         done
         M[$kind.ipr]=$(awk -v a="$idle" -v b="$busy" -v n="$CALLGRIND_GETS" 'BEGIN { printf "%.0f", (b - a) / n }')
+        local preset=socket k v
+        if [ "$kind" = redis ] || [ "$TKIND" = redis ]; then preset=redis; fi
+        "$LIB_PY" scripts/callgrind-phases.py --preset "$preset" --idle "$WORK/$kind-idle.callgrind" \
+            --requests "$CALLGRIND_GETS" --format kv "$WORK/$kind-busy.callgrind" >"$WORK/$kind.phases" ||
+            lib_die "callgrind-phases.py failed on $kind"
+        while read -r k v; do M[$kind.ph.$k]=$v; done <"$WORK/$kind.phases"
+    done
+    if [ -n "${CALLGRIND_KEEP:-}" ]; then
+        mkdir -p "$CALLGRIND_KEEP"
+        cp "$WORK"/*.callgrind "$CALLGRIND_KEEP"/
+    fi
+}
+
+print_phases() {
+    local k label
+    echo
+    echo "instructions per GET by phase (callgrind-phases.py, busy minus idle per phase; user space only)"
+    echo
+    echo "| phase | redis-server | $TNAME |"
+    echo "|---|---:|---:|"
+    for k in rx stack parse dispatch table reply tx timers other work shared; do
+        case $k in
+            rx) label="rx: read() and the query buffer" ;;
+            stack) label="stack: the event loop (epoll); kernel TCP/IP not counted" ;;
+            parse) label="parse: RESP into arguments" ;;
+            dispatch) label="dispatch: command lookup, checks, call" ;;
+            table) label="table: key lookup" ;;
+            reply) label="reply: into the output buffer" ;;
+            tx) label="tx: write()" ;;
+            timers) label="timers: cron" ;;
+            other) label="other: the loop, clocks, start-up difference" ;;
+            work) label="**per GET** (sum of the above)" ;;
+            shared) label="of which shared helpers split by caller weight" ;;
+        esac
+        echo "| $label | $(fmt "${M[redis.ph.$k]:-n/a}") | $(fmt "${M[target.ph.$k]:-n/a}") |"
     done
 }
 
@@ -245,6 +293,7 @@ if [ "$MODE" = callgrind ]; then
     echo "| metric | redis-server | $TNAME | $TNAME/redis |"
     echo "|---|---:|---:|---:|"
     echo "| instructions per GET (callgrind, -c 1 -P 16, $CALLGRIND_GETS GETs, idle run subtracted) | ${M[redis.ipr]} | ${M[target.ipr]} | $(ratio "${M[target.ipr]}" "${M[redis.ipr]}") |"
+    print_phases
 elif [ "$MODE" = cluster ]; then
     run_throughput redis redis-cluster target target-cluster
     echo
