@@ -633,17 +633,18 @@ void cl_update_slots_config(struct cluster *cl, struct cl_node *sender, uint64_t
             bus_slot_set(cl->owner_not_claiming, j);
         }
     }
-    /* Redis would turn an emptied master into a replica of the new owner
-     * and delete keys of lost slots; slotd has no replication and the
-     * control plane does not touch shards, so it says so instead. */
+    /* Redis would turn an emptied master into a replica of the new owner;
+     * slotd has no replication, so it says so instead. Keys left in slots
+     * another node took are deleted by the data cores when they see the
+     * new map (core.c), which logs them: an ordinary hand-over leaves none. */
     if (newmaster && curmaster->numslots == 0 &&
         (cl->allow_replica_migration || sender_slots == migrated_ours))
         log_msg(LL_WARNING, "Configuration change detected: my last slots went to %.40s. "
                 "slotd cannot become a replica: staying a master without slots.",
                 sender->name);
     else if (lost_mine)
-        log_msg(LL_WARNING, "%d of my slots were reassigned to %.40s; keys left in them "
-                "are no longer served.", lost_mine, sender->name);
+        log_msg(LL_VERBOSE, "%d of my slots were reassigned to %.40s.", lost_mine,
+                sender->name);
 }
 
 /* ---- cluster state --------------------------------------------------------- */
@@ -1057,7 +1058,7 @@ static int fsync_parent_dir(const char *path)
     return rc;
 }
 
-int cl_save_config(struct cluster *cl, int fsync_dir)
+int cl_save_config(struct cluster *cl, int do_fsync)
 {
     struct sbuf b = { 0 };
     char tmp[4200];
@@ -1094,9 +1095,10 @@ int cl_save_config(struct cluster *cl, int fsync_dir)
         }
         off += (size_t)w;
     }
-    /* The rename makes the new content visible at once; the fsync before it
-     * makes sure a crash never leaves an empty nodes.conf behind. */
-    if (fsync(fd) != 0) {
+    /* The rename makes the new content visible at once. Like Redis 7.0, the
+     * file is synced only for changes of epochs and votes (CL_TODO_FSYNC):
+     * a sync on every SETSLOT would cost milliseconds per slot moved. */
+    if (do_fsync && fsync(fd) != 0) {
         rc = -errno;
         log_msg(LL_WARNING, "Could not sync tmp cluster config file: %s", strerror(errno));
         goto out;
@@ -1113,7 +1115,7 @@ int cl_save_config(struct cluster *cl, int fsync_dir)
         close(cl->lock_fd);
     cl->lock_fd = fd;
     fd = -1;
-    if (fsync_dir && (rc = fsync_parent_dir(cl->config_path)) != 0)
+    if (do_fsync && (rc = fsync_parent_dir(cl->config_path)) != 0)
         log_msg(LL_WARNING, "Could not sync cluster config file dir: %s", strerror(-rc));
 out:
     if (fd >= 0) {

@@ -231,9 +231,10 @@ void cl_nodes_text(struct cluster *cl, uint16_t filter, struct sbuf *b);
 /* nodes.conf: 0, -ENOENT (missing or empty: a new node), -EINVAL (corrupt,
  * logged with the line), or -errno. */
 int cl_load_config(struct cluster *cl, const char *path);
-/* Write atomically: temporary file, fsync, rename (directory fsynced too when
- * fsync_dir). Takes over the flock. 0 or -errno. */
-int cl_save_config(struct cluster *cl, int fsync_dir);
+/* Write atomically: temporary file, rename; with do_fsync the file is
+ * synced before the rename and the directory after it. Takes over the
+ * flock. 0 or -errno. */
+int cl_save_config(struct cluster *cl, int do_fsync);
 
 /* The slot map for the data cores built from the state. NULL on ENOMEM. */
 struct slotmap *cl_build_slotmap(struct cluster *cl);

@@ -466,7 +466,7 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
     }
     /* ASKING is good for the one command after it (Redis resetClient); the
      * ASKING command itself sets the flag again when it runs. */
-    asking = (cl->flags & CLIENT_ASKING) != 0;
+    asking = (cl->flags & CLIENT_ASKING) != 0 || cmd->fn == cmd_restore_asking;
     cl->flags &= ~(uint32_t)CLIENT_ASKING;
 
     if (cmd->flags & CMD_ALLCORES)

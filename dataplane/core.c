@@ -211,16 +211,28 @@ void server_reset_stats(struct cmd_ctx *c)
     }
 }
 
-/* Cluster mode, on the core holding the keys: a slot being migrated out
- * sends absent keys on with ASK, a slot being imported serves an ASKING
- * client only if it has all the keys (Redis 7.0 getNodeByQuery). Returns 1
- * after writing the redirection. */
+/* Cluster mode, on the core holding the keys, with the map current here
+ * (the client's core decided with the map of its turn, and a SETSLOT NODE
+ * may have moved the slot since): a slot no longer ours redirects, so no
+ * write is acknowledged for a slot another node serves; a slot being
+ * migrated out sends absent keys on with ASK; a slot being imported serves
+ * an ASKING client only if it has all the keys (Redis 7.0 getNodeByQuery).
+ * Returns 1 after writing the redirection. */
 static int migration_redirect(struct cmd_ctx *ctx)
 {
     const struct slotmap *map = slotmap_current();
     unsigned s = (unsigned)ctx->cluster_slot;
     int first, last, step, missing = 0, present = 0;
+    unsigned owner = map->node_of[s];
 
+    if (owner != map->self &&
+        !(map->importing_from[s] != SLOTMAP_NONE && ctx->asking)) {
+        if (owner == SLOTMAP_NONE)
+            resp_add_error(ctx->out, "CLUSTERDOWN Hash slot not served");
+        else
+            resp_add_errorf(ctx->out, "MOVED %u %s", s, map->nodes[owner].endpoint);
+        return 1;
+    }
     if (map->migrating_to[s] == SLOTMAP_NONE && map->importing_from[s] == SLOTMAP_NONE)
         return 0;
     if (!cmd_key_range(ctx->cmd, ctx->argc, ctx->argv, &first, &last, &step))

@@ -107,6 +107,12 @@ e2e_suite() {        # e2e_suite LABEL SLOTD_BIN
         step "e2e $t [$label]" env SLOTD_BIN="$bin" TARGET="$TARGET" \
             /usr/bin/python3 "tests/e2e/$t.py"
     done
+    # Resharding and rebalancing under a live writer; the sanitizer build runs
+    # the quick variant (same steps, fewer keys and slots).
+    local quick=()
+    [ "$label" = asan ] && quick=(--quick --threads 1,2)
+    step "e2e test_reshard [$label]" env SLOTD_BIN="$bin" TARGET="$TARGET" \
+        /usr/bin/python3 tests/e2e/test_reshard.py "${quick[@]}"
     # The differential scripts once more with two data cores, so that
     # multi-key and all-shard commands cross cores.
     if [ "$TARGET" != redis ]; then
