@@ -635,7 +635,10 @@ struct core *core_create(struct runtime *rt, unsigned id)
                           RING_F_SP_ENQ | RING_F_SC_DEQ) != 0)
             goto fail;
     }
-    c->shard = shard_create(id, (unsigned)config_live()->databases, rt->run_id_seed ^ (id * 0x9E3779B97F4A7C15ull));
+    /* Cluster mode indexes keys by slot (GETKEYSINSLOT, COUNTKEYSINSLOT). */
+    c->shard = shard_create_ex(id, (unsigned)config_live()->databases,
+                               rt->run_id_seed ^ (id * 0x9E3779B97F4A7C15ull),
+                               config_live()->cluster_enabled);
     if (!c->shard)
         goto fail;
     rt->shards[id] = c->shard;

@@ -39,6 +39,11 @@
 
 struct shard *shard_create(unsigned core, unsigned ndbs, uint64_t seed)
 {
+    return shard_create_ex(core, ndbs, seed, 0);
+}
+
+struct shard *shard_create_ex(unsigned core, unsigned ndbs, uint64_t seed, int cluster)
+{
     struct shard *s;
 
     if (ndbs == 0 || ndbs > KS_MAX_DBS)
@@ -52,7 +57,9 @@ struct shard *shard_create(unsigned core, unsigned ndbs, uint64_t seed)
     for (unsigned i = 0; i < ndbs; i++) {
         /* Distinct keys per table: the same key in two dbs then lands in
          * unrelated buckets, so one db's collisions say nothing of another's. */
-        s->db[i] = kvt_create(seed ^ (0x9e3779b97f4a7c15ull * (i + 1)));
+        uint64_t dseed = seed ^ (0x9e3779b97f4a7c15ull * (i + 1));
+        /* Cluster mode serves db 0 only (Redis refuses SELECT there). */
+        s->db[i] = cluster && i == 0 ? kvt_create_slots(dseed) : kvt_create(dseed);
         if (!s->db[i])
             goto fail;
     }

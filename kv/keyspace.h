@@ -33,6 +33,10 @@ struct shard {
 };
 
 struct shard *shard_create(unsigned core, unsigned ndbs, uint64_t seed);
+/* As shard_create; with `cluster` (cluster-enabled yes, fixed for the shard's
+ * life) db 0 keeps the per-slot key index (kvt_create_slots) that slotkeys.h
+ * reads. shard_create is shard_create_ex(..., 0). */
+struct shard *shard_create_ex(unsigned core, unsigned ndbs, uint64_t seed, int cluster);
 void shard_destroy(struct shard *s);
 size_t shard_used_bytes(const struct shard *s);
 /* CONFIG RESETSTAT: zero the INFO counters Redis resets (not dirty). */

@@ -31,9 +31,27 @@
  * never copies more than 32 KiB: a flat array would memcpy all n pointers at
  * each doubling (128 MiB at 16 M keys) inside one SET on the data core.
  *
+ * Per-slot key index (tables made by kvt_create_slots: db 0 in cluster mode).
+ * Each entry is preceded, in the same allocation, by a 16-byte link (struct
+ * kv_slotlink: next entry of its slot, and the address of the pointer that
+ * points at it, a head or the previous entry's next), so unlinking and
+ * patching after a move need no slot lookup; a 256 KiB array holds the
+ * 16384 heads and per-slot counts. Entry pointers stay the header's address,
+ * so accessors and lookups are the same code in both modes; a standalone
+ * table pays no byte per key and, on the write paths, only t->pre (0) in the
+ * size arithmetic and a well-predicted test of t->slots. The cost in cluster
+ * mode is Redis 7.0's (16 bytes per key of dictEntry metadata): the 16+16
+ * entry above goes from the 64- to the 80-byte class. Rejected: a dense
+ * per-slot array of pointers with a position in the entry (the header has no
+ * free 4 bytes: +16 B per key too, plus array slack and a copy on growth).
+ * Lists are newest first, as Redis's; rehashing never moves an entry, only
+ * chain links, so it leaves the index alone.
+ *
  * Invariants: every entry is on exactly one chain; e->vidx is its slot iff
- * e->expire != KV_NO_EXPIRE; used_bytes == sum of size classes of everything
- * allocated here, the struct kvt included. */
+ * e->expire != KV_NO_EXPIRE; with the slot index, every entry is on exactly
+ * the list of slot_of(its key), count[s] is that list's length, and its
+ * meta has META_SLOTLINK set; used_bytes == sum of size classes of
+ * everything allocated here, the struct kvt included. */
 #include "kvt.h"
 
 #include <errno.h>
@@ -41,6 +59,7 @@
 #include <xxhash.h>
 
 #include "../dataplane/mem.h"
+#include "slot.h"
 
 #define KVT_MIN_BUCKETS   4   /* Redis dict.h DICT_HT_INITIAL_SIZE */
 #define KVT_MIN_FILL_PCT 10   /* Redis server.h HASHTABLE_MIN_FILL */
@@ -55,6 +74,7 @@
 #define META_ENC_MASK   0x3u
 #define META_TYPE_SHIFT 26
 #define META_TYPE_MASK  0xFu
+#define META_SLOTLINK   (1u << 30)   /* allocation starts with a kv_slotlink */
 
 struct kv_entry {
     struct kv_entry *next;
@@ -67,6 +87,19 @@ struct kv_entry {
 };
 
 _Static_assert(sizeof(struct kv_entry) == 32, "entry header must stay 32 bytes");
+
+/* Sits just before the entry header when the table has the slot index. */
+struct kv_slotlink {
+    struct kv_entry *next;     /* next key of the same slot */
+    struct kv_entry **pprev;   /* the head or previous link's next */
+};
+
+_Static_assert(sizeof(struct kv_slotlink) == 16, "keeps entries 16-byte aligned");
+
+struct kvt_slots {
+    struct kv_entry *head[SLOT_COUNT];
+    size_t count[SLOT_COUNT];
+};
 
 struct kvt_ht {
     struct kv_entry **b;   /* NULL for ht[1] outside a rehash */
@@ -84,6 +117,8 @@ struct kvt {
     struct kv_entry ***vdir;
     size_t vn;
     uint32_t vchunks, vdircap, vcap0;
+    size_t pre;                /* bytes before each entry: the slot link, or 0 */
+    struct kvt_slots *slots;   /* NULL unless made by kvt_create_slots */
 };
 
 /* ---- accessors ---- */
@@ -123,7 +158,8 @@ static inline size_t entry_req(size_t klen, size_t vlen)
 
 size_t kv_mem(const struct kv_entry *e)
 {
-    return mem_size_class(entry_req(e->klen, e->vlen));
+    size_t pre = (e->meta & META_SLOTLINK) ? sizeof(struct kv_slotlink) : 0;
+    return mem_size_class(pre + entry_req(e->klen, e->vlen));
 }
 
 /* ---- counted allocation ---- */
@@ -161,9 +197,75 @@ static void acct_free(struct kvt *t, void *p, size_t n)
     mem_free_sized(p, n);
 }
 
+/* Entry allocations: `n` is what entry_bytes gives, the link included. */
+static inline size_t entry_bytes(const struct kvt *t, size_t klen, size_t vlen)
+{
+    return t->pre + entry_req(klen, vlen);
+}
+
+static struct kv_entry *entry_alloc(struct kvt *t, size_t n)
+{
+    char *p = acct_alloc(t, n);
+    return p ? (struct kv_entry *)(p + t->pre) : NULL;
+}
+
+static struct kv_entry *entry_realloc(struct kvt *t, struct kv_entry *e,
+                                      size_t old, size_t n)
+{
+    char *p = acct_realloc(t, (char *)e - t->pre, old, n);
+    return p ? (struct kv_entry *)(p + t->pre) : NULL;
+}
+
+static void entry_free_n(struct kvt *t, struct kv_entry *e, size_t n)
+{
+    acct_free(t, (char *)e - t->pre, n);
+}
+
 static void entry_free(struct kvt *t, struct kv_entry *e)
 {
-    acct_free(t, e, entry_req(e->klen, e->vlen));
+    entry_free_n(t, e, entry_bytes(t, e->klen, e->vlen));
+}
+
+/* ---- per-slot index (only with t->slots) ---- */
+
+static inline struct kv_slotlink *slink(const struct kv_entry *e)
+{
+    return (struct kv_slotlink *)e - 1;
+}
+
+/* Push front: newest first, Redis's order. */
+static void slot_link(struct kvt *t, struct kv_entry *e, unsigned slot)
+{
+    struct kv_slotlink *l = slink(e);
+    struct kv_entry **head = &t->slots->head[slot];
+
+    l->next = *head;
+    l->pprev = head;
+    if (*head)
+        slink(*head)->pprev = &l->next;
+    *head = e;
+    t->slots->count[slot]++;
+}
+
+static void slot_unlink(struct kvt *t, struct kv_entry *e, unsigned slot)
+{
+    struct kv_slotlink *l = slink(e);
+
+    *l->pprev = l->next;
+    if (l->next)
+        slink(l->next)->pprev = l->pprev;
+    t->slots->count[slot]--;
+}
+
+/* `to` is a moved copy of an entry, its link copied with it: point the
+ * neighbours at it. */
+static void slot_moved(struct kv_entry *to)
+{
+    struct kv_slotlink *l = slink(to);
+
+    *l->pprev = to;
+    if (l->next)
+        slink(l->next)->pprev = &l->next;
 }
 
 /* ---- small helpers ---- */
@@ -493,6 +595,8 @@ static void relink_moved(struct kvt *t, struct kv_entry **pp, struct kv_entry *t
     *pp = to;
     if (to->expire != KV_NO_EXPIRE)
         *vol_slot(t, to->vidx) = to;
+    if (t->slots)
+        slot_moved(to);
 }
 
 struct kv_entry *kvt_find(struct kvt *t, const void *key, size_t klen)
@@ -523,6 +627,21 @@ fail:
     return NULL;
 }
 
+struct kvt *kvt_create_slots(uint64_t seed)
+{
+    struct kvt *t = kvt_create(seed);
+    if (!t)
+        return NULL;
+    t->slots = acct_calloc(t, sizeof *t->slots);
+    if (!t->slots)
+        goto fail;
+    t->pre = sizeof(struct kv_slotlink);
+    return t;
+fail:
+    kvt_destroy(t);
+    return NULL;
+}
+
 /* Free every entry and the volatile index; bucket arrays are left allocated
  * (and dangling). Iterative: chains can be long when resizing is off. */
 static void free_entries(struct kvt *t)
@@ -550,6 +669,8 @@ void kvt_destroy(struct kvt *t)
     for (int k = 0; k < 2; k++)
         if (t->ht[k].b)
             acct_free(t, t->ht[k].b, t->ht[k].size * sizeof(struct kv_entry *));
+    if (t->slots)
+        acct_free(t, t->slots, sizeof *t->slots);
     mem_free_sized(t, sizeof *t);
 }
 
@@ -558,6 +679,8 @@ void kvt_clear(struct kvt *t)
     const size_t minb = KVT_MIN_BUCKETS * sizeof(struct kv_entry *);
 
     free_entries(t);
+    if (t->slots)
+        memset(t->slots, 0, sizeof *t->slots);
     if (t->ht[1].b)
         acct_free(t, t->ht[1].b, t->ht[1].size * sizeof(struct kv_entry *));
     t->ht[1] = (struct kvt_ht){ 0 };
@@ -576,8 +699,10 @@ void kvt_clear(struct kvt *t)
 
 void kvt_swap(struct kvt *a, struct kvt *b)
 {
-    /* Nothing points back into struct kvt, so exchanging the structs moves
-     * each db whole (its seed included, which its chains were hashed with). */
+    /* Nothing points back into struct kvt (the slot lists' first links point
+     * into the separately allocated slot array), so exchanging the structs
+     * moves each db whole: its seed, which its chains were hashed with, and
+     * its slot index and entry prefix with it. */
     struct kvt tmp = *a;
     *a = *b;
     *b = tmp;
@@ -590,6 +715,25 @@ size_t kvt_volatile_count(const struct kvt *t) { return t->vn; }
 size_t kvt_used_bytes(const struct kvt *t) { return t->used_bytes; }
 size_t kvt_buckets(const struct kvt *t) { return t->ht[0].size + t->ht[1].size; }
 int kvt_is_rehashing(const struct kvt *t) { return rehashing(t); }
+
+/* ---- per-slot index: public face ---- */
+
+int kvt_has_slots(const struct kvt *t) { return t->slots != NULL; }
+
+size_t kvt_slot_count(const struct kvt *t, unsigned slot)
+{
+    return t->slots && slot < SLOT_COUNT ? t->slots->count[slot] : 0;
+}
+
+struct kv_entry *kvt_slot_first(const struct kvt *t, unsigned slot)
+{
+    return t->slots && slot < SLOT_COUNT ? t->slots->head[slot] : NULL;
+}
+
+struct kv_entry *kvt_slot_next(const struct kv_entry *e)
+{
+    return slink(e)->next;
+}
 
 /* ---- insert / update / delete ---- */
 
@@ -612,11 +756,11 @@ int kvt_add(struct kvt *t, const void *key, size_t klen,
             *out = *pp;
         return -EEXIST;
     }
-    struct kv_entry *e = acct_alloc(t, entry_req(klen, vlen));
+    struct kv_entry *e = entry_alloc(t, entry_bytes(t, klen, vlen));
     if (!e)
         return -ENOMEM;
     e->expire = KV_NO_EXPIRE;
-    e->meta = 0;
+    e->meta = t->slots ? META_SLOTLINK : 0;
     kv_set_enc(e, enc);
     e->vidx = 0;
     e->klen = (uint32_t)klen;
@@ -626,6 +770,8 @@ int kvt_add(struct kvt *t, const void *key, size_t klen,
     if (vlen)
         memcpy(e->data + klen, val, vlen);
     link_new(t, e, h);
+    if (t->slots)
+        slot_link(t, e, slot_of(key, klen));
     if (out)
         *out = e;
     return 0;
@@ -638,7 +784,7 @@ struct kv_entry *kvt_set_value(struct kvt *t, struct kv_entry *e,
 
     if (vlen > UINT32_MAX)
         return NULL;
-    size_t old = entry_req(e->klen, e->vlen), req = entry_req(e->klen, vlen);
+    size_t old = entry_bytes(t, e->klen, e->vlen), req = entry_bytes(t, e->klen, vlen);
     if (mem_size_class(old) == mem_size_class(req)) {
         if (vlen)   /* memmove: val may be a slice of the old value */
             memmove(e->data + e->klen, val, vlen);
@@ -648,16 +794,17 @@ struct kv_entry *kvt_set_value(struct kvt *t, struct kv_entry *e,
     }
     /* A fresh block rather than realloc: realloc would copy the old value only
      * for it to be overwritten. */
-    struct kv_entry *ne = acct_alloc(t, req);
+    struct kv_entry *ne = entry_alloc(t, req);
     if (!ne)
         return NULL;
-    memcpy(ne, e, sizeof *ne + e->klen);
+    /* From the allocation's start: the slot link moves with the entry. */
+    memcpy((char *)ne - t->pre, (char *)e - t->pre, t->pre + sizeof *ne + e->klen);
     if (vlen)
         memcpy(ne->data + ne->klen, val, vlen);
     ne->vlen = (uint32_t)vlen;
     kv_set_enc(ne, enc);
     relink_moved(t, entry_link(t, e, &which), ne);
-    acct_free(t, e, old);
+    entry_free_n(t, e, old);
     return ne;
 }
 
@@ -668,12 +815,12 @@ struct kv_entry *kvt_resize_value(struct kvt *t, struct kv_entry *e, size_t vlen
     if (vlen > UINT32_MAX)
         return NULL;
     size_t oldv = e->vlen;
-    size_t old = entry_req(e->klen, oldv), req = entry_req(e->klen, vlen);
+    size_t old = entry_bytes(t, e->klen, oldv), req = entry_bytes(t, e->klen, vlen);
     if (mem_size_class(old) != mem_size_class(req)) {
         /* The link lives in a bucket array or another entry, never in e, so
-         * it stays valid across the realloc. */
+         * it stays valid across the realloc; so do the slot neighbours'. */
         struct kv_entry **pp = entry_link(t, e, &which);
-        struct kv_entry *ne = acct_realloc(t, e, old, req);
+        struct kv_entry *ne = entry_realloc(t, e, old, req);
         if (!ne)
             return NULL;
         relink_moved(t, pp, ne);
@@ -708,6 +855,8 @@ static void unlink_free(struct kvt *t, struct kv_entry **pp, int which)
     t->ht[which].used--;
     if (e->expire != KV_NO_EXPIRE)
         vol_remove(t, e);
+    if (t->slots)
+        slot_unlink(t, e, slot_of(e->data, e->klen));
     entry_free(t, e);
     /* Shrinking here, not only from the cron, bounds memory and keeps
      * kvt_random's empty-bucket probing short even when no cron runs. */
@@ -749,18 +898,23 @@ struct kv_entry *kvt_rename(struct kvt *t, struct kv_entry *e,
         return NULL;
 
     size_t vlen = e->vlen;
-    size_t old = entry_req(e->klen, vlen), req = entry_req(newklen, vlen);
+    size_t old = entry_bytes(t, e->klen, vlen), req = entry_bytes(t, newklen, vlen);
     struct kv_entry **pp = entry_link(t, e, &which);
     struct kv_entry *ne;
+    /* The key may change slot (outside cluster mode's same-slot rule, or a
+     * caller's own use): leave the old slot's list, join the new one. */
+    unsigned oslot = t->slots ? slot_of(e->data, e->klen) : 0;
 
     if (mem_size_class(old) == mem_size_class(req)) {
         *pp = e->next;
         t->ht[which].used--;
+        if (t->slots)
+            slot_unlink(t, e, oslot);
         if (vlen)
             memmove(e->data + newklen, e->data + e->klen, vlen);
         ne = e;
     } else {
-        ne = acct_alloc(t, req);
+        ne = entry_alloc(t, req);
         if (!ne)
             return NULL;
         memcpy(ne, e, sizeof *ne);
@@ -770,12 +924,16 @@ struct kv_entry *kvt_rename(struct kvt *t, struct kv_entry *e,
         t->ht[which].used--;
         if (ne->expire != KV_NO_EXPIRE)
             *vol_slot(t, ne->vidx) = ne;
-        acct_free(t, e, old);
+        if (t->slots)
+            slot_unlink(t, e, oslot);
+        entry_free_n(t, e, old);
     }
     if (newklen)
         memcpy(ne->data, newkey, newklen);
     ne->klen = (uint32_t)newklen;
     link_new(t, ne, h);
+    if (t->slots)
+        slot_link(t, ne, slot_of(newkey, newklen));
     return ne;
 }
 

@@ -1,7 +1,8 @@
 /* kvt — one keyspace table (one db on one data core): a chained hash table of
  * compact entries, key and value stored inline in a single allocation, with
- * incremental rehashing, a reverse-binary SCAN cursor, and a dense index of the
- * keys that carry a TTL (for sampling by active expiry and volatile-* eviction).
+ * incremental rehashing, a reverse-binary SCAN cursor, a dense index of the
+ * keys that carry a TTL (for sampling by active expiry and volatile-* eviction)
+ * and, in tables made for cluster mode, a list of the keys of each hash slot.
  *
  * Owned by one data core; never locked. All memory is counted in t->used_bytes
  * (jemalloc size classes), which the shard sums for maxmemory.
@@ -41,6 +42,11 @@ size_t      kv_mem(const struct kv_entry *e);
 /* Returns NULL on allocation failure. `seed` keys the hash (random per process
  * so a client cannot choose colliding keys). */
 struct kvt *kvt_create(uint64_t seed);
+/* As kvt_create, with the per-slot key index (cluster mode's db 0): every
+ * key is also on the list of its hash slot (slot.h: slot_init must have run),
+ * for 16 more bytes per key and 256 KiB per table. Fixed for the table's
+ * life. */
+struct kvt *kvt_create_slots(uint64_t seed);
 void kvt_destroy(struct kvt *t);
 /* Remove every key; keeps the table usable. */
 void kvt_clear(struct kvt *t);
@@ -81,6 +87,18 @@ void kvt_delete_entry(struct kvt *t, struct kv_entry *e);
  * the destination must not exist. May move. NULL on failure (nothing changed). */
 struct kv_entry *kvt_rename(struct kvt *t, struct kv_entry *e,
                             const void *newkey, size_t newklen);
+
+/* Per-slot index. Without it (kvt_create): has_slots is 0, counts are 0 and
+ * lists empty. Counts include logically expired keys not yet deleted, as
+ * Redis's. Lists are newest first; a key that is renamed or whose value moves
+ * keeps its place, except that a rename rejoins at the head. kvt_slot_next
+ * takes an entry of a table with the index; a walk must not hold an entry
+ * across a call that may move or delete it (take the next one first to
+ * delete while walking). O(1) each. */
+int kvt_has_slots(const struct kvt *t);
+size_t kvt_slot_count(const struct kvt *t, unsigned slot);
+struct kv_entry *kvt_slot_first(const struct kvt *t, unsigned slot);
+struct kv_entry *kvt_slot_next(const struct kv_entry *e);
 
 /* Uniform-ish random entry (bucket sampling like Redis), NULL if empty.
  * `rng` is the caller's xorshift state. */

@@ -1,7 +1,8 @@
-/* slotkeys — a slot's keys found by a full walk of db 0 (see slotkeys.h for
- * the cost). Runs on the data core executing the command; touches only the
- * shards of its view and never modifies a table, so the SCAN cursor visits
- * each key exactly once (no rehash step runs during the walk). */
+/* slotkeys — a slot's keys from db 0's per-slot index (kvt_slot_*), or, on a
+ * table made without it (a standalone shard, as unit tests build), from a
+ * full walk of db 0. Runs on the data core executing the command; touches
+ * only the shards of its view. The walk never modifies a table, so the SCAN
+ * cursor visits each key exactly once (no rehash step runs during it). */
 #include "slotkeys.h"
 
 #include <errno.h>
@@ -43,9 +44,8 @@ static void visit(struct kv_entry *e, void *arg)
     w->n++;
 }
 
-static size_t walk(struct cmd_ctx *c, struct slot_walk *w)
+static size_t walk(struct kvt *t, struct slot_walk *w)
 {
-    struct kvt *t = slot_table(c, w->slot);
     uint64_t cursor = 0;
 
     if (kvt_count(t) == 0)
@@ -59,21 +59,57 @@ static size_t walk(struct cmd_ctx *c, struct slot_walk *w)
 size_t ks_slot_count(struct cmd_ctx *c, unsigned slot)
 {
     struct slot_walk w = { .slot = slot, .max = (size_t)-1 };
+    struct kvt *t = slot_table(c, slot);
 
-    return walk(c, &w);
+    if (kvt_has_slots(t))
+        return kvt_slot_count(t, slot);
+    return walk(t, &w);
 }
 
 size_t ks_slot_keys(struct cmd_ctx *c, unsigned slot, size_t max, ks_key_fn *fn, void *arg)
 {
     struct slot_walk w = { .slot = slot, .max = max, .fn = fn, .arg = arg };
+    struct kvt *t = slot_table(c, slot);
+    size_t n = 0;
 
     if (max == 0)
         return 0;
-    return walk(c, &w);
+    if (!kvt_has_slots(t))
+        return walk(t, &w);
+    for (struct kv_entry *e = kvt_slot_first(t, slot); e && n < max; e = kvt_slot_next(e)) {
+        if (fn)
+            fn(kv_key(e), kv_klen(e), arg);
+        n++;
+    }
+    return n;
 }
 
-/* Keys to purge are copied out first: deleting while the SCAN cursor walks
- * could move entries between buckets behind the cursor. */
+static int is_lost(const uint8_t *lost, unsigned slot)
+{
+    return (lost[slot >> 3] >> (slot & 7)) & 1u;
+}
+
+/* With the index: unlink each lost slot's list from its head; deleting an
+ * entry moves no other entry, so taking the head again is always valid. */
+static long purge_indexed(struct kvt *t, const uint8_t *lost)
+{
+    long deleted = 0;
+
+    for (unsigned j = 0; j < SLOT_COUNT; j++) {
+        struct kv_entry *e;
+
+        if (!is_lost(lost, j))
+            continue;
+        while ((e = kvt_slot_first(t, j)) != NULL) {
+            kvt_delete_entry(t, e);
+            deleted++;
+        }
+    }
+    return deleted;
+}
+
+/* Without it, keys to purge are copied out first: deleting while the SCAN
+ * cursor walks could move entries between buckets behind the cursor. */
 struct purge_list {
     const uint8_t *lost;
     struct slice *keys;
@@ -87,7 +123,7 @@ static void collect(struct kv_entry *e, void *arg)
     unsigned slot = slot_of(kv_key(e), kv_klen(e));
     char *copy;
 
-    if (pl->nomem || !(pl->lost[slot >> 3] & (1u << (slot & 7))))
+    if (pl->nomem || !is_lost(pl->lost, slot))
         return;
     if (pl->n == pl->cap) {
         size_t cap = pl->cap ? pl->cap * 2 : 64;
@@ -119,6 +155,8 @@ long ks_slots_purge(struct cmd_ctx *c, const uint8_t *lost)
 
     if (kvt_count(t) == 0)
         return 0;
+    if (kvt_has_slots(t))
+        return purge_indexed(t, lost);
     do {
         cursor = kvt_scan(t, cursor, collect, &pl);
     } while (cursor != 0 && !pl.nomem);

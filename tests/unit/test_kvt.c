@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "../../kv/kvt.h"
+#include "../../kv/slot.h"
 #include "../../dataplane/mem.h"
 
 #define SEED 0x5107D5EEDull
@@ -931,6 +932,436 @@ static void test_resize_disallowed(void **state)
     rm(t);
 }
 
+/* ---- per-slot index (kvt_create_slots) ---- */
+
+static struct kvt *mk_slots(void)
+{
+    mem_base = mem_used();
+    struct kvt *t = kvt_create_slots(SEED);
+    assert_non_null(t);
+    return t;
+}
+
+/* Keys for the index tests: a third share 17 hash tags so some slots hold
+ * long lists; the id follows the last 'k'. */
+static size_t skey(char *buf, unsigned id)
+{
+    if (id % 3 == 0)
+        return (size_t)sprintf(buf, "{g%u}k%u", id % 17, id);
+    return (size_t)sprintf(buf, "k%u", id);
+}
+
+static unsigned skey_id(const struct kv_entry *e)
+{
+    const char *k = kv_key(e);
+    size_t i = kv_klen(e);
+    unsigned id = 0, mul = 1;
+
+    while (i > 0 && k[i - 1] != 'k') {
+        id += (unsigned)(k[i - 1] - '0') * mul;
+        mul *= 10;
+        i--;
+    }
+    return id;
+}
+
+static unsigned eslot(const struct kv_entry *e)
+{
+    return slot_of(kv_key(e), kv_klen(e));
+}
+
+/* Brute force against a model (present[id] for ids < n): each slot's list
+ * holds exactly the model's keys of that slot, once each, as the pointers
+ * the table finds now; counts are the lists' lengths. */
+static void check_slots_model(struct kvt *t, const unsigned char *present, unsigned n)
+{
+    static size_t want[SLOT_COUNT];
+    unsigned char *seen = calloc(n ? n : 1, 1);
+    size_t total = 0;
+    char k[48];
+
+    assert_non_null(seen);
+    memset(want, 0, sizeof(want));
+    for (unsigned id = 0; id < n; id++)
+        if (present[id]) {
+            size_t kl = skey(k, id);
+            want[slot_of(k, kl)]++;
+            total++;
+        }
+    assert_int_equal(kvt_count(t), total);
+    for (unsigned s = 0; s < SLOT_COUNT; s++) {
+        size_t len = 0;
+        assert_int_equal(kvt_slot_count(t, s), want[s]);
+        for (struct kv_entry *e = kvt_slot_first(t, s); e; e = kvt_slot_next(e)) {
+            unsigned id = skey_id(e);
+            assert_true(++len <= want[s]);
+            assert_int_equal(eslot(e), s);
+            assert_true(id < n && present[id] && !seen[id]);
+            seen[id] = 1;
+            assert_ptr_equal(kvt_find(t, kv_key(e), kv_klen(e)), e);
+        }
+        assert_int_equal(len, want[s]);
+    }
+    free(seen);
+}
+
+/* Slot index without a model: lists against a count of the SCAN walk. */
+static size_t scan_slots[SLOT_COUNT];
+
+static void scan_slot_visit(struct kv_entry *e, void *arg)
+{
+    (void)arg;
+    scan_slots[eslot(e)]++;
+}
+
+static void check_slots_scan(struct kvt *t)
+{
+    uint64_t cursor = 0;
+    size_t total = 0;
+
+    memset(scan_slots, 0, sizeof(scan_slots));
+    finish_rehash(t);   /* a stable table: SCAN visits each key once */
+    do
+        cursor = kvt_scan(t, cursor, scan_slot_visit, NULL);
+    while (cursor != 0);
+    for (unsigned s = 0; s < SLOT_COUNT; s++) {
+        size_t len = 0;
+        for (struct kv_entry *e = kvt_slot_first(t, s); e; e = kvt_slot_next(e)) {
+            assert_int_equal(eslot(e), s);
+            assert_true(++len <= scan_slots[s]);
+        }
+        assert_int_equal(len, scan_slots[s]);
+        assert_int_equal(kvt_slot_count(t, s), len);
+        total += len;
+    }
+    assert_int_equal(total, kvt_count(t));
+}
+
+static struct kv_entry *sadd(struct kvt *t, const char *k, size_t vlen)
+{
+    char v[512];
+    struct kv_entry *e;
+
+    assert_true(vlen <= sizeof(v));
+    memset(v, 'v', vlen);
+    assert_int_equal(kvt_add(t, k, strlen(k), v, vlen, KV_ENC_RAW, &e), 0);
+    return e;
+}
+
+static struct kv_entry *sfind(struct kvt *t, const char *k)
+{
+    return kvt_find(t, k, strlen(k));
+}
+
+/* List of a slot as entry pointers, newest first; returns the length. */
+static size_t slot_list(struct kvt *t, unsigned s, struct kv_entry **out, size_t max)
+{
+    size_t n = 0;
+    for (struct kv_entry *e = kvt_slot_first(t, s); e && n < max; e = kvt_slot_next(e))
+        out[n++] = e;
+    return n;
+}
+
+/* Boundaries: slots 0 and 16383, out-of-range slots, a plain table, the
+ * 16-byte link in the size class (64 -> 80 for the 16+16 entry). */
+static void test_slots_boundaries(void **state)
+{
+    (void)state;
+    struct kvt *plain = mk();
+    int64_t base = mem_base;
+    struct kvt *t = kvt_create_slots(SEED);
+    struct kv_entry *e;
+
+    assert_non_null(t);
+    assert_false(kvt_has_slots(plain));
+    assert_true(kvt_has_slots(t));
+    assert_int_equal(kvt_slot_count(plain, 0), 0);
+    assert_null(kvt_slot_first(plain, 0));
+    assert_int_equal(kvt_slot_count(t, SLOT_COUNT), 0);
+    assert_null(kvt_slot_first(t, SLOT_COUNT));
+    assert_null(kvt_slot_first(t, 0));
+
+    /* "" is slot 0 (CRC 0); "{}" too... pick keys by computed slot instead. */
+    char k0[32] = "", klast[32] = "";
+    for (unsigned i = 0; !k0[0] || !klast[0]; i++) {
+        char k[32];
+        sprintf(k, "b%u", i);
+        unsigned s = slot_of(k, strlen(k));
+        if (s == 0 && !k0[0])
+            strcpy(k0, k);
+        if (s == SLOT_COUNT - 1 && !klast[0])
+            strcpy(klast, k);
+    }
+    sadd(t, k0, 3);
+    sadd(t, klast, 3);
+    assert_int_equal(kvt_slot_count(t, 0), 1);
+    assert_int_equal(kvt_slot_count(t, SLOT_COUNT - 1), 1);
+    assert_ptr_equal(kvt_slot_first(t, 0), sfind(t, k0));
+    assert_ptr_equal(kvt_slot_first(t, SLOT_COUNT - 1), sfind(t, klast));
+    assert_null(kvt_slot_next(kvt_slot_first(t, 0)));
+
+    /* The empty key is slot 0 too. */
+    assert_int_equal(kvt_add(t, "", 0, "x", 1, KV_ENC_RAW, &e), 0);
+    assert_int_equal(kvt_slot_count(t, 0), 2);
+    assert_ptr_equal(kvt_slot_first(t, 0), e);
+    assert_int_equal(kvt_delete(t, "", 0), 1);
+
+    /* 16-byte key, 16-byte value: 64 B standalone, 80 B with the link. */
+    size_t u0 = kvt_used_bytes(plain), u1 = kvt_used_bytes(t);
+    assert_int_equal(kvt_add(plain, "0123456789abcdef", 16, "0123456789abcdef", 16,
+                             KV_ENC_EMBSTR, &e), 0);
+    assert_int_equal(kv_mem(e), 64);
+    assert_int_equal(kvt_used_bytes(plain) - u0, 64);
+    assert_int_equal(kvt_add(t, "0123456789abcdef", 16, "0123456789abcdef", 16,
+                             KV_ENC_EMBSTR, &e), 0);
+    assert_int_equal(kv_mem(e), 80);
+    assert_int_equal(kvt_used_bytes(t) - u1, 80);
+    assert_int_equal((int64_t)(kvt_used_bytes(plain) + kvt_used_bytes(t)), mem_used() - base);
+
+    kvt_destroy(t);
+    kvt_destroy(plain);
+    assert_int_equal(mem_used(), base);
+}
+
+/* Moves keep each list's order and pointers: grow and shrink across size
+ * classes with kvt_set_value and kvt_resize_value at the head, middle and
+ * tail of one slot's list; expiry and delete on top. */
+static void test_slots_moves(void **state)
+{
+    (void)state;
+    struct kvt *t = mk_slots();
+    const char *keys[] = { "{s}a", "{s}b", "{s}c", "{s}d" };
+    struct kv_entry *l[8];
+    unsigned s = slot_of("s", 1);
+
+    for (int i = 0; i < 4; i++)
+        sadd(t, keys[i], 1);
+    assert_int_equal(kvt_slot_count(t, s), 4);
+    assert_int_equal(slot_list(t, s, l, 8), 4);
+    for (int i = 0; i < 4; i++)   /* newest first */
+        assert_ptr_equal(l[i], sfind(t, keys[3 - i]));
+
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 4; i++) {
+            size_t big = 100 + 150 * (size_t)round;
+            struct kv_entry *e = sfind(t, keys[i]), *ne;
+            char v[512];
+            memset(v, 'a' + i, big);
+            ne = kvt_set_value(t, e, v, big, KV_ENC_RAW);
+            assert_non_null(ne);
+            assert_true(ne != e || round > 0);
+            ne = kvt_resize_value(t, ne, 3);       /* shrink: realloc */
+            assert_non_null(ne);
+            ne = kvt_resize_value(t, ne, big * 2);  /* grow: realloc */
+            assert_non_null(ne);
+            assert_ptr_equal(sfind(t, keys[i]), ne);
+            assert_int_equal(slot_list(t, s, l, 8), 4);
+            for (int j = 0; j < 4; j++)
+                assert_ptr_equal(l[j], sfind(t, keys[3 - j]));
+            check_slots_scan(t);
+        }
+    }
+
+    /* TTL and deletes: middle, then head, then tail. */
+    assert_int_equal(kvt_set_expire(t, sfind(t, keys[1]), 5), 0);
+    kvt_delete_entry(t, sfind(t, keys[1]));
+    assert_int_equal(kvt_volatile_count(t), 0);
+    assert_int_equal(slot_list(t, s, l, 8), 3);
+    assert_ptr_equal(l[0], sfind(t, keys[3]));
+    assert_ptr_equal(l[1], sfind(t, keys[2]));
+    assert_ptr_equal(l[2], sfind(t, keys[0]));
+    assert_int_equal(kvt_delete(t, keys[3], 4), 1);
+    assert_int_equal(kvt_delete(t, keys[0], 4), 1);
+    assert_int_equal(slot_list(t, s, l, 8), 1);
+    assert_ptr_equal(l[0], sfind(t, keys[2]));
+    assert_int_equal(kvt_slot_count(t, s), 1);
+    assert_int_equal(kvt_delete(t, keys[2], 4), 1);
+    assert_int_equal(kvt_slot_count(t, s), 0);
+    assert_null(kvt_slot_first(t, s));
+    rm(t);
+}
+
+/* Rename leaves the old slot and joins the new one, in place and with a
+ * move; renaming within a slot puts the key at the head. */
+static void test_slots_rename(void **state)
+{
+    (void)state;
+    struct kvt *t = mk_slots();
+    struct kv_entry *l[4], *e;
+    unsigned sa = slot_of("a", 1), sb = slot_of("b", 1);
+
+    sadd(t, "{a}1", 10);
+    sadd(t, "{a}2", 10);
+    e = kvt_rename(t, sfind(t, "{a}1"), "{b}1", 4);   /* same size class */
+    assert_non_null(e);
+    assert_int_equal(kvt_slot_count(t, sa), 1);
+    assert_int_equal(kvt_slot_count(t, sb), 1);
+    assert_ptr_equal(kvt_slot_first(t, sb), e);
+    /* A long name crosses the size class: a move. */
+    char longk[200];
+    memset(longk, 'x', sizeof(longk));
+    memcpy(longk, "{a}", 3);
+    e = kvt_rename(t, e, longk, sizeof(longk));
+    assert_non_null(e);
+    assert_int_equal(kvt_slot_count(t, sb), 0);
+    assert_int_equal(kvt_slot_count(t, sa), 2);
+    assert_int_equal(slot_list(t, sa, l, 4), 2);
+    assert_ptr_equal(l[0], e);
+    assert_ptr_equal(l[1], sfind(t, "{a}2"));
+    /* Within the slot, back to a short name; the moved one rejoins at the head. */
+    e = kvt_rename(t, sfind(t, "{a}2"), "{a}3", 4);
+    assert_non_null(e);
+    assert_int_equal(slot_list(t, sa, l, 4), 2);
+    assert_ptr_equal(l[0], e);
+    assert_ptr_equal(l[1], kvt_find(t, longk, sizeof(longk)));
+    /* Onto an existing key: refused, nothing changed. */
+    assert_null(kvt_rename(t, e, longk, sizeof(longk)));
+    assert_int_equal(kvt_slot_count(t, sa), 2);
+    check_slots_scan(t);
+    rm(t);
+}
+
+/* Clear (also mid-rehash) empties every list; swap carries each index with
+ * its table, a plain one included. */
+static void test_slots_clear_swap(void **state)
+{
+    (void)state;
+    struct kvt *a = mk_slots();
+    int64_t base = mem_base;
+    struct kvt *b = kvt_create_slots(SEED + 1);
+    struct kvt *p = kvt_create(SEED + 2);
+    size_t empty = kvt_used_bytes(a), pempty = kvt_used_bytes(p);
+    char k[48];
+
+    assert_non_null(b);
+    assert_non_null(p);
+    for (unsigned i = 0; i < 3000; i++) {
+        sadd(a, (skey(k, i), k), i % 50);
+        if (i < 100)
+            sadd(b, (skey(k, 5000 + i), k), 2);
+    }
+    kvt_swap(a, b);
+    assert_int_equal(kvt_count(a), 100);
+    check_slots_scan(a);
+    check_slots_scan(b);
+    kvt_swap(a, p);
+    assert_false(kvt_has_slots(a));
+    assert_true(kvt_has_slots(p));
+    check_slots_scan(p);
+    sadd(a, "plain", 5);
+    assert_int_equal(kvt_delete(a, "plain", 5), 1);
+    assert_int_equal(kvt_delete(p, (skey(k, 5000), k), strlen(k)), 1);
+    check_slots_scan(p);
+    kvt_swap(a, p);
+
+    for (unsigned i = 3000; !kvt_is_rehashing(b); i++)
+        sadd(b, (skey(k, i), k), 1);
+    kvt_clear(b);
+    assert_int_equal(kvt_count(b), 0);
+    assert_int_equal(kvt_used_bytes(b), empty);
+    for (unsigned s = 0; s < SLOT_COUNT; s++) {
+        assert_int_equal(kvt_slot_count(b, s), 0);
+        assert_null(kvt_slot_first(b, s));
+    }
+    sadd(b, "{x}y", 1);
+    assert_int_equal(kvt_slot_count(b, slot_of("x", 1)), 1);
+    kvt_clear(b);
+    assert_int_equal(kvt_used_bytes(b), empty);
+    assert_int_equal(kvt_used_bytes(p), pempty);
+    assert_int_equal((int64_t)(kvt_used_bytes(a) + kvt_used_bytes(b) + kvt_used_bytes(p)),
+                     mem_used() - base);
+    kvt_destroy(p);
+    kvt_destroy(b);
+    kvt_destroy(a);
+    assert_int_equal(mem_used(), base);
+}
+
+/* 100k random operations (add, delete by key and by entry, value set and
+ * resize across size classes, TTL set/clear, expiry-style deletes of random
+ * volatile keys, renames across slots, rehash steps, resizing toggled),
+ * cross-checked against the model every 2,000 operations. */
+static void test_slots_random_100k(void **state)
+{
+    (void)state;
+    enum { IDS = 3000, OPS = 100000 };
+    struct kvt *t = mk_slots();
+    static unsigned char present[IDS];
+    uint64_t rng = 0x2545F4914F6CDD1Dull;
+    char k[48], k2[48], v[700];
+
+    memset(present, 0, sizeof(present));
+    memset(v, 'q', sizeof(v));
+    for (unsigned op = 0; op < OPS; op++) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        unsigned id = (unsigned)(rng % IDS), what = (unsigned)((rng >> 20) % 100);
+        size_t vl = (size_t)((rng >> 32) % 600);
+        size_t kl = skey(k, id);
+        struct kv_entry *e = kvt_find(t, k, kl);
+
+        assert_true((e != NULL) == present[id]);
+        if (what < 30) {
+            if (!e) {
+                assert_int_equal(kvt_add(t, k, kl, v, vl, KV_ENC_RAW, NULL), 0);
+                present[id] = 1;
+            }
+        } else if (what < 40) {
+            assert_int_equal(kvt_delete(t, k, kl), present[id]);
+            present[id] = 0;
+        } else if (what < 45) {
+            if (e) {
+                kvt_delete_entry(t, e);
+                present[id] = 0;
+            }
+        } else if (what < 60) {
+            if (e)
+                assert_non_null(kvt_set_value(t, e, v, vl, KV_ENC_RAW));
+        } else if (what < 72) {
+            if (e)
+                assert_non_null(kvt_resize_value(t, e, vl));
+        } else if (what < 80) {
+            if (e)
+                assert_int_equal(kvt_set_expire(t, e, (rng & 1) ? (int64_t)op : KV_NO_EXPIRE), 0);
+        } else if (what < 85) {
+            struct kv_entry *x = kvt_random_volatile(t, &rng);
+            if (x) {
+                unsigned xid = skey_id(x);
+                kvt_delete_entry(t, x);
+                present[xid] = 0;
+            }
+        } else if (what < 93) {
+            unsigned to = (unsigned)((rng >> 40) % IDS);
+            size_t kl2 = skey(k2, to);
+            if (e && !present[to]) {
+                assert_non_null(kvt_rename(t, e, k2, kl2));
+                present[id] = 0;
+                present[to] = 1;
+            }
+        } else if (what < 99) {
+            kvt_rehash_step(t, 1);
+        } else {
+            kvt_set_resize_allowed(t, (rng >> 50) & 1);
+        }
+        if (op % 2000 == 0) {
+            check_slots_model(t, present, IDS);
+            check_used(t);
+        }
+    }
+    kvt_set_resize_allowed(t, 1);
+    check_slots_model(t, present, IDS);
+    check_slots_scan(t);
+    for (unsigned id = 0; id < IDS; id++)
+        if (present[id]) {
+            size_t kl = skey(k, id);
+            assert_int_equal(kvt_delete(t, k, kl), 1);
+            present[id] = 0;
+        }
+    check_slots_model(t, present, IDS);
+    finish_rehash(t);
+    rm(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -952,6 +1383,12 @@ int main(void)
         cmocka_unit_test(test_random_coverage),
         cmocka_unit_test(test_clear_and_swap),
         cmocka_unit_test(test_resize_disallowed),
+        cmocka_unit_test(test_slots_boundaries),
+        cmocka_unit_test(test_slots_moves),
+        cmocka_unit_test(test_slots_rename),
+        cmocka_unit_test(test_slots_clear_swap),
+        cmocka_unit_test(test_slots_random_100k),
     };
+    slot_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
