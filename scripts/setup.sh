@@ -13,7 +13,7 @@ cd "$LIB_ROOT"
 
 PACKAGES=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libjemalloc-dev
           libxxhash-dev libcmocka-dev libdpdk-dev dpdk-dev redis-server redis-tools
-          python3-redis valgrind)
+          python3-redis valgrind iproute2 nftables iputils-ping)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -113,6 +113,9 @@ e2e_suite() {        # e2e_suite LABEL SLOTD_BIN
     [ "$label" = asan ] && quick=(--quick --threads 1,2)
     step "e2e test_reshard [$label]" env SLOTD_BIN="$bin" TARGET="$TARGET" \
         /usr/bin/python3 tests/e2e/test_reshard.py "${quick[@]}"
+    # The DPDK data path on a net_tap port driven from a network namespace.
+    step "e2e test_dpdk [$label]" env SLOTD_BIN="$bin" TARGET="$TARGET" \
+        /usr/bin/python3 tests/e2e/test_dpdk.py
     # The differential scripts once more with two data cores, so that
     # multi-key and all-shard commands cross cores.
     if [ "$TARGET" != redis ]; then
