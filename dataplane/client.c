@@ -20,6 +20,7 @@
 #include "../cluster/slotmap.h"
 #include "../kv/cmd.h"
 #include "../kv/commands.h"
+#include "../kv/evict.h"
 #include "../kv/keyspace.h"
 #include "../kv/slot.h"
 #include "config.h"
@@ -27,6 +28,7 @@
 #include "log.h"
 #include "mem.h"
 #include "monitor.h"
+#include "multi.h"
 #include "slowlog.h"
 
 #define QBUF_INITIAL 16384            /* Redis PROTO_IOBUF_LEN */
@@ -124,6 +126,7 @@ void client_free(struct client *cl)
         resp_out_free(&r->out);
         mem_free(r);
     }
+    multi_discard(cl);
     resp_parser_free(&cl->parser);
     resp_out_free(&cl->out);
     mem_free(cl->qbuf);
@@ -253,8 +256,9 @@ static void queue_append(struct client *cl, struct xreq *r)
     cl->pend_tail = r;
 }
 
-/* Reply written before the command could run (unknown, arity, NOAUTH). */
-static void reject(struct client *cl, const char *msg)
+/* A one-line reply written here and now, in request order: an error (counted
+ * for INFO errorstats) or a status line. */
+static void reply_line(struct client *cl, const char *msg, int error)
 {
     struct resp_out *o = &cl->out;
     struct xreq *r = NULL;
@@ -269,12 +273,39 @@ static void reject(struct client *cl, const char *msg)
         o = &r->out;
     }
     start = o->len;
-    resp_add_error(o, msg);
-    core_count_error(cl->core, o->buf + start, o->len - start);
+    if (error) {
+        resp_add_error(o, msg);
+        core_count_error(cl->core, o->buf + start, o->len - start);
+    } else {
+        resp_add_simple(o, msg);
+    }
     if (r) {
         r->done = 1;
         queue_append(cl, r);
     }
+}
+
+/* Reply written before the command could run (unknown, arity, NOAUTH,
+ * redirection). Inside MULTI it also dooms the transaction (Redis
+ * rejectCommand → flagTransaction). */
+static void reject(struct client *cl, const char *msg)
+{
+    multi_flag_dirty(cl);
+    reply_line(cl, msg, 1);
+}
+
+/* EXEC itself refused (arity, NOAUTH): 7.0 drops the transaction and names
+ * the reason (multi.c execCommandAbort), "ERR " left out. */
+static void reject_exec(struct client *cl, const char *msg)
+{
+    char line[256];
+
+    if (strncmp(msg, "ERR ", 4) == 0)
+        msg += 4;
+    multi_discard(cl);
+    cl->flags &= ~(uint32_t)CLIENT_ASKING;
+    snprintf(line, sizeof(line), "EXECABORT Transaction discarded because of: %s", msg);
+    reply_line(cl, line, 1);
 }
 
 static void reject_unknown(struct client *cl, int argc, const struct slice *argv,
@@ -426,6 +457,75 @@ static const char *cluster_redirect(const struct client *cl, const struct slotma
 
 enum dispatch_result { DISPATCH_DONE, DISPATCH_WAIT };
 
+/* Inside MULTI, over maxmemory: queueing would grow memory without bound, so
+ * 7.0 refuses every command there (reads and a nested MULTI too) but EXEC,
+ * DISCARD, QUIT and RESET. Returns 1 after refusing. */
+static int refuse_oom_in_multi(struct client *cl, const struct cmd_spec *cmd)
+{
+    struct core *core = cl->core;
+    struct cmd_ctx ctx = {
+        .cmd = cmd,
+        .view = { .shards = core->rt->shards, .nshards = core->rt->ncores,
+                  .self = core->id, .all = 0 },
+        .now_ms = core->now_ms,
+    };
+
+    if (!config_live()->maxmemory || multi_oom_exempt(cmd) || evict_before_write(&ctx) == 0)
+        return 0;
+    core->cmdstats[cmd->id].rejected++;
+    reject(cl, ERR_OOM);
+    return 1;
+}
+
+/* Inside MULTI: the queue-time checks Redis 7.0 makes after the slot map's
+ * (keys of a migrating / importing slot, then OOM), then +QUEUED. Looking at
+ * the keys of a slot in migration that live on another core needs the
+ * barrier. */
+static enum dispatch_result queue_in_multi(struct client *cl, const struct slotmap *map,
+                                           const struct cmd_spec *cmd, int argc,
+                                           const struct slice *argv, int cslot, int asking)
+{
+    struct core *core = cl->core;
+
+    if (cslot >= 0 && (map->migrating_to[cslot] != SLOTMAP_NONE ||
+                       map->importing_from[cslot] != SLOTMAP_NONE)) {
+        char buf[SLOTMAP_ENDPOINT_LEN + 32];
+        const char *err;
+        int all = slotmap_core(map, (unsigned)cslot) != core->id;
+        struct cmd_ctx ctx = {
+            .cmd = cmd,
+            .argc = argc,
+            .argv = argv,
+            .db = cl->db,
+            .view = { .shards = core->rt->shards, .nshards = core->rt->ncores,
+                      .self = core->id, .all = all },
+            .client = cl,
+            .core = core,
+            .now_ms = core->now_ms,
+            .cluster_slot = -1,
+        };
+
+        if (all && !core_barrier_try_acquire(core))
+            return DISPATCH_WAIT;
+        err = multi_keys_redirect(&ctx, map, asking, cmd, argc, argv, buf, sizeof(buf));
+        if (all)
+            core_barrier_release(core);
+        if (err) {
+            core->cmdstats[cmd->id].rejected++;
+            reject(cl, err);
+            return DISPATCH_DONE;
+        }
+    }
+    if (refuse_oom_in_multi(cl, cmd))
+        return DISPATCH_DONE;
+    if (multi_queue(cl, cmd, argc, argv) != 0) {
+        cl->out.oom = 1;
+        return DISPATCH_DONE;
+    }
+    reply_line(cl, "QUEUED", 0);
+    return DISPATCH_DONE;
+}
+
 static enum dispatch_result dispatch(struct client *cl, int argc, const struct slice *argv)
 {
     const struct cmd_spec *parent = NULL, *cmd;
@@ -444,12 +544,17 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
         snprintf(msg, sizeof(msg), "ERR wrong number of arguments for '%s' command",
                  cmd_fullname(cmd, name, sizeof(name)));
         core->cmdstats[cmd->id].rejected++;
-        reject(cl, msg);
+        (cmd->fn == cmd_exec ? reject_exec : reject)(cl, msg);
         return DISPATCH_DONE;
     }
     if (!cl->authenticated && !(cmd->flags & CMD_NO_AUTH)) {
         core->cmdstats[cmd->id].rejected++;
-        reject(cl, "NOAUTH Authentication required.");
+        (cmd->fn == cmd_exec ? reject_exec : reject)(cl, "NOAUTH Authentication required.");
+        return DISPATCH_DONE;
+    }
+    if (cl->multi && (cmd->flags & CMD_NO_MULTI)) {
+        core->cmdstats[cmd->id].rejected++;
+        reject(cl, "ERR Command not allowed inside a transaction");
         return DISPATCH_DONE;
     }
 
@@ -460,14 +565,17 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
                                            moved, sizeof(moved));
         if (err) {
             reject(cl, err);
-            cl->flags &= ~(uint32_t)CLIENT_ASKING;
+            if (!cl->multi)
+                cl->flags &= ~(uint32_t)CLIENT_ASKING;
             return DISPATCH_DONE;
         }
     }
-    /* ASKING is good for the one command after it (Redis resetClient); the
-     * ASKING command itself sets the flag again when it runs. */
+    if (cl->multi && !multi_runs_now(cmd))
+        return queue_in_multi(cl, map, cmd, argc, argv, cslot,
+                              (cl->flags & CLIENT_ASKING) != 0);
+    if (cl->multi && refuse_oom_in_multi(cl, cmd))
+        return DISPATCH_DONE;
     asking = (cl->flags & CLIENT_ASKING) != 0 || cmd->fn == cmd_restore_asking;
-    cl->flags &= ~(uint32_t)CLIENT_ASKING;
 
     if (cmd->flags & CMD_ALLCORES)
         owner = -2;
@@ -475,7 +583,15 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
         owner = keys_owner(core, cmd, argc, argv);
     if (owner == -2 && !core_barrier_try_acquire(core))
         return DISPATCH_WAIT;
-    if (!(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
+    /* ASKING is good for the one command after it, or for a whole
+     * transaction: Redis resetClient keeps it while in MULTI, and EXEC or
+     * DISCARD drop it. The ASKING command sets the flag again when it runs. */
+    if (!cl->multi && cmd->fn != cmd_multi)
+        cl->flags &= ~(uint32_t)CLIENT_ASKING;
+    if (cl->multi && cmd->fn == cmd_reset)
+        multi_discard(cl);
+    /* EXEC feeds MONITOR itself, after the commands it ran. */
+    if (!(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)) && cmd->fn != cmd_exec)
         monitor_feed(cl, argc, argv);
 
     if (owner == -2) {

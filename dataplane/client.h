@@ -17,6 +17,7 @@
 struct core;
 struct xreq;
 struct cmd_spec;
+struct multi_state;
 
 enum {
     CLIENT_CLOSE_AFTER_REPLY = 1u << 0,  /* QUIT, protocol error: close once flushed */
@@ -59,6 +60,7 @@ struct client {
     int64_t ctime_ms, last_ms;
     unsigned last_cmd_id;                /* cmd id, for CLIENT LIST cmd= */
     uint64_t commands;
+    struct multi_state *multi;           /* open transaction (MULTI), or NULL */
 
     struct client *next, *prev;          /* the core's client list */
     struct client *flush_next;           /* core's list of clients with output */

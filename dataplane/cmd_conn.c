@@ -3,11 +3,11 @@
  * byte-identical to redis-server 7.0 (CLIENT SETINFO follows 7.2).
  *
  * Every handler runs on the calling connection's core (CMD_CONN) and may change
- * that client (c->client). CLIENT LIST / KILL and SLOWLOG run under the
- * all-cores barrier: they read every core's clients and slowlog ring while the
- * other cores are parked, and write to another core only to flag a client
- * CLIENT_CLOSE_ASAP or to empty a slowlog ring. INFO is in cmd_info.c and the
- * COMMAND family in cmd_command.c. */
+ * that client (c->client). CLIENT LIST / KILL, SLOWLOG and DEBUG run under the
+ * all-cores barrier: they read every core's clients, slowlog ring or (DEBUG
+ * DIGEST) shard while the other cores are parked, and write to another core
+ * only to flag a client CLIENT_CLOSE_ASAP or to empty a slowlog ring. INFO is
+ * in cmd_info.c and the COMMAND family in cmd_command.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "../kv/commands.h"
+#include "../kv/digest.h"
 #include "client.h"
 #include "command_meta.h"
 #include "config.h"
@@ -666,7 +667,7 @@ void cmd_debug(struct cmd_ctx *c)
         reply_help(c, "debug");
     } else if (c->argc == 3 && slice_eq_nocase(sub, "sleep")) {
         /* Redis: strtod of the argument (garbage reads as 0), then sleep the
-         * whole server; here the whole core, which is what a client sees. */
+         * whole server; here too, as DEBUG holds the all-cores barrier. */
         char buf[64];
         size_t n = c->argv[2].len < sizeof(buf) - 1 ? c->argv[2].len : sizeof(buf) - 1;
         double secs;
@@ -682,6 +683,10 @@ void cmd_debug(struct cmd_ctx *c)
         resp_add_ok(c->out);
     } else if (c->argc == 3 && slice_eq_nocase(sub, "error")) {
         resp_add_errorf(c->out, "%.*s", (int)c->argv[2].len, c->argv[2].p);
+    } else if (c->argc == 2 && slice_eq_nocase(sub, "digest")) {
+        digest_reply_dataset(c);
+    } else if (slice_eq_nocase(sub, "digest-value")) {
+        digest_reply_values(c, 2);
     } else if (c->argc == 3 && slice_eq_nocase(sub, "log")) {
         log_msg(LL_WARNING, "DEBUG LOG: %.*s", (int)c->argv[2].len, c->argv[2].p);
         resp_add_ok(c->out);

@@ -1601,6 +1601,29 @@ static const struct command_meta META[] = {
         .acl = "@keyspace @write @slow",
     },
     {
+        .name = "discard",
+        .info2 = "$7\r\ndiscard\r\n:1\r\n*5\r\n+noscript\r\n+loading\r\n+stale\r\n"
+        "+fast\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@transaction\r\n"
+        "*0\r\n*0\r\n",
+        .info2_len = 117,
+        .info3 = "$7\r\ndiscard\r\n:1\r\n~5\r\n+noscript\r\n+loading\r\n+stale\r\n"
+        "+fast\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@transaction\r\n"
+        "~0\r\n~0\r\n",
+        .info3_len = 117,
+        .docs2 = "$7\r\nsummary\r\n$39\r\nDiscard all commands issued after MULTI\r\n"
+        "$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n"
+        "$10\r\ncomplexity\r\n$45\r\nO(N), when N is the number of queued commands\r\n"
+        "",
+        .docs2_len = 180,
+        .docs3 = "$7\r\nsummary\r\n$39\r\nDiscard all commands issued after MULTI\r\n"
+        "$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n"
+        "$10\r\ncomplexity\r\n$45\r\nO(N), when N is the number of queued commands\r\n"
+        "",
+        .docs3_len = 180,
+        .docs_pairs = 4,
+        .acl = "@fast @transaction",
+    },
+    {
         .name = "dump",
         .info2 = "$4\r\ndump\r\n:2\r\n*1\r\n+readonly\r\n:1\r\n:1\r\n:1\r\n*3\r\n"
         "+@keyspace\r\n+@read\r\n+@slow\r\n*1\r\n$23\r\nnondeterministic_output\r\n"
@@ -1653,6 +1676,29 @@ static const struct command_meta META[] = {
         .docs3_len = 186,
         .docs_pairs = 5,
         .acl = "@fast @connection",
+    },
+    {
+        .name = "exec",
+        .info2 = "$4\r\nexec\r\n:1\r\n*4\r\n+noscript\r\n+loading\r\n+stale\r\n"
+        "+skip_slowlog\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@transaction\r\n"
+        "*0\r\n*0\r\n",
+        .info2_len = 109,
+        .info3 = "$4\r\nexec\r\n:1\r\n~4\r\n+noscript\r\n+loading\r\n+stale\r\n"
+        "+skip_slowlog\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@transaction\r\n"
+        "~0\r\n~0\r\n",
+        .info3_len = 109,
+        .docs2 = "$7\r\nsummary\r\n$39\r\nExecute all commands issued after MULTI\r\n"
+        "$5\r\nsince\r\n$5\r\n1.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n"
+        "$10\r\ncomplexity\r\n$38\r\nDepends on commands in the transaction\r\n"
+        "",
+        .docs2_len = 173,
+        .docs3 = "$7\r\nsummary\r\n$39\r\nExecute all commands issued after MULTI\r\n"
+        "$5\r\nsince\r\n$5\r\n1.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n"
+        "$10\r\ncomplexity\r\n$38\r\nDepends on commands in the transaction\r\n"
+        "",
+        .docs3_len = 173,
+        .docs_pairs = 4,
+        .acl = "@slow @transaction",
     },
     {
         .name = "exists",
@@ -2866,6 +2912,27 @@ static const struct command_meta META[] = {
         .docs3_len = 427,
         .docs_pairs = 5,
         .acl = "@write @string @slow",
+    },
+    {
+        .name = "multi",
+        .info2 = "$5\r\nmulti\r\n:1\r\n*5\r\n+noscript\r\n+loading\r\n+stale\r\n"
+        "+fast\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@transaction\r\n"
+        "*0\r\n*0\r\n",
+        .info2_len = 115,
+        .info3 = "$5\r\nmulti\r\n:1\r\n~5\r\n+noscript\r\n+loading\r\n+stale\r\n"
+        "+fast\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@transaction\r\n"
+        "~0\r\n~0\r\n",
+        .info3_len = 115,
+        .docs2 = "$7\r\nsummary\r\n$37\r\nMark the start of a transaction block\r\n"
+        "$5\r\nsince\r\n$5\r\n1.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs2_len = 136,
+        .docs3 = "$7\r\nsummary\r\n$37\r\nMark the start of a transaction block\r\n"
+        "$5\r\nsince\r\n$5\r\n1.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs3_len = 136,
+        .docs_pairs = 4,
+        .acl = "@fast @transaction",
     },
     {
         .name = "object",

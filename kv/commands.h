@@ -47,6 +47,9 @@ cmd_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_select, cmd_reset,
        cmd_command, cmd_command_count, cmd_command_info, cmd_command_docs,
        cmd_command_getkeys, cmd_command_list, cmd_command_help;
 
+/* dataplane/multi.c: transactions */
+cmd_fn cmd_multi, cmd_exec, cmd_discard;
+
 /* cluster/cmd_cluster.c: CLUSTER subcommands and the cluster connection
  * commands */
 cmd_fn cmd_cluster_addslots, cmd_cluster_addslotsrange, cmd_cluster_bumpepoch,

@@ -27,7 +27,7 @@ set -uo pipefail
 cd "$LIB_ROOT" || exit 1
 
 if [ "${CI:-}" = true ]; then
-    FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+    FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 else
     FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 fi
@@ -103,19 +103,21 @@ skip() {
 
 e2e_suite() {        # e2e_suite LABEL SLOTD_BIN
     local label=$1 bin=$2 t
-    for t in diff_test test_pipeline test_client test_badinput test_cluster test_migrate; do
+    for t in diff_test test_pipeline test_client test_badinput test_cluster test_migrate \
+             test_cluster_fix; do
         step "e2e $t [$label]" env SLOTD_BIN="$bin" TARGET="$TARGET" \
             /usr/bin/python3 "tests/e2e/$t.py"
     done
     # Resharding and rebalancing under a live writer; the sanitizer build runs
     # the quick variant (same steps, fewer keys and slots).
     local quick=()
-    [ "$label" = asan ] && quick=(--quick --threads 1,2)
+    [ "$label" = asan ] && quick=(--quick)
     step "e2e test_reshard [$label]" env SLOTD_BIN="$bin" TARGET="$TARGET" \
-        /usr/bin/python3 tests/e2e/test_reshard.py "${quick[@]}"
-    # The DPDK data path on a net_tap port driven from a network namespace.
+        /usr/bin/python3 tests/e2e/test_reshard.py "${quick[@]}" ${quick[@]:+--threads 1,2}
+    # The DPDK data path on a net_tap port driven from a network namespace
+    # (smaller sizes under the sanitizers).
     step "e2e test_dpdk [$label]" env SLOTD_BIN="$bin" TARGET="$TARGET" \
-        /usr/bin/python3 tests/e2e/test_dpdk.py
+        /usr/bin/python3 tests/e2e/test_dpdk.py "${quick[@]}"
     # The differential scripts once more with two data cores, so that
     # multi-key and all-shard commands cross cores.
     if [ "$TARGET" != redis ]; then

@@ -358,10 +358,10 @@ static void test_routing_flags(void **state)
     static const char *const split[] = { "mget", "mset", "msetnx", "del", "unlink",
                                          "exists", "touch", "rename", "renamenx" };
     static const char *const all[] = { "keys", "scan", "dbsize", "flushdb", "flushall",
-                                       "swapdb", "randomkey", "info" };
+                                       "swapdb", "randomkey", "info", "debug", "exec" };
     static const char *const conn[] = { "ping", "echo", "hello", "auth", "quit", "select",
-                                        "reset", "time", "shutdown", "monitor", "debug",
-                                        "command" };
+                                        "reset", "time", "shutdown", "monitor", "command",
+                                        "multi", "discard" };
     static const char *const subs_all[][2] = { { "config", "set" }, { "config", "resetstat" },
                                                { "client", "list" }, { "client", "kill" },
                                                { "slowlog", "get" }, { "slowlog", "reset" } };
