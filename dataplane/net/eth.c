@@ -6,7 +6,9 @@
  *             net_flush → tcp upcall lists → tcp_flush_dirty → net_tx_flush → tx hook
  * Owner: one data core (the stack's). The tx and exception arrays hold frames
  * the stack owns until the hook takes them; whatever a hook refuses is freed
- * at once and counted, so nothing waits across turns. */
+ * at once and counted, so nothing waits across turns. Received frames the
+ * stack is done with wait in rxfree until the end of their burst, then go
+ * back to their pool in one call. */
 #include <errno.h>
 #include <string.h>
 
@@ -134,29 +136,13 @@ void net_stack_free(struct net_stack *s)
         rte_pktmbuf_free(s->tx[i]);
     for (unsigned i = 0; i < s->nexc; i++)
         rte_pktmbuf_free(s->exc[i]);
+    net_rx_free_flush(s);
     mem_free(s);
 }
 
 const struct net_counters *net_counters(const struct net_stack *s)
 {
     return &s->cnt;
-}
-
-struct rte_mbuf *net_alloc_frame(struct net_stack *s, uint32_t len)
-{
-    struct rte_mbuf *m = rte_pktmbuf_alloc(s->cfg.pool);
-
-    if (m == NULL) {
-        NET_DROP(s, mbuf_alloc);
-        return NULL;
-    }
-    if (rte_pktmbuf_append(m, (uint16_t)len) == NULL) {
-        /* config_ok guarantees room for any frame up to the MTU */
-        rte_pktmbuf_free(m);
-        NET_DROP(s, mbuf_alloc);
-        return NULL;
-    }
-    return m;
 }
 
 void net_tx_flush(struct net_stack *s)
@@ -176,13 +162,12 @@ void net_tx_flush(struct net_stack *s)
     s->ntx = 0;
 }
 
-void net_tx(struct net_stack *s, struct rte_mbuf *m)
+void net_rx_free_flush(struct net_stack *s)
 {
-    if (s->ntx == NET_TX_BURST)
-        net_tx_flush(s);
-    s->cnt.tx_frames++;
-    s->cnt.tx_bytes += m->pkt_len;
-    s->tx[s->ntx++] = m;
+    if (s->nrxfree == 0)
+        return;
+    rte_mempool_put_bulk(s->rxfree[0]->pool, (void **)s->rxfree, s->nrxfree);
+    s->nrxfree = 0;
 }
 
 void net_exception_flush(struct net_stack *s)
@@ -265,6 +250,8 @@ void net_input_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n,
         s->cnt.rx_bytes += pkts[i]->pkt_len;
         eth_input(s, pkts[i]);
     }
+    if (s->nrxfree > 0)
+        net_rx_free_flush(s);
     tcp_run_writable(s);
     /* The kernel should not wait a turn for its frames. */
     net_exception_flush(s);
@@ -293,13 +280,6 @@ unsigned net_timers(struct net_stack *s, uint64_t now_us)
     return n;
 }
 
-uint16_t net_cksum_fold(uint32_t sum)
-{
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)sum;
-}
-
 uint32_t net_cksum_mbuf(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint32_t sum)
 {
     /* Bytes of a segment boundary falling on an odd offset must keep their
@@ -310,14 +290,15 @@ uint32_t net_cksum_mbuf(const struct rte_mbuf *m, uint32_t off, uint32_t len, ui
         off -= m->data_len;
         m = m->next;
     }
+    if (m != NULL && len <= m->data_len - off)
+        return sum + net_cksum_raw(rte_pktmbuf_mtod_offset(m, const void *, off), len);
     while (m != NULL && done < len) {
         uint32_t n = m->data_len - off;
         uint32_t part;
 
         if (n > len - done)
             n = len - done;
-        part = __rte_raw_cksum(rte_pktmbuf_mtod_offset(m, const void *, off), n, 0);
-        part = net_cksum_fold(part);
+        part = net_cksum_raw(rte_pktmbuf_mtod_offset(m, const void *, off), n);
         if (done & 1)
             part = ((part & 0xff) << 8) | (part >> 8);
         sum += part;

@@ -43,7 +43,7 @@ void icmp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip
     ip->src_addr = s->ip_be;
     ip->time_to_live = NET_TTL;
     ip->hdr_checksum = 0;
-    ip->hdr_checksum = (uint16_t)~net_cksum_fold(__rte_raw_cksum(ip, hlen, 0));
+    ip->hdr_checksum = (uint16_t)~net_cksum_raw(ip, hlen);
     ic->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
     ic->icmp_cksum = 0;
     ic->icmp_cksum = (uint16_t)~net_cksum_fold(net_cksum_mbuf(m, l4off, l4len, 0));

@@ -8,6 +8,9 @@
 #define SLOTD_NET_PRIV_H
 
 #include <stdint.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -36,6 +39,9 @@ struct net_stack {
     unsigned ntx;
     struct rte_mbuf *exc[NET_TX_BURST];
     unsigned nexc;
+    /* received frames done with, freed in one go at the end of the burst */
+    struct rte_mbuf *rxfree[NET_TX_BURST];
+    unsigned nrxfree;
 
     struct arp_table arp;
     struct tcp_stack tcp;
@@ -43,20 +49,155 @@ struct net_stack {
 
 #define NET_DROP(s, name) ((s)->cnt.drop.name++)
 
+/* Push the tx array through the tx hook. */
+void net_tx_flush(struct net_stack *s);
+
+/* Queue a finished frame for the tx hook (takes m). */
+static inline void net_tx(struct net_stack *s, struct rte_mbuf *m)
+{
+    if (s->ntx == NET_TX_BURST)
+        net_tx_flush(s);
+    s->cnt.tx_frames++;
+    s->cnt.tx_bytes += m->pkt_len;
+    s->tx[s->ntx++] = m;
+}
+
+/* A frame of `len` bytes with its data at the Ethernet header, or NULL
+ * (counted as drop.mbuf_alloc). */
+static inline struct rte_mbuf *net_alloc_frame(struct net_stack *s, uint32_t len)
+{
+    struct rte_mbuf *m = rte_pktmbuf_alloc(s->cfg.pool);
+
+    if (m == NULL) {
+        NET_DROP(s, mbuf_alloc);
+        return NULL;
+    }
+    if (rte_pktmbuf_append(m, (uint16_t)len) == NULL) {
+        /* config_ok guarantees room for any frame up to the MTU */
+        rte_pktmbuf_free(m);
+        NET_DROP(s, mbuf_alloc);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- per-segment TCP helpers, inline (tcp.h lists the rest) ---- */
+
+/* The connection table's hash: a keyed multiply-xorshift (not
+ * cryptographic; the key keeps an outsider from aiming at one bucket
+ * without seeing our collisions). */
+static inline uint32_t tcp_hash(const struct net_stack *s, const struct tcp_key *k)
+{
+    uint64_t a = ((uint64_t)k->rip << 32 | k->lip) ^ s->cfg.secret[0];
+    uint64_t b = ((uint64_t)k->rport << 16 | k->lport) ^ s->cfg.secret[1];
+
+    a *= 0x9E3779B97F4A7C15ull;
+    b ^= a ^ (a >> 29);
+    b *= 0xBF58476D1CE4E5B9ull;
+    b ^= b >> 32;
+    return (uint32_t)b;
+}
+
+static inline struct tcp_conn *tcp_lookup(struct net_stack *s, const struct tcp_key *k, uint32_t h)
+{
+    struct tcp_stack *t = &s->tcp;
+
+    for (uint32_t i = h & t->table_mask;; i = (i + 1) & t->table_mask) {
+        struct tcp_conn *c = t->table[i];
+
+        if (c == NULL)
+            return NULL;
+        if (c->hash == h && c->key.rip == k->rip && c->key.lip == k->lip &&
+            c->key.rport == k->rport && c->key.lport == k->lport)
+            return c;
+    }
+}
+
+static inline void tcp_mark_dirty(struct tcp_conn *c)
+{
+    struct tcp_list *l = &c->s->tcp.dirty;
+
+    if (c->on_dirty)
+        return;
+    c->on_dirty = 1;
+    c->dirty_next = NULL;
+    if (l->tail)
+        l->tail->dirty_next = c;
+    else
+        l->head = c;
+    l->tail = c;
+}
+
+static inline uint32_t tcp_now_ms(const struct net_stack *s)
+{
+    return (uint32_t)(s->now_us / 1000);
+}
+
+/* After rexmt_at or dack_at changed: the wheel entry for the earlier one.
+ * A deadline moved later keeps the entry where it is (re-armed when it
+ * comes up early); no deadline leaves a stale entry, dropped when its slot
+ * comes up. A request/response connection clears its RTO with every ACK
+ * and sets it again with the next reply: no list surgery for either. */
+static inline void tcp_timer_sync(struct tcp_conn *c)
+{
+    uint64_t due = c->rexmt_at;
+    uint64_t tick;
+
+    if (c->dack_at && (due == 0 || c->dack_at < due))
+        due = c->dack_at;
+    if (due == 0)
+        return;
+    tick = (due + TCP_TICK_US - 1) / TCP_TICK_US;
+    if (c->wheel_tick != 0 && c->wheel_tick <= tick)
+        return;
+    tcp_timer_relink(c, tick);
+}
+
+/* The RTO with the exponential backoff of consecutive timeouts, at most
+ * rto_max (RFC 6298 5.5, 2.5). */
+static inline uint32_t tcp_rto_backed_off(const struct tcp_conn *c)
+{
+    uint64_t rto = (uint64_t)c->rto_us << (c->nrexmt < 16 ? c->nrexmt : 16);
+    uint64_t max = (uint64_t)c->s->cfg.rto_max_ms * 1000;
+
+    return (uint32_t)(rto < max ? rto : max);
+}
+
+/* The retransmission timer from now. */
+static inline void tcp_arm_rexmt(struct tcp_conn *c)
+{
+    c->rexmt_at = c->s->now_us + tcp_rto_backed_off(c);
+    tcp_timer_sync(c);
+}
+
 /* eth.c */
 void eth_input(struct net_stack *s, struct rte_mbuf *m);
 /* Fill the addresses of frame m (data at the Ethernet header, ether_type
  * already set by its builder) and queue it. */
 void eth_output(struct net_stack *s, struct rte_mbuf *m, const struct rte_ether_addr *dst);
-/* Queue a finished frame for the tx hook (takes m). */
-void net_tx(struct net_stack *s, struct rte_mbuf *m);
-void net_tx_flush(struct net_stack *s);
+/* net_tx and net_alloc_frame: inline, above. */
+
+/* Free received frames in bulk: net_rx_free takes m; a single-segment
+ * frame nothing else refers to waits in rxfree (all from one pool) and
+ * goes back with the others in one mempool call at net_rx_free_flush,
+ * which net_input_burst makes before it returns. */
+void net_rx_free_flush(struct net_stack *s);
+static inline void net_rx_free(struct net_stack *s, struct rte_mbuf *m)
+{
+    if (m->next != NULL) {
+        rte_pktmbuf_free(m);
+        return;
+    }
+    m = rte_pktmbuf_prefree_seg(m);
+    if (m == NULL)
+        return;
+    if (s->nrxfree == NET_TX_BURST || (s->nrxfree > 0 && s->rxfree[0]->pool != m->pool))
+        net_rx_free_flush(s);
+    s->rxfree[s->nrxfree++] = m;
+}
 /* Hand a received frame to the exception hook (takes m). */
 void net_exception(struct net_stack *s, struct rte_mbuf *m);
 void net_exception_flush(struct net_stack *s);
-/* A frame of `len` bytes with its data at the Ethernet header, or NULL
- * (counted as drop.mbuf_alloc). */
-struct rte_mbuf *net_alloc_frame(struct net_stack *s, uint32_t len);
 
 /* ip.c */
 void ip_input(struct net_stack *s, struct rte_mbuf *m);
@@ -78,6 +219,106 @@ void icmp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip
 /* Checksum of len bytes at offset off of m, chained mbufs allowed, added to
  * sum (not folded, not complemented). */
 uint32_t net_cksum_mbuf(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint32_t sum);
-uint16_t net_cksum_fold(uint32_t sum);
+
+static inline uint16_t net_cksum_fold(uint32_t sum)
+{
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+/* a + b with the carry folded back in: ones'-complement addition on 64 bits. */
+static inline uint64_t net_cksum_add64(uint64_t a, uint64_t b)
+{
+    uint64_t r = a + b;
+
+    return r + (r < b);
+}
+
+/* RFC 1071 sum of len bytes at p, as 16-bit words in memory order, added
+ * to s: 64 bits, carries folded back in, not reduced. Eight bytes per
+ * addition (RFC 1071 2 (C): the sum may be taken over any word size and
+ * folded); the loads are in host order, so once folded the result is the
+ * network-order sum as stored, as __rte_raw_cksum's. The odd last byte is
+ * the high-order byte of its word in network order, i.e. first in memory. */
+static inline uint64_t net_cksum_add(uint64_t s, const void *buf, uint32_t len)
+{
+    const uint8_t *p = (const uint8_t *)buf;
+
+    for (; len >= 32; len -= 32, p += 32) {
+        uint64_t w0, w1, w2, w3;
+
+        memcpy(&w0, p, 8);
+        memcpy(&w1, p + 8, 8);
+        memcpy(&w2, p + 16, 8);
+        memcpy(&w3, p + 24, 8);
+        s = net_cksum_add64(s, w0);
+        s = net_cksum_add64(s, w1);
+        s = net_cksum_add64(s, w2);
+        s = net_cksum_add64(s, w3);
+    }
+    if (len & 16) {
+        uint64_t w0, w1;
+
+        memcpy(&w0, p, 8);
+        memcpy(&w1, p + 8, 8);
+        s = net_cksum_add64(s, w0);
+        s = net_cksum_add64(s, w1);
+        p += 16;
+    }
+    if (len & 8) {
+        uint64_t w;
+
+        memcpy(&w, p, 8);
+        s = net_cksum_add64(s, w);
+        p += 8;
+    }
+    if (len & 4) {
+        uint32_t w;
+
+        memcpy(&w, p, sizeof(w));
+        s = net_cksum_add64(s, w);
+        p += 4;
+    }
+    if (len & 2) {
+        uint16_t w;
+
+        memcpy(&w, p, sizeof(w));
+        s = net_cksum_add64(s, w);
+        p += 2;
+    }
+    if (len & 1) {
+        uint16_t w = 0;
+
+        memcpy(&w, p, 1);
+        s = net_cksum_add64(s, w);
+    }
+    return s;
+}
+
+/* A 64-bit sum reduced to 16 bits (not complemented). */
+static inline uint32_t net_cksum_fold64(uint64_t s)
+{
+    uint32_t s32;
+
+    s = (s & 0xffffffffu) + (s >> 32);
+    s32 = (uint32_t)s + (uint32_t)(s >> 32);
+    return net_cksum_fold(s32);
+}
+
+/* The folded sum of len bytes at buf. */
+static inline uint32_t net_cksum_raw(const void *buf, uint32_t len)
+{
+    return net_cksum_fold64(net_cksum_add(0, buf, len));
+}
+
+/* IPv4 pseudo-header sum (RFC 9293 3.1) for l4len bytes of protocol proto,
+ * addresses as stored in the header: 64 bits, not reduced. */
+static inline uint64_t net_cksum_phdr(uint32_t src_be, uint32_t dst_be, uint8_t proto,
+                                      uint32_t l4len)
+{
+    return (uint64_t)src_be + dst_be + rte_cpu_to_be_16((uint16_t)proto) +
+           rte_cpu_to_be_16((uint16_t)l4len);
+}
 
 #endif

@@ -60,6 +60,8 @@ const char *tcp_state_name(unsigned st);
 
 #define TCP_HLEN 20
 #define TCP_OPT_TS_LEN 12            /* NOP NOP kind 8 len 10 (RFC 7323 3.2 layout) */
+/* Ethernet 14 + IPv4 20 + TCP 20 + timestamp option 12 */
+#define TCP_HDR_TMPL 66
 #define TCP_DEFAULT_MSS 536          /* RFC 9293 3.7.1: MSS when the option is absent */
 #define TCP_MAX_WSCALE 14            /* RFC 7323 2.3 */
 /* Out-of-order ranges kept per connection: 8 holes per window is far more
@@ -149,6 +151,17 @@ struct tcp_conn {
     uint32_t rtt_seq;
     uint64_t rtt_start_us;
 
+    /* The Ethernet, IPv4 and TCP headers (timestamp option included when
+     * negotiated) every segment of the synchronized connection starts
+     * with, built once (tcp_out.c): a segment copies them and patches the
+     * fields that change. hdr_len 0: not built yet. hdr_ipsum: sum of the
+     * IPv4 header without its length; hdr_phsum: pseudo-header sum without
+     * the TCP length. */
+    uint8_t hdr[TCP_HDR_TMPL];
+    uint8_t hdr_len;
+    uint32_t hdr_ipsum;
+    uint64_t hdr_phsum;
+
     /* timers (0 = off) and the wheel */
     uint64_t rexmt_at;               /* RTO, persist, SYN, TIME_WAIT, FIN_WAIT_2 */
     uint64_t dack_at;
@@ -202,11 +215,10 @@ struct tcp_seg {
     struct rte_ether_addr src_mac;
 };
 
-/* tcp_conn.c */
+/* tcp_conn.c (tcp_hash, tcp_lookup, tcp_mark_dirty and tcp_now_ms are
+ * inline in net_priv.h: every segment calls them) */
 int tcp_init(struct net_stack *s);
 void tcp_fini(struct net_stack *s);
-uint32_t tcp_hash(const struct net_stack *s, const struct tcp_key *k);
-struct tcp_conn *tcp_lookup(struct net_stack *s, const struct tcp_key *k, uint32_t h);
 int tcp_is_listening(const struct net_stack *s, uint16_t port_be);
 /* A fresh connection in TCP_CLOSED, hashed under k, or NULL (counted). */
 struct tcp_conn *tcp_conn_new(struct net_stack *s, const struct tcp_key *k, uint32_t h);
@@ -220,7 +232,6 @@ void tcp_enter_time_wait(struct tcp_conn *c);
  * For half-open eviction and TIME_WAIT reuse; c must not be in use up the
  * call stack. */
 void tcp_conn_evict(struct tcp_conn *c);
-void tcp_mark_dirty(struct tcp_conn *c);
 void tcp_mark_deliver(struct tcp_conn *c);
 void tcp_mark_writable(struct tcp_conn *c);
 void tcp_schedule_closed(struct tcp_conn *c, int err);
@@ -230,17 +241,16 @@ void tcp_run_writable(struct net_stack *s);
 void tcp_run_closed(struct net_stack *s);
 void tcp_run_reap(struct net_stack *s);
 uint32_t tcp_isn(struct net_stack *s, const struct tcp_key *k);
-uint32_t tcp_now_ms(const struct net_stack *s);
 
 /* tcp_in.c */
 void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
                uint32_t l4off, uint32_t l4len);
 /* Give buffered input to the app as far as it takes it. */
 void tcp_deliver(struct tcp_conn *c);
-/* The window we would advertise now (unscaled bytes), and whether it opened
- * enough since the last advertisement to be worth an update (RFC 9293
- * 3.8.6.2.2 receiver-side SWS avoidance). */
-uint32_t tcp_rcv_window(struct tcp_conn *c);
+/* The window field of a segment sent now (scaled; rcv_adv moves with it),
+ * and whether the window opened enough since the last advertisement to be
+ * worth an update (RFC 9293 3.8.6.2.2 receiver-side SWS avoidance). */
+uint16_t tcp_wnd_field(struct tcp_conn *c);
 int tcp_window_update_due(struct tcp_conn *c);
 
 /* tcp_out.c */
@@ -262,11 +272,9 @@ uint32_t tcp_eff_mss(const struct tcp_conn *c);
 void tcp_ring_copy_out(const struct tcp_ring *r, uint32_t off, uint8_t *dst, uint32_t n);
 
 /* tcp_timer.c */
-void tcp_timer_sync(struct tcp_conn *c);         /* after rexmt_at/dack_at changed */
+/* tcp_timer_sync, tcp_arm_rexmt, tcp_rto_backed_off: inline in net_priv.h */
+void tcp_timer_relink(struct tcp_conn *c, uint64_t tick);   /* into the slot of tick */
 void tcp_timer_stop(struct tcp_conn *c);         /* both off, out of the wheel */
 unsigned tcp_timers_run(struct net_stack *s, uint64_t now_us, unsigned budget);
-void tcp_arm_rexmt(struct tcp_conn *c);          /* RTO from now, with backoff */
-void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us);
-uint32_t tcp_rto_backed_off(const struct tcp_conn *c);
 
 #endif

@@ -2,7 +2,7 @@
  * 4-tuple lookup, state bookkeeping, rings, the app-facing lists (deliver,
  * writable, closed) and reaping; active open and listen.
  *
- * Call chain: tcp_input → tcp_lookup | tcp_conn_new
+ * Call chain: tcp_input → tcp_lookup (inline, net_priv.h) | tcp_conn_new
  *             net_flush → tcp_run_deliver/_writable/_closed → upcalls; tcp_run_reap
  *             app → net_tcp_connect → tcp_send_syn
  * Owner: the stack's data core.
@@ -108,9 +108,8 @@ void tcp_fini(struct net_stack *s)
     t->table = NULL;
 }
 
-/* ---- hashing: SipHash-2-4 (Aumasson & Bernstein) for ISNs, a keyed
- * multiply-xorshift for the table (not cryptographic; the key keeps an
- * outsider from aiming at one bucket without seeing our collisions). */
+/* ---- hashing: SipHash-2-4 (Aumasson & Bernstein) for ISNs; the table's
+ * hash is tcp_hash in net_priv.h. */
 
 static inline uint64_t rotl64(uint64_t x, int b)
 {
@@ -140,18 +139,6 @@ static uint64_t siphash_key(const uint64_t k[2], const struct tcp_key *key)
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-uint32_t tcp_hash(const struct net_stack *s, const struct tcp_key *k)
-{
-    uint64_t a = ((uint64_t)k->rip << 32 | k->lip) ^ s->cfg.secret[0];
-    uint64_t b = ((uint64_t)k->rport << 16 | k->lport) ^ s->cfg.secret[1];
-
-    a *= 0x9E3779B97F4A7C15ull;
-    b ^= a ^ (a >> 29);
-    b *= 0xBF58476D1CE4E5B9ull;
-    b ^= b >> 32;
-    return (uint32_t)b;
-}
-
 uint32_t tcp_isn(struct net_stack *s, const struct tcp_key *k)
 {
     if (s->hooks.isn) {
@@ -163,30 +150,6 @@ uint32_t tcp_isn(struct net_stack *s, const struct tcp_key *k)
     }
     /* RFC 6528 3: ISN = M + F(4-tuple, secret), M a 4 us clock. */
     return (uint32_t)(s->now_us / 4) + (uint32_t)siphash_key(s->cfg.secret, k);
-}
-
-uint32_t tcp_now_ms(const struct net_stack *s)
-{
-    return (uint32_t)(s->now_us / 1000);
-}
-
-static int key_eq(const struct tcp_key *a, const struct tcp_key *b)
-{
-    return a->rip == b->rip && a->lip == b->lip && a->rport == b->rport && a->lport == b->lport;
-}
-
-struct tcp_conn *tcp_lookup(struct net_stack *s, const struct tcp_key *k, uint32_t h)
-{
-    struct tcp_stack *t = &s->tcp;
-
-    for (uint32_t i = h & t->table_mask;; i = (i + 1) & t->table_mask) {
-        struct tcp_conn *c = t->table[i];
-
-        if (c == NULL)
-            return NULL;
-        if (c->hash == h && key_eq(&c->key, k))
-            return c;
-    }
 }
 
 static void table_insert(struct tcp_stack *t, struct tcp_conn *c)
@@ -391,14 +354,6 @@ void tcp_set_state(struct tcp_conn *c, unsigned st)
     } else if (st == TCP_TIME_WAIT) {
         s->cnt.tcp_conns_time_wait++;
         fifo_push(c, 2);
-    }
-}
-
-void tcp_mark_dirty(struct tcp_conn *c)
-{
-    if (!c->on_dirty) {
-        c->on_dirty = 1;
-        TCP_LIST_PUSH(&c->s->tcp.dirty, c, dirty_next);
     }
 }
 

@@ -5,11 +5,12 @@
  * data into the receive ring, FIN; and delivery to the app.
  *
  * Call chain: ip_input → tcp_input → tcp_listen_input | tcp_synsent_input |
- *             tcp_conn_input → tcp_ack → tcp_rcv_data → tcp_deliver → on_data
- *                                                     → tcp_fin_arrived
+ *             tcp_fast_input (header prediction) | tcp_conn_input →
+ *             tcp_ack → tcp_rcv_data → tcp_deliver → on_data → tcp_fin_arrived
  * Owner: the stack's data core. A segment's mbuf is only read here and freed
- * by tcp_input; payload is either handed to on_data in place (in order,
- * nothing buffered) or copied into the ring. */
+ * by tcp_input (net_rx_free: back to the pool at the end of the burst);
+ * payload is either handed to on_data in place (in order, nothing buffered)
+ * or copied into the ring. */
 #include <errno.h>
 #include <string.h>
 
@@ -44,7 +45,7 @@ static uint32_t rcv_max_window(const struct tcp_conn *c)
     return 65535u << (c->ws_ok ? c->rcv_wscale : 0);
 }
 
-uint32_t tcp_rcv_window(struct tcp_conn *c)
+static uint32_t tcp_rcv_window(struct tcp_conn *c)
 {
     uint32_t cur = rcv_edge_room(c);
     uint32_t win = rcv_free(c);
@@ -59,14 +60,33 @@ uint32_t tcp_rcv_window(struct tcp_conn *c)
     return min32(win, rcv_max_window(c));
 }
 
+/* The window field: never moves the right edge left (RFC 9293 3.8.6.2.2),
+ * which may round up by less than one scale unit; the ring's slack holds it. */
+uint16_t tcp_wnd_field(struct tcp_conn *c)
+{
+    uint32_t ws = c->ws_ok ? c->rcv_wscale : 0;
+    uint32_t win = tcp_rcv_window(c);
+    uint32_t field = win >> ws;
+
+    if (seq_lt(c->rcv_nxt + (field << ws), c->rcv_adv))
+        field++;
+    if (field > 65535)
+        field = 65535;
+    c->rcv_adv = seq_max(c->rcv_adv, c->rcv_nxt + (field << ws));
+    return (uint16_t)field;
+}
+
 int tcp_window_update_due(struct tcp_conn *c)
 {
     uint32_t cur = rcv_edge_room(c);
-    uint32_t win = min32(rcv_free(c), rcv_max_window(c));
-    uint32_t sws = min32(c->rcv_space / 2, c->s->cfg.mss);
+    uint32_t win, sws;
 
     /* Only worth a segment of its own when the peer's view is narrow. */
-    return cur < c->rcv_space / 2 && win > cur && win - cur >= sws;
+    if (cur >= c->rcv_space / 2)
+        return 0;
+    win = min32(rcv_free(c), rcv_max_window(c));
+    sws = min32(c->rcv_space / 2, c->s->cfg.mss);
+    return win > cur && win - cur >= sws;
 }
 
 /* ---- delivery ------------------------------------------------------------- */
@@ -195,6 +215,50 @@ static void parse_options(struct tcp_seg *g, const uint8_t *p, uint32_t n)
         }
         i += len;
     }
+}
+
+/* Options of exactly NOP, NOP, timestamps (RFC 7323 appendix A layout):
+ * what parse_options finds in them, without the walk. Returns 0 for any
+ * other 12 bytes. */
+static int ts_only_options(const void *p, struct tcp_seg *g)
+{
+    uint32_t w[3];
+
+    memcpy(w, p, sizeof(w));
+    if (w[0] != rte_cpu_to_be_32(0x0101080a))
+        return 0;
+    g->has_ts = 1;
+    g->tsval = rte_be_to_cpu_32(w[1]);
+    g->tsecr = rte_be_to_cpu_32(w[2]);
+    return 1;
+}
+
+/* RFC 6298 2 (RTT estimation, the RTO from it), microseconds. */
+static void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
+{
+    const struct net_config *cfg = &c->s->cfg;
+    uint32_t rto, var4;
+
+    if (c->srtt_us == 0) {
+        /* RFC 6298 2.2 */
+        c->srtt_us = r ? r : 1;
+        c->rttvar_us = r / 2;
+    } else {
+        /* RFC 6298 2.3, alpha 1/8, beta 1/4 */
+        uint32_t delta = c->srtt_us > r ? c->srtt_us - r : r - c->srtt_us;
+
+        c->rttvar_us = (3 * c->rttvar_us + delta) / 4;
+        c->srtt_us = (7 * c->srtt_us + r) / 8;
+        if (c->srtt_us == 0)
+            c->srtt_us = 1;
+    }
+    var4 = 4 * c->rttvar_us;
+    rto = c->srtt_us + (var4 > TCP_TICK_US ? var4 : TCP_TICK_US);   /* G = one tick */
+    if (rto < cfg->rto_min_ms * 1000)
+        rto = cfg->rto_min_ms * 1000;           /* RFC 6298 2.4 */
+    if (rto > cfg->rto_max_ms * 1000)
+        rto = cfg->rto_max_ms * 1000;           /* RFC 6298 2.5 */
+    c->rto_us = rto;
 }
 
 /* Options of the peer's SYN (or SYN-ACK) decide what this connection uses. */
@@ -678,6 +742,36 @@ static int seq_in_window(uint32_t seq, uint32_t lo, uint32_t wnd)
     return seq_ge(seq, lo) && seq_lt(seq, lo + wnd);
 }
 
+/* Header prediction (RFC 9293 3.10.7.4 in its most common case, after Van
+ * Jacobson): ESTABLISHED, ACK with at most PSH, exactly the next sequence
+ * number, a timestamp no older than ts_recent when they are in use, an ACK
+ * within [snd_una, snd_max] and the payload within the window. For such a
+ * segment the full path's PAWS, SYN, acceptability, trimming, RST and FIN
+ * steps all pass without effect; what remains is tcp_fast_input. */
+static int tcp_predicted(const struct tcp_conn *c, const struct tcp_seg *g)
+{
+    return c->state == TCP_ESTABLISHED &&
+           (g->flags & (TCP_F_SYN | TCP_F_FIN | TCP_F_RST | TCP_F_ACK | TCP_F_URG)) == TCP_F_ACK &&
+           g->seq == c->rcv_nxt &&
+           (!c->ts_ok || (g->has_ts && seq_ge(g->tsval, c->ts_recent))) &&
+           seq_ge(g->ack, c->snd_una) && seq_le(g->ack, c->snd_max) &&
+           g->len <= rcv_edge_room(c) && !c->ooo_fin;
+}
+
+/* The steps of tcp_conn_input that act on a predicted segment, in order. */
+static void tcp_fast_input(struct tcp_conn *c, const struct tcp_seg *g)
+{
+    /* RFC 7323 4.3 (2) */
+    if (c->ts_ok && seq_le(g->seq, c->last_ack_sent))
+        c->ts_recent = g->tsval;
+    if (tcp_ack(c, g) != 0)
+        return;
+    if (g->len > 0)
+        tcp_rcv_data(c, g);
+    if (c->state != TCP_CLOSED && c->ack_owed)
+        tcp_mark_dirty(c);
+}
+
 static void tcp_conn_input(struct tcp_conn *c, struct tcp_seg *g)
 {
     struct net_stack *s = c->s;
@@ -843,6 +937,18 @@ static void tcp_conn_input(struct tcp_conn *c, struct tcp_seg *g)
 
 /* ---- entry ------------------------------------------------------------------ */
 
+/* The folded sum over pseudo-header and segment: 0xffff when it checks. */
+static uint32_t tcp_rx_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
+                             uint32_t l4off, uint32_t l4len)
+{
+    uint64_t ph = net_cksum_phdr(ip->src_addr, ip->dst_addr, IPPROTO_TCP, l4len);
+
+    if (l4off + l4len <= m->data_len)
+        return net_cksum_fold64(net_cksum_add(ph, rte_pktmbuf_mtod_offset(m, const void *, l4off),
+                                              l4len));
+    return net_cksum_fold(net_cksum_mbuf(m, l4off, l4len, net_cksum_fold64(ph)));
+}
+
 void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
                uint32_t l4off, uint32_t l4len)
 {
@@ -869,7 +975,7 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
     }
     if (!(s->cfg.rx_csum_offload &&
           (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD) &&
-        net_cksum_fold(net_cksum_mbuf(m, l4off, l4len, rte_ipv4_phdr_cksum(ip, 0))) != 0xffff) {
+        tcp_rx_cksum(m, ip, l4off, l4len) != 0xffff) {
         NET_DROP(s, tcp_bad_csum);
         goto drop;
     }
@@ -887,7 +993,8 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
     g.off = l4off + doff;
     g.len = l4len - doff;
     rte_ether_addr_copy(&eh->src_addr, &g.src_mac);
-    if (doff > TCP_HLEN)
+    /* Nearly every segment with options carries just the timestamps. */
+    if (doff > TCP_HLEN && !(doff == TCP_HLEN + TCP_OPT_TS_LEN && ts_only_options(th + 1, &g)))
         parse_options(&g, (const uint8_t *)(th + 1), doff - TCP_HLEN);
     if ((g.flags & TCP_F_SYN) && (g.flags & (TCP_F_FIN | TCP_F_RST))) {
         NET_DROP(s, tcp_bad_flags);
@@ -901,7 +1008,9 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
         tcp_conn_evict(c);
         c = NULL;
     }
-    if (c != NULL)
+    if (c != NULL && tcp_predicted(c, &g))
+        tcp_fast_input(c, &g);
+    else if (c != NULL)
         tcp_conn_input(c, &g);
     else if (tcp_is_listening(s, g.key.lport))
         tcp_listen_input(s, &g, h);
@@ -912,5 +1021,5 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
         return;
     }
 drop:
-    rte_pktmbuf_free(m);
+    net_rx_free(s, m);
 }

@@ -3,7 +3,8 @@
  * challenge ACKs, zero-window probes, retransmission from the same ring; and
  * the app's send/close/shutdown/abort.
  *
- * Call chain: net_flush → tcp_flush_dirty → tcp_output → tcp_xmit → ip_output
+ * Call chain: net_flush → tcp_flush_dirty → tcp_output → tcp_xmit → net_tx
+ *             (header template) | ip_output (before the template can exist)
  *             tcp_input / tcp_timer_fire → tcp_send_ack, tcp_retransmit_first, tcp_send_probe
  *             app → net_tcp_send (copy into the ring, mark dirty)
  * Owner: the stack's data core.
@@ -12,7 +13,14 @@
  * turn's net_flush, so a reply written in several pieces leaves as full
  * segments, and an ACK owed for the request rides on the reply (an ACK owed
  * by a connection that sent nothing goes out alone at that flush). There is
- * no Nagle delay: the stack serves request/response traffic. */
+ * no Nagle delay: the stack serves request/response traffic.
+ *
+ * Once synchronized with the peer's MAC known, a connection's segments are
+ * copied from its header template (tcp.h) and patched: sequence numbers,
+ * flags, window, timestamps, lengths; the IPv4 checksum is the template's
+ * sum plus the length, the TCP checksum one pass over header and payload
+ * from the template's pseudo-header sum. The bytes are those the general
+ * path (tcp_frame, ip_fill, eth_output) writes. */
 #include <errno.h>
 #include <string.h>
 
@@ -90,7 +98,9 @@ static struct rte_mbuf *tcp_frame(struct net_stack *s, const struct tcp_hdr_args
         m->l4_len = (uint8_t)(TCP_HLEN + a->optlen);
         th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
     } else {
-        th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+        th->cksum = (uint16_t)~net_cksum_fold64(
+            net_cksum_add(net_cksum_phdr(ip->src_addr, ip->dst_addr, IPPROTO_TCP, l4len), th,
+                          l4len));
     }
     s->cnt.tcp_segs_out++;
     return m;
@@ -110,34 +120,115 @@ static uint32_t put_ts(uint8_t *p, const struct tcp_conn *c)
     return TCP_OPT_TS_LEN;
 }
 
-/* The window field: never moves the right edge left (RFC 9293 3.8.6.2.2),
- * which may round up by less than one scale unit; the ring's slack holds it. */
-static uint16_t tcp_wnd_field(struct tcp_conn *c)
+/* The connection's header template (tcp.h), once its options and the
+ * peer's MAC are settled: a synchronized state, MAC learned. The bytes are
+ * those tcp_frame, ip_fill and eth_output write, with zero in every field a
+ * segment patches. */
+static void tcp_hdr_build(struct tcp_conn *c)
 {
-    uint32_t ws = c->ws_ok ? c->rcv_wscale : 0;
-    uint32_t win = tcp_rcv_window(c);
-    uint32_t field = win >> ws;
+    struct net_stack *s = c->s;
+    struct rte_ether_hdr *eh = (struct rte_ether_hdr *)c->hdr;
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eh + 1);
+    struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
+    uint32_t optlen = c->ts_ok ? TCP_OPT_TS_LEN : 0;
+    uint8_t *opt = (uint8_t *)(th + 1);
 
-    if (seq_lt(c->rcv_nxt + (field << ws), c->rcv_adv))
-        field++;
-    if (field > 65535)
-        field = 65535;
-    c->rcv_adv = seq_max(c->rcv_adv, c->rcv_nxt + (field << ws));
-    return (uint16_t)field;
+    memset(c->hdr, 0, sizeof(c->hdr));
+    rte_ether_addr_copy(&c->peer_mac, &eh->dst_addr);
+    rte_ether_addr_copy(&s->mac, &eh->src_addr);
+    eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->fragment_offset = rte_cpu_to_be_16(0x4000);     /* DF, as ip_fill */
+    ip->time_to_live = NET_TTL;
+    ip->next_proto_id = IPPROTO_TCP;
+    ip->src_addr = s->ip_be;
+    ip->dst_addr = c->key.rip;
+    th->src_port = c->key.lport;
+    th->dst_port = c->key.rport;
+    th->data_off = (uint8_t)(((TCP_HLEN + optlen) / 4) << 4);
+    if (optlen) {
+        opt[0] = TCPOPT_NOP;
+        opt[1] = TCPOPT_NOP;
+        opt[2] = TCPOPT_TS;
+        opt[3] = 10;
+    }
+    c->hdr_ipsum = net_cksum_raw(ip, NET_IP_HLEN);
+    c->hdr_phsum = net_cksum_phdr(ip->src_addr, ip->dst_addr, IPPROTO_TCP, 0);
+    c->hdr_len = (uint8_t)(NET_ETH_HLEN + NET_IP_HLEN + TCP_HLEN + optlen);
+}
+
+/* A segment from the template: what tcp_frame + ip_output make of it, for
+ * a synchronized connection whose peer MAC is known. */
+static struct rte_mbuf *tcp_frame_fast(struct tcp_conn *c, uint32_t seq, uint32_t len,
+                                       uint8_t flags, uint16_t wnd)
+{
+    struct net_stack *s = c->s;
+    uint32_t hlen = c->hdr_len;
+    uint32_t l4len = hlen - NET_ETH_HLEN - NET_IP_HLEN + len;
+    uint16_t tot = rte_cpu_to_be_16((uint16_t)(NET_IP_HLEN + l4len));
+    struct rte_mbuf *m = net_alloc_frame(s, hlen + len);
+    struct rte_ipv4_hdr *ip;
+    struct rte_tcp_hdr *th;
+    uint8_t *p;
+
+    if (m == NULL)
+        return NULL;
+    p = rte_pktmbuf_mtod(m, uint8_t *);
+    /* The whole template, whatever hdr_len: the frame's buffer has room
+     * (config_ok), and payload or nothing follows the header. */
+    memcpy(p, c->hdr, TCP_HDR_TMPL);
+    ip = (struct rte_ipv4_hdr *)(p + NET_ETH_HLEN);
+    th = (struct rte_tcp_hdr *)(ip + 1);
+    ip->total_length = tot;
+    th->sent_seq = rte_cpu_to_be_32(seq);
+    th->recv_ack = rte_cpu_to_be_32(c->rcv_nxt);
+    th->tcp_flags = flags;
+    th->rx_win = rte_cpu_to_be_16(wnd);
+    if (c->ts_ok) {
+        uint32_t ts[2] = { rte_cpu_to_be_32(tcp_now_ms(s) + c->ts_offset),
+                           rte_cpu_to_be_32(c->ts_recent) };
+
+        memcpy((uint8_t *)(th + 1) + 4, ts, sizeof(ts));
+    }
+    if (len)
+        tcp_ring_copy_out(&c->sring, seq - c->snd_buf_seq, p + hlen, len);
+    m->l2_len = NET_ETH_HLEN;
+    m->l3_len = NET_IP_HLEN;
+    if (s->cfg.tx_csum_offload) {
+        m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
+        m->l4_len = (uint8_t)(hlen - NET_ETH_HLEN - NET_IP_HLEN);
+        th->cksum = (uint16_t)net_cksum_fold64(c->hdr_phsum + rte_cpu_to_be_16((uint16_t)l4len));
+    } else {
+        ip->hdr_checksum = (uint16_t)~net_cksum_fold(c->hdr_ipsum + tot);
+        th->cksum = (uint16_t)~net_cksum_fold64(
+            net_cksum_add(c->hdr_phsum + rte_cpu_to_be_16((uint16_t)l4len), th, l4len));
+    }
+    s->cnt.tcp_segs_out++;
+    return m;
 }
 
 /* One segment of the connection: [seq, seq+len) from the ring plus flags. */
 static int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 {
     struct net_stack *s = c->s;
-    uint8_t opt[TCP_OPT_TS_LEN];
-    struct tcp_hdr_args a = { .k = &c->key, .seq = seq, .ack = c->rcv_nxt, .flags = flags, .opt = opt };
     struct rte_mbuf *m;
+    int fast;
 
-    if (c->ts_ok)
-        a.optlen = put_ts(opt, c);
-    a.wnd = tcp_wnd_field(c);
-    m = tcp_frame(s, &a, &c->sring, seq - c->snd_buf_seq, len);
+    if (c->hdr_len == 0 && c->mac_ok && c->state >= TCP_ESTABLISHED)
+        tcp_hdr_build(c);
+    fast = c->hdr_len != 0;
+    if (fast) {
+        m = tcp_frame_fast(c, seq, len, flags, tcp_wnd_field(c));
+    } else {
+        uint8_t opt[TCP_OPT_TS_LEN];
+        struct tcp_hdr_args a = { .k = &c->key, .seq = seq, .ack = c->rcv_nxt, .flags = flags,
+                                  .opt = opt };
+
+        if (c->ts_ok)
+            a.optlen = put_ts(opt, c);
+        a.wnd = tcp_wnd_field(c);
+        m = tcp_frame(s, &a, &c->sring, seq - c->snd_buf_seq, len);
+    }
     if (m == NULL)
         return -ENOBUFS;
     if (flags & TCP_F_ACK) {
@@ -146,7 +237,10 @@ static int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flag
         c->segs_unacked = 0;
         c->dack_at = 0;
     }
-    ip_output(s, m, c->key.rip, c->mac_ok ? &c->peer_mac : NULL);
+    if (fast)
+        net_tx(s, m);               /* the template holds both MACs */
+    else
+        ip_output(s, m, c->key.rip, c->mac_ok ? &c->peer_mac : NULL);
     return 0;
 }
 
@@ -387,7 +481,9 @@ void tcp_output(struct tcp_conn *c)
         unsent = avail - len;
         if (c->rexmt_at == 0)
             tcp_arm_rexmt(c);
-        if (fin)
+        /* The ring is out (the FIN, if queued, rode on this segment): the
+         * next turn of the loop would find nothing to send. */
+        if (fin || len == avail)
             break;
     }
     /* Zero window with bytes waiting and nothing in flight to be ACKed:

@@ -1,6 +1,7 @@
 /* tcp_timer — the per-core timer wheel and what expiries do: retransmission
  * timeout (RFC 6298, backoff), SYN/SYN-ACK retries, zero-window persist,
- * delayed ACK, TIME_WAIT and orphaned FIN_WAIT_2 lifetimes; RTT estimation.
+ * delayed ACK, TIME_WAIT and orphaned FIN_WAIT_2 lifetimes. (RTT estimation,
+ * tcp_rtt_sample, is in tcp_in.c, next to the ACK processing that feeds it.)
  *
  * Call chain: net_timers → tcp_timers_run → tcp_timer_fire → tcp_output,
  *             tcp_retransmit_first, tcp_send_probe, tcp_conn_gone
@@ -10,8 +11,10 @@
  * one slot, for the earlier of its two deadlines (rexmt_at, dack_at). Moving
  * a deadline later leaves it where it is (re-armed lazily when it fires
  * early): an RTO restarted by every ACK costs no list surgery. Deadlines
- * beyond one turn stay in their slot and are skipped until due. Work per
- * call is bounded by a budget of expirations and by one turn of slots. */
+ * beyond one turn stay in their slot and are skipped until due; a
+ * connection whose deadlines were all cleared stays in its slot until it
+ * comes up (it is no expiration then). Work per call is bounded by a
+ * budget of expirations and by one turn of slots. */
 #include "net_priv.h"
 
 static void wheel_unlink(struct tcp_stack *t, struct tcp_conn *c)
@@ -44,21 +47,10 @@ static void wheel_link(struct tcp_stack *t, struct tcp_conn *c, uint64_t tick)
     t->wheel[slot] = c;
 }
 
-void tcp_timer_sync(struct tcp_conn *c)
+void tcp_timer_relink(struct tcp_conn *c, uint64_t tick)
 {
     struct tcp_stack *t = &c->s->tcp;
-    uint64_t due = c->rexmt_at;
-    uint64_t tick;
 
-    if (c->dack_at && (due == 0 || c->dack_at < due))
-        due = c->dack_at;
-    if (due == 0) {
-        wheel_unlink(t, c);
-        return;
-    }
-    tick = (due + TCP_TICK_US - 1) / TCP_TICK_US;
-    if (c->wheel_tick != 0 && c->wheel_tick <= tick)
-        return;
     wheel_unlink(t, c);
     wheel_link(t, c, tick);
 }
@@ -69,47 +61,6 @@ void tcp_timer_stop(struct tcp_conn *c)
     c->dack_at = 0;
     c->persist = 0;
     wheel_unlink(&c->s->tcp, c);
-}
-
-uint32_t tcp_rto_backed_off(const struct tcp_conn *c)
-{
-    uint64_t rto = (uint64_t)c->rto_us << (c->nrexmt < 16 ? c->nrexmt : 16);
-    uint64_t max = (uint64_t)c->s->cfg.rto_max_ms * 1000;
-
-    return (uint32_t)(rto < max ? rto : max);
-}
-
-void tcp_arm_rexmt(struct tcp_conn *c)
-{
-    c->rexmt_at = c->s->now_us + tcp_rto_backed_off(c);
-    tcp_timer_sync(c);
-}
-
-void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
-{
-    const struct net_config *cfg = &c->s->cfg;
-    uint32_t rto, var4;
-
-    if (c->srtt_us == 0) {
-        /* RFC 6298 2.2 */
-        c->srtt_us = r ? r : 1;
-        c->rttvar_us = r / 2;
-    } else {
-        /* RFC 6298 2.3, alpha 1/8, beta 1/4 */
-        uint32_t delta = c->srtt_us > r ? c->srtt_us - r : r - c->srtt_us;
-
-        c->rttvar_us = (3 * c->rttvar_us + delta) / 4;
-        c->srtt_us = (7 * c->srtt_us + r) / 8;
-        if (c->srtt_us == 0)
-            c->srtt_us = 1;
-    }
-    var4 = 4 * c->rttvar_us;
-    rto = c->srtt_us + (var4 > TCP_TICK_US ? var4 : TCP_TICK_US);   /* G = one tick */
-    if (rto < cfg->rto_min_ms * 1000)
-        rto = cfg->rto_min_ms * 1000;           /* RFC 6298 2.4 */
-    if (rto > cfg->rto_max_ms * 1000)
-        rto = cfg->rto_max_ms * 1000;           /* RFC 6298 2.5 */
-    c->rto_us = rto;
 }
 
 static void rexmt_fire(struct tcp_conn *c)
@@ -202,19 +153,25 @@ static void rexmt_fire(struct tcp_conn *c)
         tcp_arm_rexmt(c);
 }
 
-static void tcp_timer_fire(struct tcp_conn *c, uint64_t now)
+/* Returns 1 when a deadline expired, 0 for a stale or early entry. */
+static int tcp_timer_fire(struct tcp_conn *c, uint64_t now)
 {
+    int fired = 0;
+
     if (c->dack_at && c->dack_at <= now) {
         c->dack_at = 0;
+        fired = 1;
         if (c->ack_owed)
             tcp_send_ack(c);
     }
     if (c->rexmt_at && c->rexmt_at <= now) {
         c->rexmt_at = 0;
+        fired = 1;
         rexmt_fire(c);
     }
     if (c->state != TCP_CLOSED)
         tcp_timer_sync(c);
+    return fired;
 }
 
 unsigned tcp_timers_run(struct net_stack *s, uint64_t now_us, unsigned budget)
@@ -250,8 +207,7 @@ unsigned tcp_timers_run(struct net_stack *s, uint64_t now_us, unsigned budget)
                     return fired;
                 }
                 wheel_unlink(t, c);
-                tcp_timer_fire(c, now_us);
-                fired++;
+                fired += (unsigned)tcp_timer_fire(c, now_us);
             }
             c = next;
         }

@@ -1572,6 +1572,72 @@ static void test_timestamps_paws(void **state)
     fp_free(f);
 }
 
+/* Segments that look like the predicted case (ESTABLISHED, in order,
+ * ACK) but differ in one field take the full path: each keeps its full-path
+ * outcome. */
+static void test_header_prediction_edges(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+
+    (void)state;
+    peer_init(&p, f, 50031, 1);
+    fc = accept_conn(&p);
+    /* ACK beyond what we sent, with data: dropped, ACK sent, not delivered */
+    p.ack += 5;
+    peer_tx(&p, TCP_F_ACK | TCP_F_PSH, "bad", 3);
+    p.ack -= 5;
+    p.seq -= 3;
+    expect_ack(&p, p.seq);
+    assert_int_equal(cnt(f)->drop.tcp_ack_unsent, 1);
+    assert_int_equal(fc->rxlen, 0);
+    /* the same TSval again (not older): delivered */
+    p.tsval--;
+    peer_tx(&p, TCP_F_ACK | TCP_F_PSH, "one", 3);
+    expect_ack(&p, p.seq);
+    assert_int_equal(fc->rxlen, 3);
+    /* URG set: the full path, which ignores it, delivers too */
+    peer_tx(&p, TCP_F_ACK | TCP_F_URG, "two", 3);
+    expect_ack(&p, p.seq);
+    assert_int_equal(fc->rxlen, 6);
+    /* a segment one byte ahead: out of order, a duplicate ACK at once */
+    p.seq++;
+    peer_tx(&p, TCP_F_ACK, "x", 1);
+    expect_ack(&p, p.seq - 2);
+    assert_int_equal(fc->c->nooo, 1);
+    p.seq -= 2;
+    peer_tx(&p, TCP_F_ACK, "y", 1);             /* fills the hole: both delivered */
+    p.seq++;
+    expect_ack(&p, p.seq);
+    assert_int_equal(fc->rxlen, 8);
+    assert_memory_equal(fc->rx + 6, "yx", 2);
+    /* the reply's ACK and new data in one segment: predicted, all at once */
+    assert_int_equal(net_tcp_send(fc->c, "+OK\r\n", 5), 5);
+    net_flush(f->s);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.len, 5);
+    p.ack += 5;
+    peer_tx(&p, TCP_F_ACK | TCP_F_PSH, "three", 5);
+    expect_ack(&p, p.seq);
+    assert_int_equal(fc->rxlen, 13);
+    assert_int_equal(fc->c->sring.len, 0);
+    assert_int_equal(fc->c->snd_una, fc->c->snd_max);
+    /* with everything acknowledged the RTO is off: the wheel's stale entry
+     * fires nothing when its slot comes */
+    assert_int_equal(fc->c->rexmt_at, 0);
+    f->now += 400 * MS;
+    assert_int_equal(net_timers(f->s, f->now), 0);
+    expect_nothing(f);
+    assert_int_equal(fc->c->wheel_tick, 0);
+    net_tcp_close(fc->c);
+    fp_flush(f);
+    finish_from_peer(&p);
+    expect_all_closed(f);
+    fp_free(f);
+}
+
 /* ---- validation drops ------------------------------------------------------------ */
 
 static void test_ack_validation(void **state)
@@ -2757,6 +2823,7 @@ int main(void)
         cmocka_unit_test(test_send_after_reset),
         cmocka_unit_test(test_window_scaling_and_mss),
         cmocka_unit_test(test_timestamps_paws),
+        cmocka_unit_test(test_header_prediction_edges),
         cmocka_unit_test(test_ack_validation),
         cmocka_unit_test(test_listener_and_header_drops),
         cmocka_unit_test(test_syn_flood_bounded),
