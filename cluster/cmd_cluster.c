@@ -540,14 +540,22 @@ static void apply_slots(struct cluster *cl, const uint8_t *seen, int del)
     cl->todo |= CL_TODO_UPDATE_STATE | CL_TODO_SAVE;
 }
 
-static void addslots(struct cmd_ctx *c, int del)
+/* ADDSLOTS/DELSLOTS take slots, ADDSLOTSRANGE/DELSLOTSRANGE pairs. The error
+ * order is 7.0's: the single-slot forms parse every argument before checking
+ * any slot, the range forms parse and check one pair at a time. */
+static void change_slots(struct cmd_ctx *c, int del, int ranged)
 {
     struct cluster *cl = cluster_or_reply(c);
+    int step = ranged ? 2 : 1;
     uint8_t *seen;
 
     if (!cl)
         return;
-    for (int j = 2; j < c->argc; j++)
+    if (ranged && c->argc % 2 == 1) {
+        cmd_reply_arity(c);
+        return;
+    }
+    for (int j = 2; !ranged && j < c->argc; j++)
         if (slot_or_reply(c, &c->argv[j]) < 0)
             return;
     seen = calloc(BUS_SLOTS, 1);
@@ -556,56 +564,19 @@ static void addslots(struct cmd_ctx *c, int del)
         return;
     }
     cl_lock(cl);
-    for (int j = 2; j < c->argc; j++) {
-        int s = slot_or_reply(c, &c->argv[j]);
-        if (check_slots(c, cl, seen, del, s, s) != 0)
-            goto out;
-    }
-    apply_slots(cl, seen, del);
-    resp_add_ok(c->out);
-out:
-    cl_unlock(cl);
-    free(seen);
-}
-
-void cmd_cluster_addslots(struct cmd_ctx *c)
-{
-    addslots(c, 0);
-}
-
-void cmd_cluster_delslots(struct cmd_ctx *c)
-{
-    addslots(c, 1);
-}
-
-static void addslotsrange(struct cmd_ctx *c, int del)
-{
-    struct cluster *cl = cluster_or_reply(c);
-    uint8_t *seen;
-
-    if (!cl)
-        return;
-    if (c->argc % 2 == 1) {
-        cmd_reply_arity(c);
-        return;
-    }
-    seen = calloc(BUS_SLOTS, 1);
-    if (!seen) {
-        resp_add_error(c->out, ERR_OOM);
-        return;
-    }
-    cl_lock(cl);
-    for (int j = 2; j < c->argc; j += 2) {
-        int start = slot_or_reply(c, &c->argv[j]), end;
+    for (int j = 2; j < c->argc; j += step) {
+        int start = slot_or_reply(c, &c->argv[j]), end = start;
         if (start < 0)
             goto out;
-        end = slot_or_reply(c, &c->argv[j + 1]);
-        if (end < 0)
-            goto out;
-        if (start > end) {
-            resp_add_errorf(c->out, "ERR start slot number %d is greater than end slot number %d",
-                            start, end);
-            goto out;
+        if (ranged) {
+            end = slot_or_reply(c, &c->argv[j + 1]);
+            if (end < 0)
+                goto out;
+            if (start > end) {
+                resp_add_errorf(c->out, "ERR start slot number %d is greater than end slot "
+                                "number %d", start, end);
+                goto out;
+            }
         }
         if (check_slots(c, cl, seen, del, start, end) != 0)
             goto out;
@@ -617,14 +588,24 @@ out:
     free(seen);
 }
 
+void cmd_cluster_addslots(struct cmd_ctx *c)
+{
+    change_slots(c, 0, 0);
+}
+
+void cmd_cluster_delslots(struct cmd_ctx *c)
+{
+    change_slots(c, 1, 0);
+}
+
 void cmd_cluster_addslotsrange(struct cmd_ctx *c)
 {
-    addslotsrange(c, 0);
+    change_slots(c, 0, 1);
 }
 
 void cmd_cluster_delslotsrange(struct cmd_ctx *c)
 {
-    addslotsrange(c, 1);
+    change_slots(c, 1, 1);
 }
 
 void cmd_cluster_flushslots(struct cmd_ctx *c)

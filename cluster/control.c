@@ -108,7 +108,7 @@ struct metrics {
 static void metrics_tick(struct runtime *rt, struct metrics *m)
 {
     uint64_t now[METRIC_COUNT] = { 0, 0, 0 };
-    int64_t t = clock_ms(), used = mem_used();
+    int64_t t = clock_us() / 1000, used = mem_used();
     int64_t peak = atomic_load_explicit(&rt->mem_peak, memory_order_relaxed);
 
     if (used > peak)
@@ -160,15 +160,18 @@ int control_run(struct runtime *rt)
                                { .fd = cluster_fd(), .events = POLLIN },
                                { .fd = rt->exc ? exc_fd(rt->exc) : -1, .events = POLLIN } };
         struct signalfd_siginfo si;
-        int64_t now = clock_ms(), wait;
+        /* The tick runs on the monotonic clock: a step of the wall clock
+         * must not stretch the wait (the cluster keeps Redis's wall-clock
+         * times for its own bookkeeping). */
+        int64_t now = clock_us() / 1000, wait;
 
         if (now - m.last_ms >= CONTROL_TICK_MS) {
             metrics_tick(rt, &m);
             control_reclaim_slotmaps(rt);
-            cluster_tick(rt, now);
+            cluster_tick(rt, clock_ms());
             if (rt->exc)
                 exc_poll(rt->exc);   /* a safety net only: the exception path wakes us itself */
-            now = clock_ms();
+            now = clock_us() / 1000;
         }
         /* Bus traffic wakes the loop often; the tick keeps its period. */
         wait = CONTROL_TICK_MS - (now - m.last_ms);

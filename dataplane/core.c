@@ -48,6 +48,7 @@
 #define RING_DRAIN_BURST 64     /* descriptors per dequeue call */
 #define RING_DRAIN_MAX   1024   /* per ring per turn: bounds a turn's work */
 #define CORE_SPIN_TURNS 64       /* empty polls after work before sleeping: ~30 µs */
+#define CORE_MAX_SLEEP_MS 100    /* the cron interval at Redis's default hz 10 */
 #define CRON_EXPIRE_BUDGET_PCT 25 /* Redis: ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC */
 
 int64_t clock_ms(void)
@@ -524,6 +525,10 @@ void core_turn(struct core *self, int may_sleep)
         timeout = may_sleep ? (int)(self->next_cron_ms - self->now_ms) : 0;
         if (timeout < 0 || self->backlog_total || self->waiting_barrier)
             timeout = 0;
+        /* now_ms is wall-clock time (Redis's, for expiry): a step back of
+         * the clock must not turn the wait for the cron into a long sleep. */
+        if (timeout > CORE_MAX_SLEEP_MS)
+            timeout = CORE_MAX_SLEEP_MS;
         /* Busy for a while after work: polling without sleeping spares the
          * sleep/wake-up round trip through the scheduler on every request of a
          * request-reply load, and costs nothing once the spin budget is spent. */

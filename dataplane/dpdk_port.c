@@ -312,6 +312,22 @@ static void set_reta(const struct dpdk_port *p, uint16_t reta_size)
         log_msg(LL_VERBOSE, "DPDK: port %s keeps its RSS table (%s)", p->name, rte_strerror(-rc));
 }
 
+/* Free each pool once (queues of one socket share a pool) and mark the
+ * port closed. */
+static void free_pools(struct dpdk_port *p)
+{
+    for (unsigned q = 0; q < DPDK_PORT_MAX_QUEUES; q++) {
+        struct rte_mempool *mp = p->pool[q];
+        if (mp == NULL)
+            continue;
+        for (unsigned j = q; j < DPDK_PORT_MAX_QUEUES; j++)
+            if (p->pool[j] == mp)
+                p->pool[j] = NULL;
+        rte_mempool_free(mp);
+    }
+    p->port_id = RTE_MAX_ETHPORTS;
+}
+
 int dpdk_port_open(const struct dpdk_port_config *cfg, struct dpdk_port *p,
                    char *err, size_t errlen)
 {
@@ -515,16 +531,7 @@ fail:
         rte_eth_dev_close(p->port_id);
         configured = 0;
     }
-    for (unsigned q = 0; q < DPDK_PORT_MAX_QUEUES; q++) {
-        struct rte_mempool *mp = p->pool[q];
-        if (mp == NULL)
-            continue;
-        for (unsigned j = q; j < DPDK_PORT_MAX_QUEUES; j++)
-            if (p->pool[j] == mp)
-                p->pool[j] = NULL;
-        rte_mempool_free(mp);
-    }
-    p->port_id = RTE_MAX_ETHPORTS;
+    free_pools(p);
     return rc < 0 ? rc : -EIO;
 }
 
@@ -538,16 +545,7 @@ void dpdk_port_close(struct dpdk_port *p)
     if (rc != 0)
         log_msg(LL_WARNING, "DPDK: port %s: stop failed (%s)", p->name, rte_strerror(-rc));
     rte_eth_dev_close(p->port_id);
-    for (unsigned q = 0; q < DPDK_PORT_MAX_QUEUES; q++) {
-        struct rte_mempool *mp = p->pool[q];
-        if (mp == NULL)
-            continue;
-        for (unsigned j = q; j < DPDK_PORT_MAX_QUEUES; j++)
-            if (p->pool[j] == mp)
-                p->pool[j] = NULL;
-        rte_mempool_free(mp);
-    }
-    p->port_id = RTE_MAX_ETHPORTS;
+    free_pools(p);
 }
 
 void dpdk_port_net_config(const struct dpdk_port *p, unsigned q, struct net_config *nc)

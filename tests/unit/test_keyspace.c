@@ -25,7 +25,6 @@
 #include "../../kv/keyspace.h"
 #include "../../kv/lfu.h"
 #include "../../kv/slot.h"
-#include "../../kv/slotkeys.h"
 
 #define T0 1700000000000ll   /* a fixed "now" in unix ms */
 
@@ -668,36 +667,6 @@ static void test_memory_usage(void **state)
     assert_string_equal(run(f, cmd_memory_usage, 3, nk), "$-1\r\n");
 }
 
-/* Keys of lost slots go, every other key stays, with 1,000 keys so the walk
- * crosses many buckets; an empty bitmap deletes nothing. */
-static void test_slots_purge(void **state)
-{
-    struct fx *f = *state;
-    uint8_t lost[SLOT_COUNT / 8] = { 0 };
-    char k[32];
-    size_t in_lost = 0;
-
-    for (int i = 0; i < 1000; i++) {
-        snprintf(k, sizeof(k), "key:%d", i);
-        set(f, k, "v");
-        if (slot_of(k, strlen(k)) % 3 == 0)
-            in_lost++;
-    }
-    assert_int_equal(ks_slots_purge(&f->c, lost), 0);
-    for (unsigned j = 0; j < SLOT_COUNT; j += 3)
-        lost[j >> 3] = (uint8_t)(lost[j >> 3] | (1u << (j & 7)));
-    assert_int_equal(ks_slots_purge(&f->c, lost), (long)in_lost);
-    assert_int_equal(ks_db0_count(&f->c), 1000 - in_lost);
-    for (int i = 0; i < 1000; i++) {
-        snprintf(k, sizeof(k), "key:%d", i);
-        if (slot_of(k, strlen(k)) % 3 == 0)
-            assert_null(get(f, k));
-        else
-            assert_non_null(get(f, k));
-    }
-    assert_int_equal(ks_slots_purge(&f->c, lost), 0);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -718,7 +687,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rehash_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_usage, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slots_purge, setup, teardown),
     };
 
     slot_init();
