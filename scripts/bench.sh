@@ -7,6 +7,10 @@
 #   scripts/bench.sh --cluster    throughput with cluster-enabled yes against
 #                                 standalone, for both servers (the cluster
 #                                 checks' cost: the ratio should stay above 0.95)
+#   scripts/bench.sh --callgrind-cluster
+#                                 the same cost as instructions per GET on the
+#                                 serving thread (callgrind --separate-threads:
+#                                 the cluster bus thread's timed work left out)
 #
 # Both servers run on the socket transport pinned to one CPU (BENCH_SERVER_CPU,
 # default 1), slotd with --threads 1; redis-benchmark is pinned to another
@@ -41,6 +45,7 @@ for a in "$@"; do
     case $a in
         --callgrind) MODE=callgrind ;;
         --cluster) MODE=cluster ;;
+        --callgrind-cluster) MODE=callgrind-cluster ;;
         -h|--help) sed -n '2,33p' "$LIB_ROOT/scripts/bench.sh"; exit 0 ;;
         *) lib_die "unknown argument $a (see --help)" ;;
     esac
@@ -260,6 +265,57 @@ run_callgrind() {
     fi
 }
 
+# Per-request instructions of the serving thread (slotd's data core,
+# redis-server's main thread): of the threads of two --separate-threads
+# profiles, the one whose count grew most from the idle run to the busy one.
+callgrind_serving_ipr() {   # callgrind_serving_ipr IDLE_PREFIX BUSY_PREFIX REQUESTS
+    local f best=0 d
+    for f in "$2"-*; do
+        [ -f "$f" ] || continue
+        d=$(( $(callgrind_ir "$f") - $(callgrind_ir "$1-${f##*-}" 2>/dev/null || echo 0) ))
+        ((d > best)) && best=$d
+    done
+    awk -v d="$best" -v n="$3" 'BEGIN { printf "%.0f", d / n }'
+}
+
+run_callgrind_cluster() {
+    command -v valgrind >/dev/null || lib_die "valgrind is missing"
+    make_load 1000 "$WORK/pre.resp"
+    local name kind port pid phase out extra i
+    export LIB_START_TIMEOUT=120
+    for name in redis redis-cluster target target-cluster; do
+        kind=${name%-cluster}
+        [ "$kind" = target ] && kind=$TKIND
+        for phase in idle busy; do
+            out="$WORK/$name-$phase.callgrind"
+            port=$(lib_free_port)
+            extra=()
+            [ "$name" != "${name%-cluster}" ] &&
+                extra=(--cluster-enabled yes --cluster-config-file "$WORK/nodes-$name-$phase.conf")
+            lib_server_argv "$kind" "$port" "${extra[@]}"
+            lib_start_server pid "$WORK/$name-$phase.log" "$SERVER_CPU" -- \
+                valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out" \
+                "${LIB_ARGV[@]}" || lib_die "$name under callgrind did not start"
+            if [ ${#extra[@]} -gt 0 ]; then
+                redis-cli -h 127.0.0.1 -p "$port" CLUSTER ADDSLOTSRANGE 0 16383 >/dev/null
+                for ((i = 0; i < 200; i++)); do
+                    redis-cli -h 127.0.0.1 -p "$port" CLUSTER INFO | grep -q '^cluster_state:ok' && break
+                    sleep 0.1
+                done
+            fi
+            load_keys "$port" "$WORK/pre.resp" 1000
+            if [ "$phase" = busy ]; then
+                taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p "$port" -c 1 -P 16 -t get \
+                    -r 1000 -n "$CALLGRIND_GETS" -q >/dev/null 2>&1 || lib_die "redis-benchmark failed on $name"
+            fi
+            lib_stop_server "$pid" 120 || true
+        done
+        M[$name.ipr]=$(callgrind_serving_ipr "$WORK/$name-idle.callgrind" "$WORK/$name-busy.callgrind" \
+                       "$CALLGRIND_GETS")
+        lib_log "callgrind $name: ${M[$name.ipr]} instructions per GET on the serving thread"
+    done
+}
+
 print_phases() {
     local k label
     echo
@@ -294,6 +350,16 @@ if [ "$MODE" = callgrind ]; then
     echo "|---|---:|---:|---:|"
     echo "| instructions per GET (callgrind, -c 1 -P 16, $CALLGRIND_GETS GETs, idle run subtracted) | ${M[redis.ipr]} | ${M[target.ipr]} | $(ratio "${M[target.ipr]}" "${M[redis.ipr]}") |"
     print_phases
+elif [ "$MODE" = callgrind-cluster ]; then
+    run_callgrind_cluster
+    echo
+    echo "instructions per GET on the serving thread (callgrind, -c 1 -P 16, $CALLGRIND_GETS GETs, idle run subtracted);"
+    echo "cluster: cluster-enabled yes, one node owning all 16384 slots"
+    echo
+    echo "| server | standalone | cluster | cluster/standalone |"
+    echo "|---|---:|---:|---:|"
+    echo "| redis-server | ${M[redis.ipr]} | ${M[redis-cluster.ipr]} | $(ratio "${M[redis-cluster.ipr]}" "${M[redis.ipr]}") |"
+    echo "| $TNAME | ${M[target.ipr]} | ${M[target-cluster.ipr]} | $(ratio "${M[target-cluster.ipr]}" "${M[target.ipr]}") |"
 elif [ "$MODE" = cluster ]; then
     run_throughput redis redis-cluster target target-cluster
     echo
