@@ -316,6 +316,27 @@ run_callgrind_cluster() {
     done
 }
 
+# Throughput table rows, one per depth and metric, each pair of servers
+# (A B) as "A | B | B/A".
+metric_rows() {     # metric_rows A1 B1 [A2 B2 ...]
+    local p m label row i a b args=("$@")
+    for p in 16 1; do
+        for m in set get rpc; do
+            case $m in
+                set) label="SET ops/s (-P $p)" ;;
+                get) label="GET ops/s (-P $p)" ;;
+                rpc) label="requests per server CPU-second (-P $p)" ;;
+            esac
+            row="| $label"
+            for ((i = 0; i < ${#args[@]}; i += 2)); do
+                a=${args[i]} b=${args[i + 1]}
+                row+=" | $(fmt "${M[$a.$p.$m]}") | $(fmt "${M[$b.$p.$m]}") | $(ratio "${M[$b.$p.$m]}" "${M[$a.$p.$m]}")"
+            done
+            echo "$row |"
+        done
+    done
+}
+
 print_phases() {
     local k label
     echo
@@ -368,16 +389,7 @@ elif [ "$MODE" = cluster ]; then
     echo
     echo "| metric | redis | redis cluster | cluster/standalone | $TNAME | $TNAME cluster | cluster/standalone |"
     echo "|---|---:|---:|---:|---:|---:|---:|"
-    for p in 16 1; do
-        for m in set get rpc; do
-            case $m in
-                set) label="SET ops/s (-P $p)" ;;
-                get) label="GET ops/s (-P $p)" ;;
-                rpc) label="requests per server CPU-second (-P $p)" ;;
-            esac
-            echo "| $label | $(fmt "${M[redis.$p.$m]}") | $(fmt "${M[redis-cluster.$p.$m]}") | $(ratio "${M[redis-cluster.$p.$m]}" "${M[redis.$p.$m]}") | $(fmt "${M[target.$p.$m]}") | $(fmt "${M[target-cluster.$p.$m]}") | $(ratio "${M[target-cluster.$p.$m]}" "${M[target.$p.$m]}") |"
-        done
-    done
+    metric_rows redis redis-cluster target target-cluster
 else
     run_throughput redis target
     echo
@@ -385,16 +397,7 @@ else
     echo
     echo "| metric | redis-server | $TNAME | $TNAME/redis |"
     echo "|---|---:|---:|---:|"
-    for p in 16 1; do
-        for m in set get rpc; do
-            case $m in
-                set) label="SET ops/s (-P $p)" ;;
-                get) label="GET ops/s (-P $p)" ;;
-                rpc) label="requests per server CPU-second (-P $p)" ;;
-            esac
-            echo "| $label | $(fmt "${M[redis.$p.$m]}") | $(fmt "${M[target.$p.$m]}") | $(ratio "${M[target.$p.$m]}" "${M[redis.$p.$m]}") |"
-        done
-    done
+    metric_rows redis target
     if [ "${BENCH_SKIP_MEMORY:-0}" != 1 ]; then
         echo "| bytes per key, used_memory ($BENCH_KEYS keys, 16 B names, 16 B values) | ${M[redis.mem]} | ${M[target.mem]} | $(ratio "${M[target.mem]}" "${M[redis.mem]}") |"
         echo "| bytes per key, RSS | ${M[redis.rss]} | ${M[target.rss]} | $(ratio "${M[target.rss]}" "${M[redis.rss]}") |"
