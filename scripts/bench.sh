@@ -46,7 +46,7 @@ for a in "$@"; do
         --callgrind) MODE=callgrind ;;
         --cluster) MODE=cluster ;;
         --callgrind-cluster) MODE=callgrind-cluster ;;
-        -h|--help) sed -n '2,33p' "$LIB_ROOT/scripts/bench.sh"; exit 0 ;;
+        -h|--help) sed -n '2,37p' "$LIB_ROOT/scripts/bench.sh"; exit 0 ;;
         *) lib_die "unknown argument $a (see --help)" ;;
     esac
 done
