@@ -951,34 +951,33 @@ void cmd_cluster_help(struct cmd_ctx *c)
 
 /* ---- connection state ---------------------------------------------------- */
 
-void cmd_asking(struct cmd_ctx *c)
+/* ASKING, READONLY, READWRITE: a connection flag, in cluster mode only. */
+static void set_client_flag(struct cmd_ctx *c, uint32_t flag, int on)
 {
     if (!config_live()->cluster_enabled) {
         resp_add_error(c->out, ERR_DISABLED);
         return;
     }
+    if (on)
+        c->client->flags |= flag;
+    else
+        c->client->flags &= ~flag;
+    resp_add_ok(c->out);
+}
+
+void cmd_asking(struct cmd_ctx *c)
+{
     /* The dispatcher clears ASKING after every command; this one sets it
      * for the next (client.c). */
-    c->client->flags |= CLIENT_ASKING;
-    resp_add_ok(c->out);
+    set_client_flag(c, CLIENT_ASKING, 1);
 }
 
 void cmd_readonly(struct cmd_ctx *c)
 {
-    if (!config_live()->cluster_enabled) {
-        resp_add_error(c->out, ERR_DISABLED);
-        return;
-    }
-    c->client->flags |= CLIENT_READONLY;
-    resp_add_ok(c->out);
+    set_client_flag(c, CLIENT_READONLY, 1);
 }
 
 void cmd_readwrite(struct cmd_ctx *c)
 {
-    if (!config_live()->cluster_enabled) {
-        resp_add_error(c->out, ERR_DISABLED);
-        return;
-    }
-    c->client->flags &= ~(uint32_t)CLIENT_READONLY;
-    resp_add_ok(c->out);
+    set_client_flag(c, CLIENT_READONLY, 0);
 }
