@@ -4,7 +4,8 @@
  * jobs that must not run on a data core (jemalloc statistics take locks). It
  * reads the runtime's atomics and never a shard. In cluster mode it also
  * drives the cluster bus (cluster.h): its sockets' readiness and a tick
- * every CONTROL_TICK_MS.
+ * every CONTROL_TICK_MS. It runs the network side of MIGRATE too
+ * (migrate_out.h): data cores hand it jobs and get them back finished.
  *
  * Slot maps are published by this thread, and by a data core running a
  * CLUSTER command (under the cluster lock, so one publisher at a time); the
@@ -26,6 +27,7 @@
 #include "../dataplane/log.h"
 #include "../dataplane/mem.h"
 #include "cluster.h"
+#include "migrate_out.h"
 #include "slotmap.h"
 
 #define CONTROL_TICK_MS 100   /* shutdown requests by SHUTDOWN are seen within this */
@@ -155,15 +157,18 @@ int control_run(struct runtime *rt)
         return -errno;
     }
     while (!atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
-        /* p[2]: dataplane dpdk's exception path (frames to and from the TAP) */
-        struct pollfd p[3] = { { .fd = sfd, .events = POLLIN },
+        /* p[2]: dataplane dpdk's exception path (frames to and from the TAP);
+         * p[3]: MIGRATE jobs and their links */
+        struct pollfd p[4] = { { .fd = sfd, .events = POLLIN },
                                { .fd = cluster_fd(), .events = POLLIN },
-                               { .fd = rt->exc ? exc_fd(rt->exc) : -1, .events = POLLIN } };
+                               { .fd = rt->exc ? exc_fd(rt->exc) : -1, .events = POLLIN },
+                               { .fd = migrate_out_fd(), .events = POLLIN } };
         struct signalfd_siginfo si;
         /* The tick runs on the monotonic clock: a step of the wall clock
          * must not stretch the wait (the cluster keeps Redis's wall-clock
          * times for its own bookkeeping). */
-        int64_t now = clock_us() / 1000, wait;
+        int64_t now = clock_us() / 1000, wait, mig_wait;
+        int n;
 
         if (now - m.last_ms >= CONTROL_TICK_MS) {
             metrics_tick(rt, &m);
@@ -175,10 +180,16 @@ int control_run(struct runtime *rt)
         }
         /* Bus traffic wakes the loop often; the tick keeps its period. */
         wait = CONTROL_TICK_MS - (now - m.last_ms);
+        mig_wait = migrate_out_next_wait(now);
+        if (mig_wait >= 0 && mig_wait < wait)
+            wait = mig_wait;
         if (wait < 0)
             wait = 0;
         /* poll() skips negative descriptors */
-        if (poll(p, 3, (int)wait) <= 0)
+        n = poll(p, 4, (int)wait);
+        /* time-outs and the idle sweep are due even when nothing is readable */
+        migrate_out_run(clock_us() / 1000);
+        if (n <= 0)
             continue;
         if (p[2].revents & POLLIN)
             exc_poll(rt->exc);

@@ -86,7 +86,7 @@ struct migrate_job *migrate_out_done(unsigned core);
 /* Data core `core`: 1 if a finished job waits (a cheap check before sleeping). */
 int migrate_out_pending(unsigned core);
 
-/* Links currently open (INFO, tests). Control plane only. */
+/* Links currently open (INFO migrate_cached_sockets, tests). Any thread. */
 unsigned migrate_out_links(void);
 
 #endif

@@ -457,6 +457,27 @@ static const char *cluster_redirect(const struct client *cl, const struct slotma
 
 enum dispatch_result { DISPATCH_DONE, DISPATCH_WAIT };
 
+/* The all-cores barrier for `cmd`, or 0 to try again next turn. A write
+ * (or EXEC, whose commands are not known here) waits while any MIGRATE
+ * holds keys: it may touch them on any core. The lock count is checked
+ * again once every other core is parked, since one may have locked keys
+ * in between. */
+static int barrier_for(struct core *core, const struct cmd_spec *cmd)
+{
+    int careful = (cmd->flags & CMD_WRITE) || cmd->fn == cmd_exec;
+    _Atomic unsigned *locks = &core->rt->keylocks;
+
+    if (careful && atomic_load_explicit(locks, memory_order_relaxed))
+        return 0;
+    if (!core_barrier_try_acquire(core))
+        return 0;
+    if (careful && atomic_load_explicit(locks, memory_order_relaxed)) {
+        core_barrier_release(core);
+        return 0;
+    }
+    return 1;
+}
+
 /* Inside MULTI, over maxmemory: queueing would grow memory without bound, so
  * 7.0 refuses every command there (reads and a nested MULTI too) but EXEC,
  * DISCARD, QUIT and RESET. Returns 1 after refusing. */
@@ -581,7 +602,7 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
         owner = -2;
     else
         owner = keys_owner(core, cmd, argc, argv);
-    if (owner == -2 && !core_barrier_try_acquire(core))
+    if (owner == -2 && !barrier_for(core, cmd))
         return DISPATCH_WAIT;
     /* ASKING is good for the one command after it, or for a whole
      * transaction: Redis resetClient keeps it while in MULTI, and EXEC or
@@ -597,7 +618,8 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
     if (owner == -2) {
         exec_here(cl, cmd, argc, argv, 1, cslot, asking);
         core_barrier_release(core);
-    } else if (owner < 0 || (unsigned)owner == core->id) {
+    } else if (owner < 0 || ((unsigned)owner == core->id && !(cmd->flags & CMD_ASYNC) &&
+                             !keylock_count(&core->locks))) {
         exec_here(cl, cmd, argc, argv, 0, cslot, asking);
     } else {
         struct xreq *r = xreq_new(cl, cmd, argc, argv);
@@ -611,7 +633,12 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
         r->remote = 1;
         queue_append(cl, r);
         cl->inflight++;
-        core_send(core, r);
+        /* Here too as a request: the reply of a command that finishes
+         * later (MIGRATE), or one a MIGRATE makes wait, needs a home. */
+        if (r->owner == core->id)
+            core_run_request(core, r);
+        else
+            core_send(core, r);
     }
     return DISPATCH_DONE;
 }

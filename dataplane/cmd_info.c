@@ -25,6 +25,7 @@
 #include <rte_ring.h>
 
 #include "../cluster/cluster.h"
+#include "../cluster/migrate_out.h"
 #include "../kv/commands.h"
 #include "../kv/keyspace.h"
 #include "client.h"
@@ -419,7 +420,7 @@ static void sec_stats(struct cmd_ctx *c, struct resp_out *b, const struct totals
             "pubsubshard_channels:0\r\n"
             "latest_fork_usec:0\r\n"
             "total_forks:0\r\n"
-            "migrate_cached_sockets:0\r\n"
+            "migrate_cached_sockets:%u\r\n"
             "slave_expires_tracked_keys:0\r\n"
             "active_defrag_hits:0\r\n"
             "active_defrag_misses:0\r\n"
@@ -443,6 +444,7 @@ static void sec_stats(struct cmd_ctx *c, struct resp_out *b, const struct totals
             "client_output_buffer_limit_disconnections:%llu\r\n"
             "slotd_cross_core_requests:%llu\r\n"
             "slotd_cross_core_backlog_peak:%llu\r\n",
+         migrate_out_links(),
          (unsigned long long)t->st.total_error_replies,
          (unsigned long long)t->st.client_qbuf_limit_disconnections,
          (unsigned long long)t->st.client_obuf_limit_disconnections,

@@ -34,7 +34,9 @@
 #include "../cluster/slotmap.h"
 #include "../kv/evict.h"
 #include "../kv/keyspace.h"
-#include "../kv/migrate_link.h"
+#include "../cluster/migrate_out.h"
+#include "../cluster/dump.h"
+#include "../kv/commands.h"
 #include "../kv/slotkeys.h"
 #include "client.h"
 #include "config.h"
@@ -301,8 +303,25 @@ int64_t core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx 
     return dur;
 }
 
-/* A request from another core: run it here against our shard. */
-static void run_remote(struct core *self, struct xreq *r)
+/* Whether request r must wait for a MIGRATE of this core: a write to a key
+ * whose value is on its way to another node would be lost when MIGRATE
+ * deletes it, and a read behind a waiting request must not overtake it
+ * (`ahead`: requests are already waiting). */
+static int must_wait(struct core *self, const struct xreq *r, int ahead)
+{
+    int first, last, step, write = (r->cmd->flags & CMD_WRITE) != 0;
+
+    if (keylock_count(&self->locks) == 0 || (!write && !ahead))
+        return 0;
+    if (!cmd_key_range(r->cmd, r->argc, r->argv, &first, &last, &step))
+        return write;
+    for (int i = first; i <= last; i += step)
+        if (keylock_held(&self->locks, r->db, r->argv[i].p, r->argv[i].len))
+            return 1;
+    return 0;
+}
+
+static void execute(struct core *self, struct xreq *r)
 {
     struct cmd_ctx ctx = {
         .argc = r->argc,
@@ -313,13 +332,75 @@ static void run_remote(struct core *self, struct xreq *r)
                   .self = self->id, .all = 0 },
         .cluster_slot = r->cluster_slot,
         .asking = r->asking,
+        .req = r,
     };
 
     r->exec_us = core_exec(self, r->cmd, &ctx, NULL);
+    if (!ctx.suspended)
+        core_finish_async(self, r, SIZE_MAX, -1);
+}
+
+void core_run_request(struct core *self, struct xreq *r)
+{
+    if (must_wait(self, r, self->deferred_head != NULL)) {
+        r->xnext = NULL;
+        if (self->deferred_tail)
+            self->deferred_tail->xnext = r;
+        else
+            self->deferred_head = r;
+        self->deferred_tail = r;
+        return;
+    }
+    execute(self, r);
+}
+
+/* Keys were unlocked: run the waiting requests in arrival order, up to the
+ * first that must still wait. */
+static void run_deferred(struct core *self)
+{
+    struct xreq *r;
+
+    while ((r = self->deferred_head) != NULL && !must_wait(self, r, 0)) {
+        self->deferred_head = r->xnext;
+        if (!self->deferred_head)
+            self->deferred_tail = NULL;
+        execute(self, r);
+    }
+}
+
+void core_finish_async(struct core *self, struct xreq *r, size_t reply_start,
+                       int64_t started_us)
+{
+    if (reply_start != SIZE_MAX) {
+        r->exec_us = clock_us() - started_us;
+        if (r->out.len > reply_start && r->out.buf[reply_start] == '-') {
+            self->cmdstats[r->cmd->id].failed++;
+            core_count_error(self, r->out.buf + reply_start, r->out.len - reply_start);
+        }
+    }
     /* Not `done`: the origin walks its reply queue reading `done` while this
      * request may still be ours, so only the origin may set it. */
     r->executed = 1;
-    xsend(self, r->origin, r);
+    if (r->origin == self->id)
+        client_reply_ready(r->client, r);
+    else
+        xsend(self, r->origin, r);
+}
+
+/* MIGRATEs the control plane finished (and any a synchronous MIGRATE set
+ * aside), then the requests their keys held back. */
+static void finish_migrations(struct core *self)
+{
+    struct migrate_job *j;
+
+    while ((j = self->mig_stash) != NULL) {
+        self->mig_stash = j->next;
+        migrate_finish(self, j);
+    }
+    while ((j = migrate_out_done(self->id)) != NULL)
+        migrate_finish(self, j);
+    if (self->deferred_head)
+        run_deferred(self);
 }
 
 /* Drain inbound rings. `only_from` >= 0 drains that ring completely (parking). */
@@ -346,7 +427,7 @@ static unsigned drain_rings(struct core *self, int only_from)
                 if (r->kind == XREQ_MONITOR)
                     monitor_deliver(self, r);
                 else if (!r->executed)
-                    run_remote(self, r);
+                    core_run_request(self, r);
                 else
                     client_reply_ready(r->client, r);
             }
@@ -359,6 +440,8 @@ static unsigned drain_rings(struct core *self, int only_from)
 
 static int rings_pending(struct core *self)
 {
+    if (migrate_out_pending(self->id))
+        return 1;
     for (unsigned from = 0; from < self->rt->ncores; from++)
         if (self->in[from] && !rte_ring_empty(self->in[from]))
             return 1;
@@ -454,7 +537,6 @@ static void cron(struct core *self)
     atomic_store_explicit(&self->pub_net_out, self->stats.net_output_bytes, memory_order_relaxed);
     shard_active_expire(self->shard, self->now_ms, budget_us);
     shard_rehash_step(self->shard);
-    mlink_core_cron(self->id, self->now_ms);
     for (cl = self->clients; cl; cl = next) {
         next = cl->next;
         client_cron(cl, self->now_ms);
@@ -551,6 +633,8 @@ void core_turn(struct core *self, int may_sleep)
     }
 
     drain_rings(self, -1);
+    if (self->mig_stash || migrate_out_pending(self->id))
+        finish_migrations(self);
     if (self->backlog_total)
         backlog_flush(self);
     if (self->waiting_barrier)
@@ -721,6 +805,8 @@ void core_drain_at_exit(struct core *c)
 
 void core_destroy(struct core *c)
 {
+    struct migrate_job *j;
+
     if (!c)
         return;
     /* Clients first: freeing one closes its connection, which the transport
@@ -731,7 +817,16 @@ void core_destroy(struct core *c)
         sock_destroy(c->sock);
     if (c->dpdk)
         dpdk_transport_destroy(c->dpdk);
-    mlink_core_free(c->id);
+    /* Jobs the control plane handed back at shutdown: their requests went
+     * with the clients above. */
+    while ((j = c->mig_stash) != NULL) {
+        c->mig_stash = j->next;
+        migrate_discard(j);
+    }
+    while ((j = migrate_out_done(c->id)) != NULL)
+        migrate_discard(j);
+    keylock_free(&c->locks);
+    dump_lzf_free(c->lzf);
     if (c->shard)
         shard_destroy(c->shard);
     for (unsigned i = 0; i < CORE_MAX; i++)

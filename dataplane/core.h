@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include "../kv/cmd.h"
+#include "keylock.h"
 #include "resp_write.h"
 #include "slice.h"
 
@@ -24,6 +25,8 @@ struct shard;
 struct config;
 struct sock_transport;
 struct dpdk_transport;
+struct migrate_job;
+struct dump_lzf;
 
 /* A command handed to the core that owns its slot, and its reply coming back.
  * One allocation (argv bytes inline); ownership travels with the pointer: the
@@ -126,6 +129,14 @@ struct core {
     uint8_t served[16384 / 8];
     uint64_t served_version;
 
+    /* Asynchronous MIGRATE: keys serialized and not yet acknowledged, the
+     * requests waiting for them (linked by xnext, in arrival order), and
+     * finished jobs set aside while a synchronous MIGRATE waited for its own. */
+    struct keylock_set locks;
+    struct xreq *deferred_head, *deferred_tail;
+    struct migrate_job *mig_stash;
+    struct dump_lzf *lzf;         /* DUMP/MIGRATE scratch, created on first use */
+
     /* copies of stats counters the control plane may read (stored each cron) */
     _Atomic uint64_t pub_commands, pub_net_in, pub_net_out;
 };
@@ -164,6 +175,7 @@ struct runtime {
     _Atomic unsigned parked;
     _Atomic uint64_t release_gen;
     _Atomic uint64_t park_gen;            /* bumped to ask every core to park */
+    _Atomic unsigned keylocks;            /* keys locked by MIGRATEs on every core */
 };
 
 /* Two phases, so every core's rings exist before any core can send: create
@@ -179,6 +191,15 @@ void core_turn(struct core *self, int may_sleep);
  * belong to a client of another core). */
 void core_drain_at_exit(struct core *c);
 void core_destroy(struct core *c);
+
+/* Run a request (from another core, or this core's own) here, or defer it
+ * while a MIGRATE holds one of its keys. Its reply then goes home. */
+void core_run_request(struct core *self, struct xreq *r);
+/* A CMD_ASYNC command that suspended has written its reply into r->out from
+ * `reply_start`: count it (errors, slowlog time since started_us) and send
+ * the request home. */
+void core_finish_async(struct core *self, struct xreq *r, size_t reply_start,
+                       int64_t started_us);
 
 /* Hand a request to its owner core (enqueue or backlog, and wake it). */
 void core_send(struct core *self, struct xreq *r);

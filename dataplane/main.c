@@ -11,6 +11,7 @@
 
 #include "../cluster/cluster.h"
 #include "../cluster/control.h"
+#include "../cluster/migrate_out.h"
 #include "../cluster/slotmap.h"
 #include "../kv/cmd.h"
 #include "../kv/slot.h"
@@ -121,6 +122,15 @@ static void dpdk_stop(struct runtime *rt)
     dpdk_eal_stop();
 }
 
+/* migrate_out hands a finished MIGRATE back to its data core. */
+static void wake_core(unsigned core, void *arg)
+{
+    struct runtime *rt = arg;
+
+    if (rt->cores[core])
+        core_wake(rt->cores[core]);
+}
+
 static void stop_cores(struct runtime *rt, unsigned created, unsigned launched)
 {
     atomic_store_explicit(&rt->shutdown, 1, memory_order_release);
@@ -128,6 +138,8 @@ static void stop_cores(struct runtime *rt, unsigned created, unsigned launched)
         core_wake(rt->cores[i]);
     for (unsigned i = 0; i < launched; i++)
         core_join(rt->cores[i]);
+    /* MIGRATE jobs still out come back to their cores, which free them. */
+    migrate_out_shutdown();
     for (unsigned i = 0; i < created; i++)
         core_drain_at_exit(rt->cores[i]);
     for (unsigned i = 0; i < created; i++)
@@ -227,6 +239,14 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    rc = migrate_out_init(rt.ncores, wake_core, &rt);
+    if (rc != 0) {
+        log_msg(LL_WARNING, "Out of memory during start-up");
+        dpdk_stop(&rt);
+        cluster_shutdown();
+        config_free(cfg);
+        return 1;
+    }
     /* Create every core before any runs: each core's rings must exist before
      * another core can send to it. */
     for (; created < rt.ncores; created++)

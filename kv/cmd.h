@@ -18,6 +18,7 @@ struct shard;
 struct client;
 struct core;
 struct cmd_spec;
+struct xreq;
 
 /* Which shards a command may touch. Normally one (the owner); under the
  * all-cores barrier every shard, chosen per key by its slot. */
@@ -41,6 +42,11 @@ struct cmd_ctx {
     int cluster_slot;              /* cluster mode: the keys' slot, re-checked for
                                       migration where the keys live; -1 otherwise */
     uint8_t asking;                /* the client sent ASKING before this command */
+    /* CMD_ASYNC: the request this command runs for, or NULL when it runs
+     * inline (inside EXEC, or under the barrier) and must finish at once.
+     * A command that keeps `req` to reply later sets `suspended`. */
+    struct xreq *req;
+    uint8_t suspended;
 };
 
 typedef void cmd_fn(struct cmd_ctx *c);
@@ -67,6 +73,7 @@ enum {
     CMD_CONN      = 1u << 24,  /* runs on the connection's core with its client */
     CMD_ALLCORES  = 1u << 25,  /* needs every shard: runs under the barrier */
     CMD_SPLITKEYS = 1u << 26,  /* multi-key: keys on several cores -> barrier */
+    CMD_ASYNC     = 1u << 27,  /* may reply later (MIGRATE): always runs as a request */
 };
 
 struct cmd_spec {

@@ -4,11 +4,14 @@
  * move slots between slotd and real nodes.
  *
  * Threads: DUMP and RESTORE run on their key's owner core. MIGRATE runs on
- * the core that owns all its keys (or on the barrier holder when they span
- * cores) and blocks that core while it talks to the target, with poll()
- * timeouts, as Redis blocks its whole server: no other command can touch the
- * keys between serializing them and deleting them. Its connections live in
- * the core's own cache (kv/migrate_link.h).
+ * the core that owns its keys: it serializes them, locks them (writes to
+ * them wait, see dataplane/keylock.h) and hands the network part to the
+ * control plane (cluster/migrate_out.h), so the core keeps serving its
+ * other clients; when the job comes back the core deletes what the target
+ * acknowledged and replies. No other command can change the keys between
+ * serializing and deleting them, the atomicity Redis gets by blocking its
+ * whole server. Inside EXEC, or when the keys span cores (under the
+ * barrier), the reply cannot wait and the core waits for the job instead.
  *
  * Invariants: a source key is deleted only after the target answered its
  * RESTORE with a non-error line, so a failed or timed-out MIGRATE never loses
@@ -23,20 +26,20 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "commands.h"
 #include "evict.h"
 #include "keyspace.h"
 #include "lfu.h"
-#include "migrate_link.h"
 #include "../cluster/dump.h"
+#include "../cluster/migrate_out.h"
 #include "../cluster/slotmap.h"
 #include "../dataplane/core.h"
 #include "../dataplane/mem.h"
 
 #define MIGRATE_DEFAULT_TIMEOUT 1000   /* cluster.c: a timeout <= 0 means 1000 ms */
 #define MIGRATE_FIRST_OPTION    6      /* MIGRATE host port key db timeout [options] */
-#define MIGRATE_REPLY_MAX       1024   /* cluster.c reads each reply line into 1024 bytes */
 #define LFU_FREQ_MAX            255    /* RESTORE FREQ range, cluster.c */
 
 /* Options compare as Redis compares them: strcasecmp over C strings. */
@@ -48,11 +51,13 @@ static int opt_eq(const struct slice *s, const char *lit)
     return slice_eq_nocase(&name, lit);
 }
 
+/* The core's LZF scratch, created on first use; NULL when memory ran out
+ * (the encoder then allocates its own). */
 static struct dump_lzf *core_lzf(struct cmd_ctx *c)
 {
-    struct mlink_cache *mc = mlink_core_cache(c->core->id);
-
-    return mc ? mlink_cache_lzf(mc) : NULL;
+    if (!c->core->lzf)
+        c->core->lzf = dump_lzf_new();
+    return c->core->lzf;
 }
 
 /* ---- DUMP ---- */
@@ -320,195 +325,278 @@ static void put_cmd(struct resp_out *o, int n, const struct slice *args)
         resp_add_bulk(o, args[i].p, args[i].len);
 }
 
-/* The whole pipeline for one attempt: [AUTH] [SELECT] RESTORE(-ASKING)...
- * Keys past their TTL by now are dropped from `keys` (7.0 skips them too).
- * Returns 0 or -ENOMEM. */
-static int build_request(struct cmd_ctx *c, const struct migrate_args *a,
-                         struct kv_entry **ents, const struct slice **keys, int *nkeys,
-                         int do_select, struct resp_out *o)
-{
-    struct dump_lzf *z = core_lzf(c);
-    int64_t now = clock_ms();
-    char dbbuf[24], ttlbuf[24];
-    int kept = 0;
+/* A MIGRATE in flight: the job the control plane runs, and what the core
+ * needs to finish it. One allocation with the key names after it. */
+struct migrate_task {
+    struct migrate_job job;
+    struct xreq *req;             /* NULL: a synchronous MIGRATE waits for it */
+    unsigned db;                  /* source database */
+    uint8_t copy;
+    uint8_t abandoned;            /* its waiter left at shutdown: free on return */
+    int64_t started_us;
+    struct resp_out cmds, auth;
+    const char **keys;            /* job.nkeys names, copied */
+    size_t *lens;
+};
 
-    if (a->pass) {
-        struct slice auth[3] = { { "AUTH", 4 } };
-        int n = 1;
-        if (a->user)
-            auth[n++] = *a->user;
-        auth[n++] = *a->pass;
-        put_cmd(o, n, auth);
-    }
-    if (do_select) {
-        struct slice sel[2] = { { "SELECT", 6 }, { dbbuf, 0 } };
-        sel[1].len = (size_t)snprintf(dbbuf, sizeof(dbbuf), "%lld", a->db);
-        put_cmd(o, 2, sel);
-    }
-    for (int j = 0; j < *nkeys; j++) {
-        struct slice args[5] = {
-            slotmap_current()->cluster ? (struct slice){ "RESTORE-ASKING", 14 }
-                                       : (struct slice){ "RESTORE", 7 },
-            *keys[j], { ttlbuf, 0 }, { NULL, 0 }, { "REPLACE", 7 },
-        };
-        int64_t exp = kv_expire(ents[j]), ttl = 0;
+static void task_free(struct migrate_task *t)
+{
+    resp_out_free(&t->cmds);
+    resp_out_free(&t->auth);
+    mem_free(t);
+}
+
+/* The task for the keys of `a` that exist and have not expired, with their
+ * RESTORE (or, in cluster mode, RESTORE-ASKING) commands serialized now:
+ * the values that travel are the values the keys hold at this instant.
+ * NULL with *none = 1 when no key qualifies; NULL with *none = 0 when
+ * memory ran out. */
+static struct migrate_task *task_new(struct cmd_ctx *c, const struct migrate_args *a, int *none)
+{
+    struct slice verb = slotmap_current()->cluster ? (struct slice){ "RESTORE-ASKING", 14 }
+                                                   : (struct slice){ "RESTORE", 7 };
+    size_t bytes = sizeof(struct migrate_task), key_bytes = 0;
+    struct migrate_task *t;
+    int64_t now = clock_ms();
+    char ttlbuf[24], *p;
+    unsigned n = 0;
+
+    *none = 0;
+    for (int j = 0; j < a->nkeys; j++)
+        key_bytes += c->argv[a->first_key + j].len;
+    bytes += (size_t)a->nkeys * (sizeof(char *) + sizeof(size_t) + 1) + key_bytes;
+    t = mem_alloc(bytes);
+    if (!t)
+        return NULL;
+    memset(t, 0, sizeof(*t));
+    t->keys = (const char **)(t + 1);
+    t->lens = (size_t *)(t->keys + a->nkeys);
+    t->job.acked = (uint8_t *)(t->lens + a->nkeys);
+    p = (char *)(t->job.acked + a->nkeys);
+    resp_out_init(&t->cmds, 2);
+    resp_out_init(&t->auth, 2);
+
+    for (int j = 0; j < a->nkeys; j++) {
+        const struct slice *key = &c->argv[a->first_key + j];
+        struct kv_entry *e = ks_lookup_read(c, key);
+        struct slice args[5] = { verb, *key, { ttlbuf, 0 }, { NULL, 0 }, { "REPLACE", 7 } };
+        int64_t exp, ttl = 0;
         uint8_t *payload;
         size_t plen;
 
+        if (!e)
+            continue;
+        exp = kv_expire(e);
         if (exp != KV_NO_EXPIRE) {
             ttl = exp - now;
             if (ttl < 0)
-                continue;
+                continue;      /* expired by now: 7.0 skips it too */
             if (ttl < 1)
                 ttl = 1;
         }
-        if (dump_encode_string(z, kv_val(ents[j]), kv_vlen(ents[j]), &payload, &plen) < 0)
-            return -ENOMEM;
+        if (dump_encode_string(core_lzf(c), kv_val(e), kv_vlen(e), &payload, &plen) < 0)
+            goto oom;
         args[2].len = (size_t)snprintf(ttlbuf, sizeof(ttlbuf), "%lld", (long long)ttl);
         args[3].p = (const char *)payload;
         args[3].len = plen;
-        put_cmd(o, a->replace ? 5 : 4, args);
+        put_cmd(&t->cmds, a->replace ? 5 : 4, args);
         mem_free(payload);
-        ents[kept] = ents[j];
-        keys[kept] = keys[j];
-        kept++;
+        memcpy(p, key->p, key->len);
+        t->keys[n] = p;
+        t->lens[n] = key->len;
+        p += key->len;
+        n++;
     }
-    *nkeys = kept;
-    return o->oom ? -ENOMEM : 0;
+    if (n == 0) {
+        *none = 1;
+        task_free(t);
+        return NULL;
+    }
+    if (a->pass) {
+        struct slice auth[3] = { { "AUTH", 4 } };
+        int k = 1;
+        if (a->user)
+            auth[k++] = *a->user;
+        auth[k++] = *a->pass;
+        put_cmd(&t->auth, k, auth);
+    }
+    if (t->cmds.oom || t->auth.oom)
+        goto oom;
+    t->job.nkeys = n;
+    t->job.cmds = (const uint8_t *)t->cmds.buf;
+    t->job.cmds_len = t->cmds.len;
+    t->job.auth = a->pass ? (const uint8_t *)t->auth.buf : NULL;
+    t->job.auth_len = a->pass ? t->auth.len : 0;
+    t->job.core = c->core->id;
+    t->job.owner_ctx = t;
+    t->job.db = a->db;
+    t->job.timeout_ms = a->timeout;
+    t->db = c->db;
+    t->copy = (uint8_t)a->copy;
+    return t;
+oom:
+    task_free(t);
+    return NULL;
+}
+
+/* Copy host and port as MIGRATE named them; 0, or -1 when either cannot be
+ * an address (it then fails as a connection would). */
+static int task_target(struct migrate_task *t, const struct migrate_args *a)
+{
+    if (a->host->len >= sizeof(t->job.host) || a->port->len >= sizeof(t->job.port) ||
+        memchr(a->host->p, '\0', a->host->len) || memchr(a->port->p, '\0', a->port->len))
+        return -1;
+    memcpy(t->job.host, a->host->p, a->host->len);
+    t->job.host[a->host->len] = '\0';
+    memcpy(t->job.port, a->port->p, a->port->len);
+    t->job.port[a->port->len] = '\0';
+    return 0;
+}
+
+/* The outcome, as 7.0 reports it: keys the target acknowledged are deleted
+ * (unless COPY) whatever happened to the others; a target's error reply
+ * wins over a later I/O failure. */
+static void task_apply(struct cmd_ctx *c, struct migrate_task *t)
+{
+    const struct migrate_job *j = &t->job;
+    unsigned deleted = 0;
+
+    if (!t->copy) {
+        for (unsigned k = 0; k < j->nkeys; k++) {
+            struct slice key = { t->keys[k], t->lens[k] };
+            if (j->acked[k])
+                deleted += (unsigned)ks_delete(c, &key);
+        }
+    }
+    if (deleted)
+        ks_dirty(c, deleted);
+    if (j->io_error == MIGRATE_IO_NOMEM)
+        c->out->oom = 1;
+    else if (j->io_error == MIGRATE_IO_CONNECT)
+        resp_add_error(c->out, "IOERR error or timeout connecting to the client");
+    else if (j->error[0])
+        resp_add_errorf(c->out, "ERR Target instance replied with error: %s", j->error);
+    else if (j->io_error == MIGRATE_IO_WRITE)
+        resp_add_error(c->out, "IOERR error or timeout writing to target instance");
+    else if (j->io_error == MIGRATE_IO_READ)
+        resp_add_error(c->out, "IOERR error or timeout reading to target instance");
+    else
+        resp_add_ok(c->out);
+}
+
+static void unlock_keys(struct core *core, struct migrate_task *t)
+{
+    unsigned n = keylock_release(&core->locks, t);
+
+    atomic_fetch_sub_explicit(&core->rt->keylocks, n, memory_order_relaxed);
+}
+
+void migrate_finish(struct core *self, struct migrate_job *j)
+{
+    struct migrate_task *t = j->owner_ctx;
+    struct xreq *r = t->req;
+    struct cmd_ctx ctx = {
+        .db = t->db,
+        .view = { .shards = self->rt->shards, .nshards = self->rt->ncores,
+                  .self = self->id, .all = 0 },
+        .core = self,
+        .now_ms = self->now_ms,
+        .cluster_slot = -1,
+    };
+    size_t start;
+
+    unlock_keys(self, t);
+    if (t->abandoned || !r) {
+        task_free(t);
+        return;
+    }
+    ctx.out = &r->out;
+    start = r->out.len;
+    task_apply(&ctx, t);
+    core_finish_async(self, r, start, t->started_us);
+    task_free(t);
+}
+
+void migrate_discard(struct migrate_job *j)
+{
+    task_free(j->owner_ctx);
+}
+
+/* Inside EXEC or under the all-cores barrier the reply cannot wait: hand
+ * the job over and wait for it here, blocking this core (and, under the
+ * barrier, every core) as 7.0 blocks its server. Returns 1 when the job
+ * came back, 0 when shutdown began first (the task is then left to the
+ * core's exit, which frees it when the control plane hands it back). */
+static int wait_for_job(struct core *core, struct migrate_task *t)
+{
+    const struct timespec pause = { 0, 20000 };
+
+    for (;;) {
+        struct migrate_job *j = migrate_out_done(core->id);
+
+        if (j == &t->job)
+            return 1;
+        if (j) {
+            /* another MIGRATE of this core: finished by the next turn */
+            j->next = core->mig_stash;
+            core->mig_stash = j;
+            continue;
+        }
+        if (atomic_load_explicit(&core->rt->shutdown, memory_order_acquire)) {
+            t->abandoned = 1;
+            return 0;
+        }
+        nanosleep(&pause, NULL);
+    }
 }
 
 void cmd_migrate(struct cmd_ctx *c)
 {
     struct migrate_args a;
-    struct kv_entry **ents = NULL;
-    const struct slice **keys = NULL;
-    struct mlink_cache *mc;
-    struct resp_out req;
-    char line_auth[MIGRATE_REPLY_MAX], line_sel[MIGRATE_REPLY_MAX], line[MIGRATE_REPLY_MAX];
-    int nkeys = 0, may_retry = 1;
+    struct migrate_task *t;
+    int none, rc;
 
     if (migrate_parse(c, &a) < 0)
         return;
-    if (a.nkeys > 0) {
-        ents = mem_alloc((size_t)a.nkeys * sizeof(*ents));
-        keys = mem_alloc((size_t)a.nkeys * sizeof(*keys));
-        if (!ents || !keys) {
+    t = task_new(c, &a, &none);
+    if (!t) {
+        if (none)
+            resp_add_simple(c->out, "NOKEY");
+        else
             c->out->oom = 1;
-            goto out;
-        }
+        return;
     }
-    for (int j = 0; j < a.nkeys; j++) {
-        struct kv_entry *e = ks_lookup_read(c, &c->argv[a.first_key + j]);
-        if (e) {
-            ents[nkeys] = e;
-            keys[nkeys] = &c->argv[a.first_key + j];
-            nkeys++;
-        }
+    if (task_target(t, &a) < 0) {
+        resp_add_error(c->out, "IOERR error or timeout connecting to the client");
+        task_free(t);
+        return;
     }
-    if (nkeys == 0) {
-        resp_add_simple(c->out, "NOKEY");
-        goto out;
-    }
-    mc = mlink_core_cache(c->core->id);
-    if (!mc) {
-        c->out->oom = 1;
-        goto out;
-    }
-    /* Links are also swept by the core's cron; sweeping here keeps a stale
-     * one from being reused when the cron hook is absent. */
-    mlink_sweep(mc, c->now_ms);
-    resp_out_init(&req, 2);
-
-    for (;;) {
-        struct mlink *l;
-        int do_select, error_from_target = 0, socket_error = 0, timed_out = 0, write_error = 0;
-        int n = nkeys, j = 0, rc;
-        long r;
-        unsigned deleted = 0;
-
-        rc = mlink_get(mc, a.host->p, a.host->len, a.port->p, a.port->len, a.timeout,
-                       c->now_ms, &l);
-        if (rc == -ENOMEM) {
+    t->started_us = clock_us();
+    t->req = c->req && !c->view.all ? c->req : NULL;
+    if (t->req) {
+        if (keylock_add(&c->core->locks, t->db, t->keys, t->lens, t->job.nkeys, t) < 0) {
             c->out->oom = 1;
-            break;
+            task_free(t);
+            return;
         }
-        if (rc < 0) {
-            resp_add_error(c->out, "IOERR error or timeout connecting to the client");
-            break;
-        }
-        do_select = mlink_last_db(l) != a.db;
-        resp_out_reset(&req);
-        if (build_request(c, &a, ents, keys, &n, do_select, &req) < 0) {
-            c->out->oom = 1;
-            break;
-        }
-        nkeys = n;
-
-        rc = mlink_write(l, req.buf, req.len, a.timeout);
-        if (rc < 0) {
-            write_error = 1;
-            timed_out = rc == -ETIMEDOUT;
-            goto socket_err;
-        }
-        if (a.pass && (r = mlink_read_line(l, line_auth, sizeof(line_auth), a.timeout)) < 0) {
-            timed_out = r == -ETIMEDOUT;
-            goto socket_err;
-        }
-        if (do_select && (r = mlink_read_line(l, line_sel, sizeof(line_sel), a.timeout)) < 0) {
-            timed_out = r == -ETIMEDOUT;
-            goto socket_err;
-        }
-        for (j = 0; j < nkeys; j++) {
-            r = mlink_read_line(l, line, sizeof(line), a.timeout);
-            if (r < 0) {
-                socket_error = 1;
-                timed_out = r == -ETIMEDOUT;
-                break;
-            }
-            if ((a.pass && line_auth[0] == '-') || (do_select && line_sel[0] == '-') ||
-                line[0] == '-') {
-                if (!error_from_target) {
-                    const char *err = a.pass && line_auth[0] == '-' ? line_auth
-                                    : do_select && line_sel[0] == '-' ? line_sel : line;
-                    /* the SELECT state is unknown after any error */
-                    mlink_set_last_db(l, MLINK_NO_DB);
-                    error_from_target = 1;
-                    resp_add_errorf(c->out, "ERR Target instance replied with error: %s",
-                                    err + 1);
-                }
-            } else if (!a.copy) {
-                deleted += (unsigned)ks_delete(c, keys[j]);
-            }
-        }
-        if (deleted)
-            ks_dirty(c, deleted);
-        /* Nothing acknowledged and not a timeout: the cached link may have
-         * gone stale, so 7.0 retries once on a fresh one. */
-        if (!error_from_target && socket_error && j == 0 && may_retry && !timed_out)
-            goto socket_err;
-        if (socket_error)
-            mlink_drop(mc, l);
-        if (!error_from_target && socket_error) {
-            resp_add_error(c->out, "IOERR error or timeout reading to target instance");
-            break;
-        }
-        if (!error_from_target) {
-            mlink_set_last_db(l, a.db);
-            resp_add_ok(c->out);
-        }
-        break;
-socket_err:
-        mlink_drop(mc, l);
-        if (!timed_out && may_retry) {
-            may_retry = 0;
-            continue;
-        }
-        resp_add_errorf(c->out, "IOERR error or timeout %s to target instance",
-                        write_error ? "writing" : "reading");
-        break;
+        atomic_fetch_add_explicit(&c->core->rt->keylocks, t->job.nkeys, memory_order_relaxed);
     }
-    resp_out_free(&req);
-out:
-    mem_free(ents);
-    mem_free(keys);
+    rc = migrate_out_submit(&t->job);
+    if (rc < 0) {
+        if (t->req)
+            unlock_keys(c->core, t);
+        resp_add_error(c->out, "ERR too many MIGRATE commands in flight, try again");
+        task_free(t);
+        return;
+    }
+    if (t->req) {
+        c->suspended = 1;
+        return;
+    }
+    if (!wait_for_job(c->core, t)) {
+        resp_add_error(c->out, "IOERR error or timeout reading to target instance");
+        return;
+    }
+    task_apply(c, t);
+    task_free(t);
 }

@@ -193,7 +193,7 @@ static const struct cmd_spec top[] = {
     CONTAINER("memory", -2, 0, NULL, memory_subs),
     CMD("mget",       -2, RO | FAST | SPLIT, 1, -1, 1, cmd_mget),
     /* key positions move with KEYS (7.0: movablekeys) */
-    { .name = "migrate", .arity = -6, .flags = W | SPLIT, .first_key = 3, .last_key = 3,
+    { .name = "migrate", .arity = -6, .flags = W | SPLIT | CMD_ASYNC, .first_key = 3, .last_key = 3,
       .key_step = 1, .fn = cmd_migrate, .getkeys = migrate_key_range, .id = NEXT_ID },
     CMD("monitor",     1, ADM | NOSC | LOAD | STALE | CONN, 0, 0, 0, cmd_monitor),
     CMD("move",        3, W | FAST, 1, 1, 1, cmd_move),

@@ -28,6 +28,13 @@ cmd_fn cmd_dump, cmd_restore, cmd_restore_asking, cmd_migrate;
  * argument after the KEYS option when argv[3] is empty. Returns 0 when the
  * command names no key, else 1 with [*first, *last] (step 1). */
 int migrate_key_range(int argc, const struct slice *argv, int *first, int *last);
+struct core;
+struct migrate_job;
+/* A job the control plane finished, on the core that submitted it: delete
+ * the keys the target acknowledged (unless COPY), unlock them, reply. */
+void migrate_finish(struct core *self, struct migrate_job *j);
+/* Free a job whose request is gone (shutdown). */
+void migrate_discard(struct migrate_job *j);
 
 /* kv/cmd_function.c */
 cmd_fn cmd_function_dump, cmd_function_restore, cmd_function_list,

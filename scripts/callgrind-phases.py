@@ -70,7 +70,7 @@ SLOTD_APP = [
     ("reply", ["resp_add_*", "resp_out_*"]),
 ]
 SLOTD_TIMERS = ("timers", ["net_timers", "cron", "shard_rehash_step", "shard_active_expire",
-                           "client_cron", "mlink_core_cron", "track_served_slots"])
+                           "client_cron", "track_served_slots"])
 
 # Phase maps of the profiles bench.sh and bench-dpdk.sh take. Order matters:
 # the first phase that lists a root owns it.

@@ -13,6 +13,9 @@ reused across several MIGRATEs, errors identical to 7.0's for the same bad
 commands, and a cluster-mode slotd sending RESTORE-ASKING. All of it with
 slotd on 1 and on 2 data cores (KEYS spanning both cores run under the
 barrier). Once, on 1 core: the cached link is closed after 10 s idle.
+slotd only (Redis blocks its whole server instead): while a MIGRATE waits on
+a slow target, other keys are served at once, a read of a migrating key sees
+its value, and a write to one waits for the MIGRATE and then applies.
 
 With TARGET=redis every "slotd" is a redis-server, which validates the test.
 Servers run on 127.0.0.1 free ports and are stopped by PID (harness.py), also
@@ -24,6 +27,7 @@ import os
 import random
 import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -185,6 +189,10 @@ class Case:
             replies.append(migrate(self.src, self.dst, k, 0))
         after = other_clients(self.dst, c)
         c.close()
+        info = value(call(self.src, "INFO", "stats"))
+        self.check("INFO migrate_cached_sockets counts the link",
+                   b"migrate_cached_sockets:1\r\n" in info,
+                   [l for l in info.split(b"\r\n") if l.startswith(b"migrate_cached")])
         self.check("stale cached link: retried on a new one", replies[0] == b"+OK\r\n", show(replies[0]))
         self.check("one connection reused by 6 MIGRATEs",
                    replies == [b"+OK\r\n"] * 6 and len(before) == 0 and len(after) == 1,
@@ -243,6 +251,111 @@ def timeouts(res, src, label):
     res.check("%s: refused port" % label,
               r == b"-IOERR error or timeout writing to target instance\r\n"
               and call(src, "EXISTS", k) == b":1\r\n", show(r))
+
+
+class SlowTarget:
+    """A target that answers every RESTORE with +OK, but only `delay` seconds
+    after the request arrived, so a MIGRATE stays in flight meanwhile."""
+
+    def __init__(self, delay):
+        self.delay = delay
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.stop = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self.session, args=(c,), daemon=True).start()
+
+    def session(self, c):
+        buf = b""
+        c.settimeout(0.2)
+        while not self.stop:
+            try:
+                data = c.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            buf += data
+            n, buf = self.complete_commands(buf)
+            if n:
+                time.sleep(self.delay)
+                c.sendall(b"+OK\r\n" * n)
+        c.close()
+
+    @staticmethod
+    def complete_commands(buf):
+        """How many whole RESP commands `buf` starts with, and the rest."""
+        n, pos = 0, 0
+        while True:
+            end = buf.find(b"\r\n", pos)
+            if end < 0 or buf[pos:pos + 1] != b"*":
+                return n, buf[pos:]
+            argc, p = int(buf[pos + 1:end]), end + 2
+            for _ in range(argc):
+                e = buf.find(b"\r\n", p)
+                if e < 0:
+                    return n, buf[pos:]
+                p = e + 2 + int(buf[p + 1:e]) + 2
+                if p > len(buf):
+                    return n, buf[pos:]
+            n, pos = n + 1, p
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+
+
+def nonblocking(res, src, label):
+    """slotd only: a MIGRATE in flight holds its keys but not its core. Other
+    keys answer at once, a read of a migrating key sees its value, a write to
+    it waits for the MIGRATE and then applies (after the delete, as if it had
+    been sent after MIGRATE returned)."""
+    target = SlowTarget(1.0)
+    try:
+        keys = ["{nb}:%d" % i for i in range(8)]   # one core: keys on several would take the barrier
+        for k in keys:
+            call(src, "SET", k, "old")
+        mover = src.conn(timeout=30)
+        mover.send_cmd("MIGRATE", "127.0.0.1", str(target.port), "", "0", "5000", "KEYS", *keys)
+        time.sleep(0.2)
+        c = src.conn(timeout=30)
+        t0 = time.time()
+        other = c.call("SET", "nb:other", "x")
+        get = c.call("GET", keys[0])
+        dt_free = time.time() - t0
+        writer = src.conn(timeout=30)
+        writer.send_cmd("SET", keys[1], "new")
+        t1 = time.time()
+        r = mover.read_reply(timeout=30)
+        w = writer.read_reply(timeout=30)
+        dt_write = time.time() - t1
+        res.check("%s: other keys served while MIGRATE waits on its target" % label,
+                  other == b"+OK\r\n" and get == b"$3\r\nold\r\n" and dt_free < 0.5,
+                  "SET %s, GET %s after %.2fs" % (show(other), show(get), dt_free))
+        left = [k for k in keys if call(src, "EXISTS", k) != b":0\r\n"]
+        res.check("%s: write to a migrating key waited, then applied" % label,
+                  r == b"+OK\r\n" and w == b"+OK\r\n" and dt_write > 0.4 and
+                  left == [keys[1]] and call(src, "GET", keys[1]) == b"$3\r\nnew\r\n",
+                  "MIGRATE %s, SET %s after %.2fs, keys left %r" % (show(r), show(w), dt_write, left))
+        for conn in (mover, c, writer):
+            conn.close()
+    finally:
+        target.close()
 
 
 def auth_cases(res, src, dst, label, user, upass):
@@ -358,6 +471,8 @@ def run_for(res, threads):
         res.run("auth redis->slotd " + tag, auth_cases, res, redis, slotd_pw,
                 "redis->slotd " + tag, "default", "pw")
         res.run("timeouts slotd " + tag, timeouts, res, slotd, "slotd " + tag)
+        if harness.TARGET == "slotd":
+            res.run("nonblocking " + tag, nonblocking, res, slotd, "slotd " + tag)
         res.run("errors " + tag, same_errors, res, slotd, redis, "slotd " + tag)
         res.run("cluster source " + tag, cluster_source, res, threads, redis)
         for s in (slotd, slotd_pw):
