@@ -18,6 +18,7 @@ struct core;
 struct xreq;
 struct cmd_spec;
 struct multi_state;
+struct watched_keys;
 
 enum {
     CLIENT_CLOSE_AFTER_REPLY = 1u << 0,  /* QUIT, protocol error: close once flushed */
@@ -61,6 +62,7 @@ struct client {
     unsigned last_cmd_id;                /* cmd id, for CLIENT LIST cmd= */
     uint64_t commands;
     struct multi_state *multi;           /* open transaction (MULTI), or NULL */
+    struct watched_keys *watched;        /* WATCHed keys (multi.c), or NULL */
 
     struct client *next, *prev;          /* the core's client list */
     struct client *flush_next;           /* core's list of clients with output */

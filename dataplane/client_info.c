@@ -2,9 +2,10 @@
  * 7.0's fields in 7.0's order, then 7.2's lib-name= and lib-ver=.
  *
  * Runs on the client's own core, or on the all-cores barrier holder while the
- * client's core is parked: it only reads the client. Fields slotd has no
- * counterpart for (pub/sub, MULTI, tracking) print the value an idle Redis
- * client shows, so parsers that split on spaces and '=' see every key. */
+ * client's core is parked: it only reads the client (and the dirty flags of
+ * its WATCH nodes, atomic). Fields slotd has no counterpart for (pub/sub,
+ * tracking) print the value an idle Redis client shows, so parsers that split
+ * on spaces and '=' see every key. */
 #include "client.h"
 
 #include <stdio.h>
@@ -12,17 +13,23 @@
 
 #include "../kv/cmd.h"
 #include "core.h"
+#include "multi.h"
 
 #define INFO_LINE_MAX 1024   /* fixed fields; name/lib strings are added apart */
 
 /* Redis's flag letters, in catClientInfoString's order, for the states slotd
- * has: O monitor, c close after reply, A close asap; N when none. */
+ * has: O monitor, x in MULTI, d a watched key changed, c close after reply,
+ * A close asap; N when none. */
 static void flag_letters(const struct client *cl, char *buf)
 {
     char *p = buf;
 
     if (cl->flags & CLIENT_MONITOR)
         *p++ = 'O';
+    if (cl->multi)
+        *p++ = 'x';
+    if (multi_info_dirty(cl))
+        *p++ = 'd';
     if (cl->flags & CLIENT_CLOSE_AFTER_REPLY)
         *p++ = 'c';
     if (cl->flags & CLIENT_CLOSE_ASAP)
@@ -59,14 +66,14 @@ void client_format_info(struct client *cl, struct resp_out *o, int64_t now_ms)
     const struct cmd_spec *last = NULL;
     const struct xreq *r;
     size_t obl = cl->out.len - cl->out_sent, omem = 0, oll = 0, argmem = argv_mem(cl);
-    size_t totmem;
+    size_t totmem, multimem = multi_info_mem(cl);
     int n;
 
     for (r = cl->pend_head; r; r = r->next) {
         oll++;
         omem += r->out.cap;
     }
-    totmem = sizeof(*cl) + cl->qcap + cl->out.cap + omem + argmem +
+    totmem = sizeof(*cl) + cl->qcap + cl->out.cap + omem + argmem + multimem +
              (size_t)cl->parser.cap * 2 * sizeof(size_t);
     if (cl->commands || argmem)
         last = cmd_by_id(cl->last_cmd_id);
@@ -80,14 +87,14 @@ void client_format_info(struct client *cl, struct resp_out *o, int64_t now_ms)
     resp_add_raw(o, line, (size_t)n);
     add_str(o, " name=", cl->name);
     n = snprintf(line, sizeof(line),
-                 " age=%lld idle=%lld flags=%s db=%u sub=0 psub=0 ssub=0 multi=-1"
-                 " qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu rbp=%zu"
+                 " age=%lld idle=%lld flags=%s db=%u sub=0 psub=0 ssub=0 multi=%d"
+                 " qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu rbp=%zu"
                  " obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s%s cmd=%s"
                  " user=default redir=-1 resp=%u",
                  (long long)(now_ms / 1000 - cl->ctime_ms / 1000),
                  (long long)(now_ms / 1000 - cl->last_ms / 1000),
-                 flags, cl->db,
-                 cl->qlen - cl->qpos, cl->qcap - cl->qlen, argmem,
+                 flags, cl->db, multi_info_count(cl),
+                 cl->qlen - cl->qpos, cl->qcap - cl->qlen, argmem, multimem,
                  cl->out.cap, cl->out.len,
                  obl, oll, omem, totmem,
                  cl->conn && !(cl->flags & CLIENT_INPUT_PAUSED) ? "r" : "",

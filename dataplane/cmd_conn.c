@@ -22,6 +22,7 @@
 #include "core.h"
 #include "log.h"
 #include "mem.h"
+#include "multi.h"
 #include "slowlog.h"
 
 #define REDIS_VERSION "7.0.15"          /* the version slotd answers as */
@@ -188,6 +189,8 @@ void cmd_reset(struct cmd_ctx *c)
     struct client *cl = c->client;
 
     leave_monitor(cl);
+    /* 7.0 clearClientConnectionState: the transaction and every WATCH */
+    multi_discard(cl);
     cl->db = 0;
     c->db = 0;
     set_proto(c, 2);

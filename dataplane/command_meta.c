@@ -4361,6 +4361,62 @@ static const struct command_meta META[] = {
         .docs_pairs = 5,
         .acl = "@keyspace @write @fast",
     },
+    {
+        .name = "unwatch",
+        .info2 = "$7\r\nunwatch\r\n:1\r\n*5\r\n+noscript\r\n+loading\r\n+stale\r\n"
+        "+fast\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@transaction\r\n"
+        "*0\r\n*0\r\n",
+        .info2_len = 117,
+        .info3 = "$7\r\nunwatch\r\n:1\r\n~5\r\n+noscript\r\n+loading\r\n+stale\r\n"
+        "+fast\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@transaction\r\n"
+        "~0\r\n~0\r\n",
+        .info3_len = 117,
+        .docs2 = "$7\r\nsummary\r\n$29\r\nForget about all watched keys\r\n$5\r\n"
+        "since\r\n$5\r\n2.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs2_len = 128,
+        .docs3 = "$7\r\nsummary\r\n$29\r\nForget about all watched keys\r\n$5\r\n"
+        "since\r\n$5\r\n2.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n"
+        "$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        .docs3_len = 128,
+        .docs_pairs = 4,
+        .acl = "@fast @transaction",
+    },
+    {
+        .name = "watch",
+        .info2 = "$5\r\nwatch\r\n:-2\r\n*5\r\n+noscript\r\n+loading\r\n+stale\r\n"
+        "+fast\r\n+allow_busy\r\n:1\r\n:-1\r\n:1\r\n*2\r\n+@fast\r\n+@transaction\r\n"
+        "*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*1\r\n+RO\r\n$12\r\nbegin_search\r\n"
+        "*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\n"
+        "index\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\n"
+        "range\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n"
+        ":1\r\n$5\r\nlimit\r\n:0\r\n",
+        .info2_len = 318,
+        .info3 = "$5\r\nwatch\r\n:-2\r\n~5\r\n+noscript\r\n+loading\r\n+stale\r\n"
+        "+fast\r\n+allow_busy\r\n:1\r\n:-1\r\n:1\r\n~2\r\n+@fast\r\n+@transaction\r\n"
+        "~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~1\r\n+RO\r\n$12\r\nbegin_search\r\n"
+        "%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\n"
+        "index\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\n"
+        "range\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n"
+        ":1\r\n$5\r\nlimit\r\n:0\r\n",
+        .info3_len = 318,
+        .docs2 = "$7\r\nsummary\r\n$67\r\nWatch the given keys to determine execution of the MULTI/EXEC block\r\n"
+        "$5\r\nsince\r\n$5\r\n2.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n"
+        "$10\r\ncomplexity\r\n$19\r\nO(1) for every key.\r\n$9\r\narguments\r\n"
+        "*1\r\n*8\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n"
+        "$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n*1\r\n+multiple\r\n"
+        "",
+        .docs2_len = 294,
+        .docs3 = "$7\r\nsummary\r\n$67\r\nWatch the given keys to determine execution of the MULTI/EXEC block\r\n"
+        "$5\r\nsince\r\n$5\r\n2.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n"
+        "$10\r\ncomplexity\r\n$19\r\nO(1) for every key.\r\n$9\r\narguments\r\n"
+        "*1\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n"
+        "$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n"
+        "",
+        .docs3_len = 294,
+        .docs_pairs = 5,
+        .acl = "@fast @transaction",
+    },
 };
 
 static const struct command_help HELP[] = {

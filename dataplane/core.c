@@ -44,6 +44,7 @@
 #include "log.h"
 #include "mem.h"
 #include "monitor.h"
+#include "multi.h"
 #include "slowlog.h"
 #include "sock.h"
 
@@ -426,6 +427,8 @@ static unsigned drain_rings(struct core *self, int only_from)
                     __builtin_prefetch(burst[i + 1]);
                 if (r->kind == XREQ_MONITOR)
                     monitor_deliver(self, r);
+                else if (r->kind == XREQ_UNWATCH)
+                    multi_unwatch_deliver(self, r);
                 else if (!r->executed)
                     core_run_request(self, r);
                 else
@@ -775,12 +778,15 @@ void core_join(struct core *c)
 }
 
 /* Free a descriptor left in a ring or backlog at exit. A command belongs to
- * its client's reply queue (freed with the client); only MONITOR lines are
- * owned by the descriptor itself. */
+ * its client's reply queue (freed with the client); only MONITOR lines and
+ * UNWATCH lists are owned by the descriptor itself (the nodes an UNWATCH
+ * names go with their shard's watch table). */
 static void drop_at_exit(struct xreq *r)
 {
     if (r->kind == XREQ_MONITOR) {
         resp_out_free(&r->out);
+        mem_free(r);
+    } else if (r->kind == XREQ_UNWATCH) {
         mem_free(r);
     }
 }

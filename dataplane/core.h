@@ -34,6 +34,7 @@ struct dump_lzf;
 enum xreq_kind {
     XREQ_CMD = 0,      /* run cmd on owner, then back to origin with the reply */
     XREQ_MONITOR,      /* a MONITOR line for the owner core's monitors */
+    XREQ_UNWATCH,      /* WATCH nodes of the owner's shard to release (multi.c) */
 };
 
 struct xreq {

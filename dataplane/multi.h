@@ -1,5 +1,5 @@
-/* multi — MULTI / EXEC / DISCARD: a client's queued transaction and its
- * atomic run.
+/* multi — MULTI / EXEC / DISCARD / WATCH / UNWATCH: a client's queued
+ * transaction, the keys it watches, and its atomic run.
  *
  * Queueing happens in the client's dispatch (client.c): while cl->multi is
  * set, every command but the ones multi_runs_now() names is checked as Redis
@@ -16,8 +16,10 @@
 #include "../kv/cmd.h"
 
 struct client;
+struct core;
 struct slotmap;
 struct multi_state;
+struct xreq;
 
 /* Commands that run at once inside MULTI instead of being queued (Redis 7.0
  * processCommand: EXEC DISCARD MULTI WATCH QUIT RESET). */
@@ -33,9 +35,22 @@ int multi_queue(struct client *cl, const struct cmd_spec *cmd, int argc,
 /* A command was refused while queueing: EXEC will answer EXECABORT. No-op
  * outside MULTI. */
 void multi_flag_dirty(struct client *cl);
-/* Leave MULTI, dropping what was queued (DISCARD, RESET, client freed). No-op
- * outside MULTI. */
+/* Leave MULTI, dropping what was queued, and stop watching every key (Redis
+ * discardTransaction: DISCARD, RESET, an EXEC refused, the client freed).
+ * Runs on the client's core; WATCH nodes of other cores' shards are handed
+ * back to them by XREQ_UNWATCH. */
 void multi_discard(struct client *cl);
+
+/* Core → multi: an XREQ_UNWATCH request arrived; release its nodes from this
+ * core's shard and free it. */
+void multi_unwatch_deliver(struct core *self, struct xreq *r);
+
+/* CLIENT LIST / INFO as 7.0 prints them: queued commands (multi=, -1 outside
+ * MULTI), their argument bytes plus a pointer per argument (multi-mem=),
+ * and whether a watched key changed (flag d). Own core, or barrier holder. */
+int multi_info_count(const struct client *cl);
+size_t multi_info_mem(const struct client *cl);
+int multi_info_dirty(const struct client *cl);
 
 /* Cluster mode, queue time: the part of Redis 7.0's getNodeByQuery that needs
  * the keys (ASK / TRYAGAIN on a migrating or importing slot) for one command

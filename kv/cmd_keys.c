@@ -751,14 +751,6 @@ static int flush_args(struct cmd_ctx *c)
     return 0;
 }
 
-static size_t flush_table(struct kvt *t)
-{
-    size_t n = kvt_count(t);
-
-    kvt_clear(t);
-    return n;
-}
-
 void cmd_flushdb(struct cmd_ctx *c)
 {
     unsigned lo, hi;
@@ -768,7 +760,7 @@ void cmd_flushdb(struct cmd_ctx *c)
         return;
     shard_range(c, &lo, &hi);
     for (unsigned i = lo; i < hi; i++)
-        n += flush_table(c->view.shards[i]->db[c->db]);
+        n += shard_flush_db(c->view.shards[i], c->db);
     if (n)
         ks_dirty(c, (unsigned)n);
     resp_add_ok(c->out);
@@ -786,7 +778,7 @@ void cmd_flushall(struct cmd_ctx *c)
         struct shard *s = c->view.shards[i];
 
         for (unsigned d = 0; d < s->ndbs; d++)
-            n += flush_table(s->db[d]);
+            n += shard_flush_db(s, d);
     }
     /* dirty += keys removed, nothing for the command itself (7.0.15
      * measured: FLUSHALL of an empty keyspace leaves it unchanged) */
@@ -814,7 +806,7 @@ void cmd_swapdb(struct cmd_ctx *c)
     if (a != b) {
         shard_range(c, &lo, &hi);
         for (unsigned i = lo; i < hi; i++)
-            kvt_swap(c->view.shards[i]->db[a], c->view.shards[i]->db[b]);
+            shard_swap_dbs(c->view.shards[i], (unsigned)a, (unsigned)b, c->now_ms);
     }
     ks_dirty(c, 1);
     resp_add_ok(c->out);

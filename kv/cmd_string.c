@@ -630,6 +630,7 @@ void cmd_setrange(struct cmd_ctx *c)
     }
     memcpy(kv_val(e) + offset, val->p, val->len);
     kv_set_enc(e, KV_ENC_RAW);
+    kvt_value_written(t, e);
     ks_dirty(c, 1);
     resp_add_int(c->out, (long long)kv_vlen(e));
     return;

@@ -232,6 +232,9 @@ static const struct cmd_spec top[] = {
     CMD("ttl",         2, RO | FAST, 1, 1, 1, cmd_ttl),
     CMD("type",        2, RO | FAST, 1, 1, 1, cmd_type),
     CMD("unlink",     -2, W | FAST | SPLIT, 1, -1, 1, cmd_unlink),
+    CMD("unwatch",     1, NOSC | LOAD | STALE | FAST | BUSY | CONN, 0, 0, 0, cmd_unwatch),
+    /* under the barrier: it records the client in each key's shard */
+    CMD("watch",      -2, NOSC | LOAD | STALE | FAST | BUSY | ALL, 1, -1, 1, cmd_watch),
 };
 
 enum { ID_COUNT = __COUNTER__ - ID_BASE };

@@ -55,7 +55,7 @@ cmd_fn cmd_ping, cmd_echo, cmd_hello, cmd_auth, cmd_quit, cmd_select, cmd_reset,
        cmd_command_getkeys, cmd_command_list, cmd_command_help;
 
 /* dataplane/multi.c: transactions */
-cmd_fn cmd_multi, cmd_exec, cmd_discard;
+cmd_fn cmd_multi, cmd_exec, cmd_discard, cmd_watch, cmd_unwatch;
 
 /* cluster/cmd_cluster.c: CLUSTER subcommands and the cluster connection
  * commands */

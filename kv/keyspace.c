@@ -19,6 +19,7 @@
 #include "evict.h"
 #include "lfu.h"
 #include "slot.h"
+#include "watch.h"
 
 /* Redis expire.c activeExpireCycle parameters (7.0). */
 #define EXPIRE_KEYS_PER_LOOP     20   /* ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP */
@@ -66,6 +67,9 @@ struct shard *shard_create_ex(unsigned core, unsigned ndbs, uint64_t seed, int c
     s->evpool = evict_pool_create();
     if (!s->evpool)
         goto fail;
+    s->watch = watch_table_create(s->db, ndbs, s->rng ^ 0x5851f42d4c957f2dull);
+    if (!s->watch)
+        goto fail;
     return s;
 fail:
     shard_destroy(s);
@@ -76,6 +80,8 @@ void shard_destroy(struct shard *s)
 {
     if (!s)
         return;
+    /* before the tables: it takes its hooks off them */
+    watch_table_destroy(s->watch);
     for (unsigned i = 0; i < s->ndbs; i++)
         if (s->db[i])
             kvt_destroy(s->db[i]);
@@ -91,6 +97,8 @@ size_t shard_used_bytes(const struct shard *s)
         n += kvt_used_bytes(s->db[i]);
     if (s->evpool)
         n += evict_pool_bytes(s->evpool);
+    if (s->watch)
+        n += watch_table_bytes(s->watch);
     return n;
 }
 
@@ -280,6 +288,23 @@ void ks_dirty(struct cmd_ctx *c, unsigned n)
 {
     /* INFO sums dirty over shards, so any shard of the view may hold it. */
     c->view.shards[c->view.self]->dirty += n;
+}
+
+/* ---- whole dbs ---- */
+
+size_t shard_flush_db(struct shard *s, unsigned db)
+{
+    size_t n = kvt_count(s->db[db]);
+
+    watch_flushing(s->watch, db);
+    kvt_clear(s->db[db]);
+    return n;
+}
+
+void shard_swap_dbs(struct shard *s, unsigned a, unsigned b, int64_t now_ms)
+{
+    watch_swapping(s->watch, a, b, now_ms);
+    kvt_swap(s->db[a], s->db[b]);
 }
 
 /* ---- cron work ---- */

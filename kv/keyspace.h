@@ -15,6 +15,7 @@
 #define KS_MAX_DBS 256
 
 struct evict_pool;
+struct watch_table;
 
 struct shard {
     unsigned core;
@@ -30,6 +31,7 @@ struct shard {
     uint64_t expire_cycle_time_used_us;        /* INFO expire_cycle_cpu_milliseconds */
     unsigned expire_db_cursor;       /* active expiry resumes here */
     struct evict_pool *evpool;       /* eviction candidates kept across calls (evict.c) */
+    struct watch_table *watch;       /* WATCHed keys of this shard (watch.h) */
 };
 
 struct shard *shard_create(unsigned core, unsigned ndbs, uint64_t seed);
@@ -80,6 +82,14 @@ int ks_set_expire(struct cmd_ctx *c, const struct slice *key, struct kv_entry *e
 
 /* Count a change for INFO (rdb_changes_since_last_save). */
 void ks_dirty(struct cmd_ctx *c, unsigned n);
+
+/* Empty db `db` of the shard (FLUSHDB, FLUSHALL), WATCH told first which
+ * watched keys go. Returns the number of keys removed. */
+size_t shard_flush_db(struct shard *s, unsigned db);
+/* Exchange the contents of dbs a and b of the shard (SWAPDB), WATCH told
+ * first (watchers keep their db number; `now_ms` decides which keys count as
+ * expired). */
+void shard_swap_dbs(struct shard *s, unsigned a, unsigned b, int64_t now_ms);
 
 /* Active expiry, called by the data core once per cron tick: sample volatile
  * keys of each db (20 per loop, more with active-expire-effort), delete the

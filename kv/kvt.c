@@ -47,6 +47,11 @@
  * Lists are newest first, as Redis's; rehashing never moves an entry, only
  * chain links, so it leaves the index alone.
  *
+ * Change hook (kvt_set_hook): WATCH's only cost on the write path is the
+ * test of t->hook in each changing call, a field of the struct the call
+ * already reads; the hook runs after the table is consistent again and, for
+ * a removed key, before its entry is freed.
+ *
  * Invariants: every entry is on exactly one chain; e->vidx is its slot iff
  * e->expire != KV_NO_EXPIRE; with the slot index, every entry is on exactly
  * the list of slot_of(its key), count[s] is that list's length, and its
@@ -119,7 +124,17 @@ struct kvt {
     uint32_t vchunks, vdircap, vcap0;
     size_t pre;                /* bytes before each entry: the slot link, or 0 */
     struct kvt_slots *slots;   /* NULL unless made by kvt_create_slots */
+    kvt_hook_fn *hook;         /* NULL unless a key of this db is WATCHed */
+    void *hook_arg;
 };
+
+/* Report a changed key to the hook: one load and a branch that predicts
+ * "no hook" on every write while nothing is watched. */
+static inline void changed(const struct kvt *t, const char *key, size_t klen, int present)
+{
+    if (t->hook)
+        t->hook(t->hook_arg, key, klen, present);
+}
 
 /* ---- accessors ---- */
 
@@ -706,6 +721,22 @@ void kvt_swap(struct kvt *a, struct kvt *b)
     struct kvt tmp = *a;
     *a = *b;
     *b = tmp;
+    /* ... but not the hooks, which watch db numbers */
+    b->hook = a->hook;
+    b->hook_arg = a->hook_arg;
+    a->hook = tmp.hook;
+    a->hook_arg = tmp.hook_arg;
+}
+
+void kvt_set_hook(struct kvt *t, kvt_hook_fn *fn, void *arg)
+{
+    t->hook = fn;
+    t->hook_arg = fn ? arg : NULL;
+}
+
+void kvt_value_written(struct kvt *t, struct kv_entry *e)
+{
+    changed(t, e->data, e->klen, 1);
 }
 
 /* ---- counters ---- */
@@ -774,6 +805,7 @@ int kvt_add(struct kvt *t, const void *key, size_t klen,
         slot_link(t, e, slot_of(key, klen));
     if (out)
         *out = e;
+    changed(t, e->data, klen, 1);
     return 0;
 }
 
@@ -790,6 +822,7 @@ struct kv_entry *kvt_set_value(struct kvt *t, struct kv_entry *e,
             memmove(e->data + e->klen, val, vlen);
         e->vlen = (uint32_t)vlen;
         kv_set_enc(e, enc);
+        changed(t, e->data, e->klen, 1);
         return e;
     }
     /* A fresh block rather than realloc: realloc would copy the old value only
@@ -805,6 +838,7 @@ struct kv_entry *kvt_set_value(struct kvt *t, struct kv_entry *e,
     kv_set_enc(ne, enc);
     relink_moved(t, entry_link(t, e, &which), ne);
     entry_free_n(t, e, old);
+    changed(t, ne->data, ne->klen, 1);
     return ne;
 }
 
@@ -829,6 +863,7 @@ struct kv_entry *kvt_resize_value(struct kvt *t, struct kv_entry *e, size_t vlen
     if (vlen > oldv)
         memset(e->data + e->klen + oldv, 0, vlen - oldv);
     e->vlen = (uint32_t)vlen;
+    changed(t, e->data, e->klen, 1);
     return e;
 }
 
@@ -845,6 +880,7 @@ int kvt_set_expire(struct kvt *t, struct kv_entry *e, int64_t ms)
             return r;
     }
     e->expire = ms;
+    changed(t, e->data, e->klen, 1);
     return 0;
 }
 
@@ -857,6 +893,7 @@ static void unlink_free(struct kvt *t, struct kv_entry **pp, int which)
         vol_remove(t, e);
     if (t->slots)
         slot_unlink(t, e, slot_of(e->data, e->klen));
+    changed(t, e->data, e->klen, 0);
     entry_free(t, e);
     /* Shrinking here, not only from the cron, bounds memory and keeps
      * kvt_random's empty-bucket probing short even when no cron runs. */
@@ -910,6 +947,7 @@ struct kv_entry *kvt_rename(struct kvt *t, struct kv_entry *e,
         t->ht[which].used--;
         if (t->slots)
             slot_unlink(t, e, oslot);
+        changed(t, e->data, e->klen, 0);
         if (vlen)
             memmove(e->data + newklen, e->data + e->klen, vlen);
         ne = e;
@@ -926,6 +964,7 @@ struct kv_entry *kvt_rename(struct kvt *t, struct kv_entry *e,
             *vol_slot(t, ne->vidx) = ne;
         if (t->slots)
             slot_unlink(t, e, oslot);
+        changed(t, e->data, e->klen, 0);
         entry_free_n(t, e, old);
     }
     if (newklen)
@@ -934,6 +973,7 @@ struct kv_entry *kvt_rename(struct kvt *t, struct kv_entry *e,
     link_new(t, ne, h);
     if (t->slots)
         slot_link(t, ne, slot_of(newkey, newklen));
+    changed(t, ne->data, ne->klen, 1);
     return ne;
 }
 

@@ -28,7 +28,7 @@ struct kvt;
 /* Accessors (inline-able cost; defined in kvt.c) */
 const char *kv_key(const struct kv_entry *e);
 size_t      kv_klen(const struct kv_entry *e);
-char       *kv_val(struct kv_entry *e);           /* writable in place */
+char       *kv_val(struct kv_entry *e);           /* writable in place (then kvt_value_written) */
 size_t      kv_vlen(const struct kv_entry *e);
 enum kv_enc kv_enc(const struct kv_entry *e);
 void        kv_set_enc(struct kv_entry *e, enum kv_enc enc);
@@ -50,8 +50,24 @@ struct kvt *kvt_create_slots(uint64_t seed);
 void kvt_destroy(struct kvt *t);
 /* Remove every key; keeps the table usable. */
 void kvt_clear(struct kvt *t);
-/* Exchange the contents of two tables (SWAPDB). */
+/* Exchange the contents of two tables (SWAPDB). Each table's change hook
+ * stays where it was: it belongs to the place (db number), not the keys. */
 void kvt_swap(struct kvt *a, struct kvt *b);
+
+/* Change hook (WATCH, kv/watch.c). While set, every call below that changes
+ * a key (kvt_add, kvt_set_value, kvt_resize_value, kvt_set_expire,
+ * kvt_delete, kvt_delete_entry, kvt_rename) calls fn(arg, key, klen, present)
+ * once per key it changed, `present` saying whether the key is in the table
+ * afterwards (0 for a delete and for a rename's old name; the key bytes may
+ * live in an entry about to be freed: copy them to keep them). kvt_clear and
+ * kvt_swap do not call it: whole-table changes are their caller's to report.
+ * The hook must not call into this table. NULL (the default) costs one test
+ * of a pointer per change. */
+typedef void kvt_hook_fn(void *arg, const char *key, size_t klen, int present);
+void kvt_set_hook(struct kvt *t, kvt_hook_fn *fn, void *arg);
+/* The caller changed the bytes of e's value in place (through kv_val): the
+ * hook hears of it like any other change. */
+void kvt_value_written(struct kvt *t, struct kv_entry *e);
 
 size_t kvt_count(const struct kvt *t);
 size_t kvt_volatile_count(const struct kvt *t);
