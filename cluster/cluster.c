@@ -35,6 +35,11 @@
 #include "control.h"
 #include "slotmap.h"
 
+/* Anything that keeps the cluster lock or the control loop longer than this
+ * is logged: at node_timeout 15 s (10 s in tests) a few such seconds make
+ * the other nodes flag us PFAIL. */
+#define CL_STALL_US 1000000
+
 /* The process's cluster, the one mutable global of this module (cluster.h):
  * written by cluster_init / cluster_shutdown while no data core runs. */
 static struct cluster *the_cluster;
@@ -1064,6 +1069,7 @@ int cl_save_config(struct cluster *cl, int do_fsync)
     char tmp[4200];
     size_t off = 0;
     int fd = -1, rc = 0;
+    int64_t t0 = clock_us();
 
     cl->todo &= ~(CL_TODO_SAVE | CL_TODO_FSYNC);
     if (!cl->config_path)
@@ -1117,6 +1123,9 @@ int cl_save_config(struct cluster *cl, int do_fsync)
     fd = -1;
     if (do_fsync && (rc = fsync_parent_dir(cl->config_path)) != 0)
         log_msg(LL_WARNING, "Could not sync cluster config file dir: %s", strerror(-rc));
+    if (clock_us() - t0 > CL_STALL_US)
+        log_msg(LL_WARNING, "Latency: saving nodes.conf%s took %lld ms",
+                do_fsync ? " with fsync" : "", (long long)(clock_us() - t0) / 1000);
 out:
     if (fd >= 0) {
         close(fd);
@@ -1238,19 +1247,23 @@ void cl_reset(struct cluster *cl, int hard)
 
 void cl_after(struct cluster *cl)
 {
+    int64_t t[5];
+
+    t[0] = clock_us();
     if (cl->todo & CL_TODO_UPDATE_STATE)
         cl_update_state(cl);
+    t[1] = clock_us();
     if (cl->todo & CL_TODO_SAVE) {
         int fs = (cl->todo & CL_TODO_FSYNC) != 0;
         if (cl_save_config(cl, fs) != 0)
             log_msg(LL_WARNING, "Fatal: can't update cluster config file.");
     }
+    t[2] = clock_us();
     publish_if_changed(cl);
+    t[3] = clock_us();
     if (!cl->bus) {
         bus_flush(cl);             /* frees dead links; no sockets in tests */
-        return;
-    }
-    if (cl->on_control) {
+    } else if (cl->on_control) {
         if (cl->todo & CL_TODO_BROADCAST_PONG) {
             cl->todo &= ~CL_TODO_BROADCAST_PONG;
             bus_broadcast_pong(cl);
@@ -1264,6 +1277,14 @@ void cl_after(struct cluster *cl)
         if (wake)
             bus_wake(cl);        /* the control thread sends it */
     }
+    t[4] = clock_us();
+    if (cl->locked_us && t[4] - cl->locked_us > CL_STALL_US)
+        log_msg(LL_WARNING, "Latency: %s held the cluster lock for %lld ms (own work %lld ms, "
+                "cluster state %lld ms, nodes.conf %lld ms, slot map %lld ms, bus %lld ms)",
+                cl->phase ? cl->phase : "?", (long long)(t[4] - cl->locked_us) / 1000,
+                (long long)(t[0] - cl->locked_us) / 1000, (long long)(t[1] - t[0]) / 1000,
+                (long long)(t[2] - t[1]) / 1000, (long long)(t[3] - t[2]) / 1000,
+                (long long)(t[4] - t[3]) / 1000);
 }
 
 struct cluster *cl_instance(void)
@@ -1271,11 +1292,26 @@ struct cluster *cl_instance(void)
     return the_cluster;
 }
 
+/* Take the lock for `phase`; a wait above CL_STALL_US is logged (the holder
+ * logs its own side when it lets go). */
+static void lock_as(struct cluster *cl, const char *phase, int on_control)
+{
+    int64_t t0 = clock_us(), t1;
+
+    pthread_mutex_lock(&cl->lock);
+    t1 = clock_us();
+    if (t1 - t0 > CL_STALL_US)
+        log_msg(LL_WARNING, "Latency: %s waited %lld ms for the cluster lock", phase,
+                (long long)(t1 - t0) / 1000);
+    cl->now = clock_ms();
+    cl->on_control = on_control;
+    cl->phase = phase;
+    cl->locked_us = t1;
+}
+
 void cl_lock(struct cluster *cl)
 {
-    pthread_mutex_lock(&cl->lock);
-    cl->now = clock_ms();
-    cl->on_control = 0;
+    lock_as(cl, "a command on a data core", 0);
 }
 
 void cl_unlock(struct cluster *cl)
@@ -1284,11 +1320,9 @@ void cl_unlock(struct cluster *cl)
     pthread_mutex_unlock(&cl->lock);
 }
 
-static void lock_control(struct cluster *cl)
+static void lock_control(struct cluster *cl, const char *phase)
 {
-    pthread_mutex_lock(&cl->lock);
-    cl->now = clock_ms();
-    cl->on_control = 1;
+    lock_as(cl, phase, 1);
 }
 
 /* ---- configuration --------------------------------------------------------- */
@@ -1336,7 +1370,7 @@ static int config_changed(struct config *cfg, void *arg, const char **err)
     struct cluster *cl = arg;
 
     (void)err;
-    cl_lock(cl);
+    lock_as(cl, "CONFIG SET on a data core", 0);
     copy_config(cl, cfg);
     cl->todo |= CL_TODO_UPDATE_STATE;
     cl_unlock(cl);
@@ -1457,7 +1491,7 @@ void cluster_events(struct runtime *rt)
     (void)rt;
     if (!cl)
         return;
-    lock_control(cl);
+    lock_control(cl, "bus events (control thread)");
     bus_events(cl);
     cl_after(cl);
     pthread_mutex_unlock(&cl->lock);
@@ -1466,11 +1500,18 @@ void cluster_events(struct runtime *rt)
 void cluster_tick(struct runtime *rt, int64_t now_ms)
 {
     struct cluster *cl = the_cluster;
+    int64_t t = clock_us();
 
     (void)rt;
     if (!cl)
         return;
-    lock_control(cl);
+    lock_control(cl, "cluster cron (control thread)");
+    /* Ticks come every 100 ms: a longer gap means the control loop itself
+     * was held up (any of its phases, or the scheduler), not only us. */
+    if (cl->last_tick_us && t - cl->last_tick_us > CL_STALL_US)
+        log_msg(LL_WARNING, "Latency: the control loop ran no cluster cron for %lld ms "
+                "(every 100 ms expected)", (long long)(t - cl->last_tick_us) / 1000);
+    cl->last_tick_us = t;
     if (now_ms > cl->now)
         cl->now = now_ms;
     bus_cron(cl);
@@ -1484,7 +1525,7 @@ void cluster_shutdown(void)
 
     if (!cl)
         return;
-    lock_control(cl);
+    lock_control(cl, "shutdown");
     if (cl_save_config(cl, 1) != 0)
         log_msg(LL_WARNING, "Could not save the cluster config at shutdown");
     bus_close(cl);

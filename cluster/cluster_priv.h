@@ -96,6 +96,14 @@ struct cluster {
     int64_t now;
     int on_control;                    /* the lock holder is the control thread */
 
+    /* Latency watch (Redis's latency monitor, fixed threshold CL_STALL_US):
+     * what the lock holder is doing and since when (monotonic µs), and the
+     * last cron run, so a blocked or starved control loop is named in the
+     * log. Written by the lock holder. */
+    const char *phase;
+    int64_t locked_us;
+    int64_t last_tick_us;
+
     /* Configuration copied at start and by CONFIG SET hooks (under the
      * lock), so the control thread never reads strings CONFIG SET frees. */
     long long node_timeout;
