@@ -10,10 +10,10 @@
  * data cores' key path never takes the lock: it reads the slot map, which
  * cl_after() rebuilds and publishes whenever it differs from the state.
  * nodes.conf is written by its own thread (cl_saver_*) from a copy of the
- * text made under the lock: a save with fsync took 0.3-1.7 s on this
- * machine under parallel writeback (and is unbounded in principle), and
- * while the lock was held across it the bus answered no PING, so peers
- * flagged the node FAIL after node_timeout.
+ * text made under the lock: under parallel writeback on this machine a
+ * save took 1-2 s with fsync and once 19 s without, and while the lock was
+ * held across it the bus answered no PING, so peers flagged the node FAIL
+ * after node_timeout.
  *
  * Invariants: slots[s] == n exactly when bit s of n->slots is set;
  * nodes[i]->idx == i and `index` maps every name to its node; myself is never
@@ -1091,11 +1091,15 @@ static int conf_text(struct cluster *cl, struct sbuf *b)
 static int conf_write(const char *path, const char *text, size_t len, int do_fsync,
                       int *lock_fd, unsigned long long tag)
 {
+    /* Time of each step, for the latency line: under heavy writeback any
+     * of them can block for seconds (a plain save took 19 s once here). */
+    enum { T_START, T_OPEN, T_WRITE, T_FSYNC, T_RENAME, T_CLOSE, T_DIRSYNC, T_N };
+    int64_t t[T_N];
     char tmp[4200];
     size_t off = 0;
     int fd, rc = 0;
-    int64_t t0 = clock_us(), t_sync = 0;
 
+    t[T_START] = clock_us();
     snprintf(tmp, sizeof(tmp), "%s.tmp-%d-%llu", path, (int)getpid(), tag);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -1103,6 +1107,7 @@ static int conf_write(const char *path, const char *text, size_t len, int do_fsy
         log_msg(LL_WARNING, "Could not open temp cluster config file: %s", strerror(errno));
         return rc;
     }
+    t[T_OPEN] = clock_us();
     while (off < len) {
         ssize_t w = write(fd, text + off, len - off);
         if (w < 0 && errno == EINTR)
@@ -1115,19 +1120,16 @@ static int conf_write(const char *path, const char *text, size_t len, int do_fsy
         }
         off += (size_t)w;
     }
+    t[T_WRITE] = clock_us();
     /* The rename makes the new content visible at once. Like Redis 7.0, the
      * file is synced only for changes of epochs and votes (CL_TODO_FSYNC):
      * a sync on every SETSLOT would cost milliseconds per slot moved. */
-    if (do_fsync) {
-        int64_t t = clock_us();
-        int r = fsync(fd);
-        t_sync += clock_us() - t;
-        if (r != 0) {
-            rc = -errno;
-            log_msg(LL_WARNING, "Could not sync tmp cluster config file: %s", strerror(errno));
-            goto out;
-        }
+    if (do_fsync && fsync(fd) != 0) {
+        rc = -errno;
+        log_msg(LL_WARNING, "Could not sync tmp cluster config file: %s", strerror(errno));
+        goto out;
     }
+    t[T_FSYNC] = clock_us();
     /* Lock the new inode before it takes the name, so nodes.conf stays
      * locked by this process across the replacement. */
     flock(fd, LOCK_EX | LOCK_NB);
@@ -1136,20 +1138,25 @@ static int conf_write(const char *path, const char *text, size_t len, int do_fsy
         log_msg(LL_WARNING, "Could not rename tmp cluster config file: %s", strerror(errno));
         goto out;
     }
+    t[T_RENAME] = clock_us();
     if (*lock_fd >= 0)
-        close(*lock_fd);
+        close(*lock_fd);           /* the last reference: the replaced inode goes */
     *lock_fd = fd;
     fd = -1;
-    if (do_fsync) {
-        int64_t t = clock_us();
-        rc = fsync_parent_dir(path);
-        t_sync += clock_us() - t;
-        if (rc != 0)
-            log_msg(LL_WARNING, "Could not sync cluster config file dir: %s", strerror(-rc));
-    }
-    if (clock_us() - t0 > CL_STALL_US)
-        log_msg(LL_WARNING, "Latency: saving nodes.conf took %lld ms (%lld ms in fsync)",
-                (long long)(clock_us() - t0) / 1000, (long long)t_sync / 1000);
+    t[T_CLOSE] = clock_us();
+    if (do_fsync && (rc = fsync_parent_dir(path)) != 0)
+        log_msg(LL_WARNING, "Could not sync cluster config file dir: %s", strerror(-rc));
+    t[T_DIRSYNC] = clock_us();
+    if (t[T_DIRSYNC] - t[T_START] > CL_STALL_US)
+        log_msg(LL_WARNING, "Latency: saving nodes.conf took %lld ms (open %lld, write %lld, "
+                "fsync %lld, rename %lld, closing the old file %lld, directory fsync %lld)",
+                (long long)(t[T_DIRSYNC] - t[T_START]) / 1000,
+                (long long)(t[T_OPEN] - t[T_START]) / 1000,
+                (long long)(t[T_WRITE] - t[T_OPEN]) / 1000,
+                (long long)(t[T_FSYNC] - t[T_WRITE]) / 1000,
+                (long long)(t[T_RENAME] - t[T_FSYNC]) / 1000,
+                (long long)(t[T_CLOSE] - t[T_RENAME]) / 1000,
+                (long long)(t[T_DIRSYNC] - t[T_CLOSE]) / 1000);
 out:
     if (fd >= 0) {
         close(fd);
