@@ -373,6 +373,11 @@ static void send_header_only(struct cluster *cl, struct cl_link *link, uint16_t 
     link_queue(cl, link, &m);
 }
 
+void bus_send_auth_ack(struct cluster *cl, struct cl_node *node)
+{
+    send_header_only(cl, node->link, BUS_TYPE_AUTH_ACK);
+}
+
 /* ---- receiving ----------------------------------------------------------- */
 
 /* nodeUpdateAddressIfNeeded: a node pinging us from a new address (its
@@ -572,7 +577,7 @@ static void maybe_vote(struct cluster *cl, struct cl_node *node, const struct bu
     cl->last_vote_epoch = cl->current_epoch;
     master->voted_time = cl->now;
     cl->todo |= CL_TODO_SAVE | CL_TODO_FSYNC;
-    send_header_only(cl, node->link, BUS_TYPE_AUTH_ACK);
+    cl_vote_ack(cl, node);
     log_msg(LL_NOTICE, "Failover auth granted to %.40s for epoch %llu", node->name,
             (unsigned long long)cl->current_epoch);
 }

@@ -9,6 +9,11 @@
  * bus events and the 100 ms cron, by a data core for a CLUSTER command. The
  * data cores' key path never takes the lock: it reads the slot map, which
  * cl_after() rebuilds and publishes whenever it differs from the state.
+ * nodes.conf is written by its own thread (cl_saver_*) from a copy of the
+ * text made under the lock: under parallel writeback on this machine a
+ * save took 1-2 s with fsync and once 19 s without, and while the lock was
+ * held across it the bus answered no PING, so peers flagged the node FAIL
+ * after node_timeout.
  *
  * Invariants: slots[s] == n exactly when bit s of n->slots is set;
  * nodes[i]->idx == i and `index` maps every name to its node; myself is never
@@ -34,6 +39,14 @@
 #include "../dataplane/log.h"
 #include "control.h"
 #include "slotmap.h"
+
+/* Anything that keeps the cluster lock or the control loop longer than this
+ * is logged: at node_timeout 15 s (10 s in tests) a few such seconds make
+ * the other nodes flag us PFAIL. */
+#define CL_STALL_US 1000000
+
+static void release_acks(struct cluster *cl);
+static uint64_t saver_queue(struct cluster *cl, int do_fsync);
 
 /* The process's cluster, the one mutable global of this module (cluster.h):
  * written by cluster_init / cluster_shutdown while no data core runs. */
@@ -131,6 +144,7 @@ void cl_free(struct cluster *cl)
 {
     if (!cl)
         return;
+    cl_saver_stop(cl);
     while (cl->links)
         bus_link_free(cl, cl->links);
     bus_reap(cl);
@@ -1058,33 +1072,44 @@ static int fsync_parent_dir(const char *path)
     return rc;
 }
 
-int cl_save_config(struct cluster *cl, int do_fsync)
+/* nodes.conf's text: the nodes (handshakes left out) and the vars line. */
+static int conf_text(struct cluster *cl, struct sbuf *b)
 {
-    struct sbuf b = { 0 };
+    cl_nodes_text(cl, BUS_NODE_HANDSHAKE, b);
+    sb_printf(b, "vars currentEpoch %llu lastVoteEpoch %llu\n",
+              (unsigned long long)cl->current_epoch, (unsigned long long)cl->last_vote_epoch);
+    if (!b->oom)
+        return 0;
+    sb_free(b);
+    return -ENOMEM;
+}
+
+/* Write `text` to `path` atomically (see cl_save_config); *lock_fd is the
+ * flock()ed descriptor of the current file, replaced by the new one. `tag`
+ * makes the temporary name unique within the process. Touches no cluster
+ * state: the writer thread runs it without the lock. */
+static int conf_write(const char *path, const char *text, size_t len, int do_fsync,
+                      int *lock_fd, unsigned long long tag)
+{
+    /* Time of each step, for the latency line: under heavy writeback any
+     * of them can block for seconds (a plain save took 19 s once here). */
+    enum { T_START, T_OPEN, T_WRITE, T_FSYNC, T_RENAME, T_CLOSE, T_DIRSYNC, T_N };
+    int64_t t[T_N];
     char tmp[4200];
     size_t off = 0;
-    int fd = -1, rc = 0;
+    int fd, rc = 0;
 
-    cl->todo &= ~(CL_TODO_SAVE | CL_TODO_FSYNC);
-    if (!cl->config_path)
-        return 0;
-    cl_nodes_text(cl, BUS_NODE_HANDSHAKE, &b);
-    sb_printf(&b, "vars currentEpoch %llu lastVoteEpoch %llu\n",
-              (unsigned long long)cl->current_epoch, (unsigned long long)cl->last_vote_epoch);
-    if (b.oom) {
-        sb_free(&b);
-        return -ENOMEM;
-    }
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%d-%lld", cl->config_path, (int)getpid(),
-             (long long)cl->now);
+    t[T_START] = clock_us();
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%d-%llu", path, (int)getpid(), tag);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         rc = -errno;
         log_msg(LL_WARNING, "Could not open temp cluster config file: %s", strerror(errno));
-        goto out;
+        return rc;
     }
-    while (off < b.len) {
-        ssize_t w = write(fd, b.p + off, b.len - off);
+    t[T_OPEN] = clock_us();
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
@@ -1095,6 +1120,7 @@ int cl_save_config(struct cluster *cl, int do_fsync)
         }
         off += (size_t)w;
     }
+    t[T_WRITE] = clock_us();
     /* The rename makes the new content visible at once. Like Redis 7.0, the
      * file is synced only for changes of epochs and votes (CL_TODO_FSYNC):
      * a sync on every SETSLOT would cost milliseconds per slot moved. */
@@ -1103,27 +1129,278 @@ int cl_save_config(struct cluster *cl, int do_fsync)
         log_msg(LL_WARNING, "Could not sync tmp cluster config file: %s", strerror(errno));
         goto out;
     }
+    t[T_FSYNC] = clock_us();
     /* Lock the new inode before it takes the name, so nodes.conf stays
      * locked by this process across the replacement. */
     flock(fd, LOCK_EX | LOCK_NB);
-    if (rename(tmp, cl->config_path) != 0) {
+    if (rename(tmp, path) != 0) {
         rc = -errno;
         log_msg(LL_WARNING, "Could not rename tmp cluster config file: %s", strerror(errno));
         goto out;
     }
-    if (cl->lock_fd >= 0)
-        close(cl->lock_fd);
-    cl->lock_fd = fd;
+    t[T_RENAME] = clock_us();
+    if (*lock_fd >= 0)
+        close(*lock_fd);           /* the last reference: the replaced inode goes */
+    *lock_fd = fd;
     fd = -1;
-    if (do_fsync && (rc = fsync_parent_dir(cl->config_path)) != 0)
+    t[T_CLOSE] = clock_us();
+    if (do_fsync && (rc = fsync_parent_dir(path)) != 0)
         log_msg(LL_WARNING, "Could not sync cluster config file dir: %s", strerror(-rc));
+    t[T_DIRSYNC] = clock_us();
+    if (t[T_DIRSYNC] - t[T_START] > CL_STALL_US)
+        log_msg(LL_WARNING, "Latency: saving nodes.conf took %lld ms (open %lld, write %lld, "
+                "fsync %lld, rename %lld, closing the old file %lld, directory fsync %lld)",
+                (long long)(t[T_DIRSYNC] - t[T_START]) / 1000,
+                (long long)(t[T_OPEN] - t[T_START]) / 1000,
+                (long long)(t[T_WRITE] - t[T_OPEN]) / 1000,
+                (long long)(t[T_FSYNC] - t[T_WRITE]) / 1000,
+                (long long)(t[T_RENAME] - t[T_FSYNC]) / 1000,
+                (long long)(t[T_CLOSE] - t[T_RENAME]) / 1000,
+                (long long)(t[T_DIRSYNC] - t[T_CLOSE]) / 1000);
 out:
     if (fd >= 0) {
         close(fd);
         unlink(tmp);
     }
+    return rc;
+}
+
+int cl_save_config(struct cluster *cl, int do_fsync)
+{
+    struct sbuf b = { 0 };
+    int rc;
+
+    cl->todo &= ~(CL_TODO_SAVE | CL_TODO_FSYNC);
+    if (!cl->config_path)
+        return 0;
+    rc = conf_text(cl, &b);
+    if (rc == 0)
+        rc = conf_write(cl->config_path, b.p, b.len, do_fsync, &cl->lock_fd,
+                        (unsigned long long)cl->now);
     sb_free(&b);
     return rc;
+}
+
+/* ---- nodes.conf writer thread -------------------------------------------- */
+
+/* Generations number the texts handed over (1, 2, ...). The thread takes
+ * the newest waiting text, writes it without any cluster lock, and then
+ * counts every generation up to it as done: each text is the whole state,
+ * so a newer one includes what an older one said. An fsync asked for by a
+ * text it replaced is kept for the newer one. */
+struct cl_saver {
+    pthread_t thread;
+    pthread_mutex_t mu;                /* guards everything below */
+    pthread_cond_t work, done;
+    struct cluster *cl;                /* for save_hook and bus_wake only */
+    char *path;
+    int lock_fd;                       /* owned by the thread while it runs */
+    struct sbuf next;                  /* text waiting; p == NULL: none */
+    int next_fsync;
+    uint64_t queued, done_gen, ok_gen; /* newest handed over, finished, written */
+    int last_rc;
+    int wake_control;                  /* votes wait: wake the control loop after saves */
+    int stop;
+};
+
+static void *saver_main(void *arg)
+{
+    struct cl_saver *s = arg;
+
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        struct sbuf b;
+        uint64_t gen;
+        int fs, rc, wake;
+
+        while (!s->next.p && !s->stop)
+            pthread_cond_wait(&s->work, &s->mu);
+        if (!s->next.p)
+            break;                     /* stop, and nothing left to write */
+        b = s->next;
+        memset(&s->next, 0, sizeof(s->next));
+        fs = s->next_fsync;
+        s->next_fsync = 0;
+        gen = s->queued;
+        pthread_mutex_unlock(&s->mu);
+
+        if (s->cl->save_hook)
+            s->cl->save_hook(s->cl->save_hook_arg);
+        rc = conf_write(s->path, b.p, b.len, fs, &s->lock_fd, (unsigned long long)gen);
+        if (rc != 0)
+            log_msg(LL_WARNING, "Fatal: can't update cluster config file.");
+        sb_free(&b);
+
+        pthread_mutex_lock(&s->mu);
+        s->done_gen = gen;
+        if (rc == 0)
+            s->ok_gen = gen;
+        s->last_rc = rc;
+        wake = s->wake_control;
+        pthread_cond_broadcast(&s->done);
+        pthread_mutex_unlock(&s->mu);
+        /* cl->bus is set before the thread starts and closed after it
+         * stops; bus_wake only writes an eventfd. */
+        if (wake && s->cl->bus)
+            bus_wake(s->cl);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int cl_saver_start(struct cluster *cl)
+{
+    struct cl_saver *s;
+    int rc;
+
+    if (cl->saver || !cl->config_path)
+        return cl->saver ? -EALREADY : -EINVAL;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->cl = cl;
+    s->path = strdup(cl->config_path);
+    if (!s->path) {
+        free(s);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->done, NULL);
+    s->lock_fd = cl->lock_fd;
+    rc = -pthread_create(&s->thread, NULL, saver_main, s);
+    if (rc != 0)
+        goto fail;
+    cl->lock_fd = -1;
+    cl->saver = s;
+    return 0;
+fail:
+    pthread_cond_destroy(&s->done);
+    pthread_cond_destroy(&s->work);
+    pthread_mutex_destroy(&s->mu);
+    free(s->path);
+    free(s);
+    return rc;
+}
+
+void cl_saver_stop(struct cluster *cl)
+{
+    struct cl_saver *s = cl->saver;
+
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stop = 1;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    cl->lock_fd = s->lock_fd;
+    cl->saver = NULL;
+    pthread_cond_destroy(&s->done);
+    pthread_cond_destroy(&s->work);
+    pthread_mutex_destroy(&s->mu);
+    free(s->path);
+    free(s);
+}
+
+/* Hand the current state's text to the writer; its generation, or 0 when
+ * the text could not be built (logged). Lock held. */
+static uint64_t saver_queue(struct cluster *cl, int do_fsync)
+{
+    struct cl_saver *s = cl->saver;
+    struct sbuf b = { 0 };
+    uint64_t gen;
+
+    if (conf_text(cl, &b) != 0) {
+        log_msg(LL_WARNING, "Out of memory building the cluster config file");
+        return 0;
+    }
+    pthread_mutex_lock(&s->mu);
+    sb_free(&s->next);
+    s->next = b;
+    s->next_fsync |= do_fsync;
+    gen = ++s->queued;
+    s->wake_control = cl->nacks != 0;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->mu);
+    return gen;
+}
+
+int cl_saver_wait(struct cluster *cl, uint64_t gen)
+{
+    struct cl_saver *s = cl->saver;
+    int rc;
+
+    if (!s)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    while (s->done_gen < gen)
+        pthread_cond_wait(&s->done, &s->mu);
+    rc = s->ok_gen >= gen ? 0 : s->last_rc;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void cl_saver_done(struct cluster *cl, uint64_t *ok_gen, uint64_t *done_gen)
+{
+    struct cl_saver *s = cl->saver;
+
+    if (!s) {
+        *ok_gen = *done_gen = 0;
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    *ok_gen = s->ok_gen;
+    *done_gen = s->done_gen;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- failover votes ------------------------------------------------------ */
+
+void cl_vote_ack(struct cluster *cl, struct cl_node *node)
+{
+    if (!cl->saver) {
+        bus_send_auth_ack(cl, node);
+        return;
+    }
+    /* Full: the oldest vote is for an older epoch, whose election the
+     * replica has most likely given up; the newest matters more. */
+    if (cl->nacks == CL_PENDING_ACKS) {
+        memmove(cl->acks, cl->acks + 1, sizeof(cl->acks[0]) * (CL_PENDING_ACKS - 1));
+        cl->nacks--;
+    }
+    memcpy(cl->acks[cl->nacks].name, node->name, BUS_NAMELEN);
+    cl->acks[cl->nacks].gen = 0;
+    cl->nacks++;
+}
+
+/* Send the votes whose save is on disk; drop those whose save failed
+ * (Redis would have exited: a vote it cannot remember is not given). */
+static void release_acks(struct cluster *cl)
+{
+    uint64_t ok, done;
+    unsigned j = 0;
+
+    if (!cl->nacks)
+        return;
+    cl_saver_done(cl, &ok, &done);
+    for (unsigned i = 0; i < cl->nacks; i++) {
+        uint64_t gen = cl->acks[i].gen;
+        struct cl_node *n;
+
+        if (gen == 0 || done < gen) {
+            cl->acks[j++] = cl->acks[i];
+            continue;
+        }
+        n = cl_lookup(cl, cl->acks[i].name, BUS_NAMELEN);
+        if (ok < gen)
+            log_msg(LL_WARNING, "Failover auth to %.40s withdrawn: the vote could not be saved",
+                    cl->acks[i].name);
+        else if (n && n->link)
+            bus_send_auth_ack(cl, n);
+    }
+    cl->nacks = j;
 }
 
 /* ---- slot map ------------------------------------------------------------ */
@@ -1238,19 +1515,37 @@ void cl_reset(struct cluster *cl, int hard)
 
 void cl_after(struct cluster *cl)
 {
+    int64_t t[5];
+
+    t[0] = clock_us();
     if (cl->todo & CL_TODO_UPDATE_STATE)
         cl_update_state(cl);
+    t[1] = clock_us();
+    cl->save_rc = 0;
     if (cl->todo & CL_TODO_SAVE) {
         int fs = (cl->todo & CL_TODO_FSYNC) != 0;
-        if (cl_save_config(cl, fs) != 0)
+
+        cl->todo &= ~(CL_TODO_SAVE | CL_TODO_FSYNC);
+        if (cl->saver) {
+            uint64_t gen = saver_queue(cl, fs);
+            /* Votes granted in this section wait for this save. */
+            for (unsigned i = 0; i < cl->nacks; i++)
+                if (cl->acks[i].gen == 0)
+                    cl->acks[i].gen = gen;
+            if (fs && !cl->on_control)
+                cl->wait_gen = gen;
+        } else if ((cl->save_rc = cl_save_config(cl, fs)) != 0) {
             log_msg(LL_WARNING, "Fatal: can't update cluster config file.");
+        }
     }
+    t[2] = clock_us();
     publish_if_changed(cl);
+    t[3] = clock_us();
+    if (!cl->bus || cl->on_control)
+        release_acks(cl);
     if (!cl->bus) {
         bus_flush(cl);             /* frees dead links; no sockets in tests */
-        return;
-    }
-    if (cl->on_control) {
+    } else if (cl->on_control) {
         if (cl->todo & CL_TODO_BROADCAST_PONG) {
             cl->todo &= ~CL_TODO_BROADCAST_PONG;
             bus_broadcast_pong(cl);
@@ -1264,6 +1559,14 @@ void cl_after(struct cluster *cl)
         if (wake)
             bus_wake(cl);        /* the control thread sends it */
     }
+    t[4] = clock_us();
+    if (cl->locked_us && t[4] - cl->locked_us > CL_STALL_US)
+        log_msg(LL_WARNING, "Latency: %s held the cluster lock for %lld ms (own work %lld ms, "
+                "cluster state %lld ms, nodes.conf %lld ms, slot map %lld ms, bus %lld ms)",
+                cl->phase ? cl->phase : "?", (long long)(t[4] - cl->locked_us) / 1000,
+                (long long)(t[0] - cl->locked_us) / 1000, (long long)(t[1] - t[0]) / 1000,
+                (long long)(t[2] - t[1]) / 1000, (long long)(t[3] - t[2]) / 1000,
+                (long long)(t[4] - t[3]) / 1000);
 }
 
 struct cluster *cl_instance(void)
@@ -1271,24 +1574,48 @@ struct cluster *cl_instance(void)
     return the_cluster;
 }
 
+/* Take the lock for `phase`; a wait above CL_STALL_US is logged (the holder
+ * logs its own side when it lets go). */
+static void lock_as(struct cluster *cl, const char *phase, int on_control)
+{
+    int64_t t0 = clock_us(), t1;
+
+    pthread_mutex_lock(&cl->lock);
+    t1 = clock_us();
+    if (t1 - t0 > CL_STALL_US)
+        log_msg(LL_WARNING, "Latency: %s waited %lld ms for the cluster lock", phase,
+                (long long)(t1 - t0) / 1000);
+    cl->now = clock_ms();
+    cl->on_control = on_control;
+    cl->phase = phase;
+    cl->locked_us = t1;
+}
+
 void cl_lock(struct cluster *cl)
 {
-    pthread_mutex_lock(&cl->lock);
-    cl->now = clock_ms();
-    cl->on_control = 0;
+    lock_as(cl, "a command on a data core", 0);
 }
 
-void cl_unlock(struct cluster *cl)
+int cl_unlock(struct cluster *cl)
 {
+    uint64_t wait;
+    int rc;
+
     cl_after(cl);
+    wait = cl->wait_gen;
+    rc = cl->save_rc;
+    cl->wait_gen = 0;
     pthread_mutex_unlock(&cl->lock);
+    /* Only the command's own core waits, and only for a change Redis
+     * fsyncs before replying (epochs); the bus goes on meanwhile. */
+    if (wait)
+        rc = cl_saver_wait(cl, wait);
+    return rc;
 }
 
-static void lock_control(struct cluster *cl)
+static void lock_control(struct cluster *cl, const char *phase)
 {
-    pthread_mutex_lock(&cl->lock);
-    cl->now = clock_ms();
-    cl->on_control = 1;
+    lock_as(cl, phase, 1);
 }
 
 /* ---- configuration --------------------------------------------------------- */
@@ -1336,7 +1663,7 @@ static int config_changed(struct config *cfg, void *arg, const char **err)
     struct cluster *cl = arg;
 
     (void)err;
-    cl_lock(cl);
+    lock_as(cl, "CONFIG SET on a data core", 0);
     copy_config(cl, cfg);
     cl->todo |= CL_TODO_UPDATE_STATE;
     cl_unlock(cl);
@@ -1432,6 +1759,12 @@ int cluster_init(struct runtime *rt)
     rc = bus_open(cl, cfg->bind, cfg->bind_count);
     if (rc != 0)
         goto fail;
+    /* From here on nodes.conf is written by its own thread. Without it the
+     * node still works, saving in place as before. */
+    rc = cl_saver_start(cl);
+    if (rc != 0)
+        log_msg(LL_WARNING, "Cannot start the nodes.conf writer thread (%s): saving it in place",
+                strerror(-rc));
     for (size_t i = 0; i < sizeof(watched_config) / sizeof(watched_config[0]); i++)
         config_on_apply(watched_config[i], config_changed, cl);
     atomic_store_explicit(&cl->connections, (unsigned long)(cl->nnodes - 1) * 2,
@@ -1457,7 +1790,7 @@ void cluster_events(struct runtime *rt)
     (void)rt;
     if (!cl)
         return;
-    lock_control(cl);
+    lock_control(cl, "bus events (control thread)");
     bus_events(cl);
     cl_after(cl);
     pthread_mutex_unlock(&cl->lock);
@@ -1466,11 +1799,18 @@ void cluster_events(struct runtime *rt)
 void cluster_tick(struct runtime *rt, int64_t now_ms)
 {
     struct cluster *cl = the_cluster;
+    int64_t t = clock_us();
 
     (void)rt;
     if (!cl)
         return;
-    lock_control(cl);
+    lock_control(cl, "cluster cron (control thread)");
+    /* Ticks come every 100 ms: a longer gap means the control loop itself
+     * was held up (any of its phases, or the scheduler), not only us. */
+    if (cl->last_tick_us && t - cl->last_tick_us > CL_STALL_US)
+        log_msg(LL_WARNING, "Latency: the control loop ran no cluster cron for %lld ms "
+                "(every 100 ms expected)", (long long)(t - cl->last_tick_us) / 1000);
+    cl->last_tick_us = t;
     if (now_ms > cl->now)
         cl->now = now_ms;
     bus_cron(cl);
@@ -1484,7 +1824,9 @@ void cluster_shutdown(void)
 
     if (!cl)
         return;
-    lock_control(cl);
+    lock_control(cl, "shutdown");
+    /* What the writer still holds first, then the final state in place. */
+    cl_saver_stop(cl);
     if (cl_save_config(cl, 1) != 0)
         log_msg(LL_WARNING, "Could not save the cluster config at shutdown");
     bus_close(cl);

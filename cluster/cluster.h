@@ -6,11 +6,13 @@
  * Wiring (all from the control-plane thread, or main before it runs):
  *   cluster_init(rt)      once, before the data cores start, when
  *                         cluster-enabled yes: loads or creates nodes.conf,
- *                         listens on the bus port, publishes the first map;
+ *                         listens on the bus port, publishes the first map,
+ *                         starts the thread that writes nodes.conf;
  *   cluster_fd()          poll it for POLLIN and call cluster_events();
  *   cluster_tick(rt, now) every 100 ms (Redis clusterCron at hz 10);
- *   cluster_shutdown()    after the data cores stopped: saves nodes.conf,
- *                         closes every socket, frees the state.
+ *   cluster_shutdown()    after the data cores stopped: stops the writer,
+ *                         saves nodes.conf, closes every socket, frees the
+ *                         state.
  * With cluster-enabled no, every call is a no-op and cluster_fd() is -1.
  *
  * The CLUSTER, ASKING, READONLY and READWRITE commands are in cmd_cluster.c

@@ -8,7 +8,9 @@
  * command, happens with `lock` held; data cores never take it on the key
  * path (they read the published slot map). Socket I/O happens only on the
  * control thread: a command that queues a message wakes it (bus_wake) and it
- * writes the bytes out.
+ * writes the bytes out. File I/O happens only on the nodes.conf writer
+ * thread (cl_saver_*), never with `lock` held: a disk stalled for seconds
+ * under writeback must not stop the bus from answering PINGs.
  *
  * Time: `now` is the cached wall clock in ms (Redis mstime()), refreshed by
  * every entry point before it touches the state, so the rules below compare
@@ -53,6 +55,9 @@ enum {
 struct cl_node;
 struct cl_link;
 struct bus;
+struct cl_saver;
+
+#define CL_PENDING_ACKS 4              /* votes waiting for their nodes.conf save */
 
 struct cl_report {                     /* a master says `node` is PFAIL/FAIL */
     struct cl_node *node;              /* the reporter */
@@ -95,6 +100,14 @@ struct cluster {
     pthread_mutex_t lock;
     int64_t now;
     int on_control;                    /* the lock holder is the control thread */
+
+    /* Latency watch (Redis's latency monitor, fixed threshold CL_STALL_US):
+     * what the lock holder is doing and since when (monotonic µs), and the
+     * last cron run, so a blocked or starved control loop is named in the
+     * log. Written by the lock holder. */
+    const char *phase;
+    int64_t locked_us;
+    int64_t last_tick_us;
 
     /* Configuration copied at start and by CONFIG SET hooks (under the
      * lock), so the control thread never reads strings CONFIG SET frees. */
@@ -139,6 +152,20 @@ struct cluster {
     uint64_t stats_links_limit_exceeded;
 
     int todo;                          /* CL_TODO_* */
+
+    /* nodes.conf writer thread; NULL: cl_after saves in place (unit tests,
+     * and start-up before cluster_init starts it). */
+    struct cl_saver *saver;
+    uint64_t wait_gen;                 /* cl_unlock waits for this save (0: none) */
+    int save_rc;                       /* result of this section's in-place save */
+    /* Failover votes granted but not yet sent: lastVoteEpoch must be on
+     * disk before the replica counts our vote (Redis saves with fsync
+     * before its event loop writes the ACK). gen 0: the next save. */
+    struct { char name[BUS_NAMELEN]; uint64_t gen; } acks[CL_PENDING_ACKS];
+    unsigned nacks;
+    /* Tests only: called by the writer thread before each file write. */
+    void (*save_hook)(void *arg);
+    void *save_hook_arg;
     uint64_t iteration;                /* cron calls */
     uint64_t pings_sent;               /* numbers gossip rounds */
     uint64_t rng;                      /* xorshift64* state */
@@ -233,8 +260,23 @@ void cl_nodes_text(struct cluster *cl, uint16_t filter, struct sbuf *b);
 int cl_load_config(struct cluster *cl, const char *path);
 /* Write atomically: temporary file, rename; with do_fsync the file is
  * synced before the rename and the directory after it. Takes over the
- * flock. 0 or -errno. */
+ * flock. 0 or -errno. In place, on the calling thread: only for start-up,
+ * shutdown and tests (cl_after hands the text to the writer thread). */
 int cl_save_config(struct cluster *cl, int do_fsync);
+
+/* The nodes.conf writer thread. start: after the first save, with
+ * config_path set; from then on cl_after queues the file's text (only the
+ * newest text waiting is kept: each is the whole state) and the thread owns
+ * the flock()ed descriptor. 0 or -errno (then saves stay in place). stop:
+ * writes what is queued, joins, hands the descriptor back; safe to call
+ * when not started. */
+int cl_saver_start(struct cluster *cl);
+void cl_saver_stop(struct cluster *cl);
+/* Block, without the lock, until save generation `gen` (or a newer one) is
+ * written; its result, 0 or -errno. */
+int cl_saver_wait(struct cluster *cl, uint64_t gen);
+/* Newest generation written successfully, and newest finished at all. */
+void cl_saver_done(struct cluster *cl, uint64_t *ok_gen, uint64_t *done_gen);
 
 /* The slot map for the data cores built from the state. NULL on ENOMEM. */
 struct slotmap *cl_build_slotmap(struct cluster *cl);
@@ -249,7 +291,15 @@ void cl_after(struct cluster *cl);
 /* The process's cluster (NULL when cluster-enabled is no), for commands. */
 struct cluster *cl_instance(void);
 void cl_lock(struct cluster *cl);       /* takes the lock and refreshes now */
-void cl_unlock(struct cluster *cl);     /* cl_after, then releases */
+/* cl_after, then releases; a data core whose section needs an fsync
+ * (epochs, CL_TODO_FSYNC) then waits for it without the lock, so its reply
+ * follows the save as in Redis. 0, or the save's -errno. */
+int cl_unlock(struct cluster *cl);
+
+/* A failover vote for `node`: sent once the save recording lastVoteEpoch is
+ * on disk (at once when saves are in place: cl_after saves before it
+ * flushes). */
+void cl_vote_ack(struct cluster *cl, struct cl_node *node);
 
 /* ---- bus.c: links and messages ----------------------------------------- */
 
@@ -291,6 +341,7 @@ struct cl_link *bus_link_new(struct cluster *cl, int fd, struct cl_node *node);
 void bus_link_free(struct cluster *cl, struct cl_link *link);
 
 void bus_send_ping(struct cluster *cl, struct cl_link *link, uint16_t type);
+void bus_send_auth_ack(struct cluster *cl, struct cl_node *node);
 void bus_broadcast_pong(struct cluster *cl);
 void bus_send_fail(struct cluster *cl, const char *name);
 void bus_send_update(struct cluster *cl, struct cl_link *link, const struct cl_node *n);

@@ -8,10 +8,12 @@
  * state belongs to the control thread; a handler reaches it by taking the
  * cluster lock (cl_lock), which the control thread holds only while it
  * processes bus events or runs its 100 ms cron, so the wait is short and
- * only CLUSTER commands ever wait. cl_unlock saves nodes.conf, publishes
- * the new slot map before the reply leaves (a client that sees +OK for
- * SETSLOT is redirected by the new map), and wakes the control thread when
- * a message must go out. */
+ * only CLUSTER commands ever wait. cl_unlock hands nodes.conf to its
+ * writer thread (waiting for it, without the lock, only when the change
+ * must be synced first: epochs, SAVECONFIG), publishes the new slot map
+ * before the reply leaves (a client that sees +OK for SETSLOT is
+ * redirected by the new map), and wakes the control thread when a message
+ * must go out. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -750,8 +752,8 @@ void cmd_cluster_saveconfig(struct cmd_ctx *c)
     if (!cl)
         return;
     cl_lock(cl);
-    rc = cl_save_config(cl, 1);
-    cl_unlock(cl);
+    cl->todo |= CL_TODO_SAVE | CL_TODO_FSYNC;
+    rc = cl_unlock(cl);          /* returns once the file is synced */
     if (rc == 0)
         resp_add_ok(c->out);
     else

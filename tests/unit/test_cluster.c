@@ -10,8 +10,10 @@
  * the link's output buffer, where the tests decode it. Every cluster is
  * freed and every temporary file removed before a test returns. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1243,6 +1245,265 @@ static void reset_soft_and_hard(void **state)
     cl_free(cl);
 }
 
+/* ---- nodes.conf writer thread -------------------------------------------- */
+
+/* A disk that stalls: the writer thread stops in front of each write until
+ * the test opens the gate. */
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int open, entered;
+};
+
+static void gate_init(struct gate *g)
+{
+    memset(g, 0, sizeof(*g));
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+}
+
+static void gate_destroy(struct gate *g)
+{
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+}
+
+static void gate_hook(void *arg)
+{
+    struct gate *g = arg;
+
+    pthread_mutex_lock(&g->mu);
+    g->entered++;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_wait_entered(struct gate *g, int n)
+{
+    pthread_mutex_lock(&g->mu);
+    while (g->entered < n)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_open(struct gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->open = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* A locked section of the control thread (cluster.c's lock_control). */
+static void control_section(struct cluster *cl, int todo)
+{
+    pthread_mutex_lock(&cl->lock);
+    cl->on_control = 1;
+    cl->todo |= todo;
+    cl_after(cl);
+    pthread_mutex_unlock(&cl->lock);
+}
+
+static struct cluster *mk_saving(char c, const char *file, struct gate *g)
+{
+    struct cluster *cl = mk_with_myself(c);
+
+    cl->config_path = strdup(path_of(file));
+    assert_non_null(cl->config_path);
+    cl->save_hook = gate_hook;
+    cl->save_hook_arg = g;
+    assert_int_equal(cl_saver_start(cl), 0);
+    assert_int_equal(cl_saver_start(cl), -EALREADY);
+    return cl;
+}
+
+static void saver_writes_newest_text(void **state)
+{
+    struct gate g;
+    struct cluster *cl;
+    uint64_t ok, done;
+    char *got;
+
+    (void)state;
+    alarm(30);                      /* a hang here is a failure, not a stuck suite */
+    gate_init(&g);
+    cl = mk_saving('a', "saver.conf", &g);
+    /* Nothing queued: no write, nothing done. */
+    cl_saver_done(cl, &ok, &done);
+    assert_true(ok == 0 && done == 0);
+    control_section(cl, CL_TODO_SAVE);
+    gate_wait_entered(&g, 1);
+    /* While generation 1 is stuck on the disk, 2 and 3 arrive: only the
+     * newest text is written, with the fsync 3 asked for. */
+    cl->current_epoch = 7;
+    control_section(cl, CL_TODO_SAVE);
+    cl->current_epoch = 8;
+    control_section(cl, CL_TODO_SAVE | CL_TODO_FSYNC);
+    assert_int_equal(cl->todo & (CL_TODO_SAVE | CL_TODO_FSYNC), 0);
+    cl_saver_done(cl, &ok, &done);
+    assert_true(ok == 0 && done == 0);
+    gate_open(&g);
+    assert_int_equal(cl_saver_wait(cl, 3), 0);
+    assert_int_equal(cl_saver_wait(cl, 2), 0);
+    cl_saver_done(cl, &ok, &done);
+    assert_true(ok == 3 && done == 3);
+    assert_int_equal(g.entered, 2);
+    got = read_file(cl->config_path);
+    assert_non_null(strstr(got, "vars currentEpoch 8 lastVoteEpoch 0\n"));
+    assert_non_null(strstr(got, "myself,master"));
+    free(got);
+    /* Stop hands the flock()ed descriptor back; a second stop is harmless. */
+    assert_true(cl->lock_fd < 0);
+    cl_saver_stop(cl);
+    assert_null(cl->saver);
+    assert_true(cl->lock_fd >= 0);
+    cl_saver_stop(cl);
+    assert_int_equal(unlink(path_of("saver.conf")), 0);
+    cl_free(cl);
+    gate_destroy(&g);
+    alarm(0);
+}
+
+struct section_arg {
+    struct cluster *cl;
+    int todo, rc;
+    _Atomic int finished;
+};
+
+static void *data_core_section(void *p)
+{
+    struct section_arg *a = p;
+
+    cl_lock(a->cl);
+    a->cl->todo |= a->todo;
+    a->rc = cl_unlock(a->cl);
+    atomic_store(&a->finished, 1);
+    return NULL;
+}
+
+/* The bug: a stalled disk held the cluster lock, so the bus stopped
+ * answering PINGs (peers flagged the node FAIL) and every CLUSTER command
+ * waited behind it. */
+static void stalled_disk_holds_no_lock(void **state)
+{
+    struct section_arg fs = { 0 }, plain = { 0 };
+    pthread_t t;
+    struct gate g;
+    struct cluster *cl;
+    char *got;
+
+    (void)state;
+    alarm(30);
+    gate_init(&g);
+    cl = mk_saving('a', "stall.conf", &g);
+    control_section(cl, CL_TODO_SAVE | CL_TODO_FSYNC);
+    gate_wait_entered(&g, 1);
+    /* The disk is stuck: the control thread still gets through sections
+     * that save, with or without fsync... */
+    control_section(cl, CL_TODO_SAVE | CL_TODO_FSYNC);
+    control_section(cl, CL_TODO_SAVE);
+    /* ...so does a CLUSTER command whose change needs no fsync... */
+    plain.cl = cl;
+    plain.todo = CL_TODO_SAVE;
+    data_core_section(&plain);
+    assert_int_equal(plain.rc, 0);
+    /* ...and one that needs it (an epoch) waits for its save, but without
+     * the lock. */
+    fs.cl = cl;
+    fs.todo = CL_TODO_SAVE | CL_TODO_FSYNC;
+    cl->phase = NULL;               /* set again once the command's section ran */
+    assert_int_equal(pthread_create(&t, NULL, data_core_section, &fs), 0);
+    for (;;) {
+        int passed;
+        if (pthread_mutex_trylock(&cl->lock) != 0) {
+            usleep(1000);
+            continue;
+        }
+        passed = cl->phase != NULL;
+        pthread_mutex_unlock(&cl->lock);
+        if (passed)
+            break;
+        usleep(1000);
+    }
+    /* We held the lock after its section: it now waits outside it. */
+    usleep(20000);
+    assert_int_equal(atomic_load(&fs.finished), 0);
+    gate_open(&g);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(fs.rc, 0);
+    got = read_file(path_of("stall.conf"));
+    assert_non_null(strstr(got, "vars currentEpoch"));
+    free(got);
+    cl_free(cl);                    /* stops the writer too */
+    assert_int_equal(unlink(path_of("stall.conf")), 0);
+    gate_destroy(&g);
+    alarm(0);
+}
+
+/* A vote leaves only once lastVoteEpoch is on disk; one that cannot be
+ * saved is withdrawn. */
+static void vote_waits_for_its_save(void **state)
+{
+    static const char *const files[] = { "vote.conf", "no-such-dir/vote.conf" };
+
+    (void)state;
+    alarm(30);
+    for (int k = 0; k < 2; k++) {
+        struct gate g;
+        struct cluster *cl;
+        struct cl_node *master, *replica;
+        struct cl_link *in, *out_r;
+        struct bus_msg m, ack;
+
+        gate_init(&g);
+        cl = mk_saving('e', files[k], &g);
+        master = mk_node(cl, 'a', BUS_NODE_MASTER | BUS_NODE_FAIL);
+        replica = mk_node(cl, 'b', BUS_NODE_SLAVE);
+        in = bus_link_new(cl, -1, NULL);
+        out_r = bus_link_new(cl, -1, replica);
+        replica->slaveof = master;
+        cl_node_add_slave(master, replica);
+        add_slots(cl, cl->myself, 0, 9);
+        add_slots(cl, master, 10, 19);
+        master->config_epoch = 2;
+        cl->current_epoch = 3;
+        control_section(cl, CL_TODO_SAVE);   /* generation 1, stuck */
+        gate_wait_entered(&g, 1);
+        memset(&m, 0, sizeof(m));
+        hdr(&m.hdr, BUS_TYPE_AUTH_REQUEST, replica, 4, 2, master->slots);
+        memcpy(m.hdr.slaveof, master->name, BUS_NAMELEN);
+        m.hdr.flags = BUS_NODE_SLAVE | BUS_NODE_MYSELF;
+        pthread_mutex_lock(&cl->lock);
+        cl->on_control = 1;
+        assert_int_equal(feed(cl, in, &m), 0);
+        assert_int_equal(cl->last_vote_epoch, 4);
+        cl_after(cl);                        /* generation 2 carries the vote */
+        pthread_mutex_unlock(&cl->lock);
+        assert_int_equal(nqueued(out_r), 0);
+        assert_int_equal(cl->nacks, 1);
+        gate_open(&g);
+        assert_int_equal(cl_saver_wait(cl, 2), k == 0 ? 0 : -ENOENT);
+        control_section(cl, 0);
+        assert_int_equal(cl->nacks, 0);
+        if (k == 0) {
+            char *got = read_file(path_of(files[k]));
+            assert_non_null(strstr(got, "lastVoteEpoch 4\n"));
+            free(got);
+            assert_int_equal(nqueued(out_r), 1);
+            assert_true(queued(out_r, 0, &ack));
+            assert_int_equal(ack.hdr.type, BUS_TYPE_AUTH_ACK);
+            assert_int_equal(unlink(path_of(files[k])), 0);
+        } else {
+            assert_int_equal(nqueued(out_r), 0);
+        }
+        cl_free(cl);
+        gate_destroy(&g);
+    }
+    alarm(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1273,6 +1534,9 @@ int main(void)
         cmocka_unit_test(cluster_state_rules),
         cmocka_unit_test(node_lines),
         cmocka_unit_test(reset_soft_and_hard),
+        cmocka_unit_test(saver_writes_newest_text),
+        cmocka_unit_test(stalled_disk_holds_no_lock),
+        cmocka_unit_test(vote_waits_for_its_save),
     };
 
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
