@@ -37,6 +37,24 @@
 #define OUTPUT_SHRINK (1u << 20)      /* give back an idle output buffer above this */
 #define ARG_ERR_PREVIEW 128           /* Redis quotes at most 128 bytes of args */
 
+/* Redis 7.0 networking.c clientAcceptHandler, byte for byte as redis-server
+ * 7.0.15 sends it (its "Setup a an" included). */
+static const char PROTECTED_DENIED[] =
+    "-DENIED Redis is running in protected mode because protected mode is enabled "
+    "and no password is set for the default user. In this mode connections are only "
+    "accepted from the loopback interface. If you want to connect from external "
+    "computers to Redis you may adopt one of the following solutions: 1) Just disable "
+    "protected mode sending the command 'CONFIG SET protected-mode no' from the "
+    "loopback interface by connecting to Redis from the same host the server is "
+    "running, however MAKE SURE Redis is not publicly accessible from internet if you "
+    "do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can "
+    "just disable the protected mode by editing the Redis configuration file, and "
+    "setting the protected mode option to 'no', and then restarting the server. 3) If "
+    "you started the server manually just for testing, restart it with the "
+    "'--protected-mode no' option. 4) Setup a an authentication password for the "
+    "default user. NOTE: You only need to do one of the above things in order for the "
+    "server to start accepting connections from the outside.\r\n";
+
 void client_schedule_flush(struct client *cl)
 {
     struct core *core = cl->core;
@@ -56,19 +74,44 @@ static void refresh_limits(struct client *cl)
     cl->limits.auth_required = cfg->requirepass && !cl->authenticated;
 }
 
+/* Redis 7.0 treats only these two peer addresses as loopback (other 127/8
+ * sources are refused too, checked against redis-server 7.0.15). The peer
+ * is "ip:port" with IPv6 unbracketed, so the address ends at the last ':'. */
+static int peer_is_loopback(const char *peer)
+{
+    const char *colon = strrchr(peer, ':');
+    size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
+
+    return (n == 9 && memcmp(peer, "127.0.0.1", 9) == 0) ||
+           (n == 3 && memcmp(peer, "::1", 3) == 0);
+}
+
+/* Refuse the connection with Redis's error line; a best-effort write, as in
+ * Redis: the transport closes once it went out. Counted as rejected, not as
+ * received (total_connections_received), as Redis 7.0 does. */
+static struct client *refuse(struct core *core, struct conn *conn, const char *msg, size_t len)
+{
+    conn->ops->send(conn, msg, len);
+    core->stats.rejected_connections++;
+    return NULL;
+}
+
 struct client *client_open(struct core *core, struct conn *conn)
 {
     const struct config *cfg = config_live();
     struct runtime *rt = core->rt;
     struct client *cl;
 
-    core->stats.connections_received++;
     if (atomic_load_explicit(&rt->nclients, memory_order_relaxed) >= (unsigned)cfg->maxclients) {
         static const char msg[] = "-ERR max number of clients reached\r\n";
-        conn->ops->send(conn, msg, sizeof(msg) - 1);
-        core->stats.rejected_connections++;
-        return NULL;
+        return refuse(core, conn, msg, sizeof(msg) - 1);
     }
+    /* protected-mode: the default user has no password (no requirepass) and
+     * the peer is not loopback. Neither the bind addresses nor the transport
+     * matter; DPDK peers are never loopback, so all of them are refused. */
+    if (cfg->protected_mode && cfg->requirepass == NULL && !peer_is_loopback(conn->peer))
+        return refuse(core, conn, PROTECTED_DENIED, sizeof(PROTECTED_DENIED) - 1);
+    core->stats.connections_received++;
     cl = mem_calloc(sizeof(*cl));
     if (!cl)
         return NULL;

@@ -159,8 +159,9 @@ static void *up_accept(void *arg, struct tcp_conn *tc)
     format_ip_port(dc->c.local, sizeof(dc->c.local), tu.lip, tu.lport);
     t->used++;
     dc->c.client = client_open(t->core, &dc->c);
-    /* Refused (maxclients): its error reply is queued; close after it. The
-     * struct stays ours until up_closed, as for any closed connection. */
+    /* Refused (maxclients, protected-mode): its error reply is queued; close
+     * after it. The struct stays ours until up_closed, as for any closed
+     * connection. */
     if (!dc->c.client)
         op_close(&dc->c);
     return dc;

@@ -12,8 +12,9 @@
 # BENCH_CLIENT_CPU (default 0). memif is a shared-memory point-to-point link:
 # no kernel network is involved. Both run inside a network namespace this
 # script creates (slotd's exception TAP lives there), addresses 198.18.0.2 and
-# .3/24, EAL with --no-huge unless BENCH_HUGEPAGES=N asks for N 2 MB pages
-# (reserved for the run and given back afterwards).
+# .3/24 (slotd runs with protected-mode no: its client is remote), EAL with
+# --no-huge unless BENCH_HUGEPAGES=N asks for N 2 MB pages (reserved for the
+# run and given back afterwards).
 # redis-server: on 127.0.0.1, pinned to the same server CPU, driven by
 # redis-benchmark pinned to the client CPU.
 # Workloads, 16-byte values, keys from a range of BENCH_RANGE (default
@@ -53,7 +54,7 @@ MODE=throughput
 for a in "$@"; do
     case $a in
         --callgrind) MODE=callgrind ;;
-        -h|--help) sed -n '2,46p' "$LIB_ROOT/scripts/bench-dpdk.sh"; exit 0 ;;
+        -h|--help) sed -n '2,47p' "$LIB_ROOT/scripts/bench-dpdk.sh"; exit 0 ;;
         *) lib_die "unknown argument $a (see --help)" ;;
     esac
 done
@@ -151,8 +152,10 @@ start_slotd() {
     local i tries=200 settle=0.5
     if [ $# -gt 0 ]; then tries=1200; settle=3; fi   # EAL under valgrind: ~10 s
     rm -f "$SOCK"
+    # slotd-load is a remote peer, never loopback: without a password,
+    # protected-mode (on by default, as in Redis) would refuse it.
     lib_server_argv slotd "$SLOTD_PORT" --dataplane dpdk --dpdk-eal-args "$EAL_SLOTD" \
-        --dpdk-ip "$SLOTD_IP/24"
+        --dpdk-ip "$SLOTD_IP/24" --protected-mode no
     ip netns exec "$NS" taskset -c "$SERVER_CPU" "$@" "${LIB_ARGV[@]}" >"$WORK/slotd.log" 2>&1 </dev/null &
     SPID=$!
     LIB_PIDS+=("$SPID")

@@ -103,7 +103,7 @@ skip() {
 
 e2e_suite() {        # e2e_suite LABEL SLOTD_BIN
     local label=$1 bin=$2 t
-    for t in diff_test test_pipeline test_client test_watch test_badinput test_cluster \
+    for t in diff_test test_pipeline test_client test_watch test_badinput test_protected test_cluster \
              test_migrate test_cluster_fix; do
         step "e2e $t [$label]" env SLOTD_BIN="$bin" TARGET="$TARGET" \
             /usr/bin/python3 "tests/e2e/$t.py"

@@ -286,6 +286,15 @@ static size_t up_data(void *ctx, const void *p, size_t n)
         if (k == REPLY_NONE)
             break;
         if (k == REPLY_BAD || lc->head >= lc->nstarted || w->res == NULL) {
+            /* An error nobody asked for is the server refusing the connection
+             * (-DENIED of protected-mode, max clients): fatal, and shown even
+             * with -q, so the operator learns why. */
+            if (k == REPLY_ERROR && w->core->err == 0) {
+                w->core->err = -ECONNREFUSED;
+                snprintf(w->core->errmsg, sizeof(w->core->errmsg),
+                         "core %u: the server refused a connection: -%s%s", w->core->id,
+                         lc->rp.line, lc->rp.linelen > REPLY_LINE_MAX ? "..." : "");
+            }
             conn_error(w, "unparsable or unexpected reply: connection dropped");
             net_tcp_abort(lc->c);
             return n;

@@ -17,6 +17,9 @@ packet crosses slotd's own TCP/IP stack. From the namespace:
     (nftables in the namespace), then with slotd restarted with its own
     reordering and duplication knobs (5% each): every key present and
     correct, every client operation under a timeout;
+  - protected-mode (slotd runs with `protected-mode no`, its clients being
+    remote): switched on by CONFIG SET, a new client gets Redis's -DENIED
+    line and is closed, and is counted in rejected_connections;
   - the cluster bus port (port + 10000) reached through the exception TAP;
   - INFO dataplane counters moved (rx/tx packets, retransmits under loss).
 
@@ -256,10 +259,80 @@ def worker_connect(a):
     return {"ok": True, "detail": "connected from %s:%d in %.3fs" % (local[0], local[1], time.time() - t0)}
 
 
+def _resp_read(s, buf=b""):
+    """One reply from blocking socket s: (reply bytes, rest); simple, error,
+    integer and bulk replies only; b"" if the server closed first."""
+    while True:
+        e = buf.find(b"\r\n")
+        if e >= 0:
+            if buf[:1] != b"$" or buf[:e] == b"$-1":
+                return buf[:e + 2], buf[e + 2:]
+            end = e + 2 + int(buf[1:e]) + 2
+            if len(buf) >= end:
+                return buf[:end], buf[end:]
+        chunk = s.recv(65536)
+        if not chunk:
+            return b"", b""
+        buf += chunk
+
+
+def worker_protected(a):
+    """protected-mode switched on at runtime over a connection already open:
+    a new connection from here (never loopback) gets only the DENIED line and
+    is closed, and is counted in rejected_connections; switched off again, a
+    new connection answers PING."""
+    ping = b"*1\r\n$4\r\nPING\r\n"
+
+    def call(s, *args):
+        s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in args))
+        return _resp_read(s)[0]
+
+    def rejected(s):
+        m = re.search(rb"rejected_connections:(\d+)", call(s, b"INFO", b"stats"))
+        return int(m.group(1)) if m else None
+
+    keep = socket.create_connection((a.host, a.port), timeout=a.timeout)
+    try:
+        r0 = rejected(keep)
+        on = call(keep, b"CONFIG", b"SET", b"protected-mode", b"yes")
+        denied, closed = b"", False
+        try:
+            s = socket.create_connection((a.host, a.port), timeout=a.timeout)
+            s.sendall(ping)
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                denied += chunk
+            s.close()
+        except ConnectionResetError:
+            closed = True
+        except OSError as e:
+            denied += ("<%s>" % e).encode()
+        r1 = rejected(keep)
+    finally:
+        off = call(keep, b"CONFIG", b"SET", b"protected-mode", b"no")
+        keep.close()
+    s = socket.create_connection((a.host, a.port), timeout=a.timeout)
+    s.sendall(ping)
+    pong = _resp_read(s)[0]
+    s.close()
+    good = (denied.startswith(b"-DENIED Redis is running in protected mode because protected mode is enabled")
+            and denied.endswith(b"\r\n") and denied.count(b"\r\n") == 1)
+    ok = on == b"+OK\r\n" and off == b"+OK\r\n" and good and closed and pong == b"+PONG\r\n" \
+        and r0 is not None and r1 == r0 + 1
+    return {"ok": ok, "detail": "CONFIG SET yes %r, new connection got %d bytes (sha256 %s)%s, %s; "
+                                "rejected_connections %s -> %s; CONFIG SET no %r, then PING %r"
+                                % (on, len(denied), hashlib.sha256(denied).hexdigest()[:16],
+                                   "" if good else " " + repr(denied[:200]),
+                                   "closed" if closed else "left open", r0, r1, off, pong)}
+
+
 def worker_main(argv):
     import argparse
     p = argparse.ArgumentParser()
-    p.add_argument("kind", choices=["keys", "values", "conns", "connect"])
+    p.add_argument("kind", choices=["keys", "values", "conns", "connect", "protected"])
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--n", type=int, default=0)
@@ -267,7 +340,8 @@ def worker_main(argv):
     p.add_argument("--seed", default="s")
     p.add_argument("--timeout", type=float, default=30)
     a = p.parse_args(argv)
-    fn = {"keys": worker_keys, "values": worker_values, "conns": worker_conns, "connect": worker_connect}[a.kind]
+    fn = {"keys": worker_keys, "values": worker_values, "conns": worker_conns, "connect": worker_connect,
+          "protected": worker_protected}[a.kind]
     try:
         out = fn(a)
     except Exception as e:
@@ -375,6 +449,8 @@ class DpdkNode:
                 % (self.prefix, lcores, self.port_if, os.environ.get("DPDK_EAL_EXTRA", ""))).strip()
 
     def argv(self):
+        # protected-mode no: every client comes from the namespace, never from
+        # loopback, and there is no password (as for redis-server: Redis's docs).
         return ([harness.SLOTD_BIN, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                  "--enable-debug-command", "local", "--protected-mode", "no", "--maxclients", str(MAXCLIENTS),
                  "--dataplane", "dpdk", "--dpdk-eal-args", self.eal_args(),
@@ -810,6 +886,14 @@ def case_ping(res, tgt, count=5):
     res.check("ping with 1400-byte payload", cp.returncode == 0, cp.stdout[-400:] + cp.stderr[-300:])
 
 
+def case_protected(res, tgt):
+    """The node runs with protected-mode no (its clients are remote); turned
+    on at runtime, a new client from the namespace is refused as by Redis."""
+    r = tgt.worker("protected", timeout=60)
+    res.check("protected-mode yes at runtime: a client from %s gets -DENIED, is closed and counted"
+              % PEER_IP, r.get("ok"), r.get("detail", ""))
+
+
 def case_benchmark(res, tgt):
     argv = ["redis-benchmark", "-h", tgt.host, "-p", str(tgt.port), "-c", "50", "-P", "16",
             "-n", str(BENCH_N), "-t", "set,get", "-q"]
@@ -904,6 +988,7 @@ def run_dpdk(res, ns):
         tgt = Target(ns, NODE_IP, port)
 
         case_ping(res, tgt)
+        case_protected(res, tgt)
         _, dp0 = dataplane_info(tgt)
         res.run("command families", case_families, res, tgt, ref_cli)
         if not alive_check(res, node, "after command families"):
@@ -1047,6 +1132,7 @@ def run_selftest(res, ns):
                                    % (nb.name, tgt.cli("PING", timeout=5), tail))
             time.sleep(0.1)
         case_ping(res, tgt)
+        case_protected(res, tgt)
         case_benchmark(res, tgt)
         case_keys(res, tgt, "selftest no loss", "a")
         case_values(res, tgt, "selftest no loss", VALUE_SIZES)

@@ -76,6 +76,9 @@ static int setup(void **state)
     x->cfg->threads = 1;
     x->cfg->dataplane = DATAPLANE_DPDK;
     x->cfg->dpdk_max_conns = 8;
+    /* The scripted peer is 198.18.0.1, not loopback: run as an operator
+     * would for remote clients (test_protected_mode turns it back on). */
+    x->cfg->protected_mode = 0;
     config_set_live(x->cfg);
     x->f = fp_new(NULL, 0);
 
@@ -522,6 +525,75 @@ static void test_knobs_reorder_duplicate(void **state)
     free(p);
 }
 
+static void set_requirepass(struct fx *x, const char *pw)
+{
+    struct slice nv[2] = { { "requirepass", 11 }, { pw, strlen(pw) } };
+    char err[CONFIG_ERR_LEN];
+
+    assert_int_equal(config_set(x->cfg, nv, 1, 0, err, sizeof(err)), 0);
+}
+
+/* Run turns until the core's FIN arrived, acknowledging data; then close our
+ * side, so the connection ends in the core's TIME_WAIT. */
+static void peer_wait_fin(struct peer *p)
+{
+    for (int i = 0; i < 10 && !p->fin; i++) {
+        turns(p->x, 1);
+        if (peer_rx(p))
+            peer_tx(p, TCP_F_ACK, NULL, 0);
+    }
+    assert_true(p->fin);
+    peer_tx(p, TCP_F_ACK | TCP_F_FIN, NULL, 0);
+    turns(p->x, 2);
+    peer_rx(p);
+}
+
+/* protected-mode yes without requirepass: every DPDK peer is refused with
+ * Redis 7.0's DENIED line, then FIN; counted as rejected, not received. The
+ * live value decides for each new connection; a password lifts it. */
+static void test_protected_mode(void **state)
+{
+    static const char head[] = "-DENIED Redis is running in protected mode because protected "
+                               "mode is enabled and no password is set for the default user.";
+    static const char tail[] = "the server to start accepting connections from the outside.\r\n";
+    struct fx *x = *state;
+    struct peer *p = calloc(3, sizeof(*p));
+
+    assert_non_null(p);
+    x->cfg->protected_mode = 1;
+    peer_connect(&p[0], x, 42000);
+    peer_send_str(&p[0], "*1\r\n$4\r\nPING\r\n");
+    peer_wait_fin(&p[0]);
+    assert_int_equal(p[0].rxlen, 1067);              /* redis-server 7.0.15's length */
+    assert_memory_equal(p[0].rx, head, sizeof(head) - 1);
+    assert_memory_equal(p[0].rx + p[0].rxlen - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
+    assert_int_equal(x->core->nclients, 0);
+    assert_int_equal(stats(x).conns, 0);
+    assert_int_equal(x->core->stats.rejected_connections, 1);
+    assert_int_equal(x->core->stats.connections_received, 0);
+
+    /* a password: accepted, and PING wants AUTH as in Redis */
+    set_requirepass(x, "pw");
+    peer_connect(&p[1], x, 42001);
+    assert_int_equal(x->core->nclients, 1);
+    peer_send_str(&p[1], "*1\r\n$4\r\nPING\r\n");
+    peer_expect(&p[1], "-NOAUTH Authentication required.\r\n");
+    peer_tx(&p[1], TCP_F_RST | TCP_F_ACK, NULL, 0);
+    set_requirepass(x, "");
+
+    /* protected-mode no (CONFIG SET at runtime): the next connection works */
+    x->cfg->protected_mode = 0;
+    peer_connect(&p[2], x, 42002);
+    peer_send_str(&p[2], "*1\r\n$4\r\nPING\r\n");
+    peer_expect(&p[2], "+PONG\r\n");
+    peer_tx(&p[2], TCP_F_RST | TCP_F_ACK, NULL, 0);
+    turns(x, 2);
+    assert_int_equal(x->core->nclients, 0);
+    assert_int_equal(x->core->stats.rejected_connections, 1);
+    assert_int_equal(x->core->stats.connections_received, 2);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +604,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_input_back_pressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_table_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_knobs_reorder_duplicate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_protected_mode, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, group_setup, fp_eal_fini);
