@@ -51,6 +51,7 @@
 #define RING_DRAIN_BURST 64     /* descriptors per dequeue call */
 #define RING_DRAIN_MAX   1024   /* per ring per turn: bounds a turn's work */
 #define CORE_SPIN_TURNS 64       /* empty polls after work before sleeping: ~30 µs */
+#define PARK_SPINS 4096         /* busy polls of a parked core before it yields: ~40 µs */
 #define CORE_MAX_SLEEP_MS 100    /* the cron interval at Redis's default hz 10 */
 #define CRON_EXPIRE_BUDGET_PCT 25 /* Redis: ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC */
 
@@ -459,8 +460,16 @@ static void park(struct core *self, unsigned holder)
 
     drain_rings(self, (int)holder);
     atomic_fetch_add_explicit(&rt->parked, 1, memory_order_acq_rel);
-    while (atomic_load_explicit(&rt->release_gen, memory_order_acquire) == gen)
-        cpu_relax();
+    /* A barrier lasts microseconds, unless its holder waits on something
+     * slow (a MIGRATE inside EXEC, an fsync of nodes.conf): then give the
+     * CPU to whoever can end the wait rather than spin on it. */
+    for (unsigned spins = 0;
+         atomic_load_explicit(&rt->release_gen, memory_order_acquire) == gen; spins++) {
+        if (spins < PARK_SPINS)
+            cpu_relax();
+        else
+            sched_yield();
+    }
     atomic_fetch_sub_explicit(&rt->parked, 1, memory_order_acq_rel);
 }
 
