@@ -118,6 +118,10 @@ struct tcp_conn {
     unsigned ack_owed : 1;           /* some ACK must go out (may be delayed) */
     unsigned ack_now : 1;            /* ... at this flush */
     unsigned in_recovery : 1;        /* RFC 6582 fast recovery */
+    unsigned tlp_armed : 1;          /* rexmt_at is the loss probe timer (PTO) */
+    unsigned tlp_out : 1;            /* a loss probe went out, no ACK advanced since */
+    unsigned tlp_retrans : 1;        /* a probe ending at tlp_end_seq resent old data:
+                                        did it repair a loss? (RFC 8985 7.4.3) */
     unsigned rtt_timing : 1;
     unsigned persist : 1;            /* rexmt_at is the zero-window probe timer */
     unsigned syn_rexmt : 1;          /* our SYN was retransmitted (RFC 6298 5.7) */
@@ -137,6 +141,7 @@ struct tcp_conn {
     uint32_t max_sndwnd;
     uint32_t snd_buf_seq;
     uint32_t cwnd, ssthresh, recover;   /* RFC 5681, RFC 6582 */
+    uint32_t tlp_end_seq;               /* RFC 8985 7.3 TLP.end_seq */
     struct tcp_ring sring;
     /* receive sequence variables */
     uint32_t irs, rcv_nxt, rcv_adv;     /* rcv_adv: right edge last advertised */
@@ -163,7 +168,8 @@ struct tcp_conn {
     uint64_t hdr_phsum;
 
     /* timers (0 = off) and the wheel */
-    uint64_t rexmt_at;               /* RTO, persist, SYN, TIME_WAIT, FIN_WAIT_2 */
+    uint64_t rexmt_at;               /* RTO, PTO, persist, SYN, TIME_WAIT, FIN_WAIT_2 */
+    uint64_t rto_due;                /* the RTO's deadline while rexmt_at is the PTO */
     uint64_t dack_at;
     uint64_t wheel_tick;             /* tick it sits in the wheel for; 0 = not */
     struct tcp_conn *wheel_prev, *wheel_next;
@@ -264,6 +270,9 @@ void tcp_send_rst(struct tcp_conn *c);           /* RST for an open connection *
 void tcp_send_rst_reply(struct net_stack *s, const struct tcp_seg *g);
 /* Retransmit one segment from snd_una (fast retransmit, partial ACK). */
 void tcp_retransmit_first(struct tcp_conn *c);
+/* The RFC 8985 7.3 loss probe: one new segment when the peer's window
+ * takes it, else the last segment sent again; records tlp_end_seq. */
+void tcp_send_loss_probe(struct tcp_conn *c);
 /* One byte at snd_una into a zero window (RFC 9293 3.8.6.1). */
 void tcp_send_probe(struct tcp_conn *c);
 void tcp_flush_dirty(struct net_stack *s);
@@ -272,7 +281,8 @@ uint32_t tcp_eff_mss(const struct tcp_conn *c);
 void tcp_ring_copy_out(const struct tcp_ring *r, uint32_t off, uint8_t *dst, uint32_t n);
 
 /* tcp_timer.c */
-/* tcp_timer_sync, tcp_arm_rexmt, tcp_rto_backed_off: inline in net_priv.h */
+/* tcp_timer_sync, tcp_arm_rexmt, tcp_arm_loss_timer, tcp_rto_backed_off:
+ * inline in net_priv.h */
 void tcp_timer_relink(struct tcp_conn *c, uint64_t tick);   /* into the slot of tick */
 void tcp_timer_stop(struct tcp_conn *c);         /* both off, out of the wheel */
 unsigned tcp_timers_run(struct net_stack *s, uint64_t now_us, unsigned budget);

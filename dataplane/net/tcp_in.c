@@ -429,9 +429,22 @@ static void tcp_synsent_input(struct tcp_conn *c, struct tcp_seg *g)
 
 /* ---- ACK processing ----------------------------------------------------- */
 
+/* Bytes of the ring not sent yet, or the FIN not sent yet, and the peer's
+ * window has room for them. */
+static int tcp_can_send_new(const struct tcp_conn *c)
+{
+    uint32_t end = c->snd_buf_seq + c->sring.len;
+
+    if (seq_lt(c->snd_max, end))
+        return seq_lt(c->snd_max, c->snd_una + c->snd_wnd);
+    return c->fin_queued && c->snd_max == end;
+}
+
 static void tcp_dupack(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
+    uint32_t flight = c->snd_max - c->snd_una;
+    uint32_t thresh = 3;            /* RFC 5681 3.2 */
 
     if (c->dupacks < 255)
         c->dupacks++;
@@ -441,18 +454,48 @@ static void tcp_dupack(struct tcp_conn *c)
         tcp_mark_dirty(c);
         return;
     }
-    /* RFC 5681 3.2 (2), RFC 6582 3.2 (2): third duplicate, and the ACK
-     * covers everything sent before the last recovery. */
-    if (c->dupacks == 3 && seq_ge(c->snd_una, c->recover)) {
-        uint32_t flight = c->snd_max - c->snd_una;
+    /* RFC 5827 3.2 (byte-based early retransmit): a flight under four
+     * segments with nothing new to send cannot produce three duplicates;
+     * it takes one fewer than the segments it holds. Byte-based because
+     * segment boundaries are not kept: small segments only make the
+     * threshold higher than the segment count would. */
+    if (flight < 4u * c->mss && !tcp_can_send_new(c)) {
+        uint32_t oseg = (flight + c->mss - 1) / c->mss;
 
+        thresh = oseg > 2 ? oseg - 1 : 1;
+    }
+    /* RFC 5681 3.2 (2), RFC 6582 3.2 (2): enough duplicates, and the ACK
+     * covers everything sent before the last recovery. */
+    if (c->dupacks >= thresh && seq_ge(c->snd_una, c->recover)) {
         c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
         c->recover = c->snd_max;
+        c->tlp_out = c->tlp_retrans = 0;    /* recovery's response covers the probe's */
+        tcp_tlp_disarm(c);
         tcp_retransmit_first(c);
-        c->cwnd = c->ssthresh + 3u * c->mss;
+        c->cwnd = c->ssthresh + (uint32_t)c->dupacks * c->mss;
         c->in_recovery = 1;
         s->cnt.tcp_fast_retransmits++;
+        if (thresh < 3)
+            s->cnt.tcp_early_retransmits++;
         tcp_mark_dirty(c);
+    } else if (c->dupacks <= 2) {
+        /* RFC 3042: tcp_output may send one new segment per duplicate */
+        tcp_mark_dirty(c);
+    }
+}
+
+/* RFC 8985 7.4.3: a loss probe that sent old data again repaired a loss
+ * once an ACK goes beyond it, which costs the window as fast recovery
+ * would (half the cwnd, as Linux: for the short flights of request/
+ * response traffic half the flight would be nearly nothing). An ACK at
+ * exactly its end leaves the question open; a duplicate of that ACK
+ * answers "both arrived" (tcp_ack). */
+static void tcp_tlp_verdict(struct tcp_conn *c, uint32_t ack)
+{
+    if (seq_gt(ack, c->tlp_end_seq)) {
+        c->tlp_retrans = 0;
+        c->ssthresh = c->cwnd / 2 > 2u * c->mss ? c->cwnd / 2 : 2u * c->mss;
+        c->cwnd = c->ssthresh;
     }
 }
 
@@ -480,6 +523,14 @@ static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
         c->rtt_timing = 0;
     }
     c->nrexmt = 0;
+    /* Any progress closes a probe's episode, not only the ACK of all it
+     * covered (RFC 8985 7.4's TLP.end_seq): without SACK a probe often
+     * draws the ACK a delayed-ACK receiver was holding back, and the hole
+     * behind it then needs a probe of its own, not the RTO. */
+    if (c->tlp_out)
+        c->tlp_out = 0;
+    if (c->tlp_retrans && seq_ge(ack, c->tlp_end_seq))
+        tcp_tlp_verdict(c, ack);
     if (c->in_recovery) {
         if (seq_ge(ack, c->recover)) {
             /* RFC 6582 3.2 (3) full ACK */
@@ -498,6 +549,10 @@ static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
         }
     } else {
         c->dupacks = 0;
+        /* recover trails snd_una outside recovery, so that seq_ge(snd_una,
+         * recover) stays true across 2^31 bytes sent without a loss. */
+        if (seq_gt(ack, c->recover))
+            c->recover = ack;
         if (c->cwnd < c->ssthresh)
             c->cwnd += min32(acked, c->mss);            /* RFC 5681 3.1 (2) */
         else
@@ -505,13 +560,14 @@ static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
         if (c->cwnd > (1u << 30))
             c->cwnd = 1u << 30;
     }
-    /* RFC 6298 5.2 / 5.3 */
+    /* RFC 6298 5.2 / 5.3, RFC 8985 7.2 */
     if (!c->persist) {
         if (c->snd_una == c->snd_max) {
             c->rexmt_at = 0;
+            c->tlp_armed = 0;
             tcp_timer_sync(c);
         } else {
-            tcp_arm_rexmt(c);
+            tcp_arm_loss_timer(c, 1);
         }
     }
     tcp_mark_dirty(c);
@@ -538,6 +594,8 @@ static int tcp_ack(struct tcp_conn *c, const struct tcp_seg *g)
     }
     if (seq_gt(ack, c->snd_una))
         tcp_new_ack(c, ack);
+    else if (c->tlp_retrans && ack == c->tlp_end_seq && g->len == 0 && !(g->flags & TCP_F_FIN))
+        c->tlp_retrans = 0;     /* RFC 8985 7.4.3: the probe's duplicate: both arrived */
     else if (ack == c->snd_una && g->len == 0 && !(g->flags & TCP_F_FIN) &&
              wnd == c->snd_wnd && c->snd_max != c->snd_una && c->snd_wnd != 0 && !c->persist)
         tcp_dupack(c);                              /* RFC 5681 2 definition */
@@ -615,8 +673,6 @@ static void tcp_fin_arrived(struct tcp_conn *c)
 
 static void tcp_merge_ooo(struct tcp_conn *c)
 {
-    int filled = 0;
-
     while (c->nooo > 0 && seq_le(c->ooo[0].lo, c->rcv_nxt)) {
         if (seq_gt(c->ooo[0].hi, c->rcv_nxt)) {
             c->rring.len += c->ooo[0].hi - c->rcv_nxt;
@@ -624,11 +680,7 @@ static void tcp_merge_ooo(struct tcp_conn *c)
         }
         memmove(&c->ooo[0], &c->ooo[1], sizeof(c->ooo[0]) * (size_t)(c->nooo - 1));
         c->nooo--;
-        filled = 1;
     }
-    /* RFC 5681 4.2: ACK at once a segment that fills a gap. */
-    if (filled)
-        c->ack_now = 1;
 }
 
 static void tcp_rcv_ooo(struct tcp_conn *c, const struct tcp_seg *g)
@@ -679,6 +731,19 @@ full:
     tcp_send_ack(c);
 }
 
+/* RFC 5681 4.2: an ACK for at least every second full-sized segment, also
+ * inside one receive burst. Left to the turn's flush, a burst that fills
+ * the window would be answered by a single segment, and its loss would
+ * leave the peer with a closed window until a timer: a client streaming
+ * into a 32 KB window lost about one round in fifty that way. Requests
+ * under two segments (nearly all) never get here; their ACK rides on the
+ * reply. */
+static void tcp_ack_every_second(struct tcp_conn *c)
+{
+    if (c->rcv_nxt - c->last_ack_sent >= 2u * c->mss)
+        tcp_send_ack(c);
+}
+
 static void tcp_rcv_data(struct tcp_conn *c, const struct tcp_seg *g)
 {
     struct net_stack *s = c->s;
@@ -726,13 +791,20 @@ static void tcp_rcv_data(struct tcp_conn *c, const struct tcp_seg *g)
         }
         if (tcp_window_update_due(c))
             c->ack_now = 1;
+        tcp_ack_every_second(c);
         return;
     }
     ring_write_mbuf(&c->rring, c->rring.len, g->m, g->off, len);
     c->rring.len += len;
     c->rcv_nxt += len;
-    tcp_merge_ooo(c);
+    if (c->nooo > 0) {
+        tcp_merge_ooo(c);
+        /* RFC 5681 4.2: at once for a segment that fills all or part of a gap */
+        c->ack_now = 1;
+    }
     tcp_deliver(c);
+    if (c->state != TCP_CLOSED && !c->app_closed)
+        tcp_ack_every_second(c);
 }
 
 /* ---- synchronized states -------------------------------------------------- */

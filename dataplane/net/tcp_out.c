@@ -389,6 +389,56 @@ void tcp_retransmit_first(struct tcp_conn *c)
     c->rtt_timing = 0;
 }
 
+void tcp_send_loss_probe(struct tcp_conn *c)
+{
+    struct net_stack *s = c->s;
+    uint32_t data_end = c->snd_buf_seq + c->sring.len;
+    uint32_t seq, len;
+    int fin, again;
+
+    /* snd_nxt is snd_max here: no probe during RTO recovery */
+    if (seq_lt(c->snd_max, data_end) && seq_lt(c->snd_max, c->snd_una + c->snd_wnd)) {
+        seq = c->snd_max;
+        len = seg_extent(c, seq, min32(c->mss, c->snd_una + c->snd_wnd - seq), &fin);
+        again = 0;
+    } else if (c->fin_queued && c->snd_max == data_end) {
+        seq = c->snd_max;                   /* the FIN alone is new too */
+        len = 0;
+        fin = 1;
+        again = 0;
+    } else {
+        /* The last segment sent, again: its ACK, or a duplicate of it,
+         * tells what became of the flight's tail. */
+        uint32_t end = seq_lt(c->snd_max, data_end) ? c->snd_max : data_end;
+
+        len = min32(c->mss, end - c->snd_una);
+        seq = end - len;
+        len = seg_extent(c, seq, len, &fin);
+        again = 1;
+    }
+    if (len == 0 && !fin)
+        return;
+    if (tcp_xmit(c, seq, len, TCP_F_ACK | (len ? TCP_F_PSH : 0) | (fin ? TCP_F_FIN : 0)) != 0)
+        return;
+    if (c->tlp_retrans) {
+        /* an earlier probe's question is still open: take it as a
+         * repaired loss (tcp_in.c, tcp_tlp_verdict) */
+        c->ssthresh = c->cwnd / 2 > 2u * c->mss ? c->cwnd / 2 : 2u * c->mss;
+        c->cwnd = c->ssthresh;
+    }
+    if (again) {
+        s->cnt.tcp_retransmits++;
+        c->rtt_timing = 0;                  /* Karn */
+    } else {
+        c->snd_nxt = seq + len + (uint32_t)fin;
+        c->snd_max = c->snd_nxt;
+    }
+    c->tlp_out = 1;
+    c->tlp_retrans = (unsigned)again;
+    c->tlp_end_seq = c->snd_max;
+    s->cnt.tcp_tlp_sent++;
+}
+
 void tcp_send_probe(struct tcp_conn *c)
 {
     int fin;
@@ -426,7 +476,8 @@ static void tcp_ack_if_owed(struct tcp_conn *c)
 void tcp_output(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
-    uint32_t unsent = 0;
+    uint32_t unsent = 0, cwnd;
+    int sent = 0;
 
     switch (c->state) {
     case TCP_ESTABLISHED:
@@ -442,10 +493,16 @@ void tcp_output(struct tcp_conn *c)
     default:
         return;
     }
+    /* RFC 3042 limited transmit: the first two duplicate ACKs each let one
+     * new segment go beyond cwnd, so that a short flight still yields the
+     * duplicates fast retransmit needs. */
+    cwnd = c->cwnd;
+    if (c->dupacks != 0 && c->dupacks <= 2 && !c->in_recovery)
+        cwnd += (uint32_t)c->dupacks * c->mss;
     while (!c->persist) {
         uint32_t off = c->snd_nxt - c->snd_buf_seq;
         uint32_t avail = off < c->sring.len ? c->sring.len - off : 0;
-        uint32_t wnd = min32(c->snd_wnd, c->cwnd);
+        uint32_t wnd = min32(c->snd_wnd, cwnd);
         uint32_t flight = c->snd_nxt - c->snd_una;
         uint32_t usable = wnd > flight ? wnd - flight : 0;
         uint32_t len = min32(min32(avail, usable), c->mss);
@@ -476,22 +533,26 @@ void tcp_output(struct tcp_conn *c)
         }
         if (seq_lt(c->snd_nxt, c->snd_max))
             s->cnt.tcp_retransmits++;
+        else if (flight + len > c->cwnd)
+            s->cnt.tcp_limited_transmits++;
         c->snd_nxt += len + (uint32_t)fin;
         c->snd_max = seq_max(c->snd_max, c->snd_nxt);
         unsent = avail - len;
-        if (c->rexmt_at == 0)
-            tcp_arm_rexmt(c);
+        sent = 1;
         /* The ring is out (the FIN, if queued, rode on this segment): the
          * next turn of the loop would find nothing to send. */
         if (fin || len == avail)
             break;
     }
+    if (sent)
+        tcp_arm_loss_timer(c, 0);
     /* Zero window with bytes waiting and nothing in flight to be ACKed:
      * only a probe will learn when it opens (RFC 9293 3.8.6.1). */
     if (!c->persist && c->snd_wnd == 0 && unsent > 0 && c->snd_nxt == c->snd_una) {
         c->persist = 1;
         c->nrexmt = 0;
         c->probes = 0;
+        c->tlp_armed = 0;
         c->rexmt_at = s->now_us + tcp_rto_backed_off(c);
         tcp_timer_sync(c);
     }

@@ -60,6 +60,7 @@ void tcp_timer_stop(struct tcp_conn *c)
     c->rexmt_at = 0;
     c->dack_at = 0;
     c->persist = 0;
+    c->tlp_armed = 0;
     wheel_unlink(&c->s->tcp, c);
 }
 
@@ -117,8 +118,23 @@ static void rexmt_fire(struct tcp_conn *c)
     }
     if (c->snd_una == c->snd_max) {
         /* Nothing in flight: bytes that found no mbuf earlier, if any. */
+        c->tlp_armed = 0;
         tcp_output(c);
         return;
+    }
+    if (c->tlp_armed) {
+        /* RFC 8985 7.3: the probe, then the RTO from now. Recovery or a
+         * closed window since it was armed: the RTO it stood in front of. */
+        c->tlp_armed = 0;
+        if (tcp_tlp_allowed(c)) {
+            tcp_send_loss_probe(c);
+            tcp_arm_rexmt(c);
+            return;
+        }
+        if (c->rto_due > s->now_us) {
+            c->rexmt_at = c->rto_due;
+            return;
+        }
     }
     s->cnt.tcp_rto_fired++;
     if (++c->nrexmt > cfg->data_retries) {
@@ -134,6 +150,7 @@ static void rexmt_fire(struct tcp_conn *c)
     c->in_recovery = 0;
     c->dupacks = 0;
     c->recover = c->snd_max;
+    c->tlp_out = c->tlp_retrans = 0;    /* the timeout's response covers the probe's */
     c->rtt_timing = 0;                  /* Karn */
     if (c->snd_wnd == 0) {
         /* A window that closed with data in flight: probe, do not count
