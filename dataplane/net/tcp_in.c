@@ -234,7 +234,7 @@ static int ts_only_options(const void *p, struct tcp_seg *g)
 }
 
 /* RFC 6298 2 (RTT estimation, the RTO from it), microseconds. */
-static void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
+static inline void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
 {
     const struct net_config *cfg = &c->s->cfg;
     uint32_t rto, var4;
@@ -259,6 +259,7 @@ static void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
     if (rto > cfg->rto_max_ms * 1000)
         rto = cfg->rto_max_ms * 1000;           /* RFC 6298 2.5 */
     c->rto_us = rto;
+    c->pto_us = cfg->tlp ? 2 * c->srtt_us : 0;  /* RFC 8985 7.2 */
 }
 
 /* Options of the peer's SYN (or SYN-ACK) decide what this connection uses. */
@@ -465,11 +466,12 @@ static void tcp_dupack(struct tcp_conn *c)
         thresh = oseg > 2 ? oseg - 1 : 1;
     }
     /* RFC 5681 3.2 (2), RFC 6582 3.2 (2): enough duplicates, and the ACK
-     * covers everything sent before the last recovery. */
-    if (c->dupacks >= thresh && seq_ge(c->snd_una, c->recover)) {
+     * covers everything sent before the last recovery (fast recovery ends
+     * only there; TCP_LOSS_RTO keeps the mark for a timeout). */
+    if (c->dupacks >= thresh && !(c->loss & TCP_LOSS_RTO)) {
         c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
         c->recover = c->snd_max;
-        c->tlp_out = c->tlp_retrans = 0;    /* recovery's response covers the probe's */
+        c->loss &= (uint8_t)~(TCP_LOSS_PROBED | TCP_LOSS_PROBE_OLD);   /* recovery responds */
         tcp_tlp_disarm(c);
         tcp_retransmit_first(c);
         c->cwnd = c->ssthresh + (uint32_t)c->dupacks * c->mss;
@@ -478,9 +480,15 @@ static void tcp_dupack(struct tcp_conn *c)
         if (thresh < 3)
             s->cnt.tcp_early_retransmits++;
         tcp_mark_dirty(c);
-    } else if (c->dupacks <= 2) {
-        /* RFC 3042: tcp_output may send one new segment per duplicate */
-        tcp_mark_dirty(c);
+    } else if (c->dupacks <= 2 && c->snd_nxt == c->snd_max && flight < c->cwnd + 2u * c->mss) {
+        /* RFC 3042 limited transmit: each of the first two duplicates lets
+         * one new segment out beyond cwnd, up to cwnd + 2 segments in
+         * flight, so that a short flight still draws the duplicates fast
+         * retransmit needs. */
+        if (tcp_send_new_segment(c, min32(c->mss, c->cwnd + 2u * c->mss - flight))) {
+            s->cnt.tcp_limited_transmits++;
+            tcp_arm_loss_timer(c, 0);
+        }
     }
 }
 
@@ -493,7 +501,7 @@ static void tcp_dupack(struct tcp_conn *c)
 static void tcp_tlp_verdict(struct tcp_conn *c, uint32_t ack)
 {
     if (seq_gt(ack, c->tlp_end_seq)) {
-        c->tlp_retrans = 0;
+        c->loss &= (uint8_t)~TCP_LOSS_PROBE_OLD;
         c->ssthresh = c->cwnd / 2 > 2u * c->mss ? c->cwnd / 2 : 2u * c->mss;
         c->cwnd = c->ssthresh;
     }
@@ -523,14 +531,18 @@ static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
         c->rtt_timing = 0;
     }
     c->nrexmt = 0;
-    /* Any progress closes a probe's episode, not only the ACK of all it
-     * covered (RFC 8985 7.4's TLP.end_seq): without SACK a probe often
-     * draws the ACK a delayed-ACK receiver was holding back, and the hole
-     * behind it then needs a probe of its own, not the RTO. */
-    if (c->tlp_out)
-        c->tlp_out = 0;
-    if (c->tlp_retrans && seq_ge(ack, c->tlp_end_seq))
-        tcp_tlp_verdict(c, ack);
+    /* One test for the usual case, none of the three set. Any progress
+     * closes a probe's episode, not only the ACK of all it covered (RFC
+     * 8985 7.4's TLP.end_seq): without SACK a probe often draws the ACK a
+     * delayed-ACK receiver was holding back, and the hole behind it then
+     * needs a probe of its own, not the RTO. */
+    if (c->loss & (TCP_LOSS_PROBED | TCP_LOSS_PROBE_OLD | TCP_LOSS_RTO)) {
+        c->loss &= (uint8_t)~TCP_LOSS_PROBED;
+        if ((c->loss & TCP_LOSS_PROBE_OLD) && seq_ge(ack, c->tlp_end_seq))
+            tcp_tlp_verdict(c, ack);
+        if ((c->loss & TCP_LOSS_RTO) && seq_ge(ack, c->recover))
+            c->loss &= (uint8_t)~TCP_LOSS_RTO;
+    }
     if (c->in_recovery) {
         if (seq_ge(ack, c->recover)) {
             /* RFC 6582 3.2 (3) full ACK */
@@ -549,10 +561,6 @@ static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
         }
     } else {
         c->dupacks = 0;
-        /* recover trails snd_una outside recovery, so that seq_ge(snd_una,
-         * recover) stays true across 2^31 bytes sent without a loss. */
-        if (seq_gt(ack, c->recover))
-            c->recover = ack;
         if (c->cwnd < c->ssthresh)
             c->cwnd += min32(acked, c->mss);            /* RFC 5681 3.1 (2) */
         else
@@ -563,8 +571,7 @@ static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
     /* RFC 6298 5.2 / 5.3, RFC 8985 7.2 */
     if (!c->persist) {
         if (c->snd_una == c->snd_max) {
-            c->rexmt_at = 0;
-            c->tlp_armed = 0;
+            c->rexmt_at = 0;                /* (TCP_LOSS_PTO means nothing then) */
             tcp_timer_sync(c);
         } else {
             tcp_arm_loss_timer(c, 1);
@@ -594,8 +601,9 @@ static int tcp_ack(struct tcp_conn *c, const struct tcp_seg *g)
     }
     if (seq_gt(ack, c->snd_una))
         tcp_new_ack(c, ack);
-    else if (c->tlp_retrans && ack == c->tlp_end_seq && g->len == 0 && !(g->flags & TCP_F_FIN))
-        c->tlp_retrans = 0;     /* RFC 8985 7.4.3: the probe's duplicate: both arrived */
+    else if ((c->loss & TCP_LOSS_PROBE_OLD) && ack == c->tlp_end_seq && g->len == 0 &&
+             !(g->flags & TCP_F_FIN))
+        c->loss &= (uint8_t)~TCP_LOSS_PROBE_OLD;   /* RFC 8985 7.4.3: the probe's duplicate */
     else if (ack == c->snd_una && g->len == 0 && !(g->flags & TCP_F_FIN) &&
              wnd == c->snd_wnd && c->snd_max != c->snd_una && c->snd_wnd != 0 && !c->persist)
         tcp_dupack(c);                              /* RFC 5681 2 definition */
@@ -740,7 +748,7 @@ full:
  * reply. */
 static void tcp_ack_every_second(struct tcp_conn *c)
 {
-    if (c->rcv_nxt - c->last_ack_sent >= 2u * c->mss)
+    if (c->segs_unacked >= 2 && c->rcv_nxt - c->last_ack_sent >= 2u * c->mss)
         tcp_send_ack(c);
 }
 

@@ -389,52 +389,66 @@ void tcp_retransmit_first(struct tcp_conn *c)
     c->rtt_timing = 0;
 }
 
+int tcp_send_new_segment(struct tcp_conn *c, uint32_t max)
+{
+    uint32_t data_end = c->snd_buf_seq + c->sring.len;
+    uint32_t seq = c->snd_max, len;
+    int fin;
+
+    if (seq_lt(seq, data_end)) {
+        if (!seq_lt(seq, c->snd_una + c->snd_wnd))
+            return 0;
+        len = seg_extent(c, seq, min32(max, c->snd_una + c->snd_wnd - seq), &fin);
+    } else if (c->fin_queued && seq == data_end) {
+        len = 0;
+        fin = 1;
+    } else {
+        return 0;
+    }
+    if (len > 0 && !c->rtt_timing) {
+        c->rtt_timing = 1;
+        c->rtt_seq = seq;
+        c->rtt_start_us = c->s->now_us;
+    }
+    if (tcp_xmit(c, seq, len,
+                 TCP_F_ACK | (len && seq + len == data_end ? TCP_F_PSH : 0) | (fin ? TCP_F_FIN : 0)) != 0)
+        return 0;
+    c->snd_nxt = c->snd_max = seq + len + (uint32_t)fin;
+    return 1;
+}
+
 void tcp_send_loss_probe(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
-    uint32_t data_end = c->snd_buf_seq + c->sring.len;
-    uint32_t seq, len;
-    int fin, again;
+    int again = 0;
 
-    /* snd_nxt is snd_max here: no probe during RTO recovery */
-    if (seq_lt(c->snd_max, data_end) && seq_lt(c->snd_max, c->snd_una + c->snd_wnd)) {
-        seq = c->snd_max;
-        len = seg_extent(c, seq, min32(c->mss, c->snd_una + c->snd_wnd - seq), &fin);
-        again = 0;
-    } else if (c->fin_queued && c->snd_max == data_end) {
-        seq = c->snd_max;                   /* the FIN alone is new too */
-        len = 0;
-        fin = 1;
-        again = 0;
-    } else {
-        /* The last segment sent, again: its ACK, or a duplicate of it,
-         * tells what became of the flight's tail. */
+    /* snd_nxt is snd_max here: no probe during RTO recovery. New data
+     * when the peer's window takes it, else the last segment again: its
+     * ACK, or a duplicate of it, tells what became of the flight's tail. */
+    if (!tcp_send_new_segment(c, c->mss)) {
+        uint32_t data_end = c->snd_buf_seq + c->sring.len;
         uint32_t end = seq_lt(c->snd_max, data_end) ? c->snd_max : data_end;
+        uint32_t len = min32(c->mss, end - c->snd_una);
+        uint32_t seq = end - len;
+        int fin;
 
-        len = min32(c->mss, end - c->snd_una);
-        seq = end - len;
         len = seg_extent(c, seq, len, &fin);
+        if (len == 0 && !fin)
+            return;
+        if (tcp_xmit(c, seq, len, TCP_F_ACK | (len ? TCP_F_PSH : 0) | (fin ? TCP_F_FIN : 0)) != 0)
+            return;
+        s->cnt.tcp_retransmits++;
+        c->rtt_timing = 0;                  /* Karn */
         again = 1;
     }
-    if (len == 0 && !fin)
-        return;
-    if (tcp_xmit(c, seq, len, TCP_F_ACK | (len ? TCP_F_PSH : 0) | (fin ? TCP_F_FIN : 0)) != 0)
-        return;
-    if (c->tlp_retrans) {
+    if (c->loss & TCP_LOSS_PROBE_OLD) {
         /* an earlier probe's question is still open: take it as a
          * repaired loss (tcp_in.c, tcp_tlp_verdict) */
         c->ssthresh = c->cwnd / 2 > 2u * c->mss ? c->cwnd / 2 : 2u * c->mss;
         c->cwnd = c->ssthresh;
     }
-    if (again) {
-        s->cnt.tcp_retransmits++;
-        c->rtt_timing = 0;                  /* Karn */
-    } else {
-        c->snd_nxt = seq + len + (uint32_t)fin;
-        c->snd_max = c->snd_nxt;
-    }
-    c->tlp_out = 1;
-    c->tlp_retrans = (unsigned)again;
+    c->loss = (uint8_t)((c->loss & ~TCP_LOSS_PROBE_OLD) | TCP_LOSS_PROBED |
+                        (again ? TCP_LOSS_PROBE_OLD : 0));
     c->tlp_end_seq = c->snd_max;
     s->cnt.tcp_tlp_sent++;
 }
@@ -476,8 +490,7 @@ static void tcp_ack_if_owed(struct tcp_conn *c)
 void tcp_output(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
-    uint32_t unsent = 0, cwnd;
-    int sent = 0;
+    uint32_t unsent = 0;
 
     switch (c->state) {
     case TCP_ESTABLISHED:
@@ -493,16 +506,10 @@ void tcp_output(struct tcp_conn *c)
     default:
         return;
     }
-    /* RFC 3042 limited transmit: the first two duplicate ACKs each let one
-     * new segment go beyond cwnd, so that a short flight still yields the
-     * duplicates fast retransmit needs. */
-    cwnd = c->cwnd;
-    if (c->dupacks != 0 && c->dupacks <= 2 && !c->in_recovery)
-        cwnd += (uint32_t)c->dupacks * c->mss;
     while (!c->persist) {
         uint32_t off = c->snd_nxt - c->snd_buf_seq;
         uint32_t avail = off < c->sring.len ? c->sring.len - off : 0;
-        uint32_t wnd = min32(c->snd_wnd, cwnd);
+        uint32_t wnd = min32(c->snd_wnd, c->cwnd);
         uint32_t flight = c->snd_nxt - c->snd_una;
         uint32_t usable = wnd > flight ? wnd - flight : 0;
         uint32_t len = min32(min32(avail, usable), c->mss);
@@ -533,26 +540,22 @@ void tcp_output(struct tcp_conn *c)
         }
         if (seq_lt(c->snd_nxt, c->snd_max))
             s->cnt.tcp_retransmits++;
-        else if (flight + len > c->cwnd)
-            s->cnt.tcp_limited_transmits++;
         c->snd_nxt += len + (uint32_t)fin;
         c->snd_max = seq_max(c->snd_max, c->snd_nxt);
         unsent = avail - len;
-        sent = 1;
+        tcp_arm_loss_timer(c, 0);
         /* The ring is out (the FIN, if queued, rode on this segment): the
          * next turn of the loop would find nothing to send. */
         if (fin || len == avail)
             break;
     }
-    if (sent)
-        tcp_arm_loss_timer(c, 0);
     /* Zero window with bytes waiting and nothing in flight to be ACKed:
      * only a probe will learn when it opens (RFC 9293 3.8.6.1). */
-    if (!c->persist && c->snd_wnd == 0 && unsent > 0 && c->snd_nxt == c->snd_una) {
+    if (unsent > 0 && c->snd_wnd == 0 && !c->persist && c->snd_nxt == c->snd_una) {
         c->persist = 1;
         c->nrexmt = 0;
         c->probes = 0;
-        c->tlp_armed = 0;
+        c->loss &= (uint8_t)~TCP_LOSS_PTO;
         c->rexmt_at = s->now_us + tcp_rto_backed_off(c);
         tcp_timer_sync(c);
     }

@@ -60,7 +60,7 @@ void tcp_timer_stop(struct tcp_conn *c)
     c->rexmt_at = 0;
     c->dack_at = 0;
     c->persist = 0;
-    c->tlp_armed = 0;
+    c->loss &= (uint8_t)~TCP_LOSS_PTO;
     wheel_unlink(&c->s->tcp, c);
 }
 
@@ -118,14 +118,14 @@ static void rexmt_fire(struct tcp_conn *c)
     }
     if (c->snd_una == c->snd_max) {
         /* Nothing in flight: bytes that found no mbuf earlier, if any. */
-        c->tlp_armed = 0;
+        c->loss &= (uint8_t)~TCP_LOSS_PTO;
         tcp_output(c);
         return;
     }
-    if (c->tlp_armed) {
+    if (c->loss & TCP_LOSS_PTO) {
         /* RFC 8985 7.3: the probe, then the RTO from now. Recovery or a
          * closed window since it was armed: the RTO it stood in front of. */
-        c->tlp_armed = 0;
+        c->loss &= (uint8_t)~TCP_LOSS_PTO;
         if (tcp_tlp_allowed(c)) {
             tcp_send_loss_probe(c);
             tcp_arm_rexmt(c);
@@ -150,7 +150,8 @@ static void rexmt_fire(struct tcp_conn *c)
     c->in_recovery = 0;
     c->dupacks = 0;
     c->recover = c->snd_max;
-    c->tlp_out = c->tlp_retrans = 0;    /* the timeout's response covers the probe's */
+    /* RTO recovery; the timeout's response covers any probe's */
+    c->loss = TCP_LOSS_RTO;
     c->rtt_timing = 0;                  /* Karn */
     if (c->snd_wnd == 0) {
         /* A window that closed with data in flight: probe, do not count

@@ -1068,8 +1068,7 @@ static void test_tlp_new_data_and_episodes(void **state)
      * back): the episode is over, the next PTO may probe again */
     p.ack = base + 5 * MSS_TS;
     peer_ack(&p);
-    assert_false(fc->c->tlp_out);
-    assert_true(fc->c->tlp_armed);
+    assert_false(fc->c->loss & TCP_LOSS_PROBED);
     while (peer_rx(&p, &g))                             /* the window moved */
         ;
     /* the ACK's 20 ms sample made srtt 11.25 ms */
@@ -1101,10 +1100,10 @@ static void test_tlp_verdict(void **state)
     assert_int_equal(peer_rx(&p, &g), 1);
     p.ack += sizeof(d);
     peer_ack(&p);
-    assert_true(fc->c->tlp_retrans);
+    assert_true(fc->c->loss & TCP_LOSS_PROBE_OLD);
     /* a duplicate of it: original and probe both arrived, no loss */
     peer_ack(&p);
-    assert_false(fc->c->tlp_retrans);
+    assert_false(fc->c->loss & TCP_LOSS_PROBE_OLD);
     assert_int_equal(fc->c->ssthresh, UINT32_MAX);
     /* again, and this time the next ACK goes beyond the probe: it repaired
      * a loss, the window halves (RFC 8985 7.4.3) */
@@ -1113,12 +1112,12 @@ static void test_tlp_verdict(void **state)
     assert_int_equal(peer_rx(&p, &g), 1);
     p.ack += sizeof(d);
     peer_ack(&p);
-    assert_true(fc->c->tlp_retrans);
+    assert_true(fc->c->loss & TCP_LOSS_PROBE_OLD);
     assert_int_equal(send_and_take(&p, fc, d, 100), 1);
     w = fc->c->cwnd;
     p.ack += 100;
     peer_ack(&p);
-    assert_false(fc->c->tlp_retrans);
+    assert_false(fc->c->loss & TCP_LOSS_PROBE_OLD);
     assert_int_equal(fc->c->ssthresh, w / 2);
     assert_int_equal(cnt(f)->tcp_rto_fired, 0);
     net_tcp_abort(fc->c);
@@ -1214,12 +1213,56 @@ static void test_limited_transmit(void **state)
     p.ack = base + sizeof(d);
     peer_ack(&p);
     assert_false(fc->c->in_recovery);
-    /* outside recovery, recover trails snd_una (no 2^31 wrap into "in
-     * recovery" on a long loss-free connection) */
-    assert_int_equal(send_and_take(&p, fc, d, 10), 1);
-    p.ack += 10;
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_no_fast_retransmit_in_rto_recovery(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[10 * MSS_TS];
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 48);
+    fp_config(&cfg);
+    cfg.tlp = 0;                        /* the RTO itself */
+    f = fp_new(&cfg, 0);
+    peer_init(&p, f, 50072, 1);
+    fc = accept_conn(&p);
+    base = p.ack;
+    assert_int_equal(send_and_take(&p, fc, d, sizeof(d)), 10);
+    fp_advance(f, 200 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base);
+    assert_true(fc->c->loss & TCP_LOSS_RTO);
+    /* RFC 6582 3.2 (2): duplicates of data sent before the timeout do not
+     * start fast recovery */
+    p.ack = base + MSS_TS;
     peer_ack(&p);
-    assert_int_equal(fc->c->recover, p.ack);
+    fp_drain(f);
+    peer_ack(&p);
+    peer_ack(&p);
+    peer_ack(&p);
+    assert_int_equal(cnt(f)->tcp_fast_retransmits, 0);
+    fp_drain(f);
+    /* everything sent before it acknowledged: they do again */
+    p.ack = base + sizeof(d);
+    peer_ack(&p);
+    assert_false(fc->c->loss & TCP_LOSS_RTO);
+    fp_drain(f);
+    base = p.ack;
+    assert_int_equal(send_and_take(&p, fc, d, 4 * MSS_TS), 3);   /* cwnd 3 */
+    peer_ack(&p);
+    peer_ack(&p);
+    peer_ack(&p);
+    assert_int_equal(cnt(f)->tcp_fast_retransmits, 1);
+    fp_drain(f);
     net_tcp_abort(fc->c);
     fp_flush(f);
     fp_free(f);
@@ -3261,6 +3304,7 @@ int main(void)
         cmocka_unit_test(test_tlp_one_segment),
         cmocka_unit_test(test_limited_transmit),
         cmocka_unit_test(test_early_retransmit),
+        cmocka_unit_test(test_no_fast_retransmit_in_rto_recovery),
         cmocka_unit_test(test_ack_every_second_segment),
         cmocka_unit_test(test_ack_at_once_for_gap_fill),
         cmocka_unit_test(test_zero_window_probe),
