@@ -34,8 +34,9 @@ set-up, in slotd's own namespace.
 Usage: /usr/bin/python3 tests/e2e/test_dpdk.py [--quick] [--loss-only] [--selftest]
   --quick      smaller sizes (10k keys, 1k connections, 100k benchmark
                requests, no 64 MB value); also DPDK_QUICK=1
-  --loss-only  start, ping, then only the 2%-loss phase (timed, with the
-               stack's recovery counters for the phase); also DPDK_LOSS_ONLY=1
+  --loss-only  start, ping, the keys once without loss (timed, to compare),
+               then only the 2%-loss phase (timed, with the stack's and the
+               clients' kernel's recovery counters); also DPDK_LOSS_ONLY=1
   --selftest   run the same client phases against redis-server in a second
                namespace over a veth pair (no DPDK): validates this test;
                also what TARGET=redis runs
@@ -927,8 +928,8 @@ def run_loss_phase(res, ns, tgt, node, dp_before):
     dptext, dp2 = dataplane_info(tgt)
     rt1 = core_counter(dp2, "retransmits", r"retrans")
     deltas = []
-    for name in ("retransmits", "fast_retransmits", "rto_fired", "tlp_sent", "limited_transmits",
-                 "sack_blocks_sent"):
+    for name in ("retransmits", "fast_retransmits", "early_retransmits", "rto_fired", "tlp_sent",
+                 "limited_transmits"):
         a = counter_sum(dp_before, r"^(dp_)?tcp_%s$" % name)
         b = counter_sum(dp2, r"^(dp_)?tcp_%s$" % name)
         if a is not None and b is not None:
