@@ -1,11 +1,13 @@
 /* tcp_out — segment building and sending: data from the send ring within
  * min(cwnd, peer window), piggy-backed ACKs, SYN/SYN-ACK with options, RST,
- * challenge ACKs, zero-window probes, retransmission from the same ring; and
+ * challenge ACKs, zero-window probes, loss probes and limited transmit
+ * (one new segment beyond cwnd), retransmission from the same ring; and
  * the app's send/close/shutdown/abort.
  *
  * Call chain: net_flush → tcp_flush_dirty → tcp_output → tcp_xmit → net_tx
  *             (header template) | ip_output (before the template can exist)
- *             tcp_input / tcp_timer_fire → tcp_send_ack, tcp_retransmit_first, tcp_send_probe
+ *             tcp_input / tcp_timer_fire → tcp_send_ack, tcp_retransmit_first,
+ *             tcp_send_probe, tcp_send_loss_probe, tcp_send_new_segment
  *             app → net_tcp_send (copy into the ring, mark dirty)
  * Owner: the stack's data core.
  *

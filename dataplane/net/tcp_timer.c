@@ -1,10 +1,13 @@
-/* tcp_timer — the per-core timer wheel and what expiries do: retransmission
- * timeout (RFC 6298, backoff), SYN/SYN-ACK retries, zero-window persist,
- * delayed ACK, TIME_WAIT and orphaned FIN_WAIT_2 lifetimes. (RTT estimation,
- * tcp_rtt_sample, is in tcp_in.c, next to the ACK processing that feeds it.)
+/* tcp_timer — the per-core timer wheel and what expiries do: tail loss
+ * probe (RFC 8985 7.3, rexmt_at with TCP_LOSS_PTO, the RTO's own deadline
+ * in rto_due), retransmission timeout (RFC 6298, backoff), SYN/SYN-ACK
+ * retries, zero-window persist, delayed ACK, TIME_WAIT and orphaned
+ * FIN_WAIT_2 lifetimes. (RTT estimation, tcp_rtt_sample, is in tcp_in.c,
+ * next to the ACK processing that feeds it.)
  *
  * Call chain: net_timers → tcp_timers_run → tcp_timer_fire → tcp_output,
- *             tcp_retransmit_first, tcp_send_probe, tcp_conn_gone
+ *             tcp_send_loss_probe, tcp_retransmit_first, tcp_send_probe,
+ *             tcp_conn_gone
  * Owner: the stack's data core.
  *
  * Wheel: 4096 slots of 1 ms (one turn 4.1 s). A connection sits in at most
