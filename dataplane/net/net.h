@@ -108,7 +108,10 @@ struct net_counters {
     uint64_t tcp_segs_in, tcp_segs_out;
     uint64_t tcp_retransmits;        /* segments sent again, any cause */
     uint64_t tcp_fast_retransmits;   /* entries into fast recovery */
+    uint64_t tcp_early_retransmits;  /* ... of them on fewer than 3 dupacks (RFC 5827) */
     uint64_t tcp_rto_fired;          /* retransmission timeouts */
+    uint64_t tcp_tlp_sent;           /* tail loss probes (RFC 8985 7.3) */
+    uint64_t tcp_limited_transmits;  /* new segments sent on dupacks 1-2 (RFC 3042) */
     uint64_t tcp_probes_sent;        /* zero-window probes */
     uint64_t tcp_rsts_sent, tcp_challenge_acks;
     uint64_t tcp_conns_total;        /* established, both directions */
@@ -151,6 +154,7 @@ struct net_config {
     uint32_t rto_init_ms;            /* RFC 6298 2.1: 1 s */
     uint32_t rto_min_ms;             /* RFC 6298 2.4 says 1 s; default 200 ms as Linux */
     uint32_t rto_max_ms;             /* RFC 6298 2.5: at least 60 s */
+    uint32_t tlp_ack_delay_ms;       /* RFC 8985 7.2 TLP.max_ack_delay: the peer's ACK delay */
     uint32_t time_wait_ms;           /* short TIME_WAIT (RFC 9293 3.6 says 2*MSL) */
     uint32_t fin_wait2_ms;           /* orphaned FIN_WAIT_2 lifetime */
     uint32_t delack_ms;              /* 0: owed ACK goes out at net_flush */
@@ -163,6 +167,7 @@ struct net_config {
     uint16_t eph_lo, eph_hi;         /* default source ports for active opens */
 
     uint8_t timestamps;              /* offer RFC 7323 timestamps */
+    uint8_t tlp;                     /* send RFC 8985 tail loss probes */
     uint8_t wscale;                  /* offer RFC 7323 window scaling */
     uint8_t rx_csum_offload;         /* trust RTE_MBUF_F_RX_*_CKSUM_GOOD/BAD */
     uint8_t tx_csum_offload;         /* set RTE_MBUF_F_TX_*_CKSUM, checksum by NIC */

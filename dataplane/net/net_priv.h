@@ -166,7 +166,63 @@ static inline uint32_t tcp_rto_backed_off(const struct tcp_conn *c)
 /* The retransmission timer from now. */
 static inline void tcp_arm_rexmt(struct tcp_conn *c)
 {
+    c->loss &= (uint8_t)~TCP_LOSS_PTO;
     c->rexmt_at = c->s->now_us + tcp_rto_backed_off(c);
+    tcp_timer_sync(c);
+}
+
+/* Below this a loss probe would race the ACK it waits for: two wheel
+ * ticks, as Linux's TCP_TIMEOUT_MIN (RFC 8985 7.2 leaves the floor to the
+ * timer's granularity). */
+#define TCP_PTO_MIN_US (2 * TCP_TICK_US)
+
+/* RFC 8985 7.2: a loss probe may go when no recovery runs (fast or RTO),
+ * no probe is unanswered and the window is open. Checked when the PTO
+ * fires; arming needs only pto_us (an RTT sample, probes on), and a PTO
+ * that finds probes not allowed becomes the RTO it stood in front of,
+ * which keeps the send path short. */
+static inline int tcp_tlp_allowed(const struct tcp_conn *c)
+{
+    return !(c->loss & (TCP_LOSS_RTO | TCP_LOSS_PROBED)) && !c->in_recovery && !c->persist &&
+           c->snd_wnd != 0;
+}
+
+/* Data went out (ack_of_new 0) or an ACK of new data left some in flight
+ * (1): the RTO runs from the first send (RFC 6298 5.1) or restarts with
+ * the ACK (5.3); a loss probe fires first, 2 SRTT from now plus the peer's
+ * delayed ACK when only one segment is out, never after the RTO (RFC 8985
+ * 7.2). */
+static inline void tcp_arm_loss_timer(struct tcp_conn *c, int ack_of_new)
+{
+    uint64_t now = c->s->now_us;
+    uint64_t rto_due;
+
+    if (ack_of_new || c->rexmt_at == 0)
+        rto_due = now + (c->nrexmt ? tcp_rto_backed_off(c) : c->rto_us);
+    else
+        rto_due = (c->loss & TCP_LOSS_PTO) ? c->rto_due : c->rexmt_at;
+    if (c->pto_us != 0) {
+        uint64_t pto = now + (c->pto_us > TCP_PTO_MIN_US ? c->pto_us : TCP_PTO_MIN_US);
+
+        if (c->snd_max - c->snd_una <= c->mss)
+            pto += c->s->tcp.tlp_delay_us;
+        c->loss |= TCP_LOSS_PTO;
+        c->rto_due = rto_due;
+        c->rexmt_at = pto < rto_due ? pto : rto_due;
+    } else {
+        c->loss &= (uint8_t)~TCP_LOSS_PTO;
+        c->rexmt_at = rto_due;
+    }
+    tcp_timer_sync(c);
+}
+
+/* Recovery starts: a pending PTO becomes the RTO it stood in front of. */
+static inline void tcp_tlp_disarm(struct tcp_conn *c)
+{
+    if (!(c->loss & TCP_LOSS_PTO))
+        return;
+    c->loss &= (uint8_t)~TCP_LOSS_PTO;
+    c->rexmt_at = c->rto_due;
     tcp_timer_sync(c);
 }
 

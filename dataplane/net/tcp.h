@@ -59,6 +59,12 @@ const char *tcp_state_name(unsigned st);
 #define TCP_F_URG 0x20
 
 #define TCP_HLEN 20
+/* tcp_conn.loss: one byte, so that the ACK path tests them all at once */
+#define TCP_LOSS_RTO 0x01            /* after an RTO, until snd_una reaches recover */
+#define TCP_LOSS_PTO 0x02            /* rexmt_at is the loss probe timer (RFC 8985 7.2) */
+#define TCP_LOSS_PROBED 0x04         /* a loss probe went out, no ACK advanced since */
+#define TCP_LOSS_PROBE_OLD 0x08      /* a probe ending at tlp_end_seq resent old data:
+                                        did it repair a loss? (RFC 8985 7.4.3) */
 #define TCP_OPT_TS_LEN 12            /* NOP NOP kind 8 len 10 (RFC 7323 3.2 layout) */
 /* Ethernet 14 + IPv4 20 + TCP 20 + timestamp option 12 */
 #define TCP_HDR_TMPL 66
@@ -98,6 +104,7 @@ struct tcp_conn {
     uint8_t nooo;
     uint8_t nrexmt;                  /* consecutive timeouts: the RTO backoff */
     uint8_t probes;                  /* zero-window probes since the peer last answered */
+    uint8_t loss;                    /* TCP_LOSS_* */
     uint8_t snd_wscale, rcv_wscale;  /* shift applied to the peer's / our window */
     uint16_t mss;                    /* payload bytes per segment (options excluded) */
     uint16_t peer_mss;
@@ -137,6 +144,7 @@ struct tcp_conn {
     uint32_t max_sndwnd;
     uint32_t snd_buf_seq;
     uint32_t cwnd, ssthresh, recover;   /* RFC 5681, RFC 6582 */
+    uint32_t tlp_end_seq;               /* RFC 8985 7.3 TLP.end_seq */
     struct tcp_ring sring;
     /* receive sequence variables */
     uint32_t irs, rcv_nxt, rcv_adv;     /* rcv_adv: right edge last advertised */
@@ -148,6 +156,7 @@ struct tcp_conn {
     uint32_t ts_recent, last_ack_sent, ts_offset;
     /* RFC 6298, microseconds */
     uint32_t srtt_us, rttvar_us, rto_us;
+    uint32_t pto_us;                 /* RFC 8985 7.2 2 SRTT, from each sample; 0: no probes */
     uint32_t rtt_seq;
     uint64_t rtt_start_us;
 
@@ -163,7 +172,8 @@ struct tcp_conn {
     uint64_t hdr_phsum;
 
     /* timers (0 = off) and the wheel */
-    uint64_t rexmt_at;               /* RTO, persist, SYN, TIME_WAIT, FIN_WAIT_2 */
+    uint64_t rexmt_at;               /* RTO, PTO, persist, SYN, TIME_WAIT, FIN_WAIT_2 */
+    uint64_t rto_due;                /* the RTO's deadline while rexmt_at is the PTO */
     uint64_t dack_at;
     uint64_t wheel_tick;             /* tick it sits in the wheel for; 0 = not */
     struct tcp_conn *wheel_prev, *wheel_next;
@@ -188,6 +198,7 @@ struct tcp_stack {
     uint16_t next_port;              /* default pick_port cursor */
     uint32_t sbuf_cap, rbuf_cap;     /* ring sizes, powers of two */
     uint8_t wscale;                  /* the shift we offer */
+    uint32_t tlp_delay_us;           /* cfg.tlp_ack_delay_ms, in the clock's unit */
 
     struct tcp_list dirty, deliver, writable, closed, reap;
     struct tcp_list half_open, time_wait;   /* doubly linked via fifo_* */
@@ -264,6 +275,14 @@ void tcp_send_rst(struct tcp_conn *c);           /* RST for an open connection *
 void tcp_send_rst_reply(struct net_stack *s, const struct tcp_seg *g);
 /* Retransmit one segment from snd_una (fast retransmit, partial ACK). */
 void tcp_retransmit_first(struct tcp_conn *c);
+/* One segment of data never sent (or the FIN alone), at most max bytes,
+ * as far as the peer's window allows but regardless of cwnd: for loss
+ * probes and limited transmit. Needs snd_nxt == snd_max. Returns 1 when it
+ * went, 0 when nothing new fits the window (or no mbuf). */
+int tcp_send_new_segment(struct tcp_conn *c, uint32_t max);
+/* The RFC 8985 7.3 loss probe: one new segment when the peer's window
+ * takes it, else the last segment sent again; records tlp_end_seq. */
+void tcp_send_loss_probe(struct tcp_conn *c);
 /* One byte at snd_una into a zero window (RFC 9293 3.8.6.1). */
 void tcp_send_probe(struct tcp_conn *c);
 void tcp_flush_dirty(struct net_stack *s);
@@ -272,7 +291,8 @@ uint32_t tcp_eff_mss(const struct tcp_conn *c);
 void tcp_ring_copy_out(const struct tcp_ring *r, uint32_t off, uint8_t *dst, uint32_t n);
 
 /* tcp_timer.c */
-/* tcp_timer_sync, tcp_arm_rexmt, tcp_rto_backed_off: inline in net_priv.h */
+/* tcp_timer_sync, tcp_arm_rexmt, tcp_arm_loss_timer, tcp_rto_backed_off:
+ * inline in net_priv.h */
 void tcp_timer_relink(struct tcp_conn *c, uint64_t tick);   /* into the slot of tick */
 void tcp_timer_stop(struct tcp_conn *c);         /* both off, out of the wheel */
 unsigned tcp_timers_run(struct net_stack *s, uint64_t now_us, unsigned budget);

@@ -1,11 +1,13 @@
 /* tcp_out — segment building and sending: data from the send ring within
  * min(cwnd, peer window), piggy-backed ACKs, SYN/SYN-ACK with options, RST,
- * challenge ACKs, zero-window probes, retransmission from the same ring; and
+ * challenge ACKs, zero-window probes, loss probes and limited transmit
+ * (one new segment beyond cwnd), retransmission from the same ring; and
  * the app's send/close/shutdown/abort.
  *
  * Call chain: net_flush → tcp_flush_dirty → tcp_output → tcp_xmit → net_tx
  *             (header template) | ip_output (before the template can exist)
- *             tcp_input / tcp_timer_fire → tcp_send_ack, tcp_retransmit_first, tcp_send_probe
+ *             tcp_input / tcp_timer_fire → tcp_send_ack, tcp_retransmit_first,
+ *             tcp_send_probe, tcp_send_loss_probe, tcp_send_new_segment
  *             app → net_tcp_send (copy into the ring, mark dirty)
  * Owner: the stack's data core.
  *
@@ -389,6 +391,70 @@ void tcp_retransmit_first(struct tcp_conn *c)
     c->rtt_timing = 0;
 }
 
+int tcp_send_new_segment(struct tcp_conn *c, uint32_t max)
+{
+    uint32_t data_end = c->snd_buf_seq + c->sring.len;
+    uint32_t seq = c->snd_max, len;
+    int fin;
+
+    if (seq_lt(seq, data_end)) {
+        if (!seq_lt(seq, c->snd_una + c->snd_wnd))
+            return 0;
+        len = seg_extent(c, seq, min32(max, c->snd_una + c->snd_wnd - seq), &fin);
+    } else if (c->fin_queued && seq == data_end) {
+        len = 0;
+        fin = 1;
+    } else {
+        return 0;
+    }
+    if (len > 0 && !c->rtt_timing) {
+        c->rtt_timing = 1;
+        c->rtt_seq = seq;
+        c->rtt_start_us = c->s->now_us;
+    }
+    if (tcp_xmit(c, seq, len,
+                 TCP_F_ACK | (len && seq + len == data_end ? TCP_F_PSH : 0) | (fin ? TCP_F_FIN : 0)) != 0)
+        return 0;
+    c->snd_nxt = c->snd_max = seq + len + (uint32_t)fin;
+    return 1;
+}
+
+void tcp_send_loss_probe(struct tcp_conn *c)
+{
+    struct net_stack *s = c->s;
+    int again = 0;
+
+    /* snd_nxt is snd_max here: no probe during RTO recovery. New data
+     * when the peer's window takes it, else the last segment again: its
+     * ACK, or a duplicate of it, tells what became of the flight's tail. */
+    if (!tcp_send_new_segment(c, c->mss)) {
+        uint32_t data_end = c->snd_buf_seq + c->sring.len;
+        uint32_t end = seq_lt(c->snd_max, data_end) ? c->snd_max : data_end;
+        uint32_t len = min32(c->mss, end - c->snd_una);
+        uint32_t seq = end - len;
+        int fin;
+
+        len = seg_extent(c, seq, len, &fin);
+        if (len == 0 && !fin)
+            return;
+        if (tcp_xmit(c, seq, len, TCP_F_ACK | (len ? TCP_F_PSH : 0) | (fin ? TCP_F_FIN : 0)) != 0)
+            return;
+        s->cnt.tcp_retransmits++;
+        c->rtt_timing = 0;                  /* Karn */
+        again = 1;
+    }
+    if (c->loss & TCP_LOSS_PROBE_OLD) {
+        /* an earlier probe's question is still open: take it as a
+         * repaired loss (tcp_in.c, tcp_tlp_verdict) */
+        c->ssthresh = c->cwnd / 2 > 2u * c->mss ? c->cwnd / 2 : 2u * c->mss;
+        c->cwnd = c->ssthresh;
+    }
+    c->loss = (uint8_t)((c->loss & ~TCP_LOSS_PROBE_OLD) | TCP_LOSS_PROBED |
+                        (again ? TCP_LOSS_PROBE_OLD : 0));
+    c->tlp_end_seq = c->snd_max;
+    s->cnt.tcp_tlp_sent++;
+}
+
 void tcp_send_probe(struct tcp_conn *c)
 {
     int fin;
@@ -479,8 +545,7 @@ void tcp_output(struct tcp_conn *c)
         c->snd_nxt += len + (uint32_t)fin;
         c->snd_max = seq_max(c->snd_max, c->snd_nxt);
         unsent = avail - len;
-        if (c->rexmt_at == 0)
-            tcp_arm_rexmt(c);
+        tcp_arm_loss_timer(c, 0);
         /* The ring is out (the FIN, if queued, rode on this segment): the
          * next turn of the loop would find nothing to send. */
         if (fin || len == avail)
@@ -488,10 +553,11 @@ void tcp_output(struct tcp_conn *c)
     }
     /* Zero window with bytes waiting and nothing in flight to be ACKed:
      * only a probe will learn when it opens (RFC 9293 3.8.6.1). */
-    if (!c->persist && c->snd_wnd == 0 && unsent > 0 && c->snd_nxt == c->snd_una) {
+    if (unsent > 0 && c->snd_wnd == 0 && !c->persist && c->snd_nxt == c->snd_una) {
         c->persist = 1;
         c->nrexmt = 0;
         c->probes = 0;
+        c->loss &= (uint8_t)~TCP_LOSS_PTO;
         c->rexmt_at = s->now_us + tcp_rto_backed_off(c);
         tcp_timer_sync(c);
     }

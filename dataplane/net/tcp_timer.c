@@ -1,10 +1,13 @@
-/* tcp_timer — the per-core timer wheel and what expiries do: retransmission
- * timeout (RFC 6298, backoff), SYN/SYN-ACK retries, zero-window persist,
- * delayed ACK, TIME_WAIT and orphaned FIN_WAIT_2 lifetimes. (RTT estimation,
- * tcp_rtt_sample, is in tcp_in.c, next to the ACK processing that feeds it.)
+/* tcp_timer — the per-core timer wheel and what expiries do: tail loss
+ * probe (RFC 8985 7.3, rexmt_at with TCP_LOSS_PTO, the RTO's own deadline
+ * in rto_due), retransmission timeout (RFC 6298, backoff), SYN/SYN-ACK
+ * retries, zero-window persist, delayed ACK, TIME_WAIT and orphaned
+ * FIN_WAIT_2 lifetimes. (RTT estimation, tcp_rtt_sample, is in tcp_in.c,
+ * next to the ACK processing that feeds it.)
  *
  * Call chain: net_timers → tcp_timers_run → tcp_timer_fire → tcp_output,
- *             tcp_retransmit_first, tcp_send_probe, tcp_conn_gone
+ *             tcp_send_loss_probe, tcp_retransmit_first, tcp_send_probe,
+ *             tcp_conn_gone
  * Owner: the stack's data core.
  *
  * Wheel: 4096 slots of 1 ms (one turn 4.1 s). A connection sits in at most
@@ -60,6 +63,7 @@ void tcp_timer_stop(struct tcp_conn *c)
     c->rexmt_at = 0;
     c->dack_at = 0;
     c->persist = 0;
+    c->loss &= (uint8_t)~TCP_LOSS_PTO;
     wheel_unlink(&c->s->tcp, c);
 }
 
@@ -117,8 +121,23 @@ static void rexmt_fire(struct tcp_conn *c)
     }
     if (c->snd_una == c->snd_max) {
         /* Nothing in flight: bytes that found no mbuf earlier, if any. */
+        c->loss &= (uint8_t)~TCP_LOSS_PTO;
         tcp_output(c);
         return;
+    }
+    if (c->loss & TCP_LOSS_PTO) {
+        /* RFC 8985 7.3: the probe, then the RTO from now. Recovery or a
+         * closed window since it was armed: the RTO it stood in front of. */
+        c->loss &= (uint8_t)~TCP_LOSS_PTO;
+        if (tcp_tlp_allowed(c)) {
+            tcp_send_loss_probe(c);
+            tcp_arm_rexmt(c);
+            return;
+        }
+        if (c->rto_due > s->now_us) {
+            c->rexmt_at = c->rto_due;
+            return;
+        }
     }
     s->cnt.tcp_rto_fired++;
     if (++c->nrexmt > cfg->data_retries) {
@@ -134,6 +153,8 @@ static void rexmt_fire(struct tcp_conn *c)
     c->in_recovery = 0;
     c->dupacks = 0;
     c->recover = c->snd_max;
+    /* RTO recovery; the timeout's response covers any probe's */
+    c->loss = TCP_LOSS_RTO;
     c->rtt_timing = 0;                  /* Karn */
     if (c->snd_wnd == 0) {
         /* A window that closed with data in flight: probe, do not count

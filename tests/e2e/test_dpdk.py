@@ -34,9 +34,12 @@ The port's interface is moved into the namespace only after slotd has
 started the port: net_tap attaches its queues by interface name at port
 set-up, in slotd's own namespace.
 
-Usage: /usr/bin/python3 tests/e2e/test_dpdk.py [--quick] [--selftest]
+Usage: /usr/bin/python3 tests/e2e/test_dpdk.py [--quick] [--loss-only] [--selftest]
   --quick      smaller sizes (10k keys, 1k connections, 100k benchmark
                requests, no 64 MB value); also DPDK_QUICK=1
+  --loss-only  start, ping, the keys once without loss (timed, to compare),
+               then only the 2%-loss phase (timed, with the stack's and the
+               clients' kernel's recovery counters); also DPDK_LOSS_ONLY=1
   --selftest   run the same client phases against redis-server in a second
                namespace over a veth pair (no DPDK): validates this test;
                also what TARGET=redis runs
@@ -364,6 +367,8 @@ from netns import CmdError, Netns  # noqa: E402
 
 ARGS = sys.argv[1:]
 QUICK = "--quick" in ARGS or os.environ.get("DPDK_QUICK") == "1"
+# Only start, ping and the 2%-loss phase (for work on loss recovery).
+LOSS_ONLY = "--loss-only" in ARGS or os.environ.get("DPDK_LOSS_ONLY") == "1"
 # TARGET=redis (test.sh validating the harnesses): there is no redis-server
 # on a DPDK port, so the same client phases run against redis-server over a
 # veth pair instead.
@@ -972,6 +977,59 @@ def _on_signal(signum, frame):
     raise SystemExit(128 + signum)
 
 
+KERNEL_TCP_COUNTERS = ("TcpRetransSegs", "TcpExtTCPTimeouts", "TcpExtTCPLossProbes",
+                       "TcpExtTCPSackRecovery", "TcpExtTCPRenoRecovery", "TcpExtTCPSpuriousRTOs")
+
+
+def kernel_tcp_counters(ns):
+    """The namespace kernel's TCP loss-recovery counters (nstat, absolute,
+    history untouched): how the clients' side recovered."""
+    cp = ns.run(["nstat", "-asz"] + list(KERNEL_TCP_COUNTERS), check=False)
+    out = {}
+    for line in cp.stdout.splitlines():
+        f = line.split()
+        if len(f) >= 2 and f[0] in KERNEL_TCP_COUNTERS and f[1].isdigit():
+            out[f[0]] = int(f[1])
+    return out
+
+
+def run_loss_phase(res, ns, tgt, node, dp_before):
+    """2% loss both ways, inside the namespace only; prints the phase's time
+    and what the stack's recovery counters did in it."""
+    rt0 = core_counter(dp_before, "retransmits", r"retrans")
+    kern0 = kernel_tcp_counters(ns)
+    ns.loss_on(LOSS_PCT)
+    t0 = time.time()
+    try:
+        case_keys(res, tgt, "%d%% loss" % LOSS_PCT, "b", timeout=420)
+        t_keys = time.time() - t0
+        case_values(res, tgt, "%d%% loss" % LOSS_PCT, [1 << 20], timeout=240)
+        dropped = ns.loss_counters()
+    finally:
+        ns.loss_off()
+    print("  %d%% loss phase: keys %.1fs, keys + 1 MB value %.1fs" % (LOSS_PCT, t_keys, time.time() - t0),
+          flush=True)
+    dptext, dp2 = dataplane_info(tgt)
+    rt1 = core_counter(dp2, "retransmits", r"retrans")
+    deltas = []
+    for name in ("retransmits", "fast_retransmits", "early_retransmits", "rto_fired", "tlp_sent",
+                 "limited_transmits"):
+        a = counter_sum(dp_before, r"^(dp_)?tcp_%s$" % name)
+        b = counter_sum(dp2, r"^(dp_)?tcp_%s$" % name)
+        if a is not None and b is not None:
+            deltas.append("%s +%d" % (name, b - a))
+    print("  stack recovery in the loss phase: " + (", ".join(deltas) or "no counters"), flush=True)
+    kern1 = kernel_tcp_counters(ns)
+    print("  the clients' kernel in the loss phase: "
+          + ", ".join("%s +%d" % (k, kern1[k] - kern0.get(k, 0)) for k in sorted(kern1)), flush=True)
+    res.check("nftables dropped packets both ways (in %d, out %d)" % dropped,
+              dropped[0] > 0 and dropped[1] > 0)
+    res.check("INFO dataplane retransmits grew under loss (%s -> %s)" % (rt0, rt1),
+              rt0 is not None and rt1 is not None and rt1 > rt0, dptext)
+    print("INFO dataplane after the loss phase:\n" + dptext, flush=True)
+    alive_check(res, node, "after loss")
+
+
 def run_dpdk(res, ns):
     port = harness.free_port()
     ref = harness.Server("redis" if REF_KIND == "redis" else "slotd", name="ref-" + REF_KIND).start()
@@ -990,6 +1048,13 @@ def run_dpdk(res, ns):
         case_ping(res, tgt)
         case_protected(res, tgt)
         _, dp0 = dataplane_info(tgt)
+        if LOSS_ONLY:
+            t0 = time.time()
+            case_keys(res, tgt, "no loss", "a")
+            print("  no-loss keys: %.1fs (for comparison)" % (time.time() - t0), flush=True)
+            _, dp0 = dataplane_info(tgt)
+            run_loss_phase(res, ns, tgt, node, dp0)
+            return
         res.run("command families", case_families, res, tgt, ref_cli)
         if not alive_check(res, node, "after command families"):
             return
@@ -1018,23 +1083,7 @@ def run_dpdk(res, ns):
         res.check("root namespace: no routes/addresses outside 127/8 and 198.18/15 added", not changed,
                   "\n".join(changed))
 
-        # 2% loss both ways, inside the namespace only.
-        rt0 = core_counter(dp1, "retransmits", r"retrans")
-        ns.loss_on(LOSS_PCT)
-        try:
-            case_keys(res, tgt, "%d%% loss" % LOSS_PCT, "b", timeout=420)
-            case_values(res, tgt, "%d%% loss" % LOSS_PCT, [1 << 20], timeout=240)
-            dropped = ns.loss_counters()
-        finally:
-            ns.loss_off()
-        dptext, dp2 = dataplane_info(tgt)
-        rt1 = core_counter(dp2, "retransmits", r"retrans")
-        res.check("nftables dropped packets both ways (in %d, out %d)" % dropped,
-                  dropped[0] > 0 and dropped[1] > 0)
-        res.check("INFO dataplane retransmits grew under loss (%s -> %s)" % (rt0, rt1),
-                  rt0 is not None and rt1 is not None and rt1 > rt0, dptext)
-        print("INFO dataplane after the loss phase:\n" + dptext, flush=True)
-        alive_check(res, node, "after loss")
+        run_loss_phase(res, ns, tgt, node, dp1)
         rc, left = node.stop()
         res.check("slotd exits 0 on SIGTERM (plain)", rc == 0 and not node.sanitizer_report(),
                   "exit status %s\n%s" % (rc, node.sanitizer_report() or node.log_tail()))
@@ -1132,18 +1181,27 @@ def run_selftest(res, ns):
                                    % (nb.name, tgt.cli("PING", timeout=5), tail))
             time.sleep(0.1)
         case_ping(res, tgt)
-        case_protected(res, tgt)
-        case_benchmark(res, tgt)
-        case_keys(res, tgt, "selftest no loss", "a")
-        case_values(res, tgt, "selftest no loss", VALUE_SIZES)
-        case_conns(res, tgt)
+        if not LOSS_ONLY:
+            case_protected(res, tgt)
+            case_benchmark(res, tgt)
+            case_keys(res, tgt, "selftest no loss", "a")
+            case_values(res, tgt, "selftest no loss", VALUE_SIZES)
+            case_conns(res, tgt)
+        kern0 = kernel_tcp_counters(ns)
         ns.loss_on(LOSS_PCT)
+        t0 = time.time()
         try:
             case_keys(res, tgt, "selftest %d%% loss" % LOSS_PCT, "b", timeout=420)
+            t_keys = time.time() - t0
             case_values(res, tgt, "selftest %d%% loss" % LOSS_PCT, [1 << 20])
             dropped = ns.loss_counters()
         finally:
             ns.loss_off()
+        kern1 = kernel_tcp_counters(ns)
+        print("  selftest %d%% loss phase: keys %.1fs, keys + 1 MB value %.1fs" % (LOSS_PCT, t_keys, time.time() - t0),
+              flush=True)
+        print("  the clients' kernel in the loss phase: "
+              + ", ".join("%s +%d" % (k, kern1[k] - kern0.get(k, 0)) for k in sorted(kern1)), flush=True)
         res.check("selftest: nftables dropped packets both ways (in %d, out %d)" % dropped,
                   dropped[0] > 0 and dropped[1] > 0)
         cp = ns.run(["ping", "-c", "1", "-W", "1", "198.18.1.2"], check=False)

@@ -766,6 +766,7 @@ static void test_rto_backoff_and_timeout(void **state)
     (void)state;
     fp_config(&cfg);
     cfg.data_retries = 3;
+    cfg.tlp = 0;                        /* the timer alone (probes: test_tlp_*) */
     f = fp_new(&cfg, 0);
     fill(d, sizeof(d), 7);
     peer_init(&p, f, 50007, 1);
@@ -915,6 +916,488 @@ static void test_fast_retransmit_newreno(void **state)
     peer_ack(&p);
     peer_ack(&p);
     assert_int_equal(cnt(f)->tcp_fast_retransmits, 1);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+/* accept_conn with a handshake round trip of rtt_us: the first RTT sample
+ * (RFC 6298 2.2) makes srtt exactly that, rttvar half of it. */
+static struct fp_conn *accept_conn_rtt(struct peer *p, uint64_t rtt_us)
+{
+    struct fp *f = p->f;
+    unsigned before = f->nconns;
+    struct fp_seg g;
+
+    peer_seg(p, &g, TCP_F_SYN);
+    g.mss = p->mss;
+    g.ws = p->ws;
+    fp_send(f, &g);
+    p->seq++;
+    assert_int_equal(peer_rx(p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_SYN | TCP_F_ACK);
+    p->ack = g.seq + 1;
+    f->now += rtt_us;
+    peer_ack(p);
+    expect_nothing(f);
+    assert_int_equal(f->nconns, before + 1);
+    assert_int_equal(f->conns[before].c->srtt_us, rtt_us);
+    return &f->conns[before];
+}
+
+/* n bytes of d from the app, and the segments they make, read by the peer
+ * (the peer's ack is not moved: it has not acknowledged them). */
+static unsigned send_and_take(struct peer *p, struct fp_conn *fc, const uint8_t *d, uint32_t n)
+{
+    struct fp_seg g;
+    unsigned segs = 0;
+
+    assert_int_equal(net_tcp_send(fc->c, d, n), (ssize_t)n);
+    fp_flush(p->f);
+    while (peer_rx(p, &g))
+        segs++;
+    return segs;
+}
+
+static void test_rto_floor_and_initial(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_conn *fc;
+
+    (void)state;
+    /* RFC 6298 2.1: 1 s before any sample; the floor is 200 ms, not 2.4's 1 s */
+    fp_config(&cfg);
+    assert_int_equal(cfg.rto_init_ms, 1000);
+    assert_int_equal(cfg.rto_min_ms, 200);
+    assert_int_equal(cfg.tlp, 1);
+    assert_int_equal(cfg.tlp_ack_delay_ms, 200);
+    f = fp_new(&cfg, 0);
+    peer_init(&p, f, 50060, 1);
+    peer_tx(&p, TCP_F_SYN, NULL, 0);
+    fp_drain(f);
+    assert_int_equal(f->s->tcp.half_open.head->rto_us, 1000 * MS);
+    fp_free(f);
+    /* srtt 10 ms, rttvar 5 ms: 30 ms, raised to the floor */
+    f = fp_new(NULL, 0);
+    peer_init(&p, f, 50061, 1);
+    fc = accept_conn_rtt(&p, 10 * MS);
+    assert_int_equal(fc->c->rto_us, 200 * MS);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+    /* a floor set lower is honoured */
+    fp_config(&cfg);
+    cfg.rto_min_ms = 50;
+    f = fp_new(&cfg, 0);
+    peer_init(&p, f, 50062, 1);
+    fc = accept_conn_rtt(&p, 10 * MS);
+    assert_int_equal(fc->c->rto_us, 50 * MS);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_tlp_tail_probe(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[3000];
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 40);
+    peer_init(&p, f, 50063, 1);
+    fc = accept_conn_rtt(&p, 10 * MS);
+    base = p.ack;
+    assert_int_equal(send_and_take(&p, fc, d, sizeof(d)), 3);
+    /* the tail is lost, no ACK comes: the probe leaves at 2 SRTT, not before */
+    fp_advance(f, 20 * MS - 1);
+    expect_nothing(f);
+    fp_advance(f, 1);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + sizeof(d) - MSS_TS);  /* the last segment's worth */
+    assert_int_equal(g.len, MSS_TS);
+    assert_memory_equal(g.payload, d + sizeof(d) - MSS_TS, MSS_TS);
+    assert_int_equal(cnt(f)->tcp_tlp_sent, 1);
+    assert_int_equal(cnt(f)->tcp_retransmits, 1);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 0);
+    assert_int_equal(fc->c->cwnd, 10 * MSS_TS);         /* no reduction for a probe */
+    /* one probe per episode; then the RTO, a whole RTO after the probe */
+    fp_advance(f, 200 * MS - 1);
+    expect_nothing(f);
+    fp_advance(f, 1);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 1);
+    assert_int_equal(cnt(f)->tcp_tlp_sent, 1);
+    assert_int_equal(fc->c->cwnd, MSS_TS);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_tlp_new_data_and_episodes(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[16384];
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 41);
+    peer_init(&p, f, 50064, 1);
+    fc = accept_conn_rtt(&p, 10 * MS);
+    base = p.ack;
+    /* IW10 out, 1904 bytes wait for the window: a probe sends new data */
+    assert_int_equal(send_and_take(&p, fc, d, sizeof(d)), 10);
+    fp_advance(f, 20 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + 10 * MSS_TS);
+    assert_int_equal(g.len, MSS_TS);
+    assert_int_equal(cnt(f)->tcp_tlp_sent, 1);
+    assert_int_equal(cnt(f)->tcp_retransmits, 0);
+    assert_int_equal(fc->c->snd_max, base + 11 * MSS_TS);
+    expect_nothing(f);
+    /* the probe draws an ACK of part of the flight (the peer was holding it
+     * back): the episode is over, the next PTO may probe again */
+    p.ack = base + 5 * MSS_TS;
+    peer_ack(&p);
+    assert_false(fc->c->loss & TCP_LOSS_PROBED);
+    while (peer_rx(&p, &g))                             /* the window moved */
+        ;
+    /* the ACK's 20 ms sample made srtt 11.25 ms */
+    fp_advance(f, 23 * MS);
+    assert_int_equal(cnt(f)->tcp_tlp_sent, 2);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 0);
+    fp_drain(f);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_tlp_verdict(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[3000];
+    uint32_t w;
+
+    (void)state;
+    fill(d, sizeof(d), 42);
+    peer_init(&p, f, 50065, 1);
+    fc = accept_conn_rtt(&p, 10 * MS);
+    /* probe, then the ACK of exactly its end: the question stays open */
+    assert_int_equal(send_and_take(&p, fc, d, sizeof(d)), 3);
+    fp_advance(f, 20 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    p.ack += sizeof(d);
+    peer_ack(&p);
+    assert_true(fc->c->loss & TCP_LOSS_PROBE_OLD);
+    /* a duplicate of it: original and probe both arrived, no loss */
+    peer_ack(&p);
+    assert_false(fc->c->loss & TCP_LOSS_PROBE_OLD);
+    assert_int_equal(fc->c->ssthresh, UINT32_MAX);
+    /* again, and this time the next ACK goes beyond the probe: it repaired
+     * a loss, the window halves (RFC 8985 7.4.3) */
+    assert_int_equal(send_and_take(&p, fc, d, sizeof(d)), 3);
+    fp_advance(f, 20 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    p.ack += sizeof(d);
+    peer_ack(&p);
+    assert_true(fc->c->loss & TCP_LOSS_PROBE_OLD);
+    assert_int_equal(send_and_take(&p, fc, d, 100), 1);
+    w = fc->c->cwnd;
+    p.ack += 100;
+    peer_ack(&p);
+    assert_false(fc->c->loss & TCP_LOSS_PROBE_OLD);
+    assert_int_equal(fc->c->ssthresh, w / 2);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 0);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_tlp_one_segment(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    uint8_t d[100];
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 43);
+    fp_config(&cfg);
+    cfg.tlp_ack_delay_ms = 50;
+    f = fp_new(&cfg, 0);
+    peer_init(&p, f, 50066, 1);
+    fc = accept_conn_rtt(&p, 10 * MS);
+    base = p.ack;
+    /* one segment out: the peer may be delaying its ACK, 2 SRTT + 50 ms */
+    assert_int_equal(send_and_take(&p, fc, d, sizeof(d)), 1);
+    fp_advance(f, 70 * MS - 1);
+    expect_nothing(f);
+    fp_advance(f, 1);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base);
+    assert_int_equal(g.len, sizeof(d));
+    assert_int_equal(cnt(f)->tcp_tlp_sent, 1);
+    p.ack += sizeof(d);
+    peer_ack(&p);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+    /* 2 SRTT + 200 ms would come after the RTO: the probe takes the RTO's
+     * place, and the window is left alone */
+    f = fp_new(NULL, 0);
+    peer_init(&p, f, 50067, 1);
+    fc = accept_conn_rtt(&p, 10 * MS);
+    assert_int_equal(send_and_take(&p, fc, d, sizeof(d)), 1);
+    fp_advance(f, 200 * MS - 1);
+    expect_nothing(f);
+    fp_advance(f, 1);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(cnt(f)->tcp_tlp_sent, 1);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 0);
+    assert_int_equal(fc->c->cwnd, 10 * MSS_TS);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_limited_transmit(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[16384];
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 44);
+    peer_init(&p, f, 50068, 1);
+    fc = accept_conn(&p);
+    base = p.ack;
+    /* cwnd (IW10) full, 1904 bytes wait; the first segment is lost */
+    assert_int_equal(send_and_take(&p, fc, d, sizeof(d)), 10);
+    /* duplicates 1 and 2 each let one new segment out beyond cwnd */
+    peer_ack(&p);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + 10 * MSS_TS);
+    assert_int_equal(g.len, MSS_TS);
+    expect_nothing(f);
+    peer_ack(&p);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + 11 * MSS_TS);
+    assert_int_equal(g.len, sizeof(d) - 11 * MSS_TS);
+    expect_nothing(f);
+    assert_int_equal(cnt(f)->tcp_limited_transmits, 2);
+    assert_int_equal(fc->c->cwnd, 10 * MSS_TS);         /* cwnd itself unchanged */
+    /* the third: fast retransmit as usual */
+    peer_ack(&p);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base);
+    assert_int_equal(cnt(f)->tcp_fast_retransmits, 1);
+    assert_int_equal(cnt(f)->tcp_early_retransmits, 0);
+    p.ack = base + sizeof(d);
+    peer_ack(&p);
+    assert_false(fc->c->in_recovery);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_no_fast_retransmit_in_rto_recovery(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[10 * MSS_TS];
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 48);
+    fp_config(&cfg);
+    cfg.tlp = 0;                        /* the RTO itself */
+    f = fp_new(&cfg, 0);
+    peer_init(&p, f, 50072, 1);
+    fc = accept_conn(&p);
+    base = p.ack;
+    assert_int_equal(send_and_take(&p, fc, d, sizeof(d)), 10);
+    fp_advance(f, 200 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base);
+    assert_true(fc->c->loss & TCP_LOSS_RTO);
+    /* RFC 6582 3.2 (2): duplicates of data sent before the timeout do not
+     * start fast recovery */
+    p.ack = base + MSS_TS;
+    peer_ack(&p);
+    fp_drain(f);
+    peer_ack(&p);
+    peer_ack(&p);
+    peer_ack(&p);
+    assert_int_equal(cnt(f)->tcp_fast_retransmits, 0);
+    fp_drain(f);
+    /* everything sent before it acknowledged: they do again */
+    p.ack = base + sizeof(d);
+    peer_ack(&p);
+    assert_false(fc->c->loss & TCP_LOSS_RTO);
+    fp_drain(f);
+    base = p.ack;
+    assert_int_equal(send_and_take(&p, fc, d, 4 * MSS_TS), 3);   /* cwnd 3 */
+    peer_ack(&p);
+    peer_ack(&p);
+    peer_ack(&p);
+    assert_int_equal(cnt(f)->tcp_fast_retransmits, 1);
+    fp_drain(f);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_early_retransmit(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    /* flight in bytes, duplicates that trigger (each on a fresh connection) */
+    static const struct {
+        uint32_t n;
+        unsigned dups, early;
+    } cs[] = {
+        { 2000, 1, 1 },                 /* two segments: one duplicate (RFC 5827) */
+        { 3000, 2, 1 },                 /* three: two */
+        { 4 * MSS_TS, 3, 0 },           /* four full ones: the usual three */
+    };
+    static uint8_t d[4 * MSS_TS];
+
+    (void)state;
+    fill(d, sizeof(d), 45);
+    for (unsigned i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
+        struct peer p;
+        struct fp_seg g;
+        struct fp_conn *fc;
+        uint32_t base;
+
+        peer_init(&p, f, (uint16_t)(50069 + i), 1);
+        fc = accept_conn(&p);
+        base = p.ack;
+        /* nothing more to send, the first segment lost */
+        assert_int_equal(send_and_take(&p, fc, d, cs[i].n), (cs[i].n + MSS_TS - 1) / MSS_TS);
+        for (unsigned k = 1; k < cs[i].dups; k++) {
+            peer_ack(&p);
+            expect_nothing(f);
+        }
+        peer_ack(&p);
+        assert_int_equal(peer_rx(&p, &g), 1);
+        assert_int_equal(g.seq, base);
+        assert_int_equal(g.len, MSS_TS);
+        assert_int_equal(cnt(f)->tcp_fast_retransmits, i + 1);
+        p.ack = base + cs[i].n;
+        peer_ack(&p);
+        assert_false(fc->c->in_recovery);
+        net_tcp_abort(fc->c);
+        fp_flush(f);
+        fp_drain(f);
+    }
+    assert_int_equal(cnt(f)->tcp_early_retransmits, 2);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 0);
+    fp_free(f);
+}
+
+/* Segments of the peer fed in one receive burst, as a NIC delivers them. */
+static void peer_tx_burst(struct peer *p, const uint8_t *d, uint32_t seglen, unsigned n)
+{
+    struct rte_mbuf *m[8];
+    struct fp_seg g;
+
+    assert_true(n <= 8);
+    for (unsigned i = 0; i < n; i++) {
+        peer_seg(p, &g, TCP_F_ACK);
+        g.data = d + (size_t)i * seglen;
+        g.len = seglen;
+        m[i] = fp_tcp_frame(p->f, &g);
+        p->seq += seglen;
+    }
+    fp_input(p->f, m, n);
+}
+
+static void test_ack_every_second_segment(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_conn *fc;
+    static uint8_t d[5 * MSS_TS];
+    uint32_t s0;
+
+    (void)state;
+    fill(d, sizeof(d), 46);
+    peer_init(&p, f, 50070, 1);
+    fc = accept_conn(&p);
+    s0 = p.seq;
+    /* five full segments in one burst: ACKs after the 2nd and 4th, and the
+     * owed one for the 5th at the flush; one lost ACK no longer leaves the
+     * peer's window shut */
+    peer_tx_burst(&p, d, MSS_TS, 5);
+    expect_ack(&p, s0 + 2 * MSS_TS);
+    expect_ack(&p, s0 + 4 * MSS_TS);
+    expect_ack(&p, s0 + 5 * MSS_TS);
+    expect_nothing(f);
+    assert_int_equal(fc->rxlen, sizeof(d));
+    assert_memory_equal(fc->rx, d, sizeof(d));
+    /* small segments (requests) are not ACKed one by one */
+    peer_tx_burst(&p, d, 100, 4);
+    expect_ack(&p, s0 + 5 * MSS_TS + 400);
+    expect_nothing(f);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+static void test_ack_at_once_for_gap_fill(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_conn *fc;
+    uint8_t d[300];
+    uint32_t s0;
+
+    (void)state;
+    fill(d, sizeof(d), 47);
+    fp_config(&cfg);
+    cfg.delack_ms = 40;
+    f = fp_new(&cfg, 0);
+    peer_init(&p, f, 50071, 1);
+    fc = accept_conn(&p);
+    s0 = p.seq;
+    /* out of order: a duplicate ACK at once (RFC 5681 4.2) */
+    p.seq = s0 + 200;
+    peer_tx(&p, TCP_F_ACK, d + 200, 100);
+    expect_ack(&p, s0);
+    /* in order, filling part of the gap: at once too, not after 40 ms */
+    p.seq = s0;
+    peer_tx(&p, TCP_F_ACK, d, 100);
+    expect_ack(&p, s0 + 100);
+    /* the rest of it */
+    peer_tx(&p, TCP_F_ACK, d + 100, 100);
+    expect_ack(&p, s0 + 300);
+    /* plain in-order data waits for the delayed ACK again */
+    p.seq = s0 + 300;
+    peer_tx(&p, TCP_F_ACK, d, 10);
+    expect_nothing(f);
+    assert_int_equal(fc->rxlen, 310);
     net_tcp_abort(fc->c);
     fp_flush(f);
     fp_free(f);
@@ -2035,6 +2518,8 @@ static void test_delayed_ack_timer(void **state)
         assert_int_equal(g.len, 2);
         assert_int_equal(g.ack, p.seq);
     }
+    p.ack += 2;
+    peer_ack(&p);                       /* (else a loss probe would follow) */
     fp_advance(f, 100 * MS);
     expect_nothing(f);
     net_tcp_abort(fc->c);
@@ -2322,6 +2807,7 @@ static void test_timer_wheel(void **state)
     (void)state;
     fp_config(&cfg);
     cfg.time_wait_ms = 10000;                   /* longer than one 4.1 s wheel turn */
+    cfg.tlp = 0;                                /* RTOs only */
     f = fp_new(&cfg, 0);
     /* five RTOs due in the same tick, run with a budget of two */
     for (int i = 0; i < 5; i++) {
@@ -2811,6 +3297,16 @@ int main(void)
         cmocka_unit_test(test_rto_backoff_and_timeout),
         cmocka_unit_test(test_rtt_estimate),
         cmocka_unit_test(test_fast_retransmit_newreno),
+        cmocka_unit_test(test_rto_floor_and_initial),
+        cmocka_unit_test(test_tlp_tail_probe),
+        cmocka_unit_test(test_tlp_new_data_and_episodes),
+        cmocka_unit_test(test_tlp_verdict),
+        cmocka_unit_test(test_tlp_one_segment),
+        cmocka_unit_test(test_limited_transmit),
+        cmocka_unit_test(test_early_retransmit),
+        cmocka_unit_test(test_no_fast_retransmit_in_rto_recovery),
+        cmocka_unit_test(test_ack_every_second_segment),
+        cmocka_unit_test(test_ack_at_once_for_gap_fill),
         cmocka_unit_test(test_zero_window_probe),
         cmocka_unit_test(test_zero_window_receive),
         cmocka_unit_test(test_backpressure_partial_take),
