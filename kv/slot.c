@@ -1,12 +1,16 @@
-/* slot — CRC16/XMODEM and hash tags. Pure functions over tables and a
- * constant that main builds before any thread starts (slot_init).
+/* slot — CRC16/XMODEM and hash tags. Pure functions over tables and
+ * constants that main builds before any thread starts (slot_init).
  *
- * Every keyed command of cluster mode hashes its key, so slot_of is on the hot
- * path. On x86-64 with PCLMULQDQ it takes eight key bytes per step: two
- * carry-less multiplies (a Barrett reduction) and one compare that looks for
- * '{' in the same bytes, so a key without a tag is read once and the tag scan
- * costs no second pass. A 16-byte key costs ~40 instructions this way against
- * ~105 with the tables and memchr (callgrind). Elsewhere the tables do it. */
+ * Every keyed command of cluster mode hashes its key, so slot_of is on the
+ * hot path. On x86-64 with PCLMULQDQ and AVX it takes eight key bytes per
+ * step, a Barrett reduction of two carry-less multiplies, and looks for '{'
+ * with one 16-byte compare over the same loads; a key of 8 to 16 bytes is
+ * two overlapping loads and two steps, ~33 instructions against ~105 for the
+ * sliced tables plus memchr (callgrind, 16-byte keys), which remain for other
+ * CPUs. AVX only for its three-operand forms: the SSE encoding of the same
+ * code needs a register copy per step. Rejected: the '{' compare fused into
+ * every 8-byte step (costs more than one compare per 16 bytes), a 16-bit
+ * table (128 KiB, out of L1). */
 #include "slot.h"
 
 #include <string.h>
@@ -19,18 +23,19 @@
 /* Table-driven CRC, sliced by eight: crc_table[k][b] is the CRC state after
  * byte b followed by k zero bytes, so eight bytes cost eight independent
  * lookups (a 16-byte key takes two steps instead of sixteen). 4 KiB, in L1
- * beside the key. Written once by slot_init before threads exist, read-only
- * afterwards, as are the two below. */
+ * beside the key. Written by slot_init (and slot_force_portable, tests)
+ * before threads exist, read-only afterwards, as is every static below. */
 #define CRC_SLICES 8
 #define CRC_POLY 0x1021           /* CRC-16/XMODEM: x^16 + x^12 + x^5 + 1 */
 static uint16_t crc_table[CRC_SLICES][256];
 
 #ifdef SLOT_CLMUL
-/* floor(x^80 / P) without its x^64 term: the Barrett constant that turns
- * "64 message bits times x^16, mod P" into two carry-less multiplies. */
-static __m128i crc_k;             /* lane 0 that constant, lane 1 CRC_POLY */
-static int clmul_ok;               /* the CPU has it */
-static int use_clmul;              /* and slot_force_portable allows it */
+/* Lane 0: floor(x^80 / P) without its x^64 term, the Barrett constant that
+ * turns "64 message bits times x^16, mod P" into two carry-less multiplies;
+ * lane 1: P without its x^16 term. */
+static __m128i crc_k;
+static int clmul_ok;              /* the CPU has PCLMULQDQ and AVX */
+static int use_clmul;             /* and slot_force_portable allows them */
 
 static void clmul_init(void)
 {
