@@ -7,9 +7,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-/* The one process-wide current map: a pointer swapped whole, never mutated in
- * place, so readers need no lock. */
-static _Atomic(struct slotmap *) current_map;
+/* The one process-wide current map (slotmap.h): a pointer swapped whole,
+ * never mutated in place, so readers need no lock. */
+_Atomic(struct slotmap *) slotmap_current_map;
 
 struct slotmap *slotmap_new_even(unsigned ncores)
 {
@@ -58,15 +58,15 @@ void slotmap_free(struct slotmap *m)
 
 struct slotmap *slotmap_publish(struct slotmap *m)
 {
-    struct slotmap *old = atomic_load_explicit(&current_map, memory_order_relaxed);
+    struct slotmap *old = atomic_load_explicit(&slotmap_current_map, memory_order_relaxed);
 
-    if (m)
+    if (m) {
         m->version = old ? old->version + 1 : 1;
-    atomic_store_explicit(&current_map, m, memory_order_release);
+        for (unsigned s = 0; s < SLOT_COUNT; s++)
+            m->direct[s] = m->cluster && m->state_ok && m->node_of[s] == m->self &&
+                           m->migrating_to[s] == SLOTMAP_NONE &&
+                           m->importing_from[s] == SLOTMAP_NONE;
+    }
+    atomic_store_explicit(&slotmap_current_map, m, memory_order_release);
     return old;
-}
-
-const struct slotmap *slotmap_current(void)
-{
-    return atomic_load_explicit(&current_map, memory_order_acquire);
 }

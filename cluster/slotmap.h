@@ -6,6 +6,7 @@
 #ifndef SLOTD_SLOTMAP_H
 #define SLOTD_SLOTMAP_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include "../kv/slot.h"
 
@@ -32,6 +33,11 @@ struct slotmap {
     uint16_t node_of[SLOT_COUNT];     /* serving node, or SLOTMAP_NONE */
     uint16_t migrating_to[SLOT_COUNT];   /* our slot being moved out, or NONE */
     uint16_t importing_from[SLOT_COUNT]; /* slot being moved to us, or NONE */
+    /* Derived by slotmap_publish: 1 when the state is ok, we serve the slot
+     * and it is neither migrating nor importing, so no MOVED / ASK / TRYAGAIN
+     * / CLUSTERDOWN can apply to a command on its keys, whatever the command
+     * and ASKING: the data path's one-byte answer for the common case. */
+    uint8_t direct[SLOT_COUNT];
     unsigned nnodes;
     struct slotmap_node *nodes;       /* nnodes entries, owned by the map */
 };
@@ -45,11 +51,20 @@ struct slotmap *slotmap_new_even(unsigned ncores);
 struct slotmap *slotmap_new_cluster(unsigned ncores, unsigned nnodes);
 void slotmap_free(struct slotmap *m);
 
-/* Publish `m` as the current map (control plane, or main before threads start).
- * Returns the previous map; the caller frees it after a grace period. */
+/* Publish `m` as the current map (control plane, or main before threads start),
+ * after setting its version and direct[]. Returns the previous map; the caller
+ * frees it after a grace period. */
 struct slotmap *slotmap_publish(struct slotmap *m);
+/* The one process-wide current map: a pointer swapped whole by
+ * slotmap_publish, never written otherwise. Visible here only so that
+ * slotmap_current, read several times per command, inlines to one load. */
+extern _Atomic(struct slotmap *) slotmap_current_map;
+
 /* Current map (acquire load). Never NULL after the first publish. */
-const struct slotmap *slotmap_current(void);
+static inline const struct slotmap *slotmap_current(void)
+{
+    return atomic_load_explicit(&slotmap_current_map, memory_order_acquire);
+}
 
 static inline unsigned slotmap_core(const struct slotmap *m, unsigned slot)
 {

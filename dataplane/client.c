@@ -395,14 +395,17 @@ static int arity_ok(const struct cmd_spec *cmd, int argc)
 }
 
 /* Owner core of the command's keys: a core id, -1 if it has no key, -2 if its
- * keys live on several cores. */
+ * keys live on several cores. `cslot` >= 0 is their slot, known already in
+ * cluster mode (every key in it, or CROSSSLOT): no second hash. */
 static int keys_owner(const struct core *core, const struct cmd_spec *cmd, int argc,
-                      const struct slice *argv)
+                      const struct slice *argv, int cslot)
 {
     const struct slotmap *map;
     int first, last, step;
     int owner = -1;
 
+    if (cslot >= 0)
+        return core->rt->ncores == 1 ? 0 : (int)slotmap_core(slotmap_current(), (unsigned)cslot);
     if (!cmd_key_range(cmd, argc, argv, &first, &last, &step))
         return -1;
     /* One core owns every slot: no hashing on the hot path. */
@@ -450,33 +453,18 @@ static void exec_here(struct client *cl, const struct cmd_spec *cmd, int argc,
     }
 }
 
-/* Cluster mode, on the client's core: the redirections that the slot map
- * alone decides (Redis 7.0 getNodeByQuery, in its order). Returns NULL when
- * the command may run here, with *slot set for the owner core's migration
- * check (ASK / TRYAGAIN need to know which keys exist), else the error line
- * (in `buf` or static). */
-static const char *cluster_redirect(const struct client *cl, const struct slotmap *map,
-                                    const struct cmd_spec *cmd, int argc,
-                                    const struct slice *argv, int *slot, char *buf, size_t cap)
+/* cluster_redirect for a slot that is not direct[]: down, not ours, or in
+ * migration. Kept apart so the common case stays a few instructions. */
+static const char *cluster_redirect_slot(const struct client *cl, const struct slotmap *map,
+                                         const struct cmd_spec *cmd, int s, int *slot,
+                                         char *buf, size_t cap)
 {
-    const struct config *cfg = config_live();
-    int first, last, step, s = -1;
-    unsigned owner;
+    unsigned owner = map->node_of[s];
 
-    *slot = -1;
-    if (!cmd_key_range(cmd, argc, argv, &first, &last, &step))
-        return NULL;
-    for (int i = first; i <= last; i += step) {
-        int k = (int)slot_of(argv[i].p, argv[i].len);
-        if (s >= 0 && k != s)
-            return "CROSSSLOT Keys in request don't hash to the same slot";
-        s = k;
-    }
-    owner = map->node_of[s];
     if (owner == SLOTMAP_NONE)
         return "CLUSTERDOWN Hash slot not served";
     if (!map->state_ok) {
-        if (!cfg->cluster_allow_reads_when_down)
+        if (!config_live()->cluster_allow_reads_when_down)
             return "CLUSTERDOWN The cluster is down";
         if (cmd->flags & CMD_WRITE)
             return "CLUSTERDOWN The cluster is down and only accepts read commands";
@@ -496,6 +484,38 @@ static const char *cluster_redirect(const struct client *cl, const struct slotma
     }
     snprintf(buf, cap, "MOVED %d %s", s, map->nodes[owner].endpoint);
     return buf;
+}
+
+/* Cluster mode, on the client's core: the redirections that the slot map
+ * alone decides (Redis 7.0 getNodeByQuery, in its order). Returns NULL when
+ * the command may run here, with *slot set for the owner core's migration
+ * check (ASK / TRYAGAIN need to know which keys exist), else the error line
+ * (in `buf` or static). The slot is hashed here only, once per command. */
+static const char *cluster_redirect(const struct client *cl, const struct slotmap *map,
+                                    const struct cmd_spec *cmd, int argc,
+                                    const struct slice *argv, int *slot, char *buf, size_t cap)
+{
+    int first, last, step, s;
+
+    *slot = -1;
+    /* Most keyed commands name one key at a fixed place (GET, SET...):
+     * cmd_key_range's general arithmetic is for the others. */
+    if (!cmd->getkeys && cmd->first_key == cmd->last_key && cmd->first_key > 0 &&
+        cmd->first_key < argc) {
+        s = (int)slot_of(argv[cmd->first_key].p, argv[cmd->first_key].len);
+    } else {
+        if (!cmd_key_range(cmd, argc, argv, &first, &last, &step))
+            return NULL;
+        s = (int)slot_of(argv[first].p, argv[first].len);
+        for (int i = first + step; i <= last; i += step)
+            if ((int)slot_of(argv[i].p, argv[i].len) != s)
+                return "CROSSSLOT Keys in request don't hash to the same slot";
+    }
+    if (map->direct[s]) {
+        *slot = s;
+        return NULL;
+    }
+    return cluster_redirect_slot(cl, map, cmd, s, slot, buf, cap);
 }
 
 enum dispatch_result { DISPATCH_DONE, DISPATCH_WAIT };
@@ -644,7 +664,7 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
     if (cmd->flags & CMD_ALLCORES)
         owner = -2;
     else
-        owner = keys_owner(core, cmd, argc, argv);
+        owner = keys_owner(core, cmd, argc, argv, cslot);
     if (owner == -2 && !barrier_for(core, cmd))
         return DISPATCH_WAIT;
     /* ASKING is good for the one command after it, or for a whole

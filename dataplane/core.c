@@ -223,10 +223,8 @@ void server_reset_stats(struct cmd_ctx *c)
  * migrated out sends absent keys on with ASK; a slot being imported serves
  * an ASKING client only if it has all the keys (Redis 7.0 getNodeByQuery).
  * Returns 1 after writing the redirection. */
-static int migration_redirect(struct cmd_ctx *ctx)
+static int migration_redirect_slow(struct cmd_ctx *ctx, const struct slotmap *map, unsigned s)
 {
-    const struct slotmap *map = slotmap_current();
-    unsigned s = (unsigned)ctx->cluster_slot;
     int first, last, step, missing = 0, present = 0;
     unsigned owner = map->node_of[s];
 
@@ -261,6 +259,18 @@ static int migration_redirect(struct cmd_ctx *ctx)
         return 1;
     }
     return 0;
+}
+
+/* The common case first: a slot that is direct[] in the current map (ours,
+ * stable, state ok) redirects nothing, so the recheck costs one byte. */
+static inline int migration_redirect(struct cmd_ctx *ctx)
+{
+    const struct slotmap *map = slotmap_current();
+    unsigned s = (unsigned)ctx->cluster_slot;
+
+    if (map->direct[s])
+        return 0;
+    return migration_redirect_slow(ctx, map, s);
 }
 
 int64_t core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx *ctx,

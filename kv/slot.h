@@ -8,8 +8,12 @@
 
 #define SLOT_COUNT 16384   /* Redis Cluster spec: CLUSTER_SLOTS */
 
-/* Build the CRC table; call once from main before any thread starts. */
+/* Build the CRC tables and pick the fastest code this CPU runs; call once
+ * from main before any thread starts. */
 void slot_init(void);
+/* Tests: on = 1 forces the portable table code where the CPU has a faster
+ * path, 0 restores the choice of slot_init. Before threads start only. */
+void slot_force_portable(int on);
 
 /* CRC16/XMODEM (poly 0x1021, init 0, no reflection); check value of
  * "123456789" is 0x31C3. */

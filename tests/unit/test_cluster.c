@@ -1081,7 +1081,7 @@ static void slotmap_contents(void **state)
 {
     struct cluster *cl = mk_with_myself('e');
     struct cl_node *a = mk_node(cl, 'a', BUS_NODE_MASTER), *b = mk_node(cl, 'b', BUS_NODE_MASTER);
-    struct slotmap *m;
+    struct slotmap *m, *old;
 
     (void)state;
     snprintf(b->hostname, sizeof(b->hostname), "node-b.example");
@@ -1113,12 +1113,26 @@ static void slotmap_contents(void **state)
     /* every slot's core is one of ours */
     for (unsigned s = 0; s < SLOT_COUNT; s++)
         assert_true(m->core_of[s] < 2);
+    /* Publishing derives direct[]: ours and stable only. */
+    old = slotmap_publish(m);
+    assert_int_equal(m->direct[0], 1);
+    assert_int_equal(m->direct[99], 1);
+    assert_int_equal(m->direct[5], 0);        /* migrating */
+    assert_int_equal(m->direct[100], 0);      /* another node's */
+    assert_int_equal(m->direct[150], 0);      /* another node's, importing */
+    assert_int_equal(m->direct[200], 0);      /* unassigned */
+    assert_int_equal(m->direct[300], 0);      /* unassigned, importing */
+    assert_ptr_equal(slotmap_publish(old), m);
     slotmap_free(m);
     /* Endpoint types: hostname ("?" without one) and unknown-endpoint. */
     cl->endpoint_type = CL_ENDPOINT_HOSTNAME;
     cl->state = BUS_STATE_FAIL;
     m = cl_build_slotmap(cl);
     assert_int_equal(m->state_ok, 0);
+    /* A cluster that is down has no direct slot. */
+    old = slotmap_publish(m);
+    assert_int_equal(m->direct[0], 0);
+    assert_ptr_equal(slotmap_publish(old), m);
     assert_string_equal(m->nodes[a->idx].endpoint, "?:7097");
     assert_string_equal(m->nodes[b->idx].endpoint, "node-b.example:7098");
     slotmap_free(m);

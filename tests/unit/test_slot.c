@@ -26,21 +26,79 @@ static uint16_t crc16_bitwise(const unsigned char *p, size_t n)
     return crc;
 }
 
-/* Every length 0..300 at every alignment 0..7, over pseudo-random bytes:
- * the four-byte steps and the tail agree with the definition. */
-static void crc16_sliced_matches_bitwise(void **state)
+static void fill_random(unsigned char *buf, size_t n, uint32_t x)
 {
-    unsigned char buf[320];
-    uint32_t x = 12345;
-
-    (void)state;
-    for (size_t i = 0; i < sizeof(buf); i++) {
+    for (size_t i = 0; i < n; i++) {
         x = x * 1103515245u + 12345u;
         buf[i] = (unsigned char)(x >> 16);
     }
-    for (size_t off = 0; off < 8; off++)
-        for (size_t n = 0; n <= 300; n++)
-            assert_int_equal(slot_crc16(buf + off, n), crc16_bitwise(buf + off, n));
+}
+
+/* Every length 0..300 at every alignment 0..7, over pseudo-random bytes:
+ * the steps and the tail agree with the definition, with the CPU's fast
+ * path (where it has one) and with the portable tables. */
+static void crc16_sliced_matches_bitwise(void **state)
+{
+    unsigned char buf[320];
+
+    (void)state;
+    fill_random(buf, sizeof(buf), 12345);
+    for (int portable = 0; portable <= 1; portable++) {
+        slot_force_portable(portable);
+        for (size_t off = 0; off < 8; off++)
+            for (size_t n = 0; n <= 300; n++)
+                assert_int_equal(slot_crc16(buf + off, n), crc16_bitwise(buf + off, n));
+    }
+    slot_force_portable(0);
+}
+
+/* The reference rule, spelled out: the first '{', the first '}' after it,
+ * a non-empty span between, else the whole key. */
+static unsigned slot_reference(const unsigned char *k, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (k[i] != '{')
+            continue;
+        for (size_t j = i + 1; j < n; j++)
+            if (k[j] == '}') {
+                if (j > i + 1)
+                    return crc16_bitwise(k + i + 1, j - i - 1) & (SLOT_COUNT - 1);
+                break;
+            }
+        break;
+    }
+    return crc16_bitwise(k, n) & (SLOT_COUNT - 1);
+}
+
+/* Keys of every length 0..80 with braces at each place the fast path looks
+ * at separately (the first and last 8 or 16 bytes, the blocks between), in
+ * both implementations. */
+static void slot_of_matches_reference(void **state)
+{
+    unsigned char buf[96];
+
+    (void)state;
+    for (int portable = 0; portable <= 1; portable++) {
+        slot_force_portable(portable);
+        for (size_t n = 0; n <= 80; n++) {
+            fill_random(buf, n, (uint32_t)n + 7);
+            for (size_t i = 0; i < n; i++)
+                if (buf[i] == '{' || buf[i] == '}')
+                    buf[i] = 'x';
+            assert_int_equal(slot_of(buf, n), slot_reference(buf, n));
+            for (size_t a = 0; a < n; a++) {
+                buf[a] = '{';
+                assert_int_equal(slot_of(buf, n), slot_reference(buf, n));
+                for (size_t b = a + 1; b < n; b += 3) {
+                    buf[b] = '}';
+                    assert_int_equal(slot_of(buf, n), slot_reference(buf, n));
+                    buf[b] = 'x';
+                }
+                buf[a] = 'x';
+            }
+        }
+    }
+    slot_force_portable(0);
 }
 
 static void crc16_check_value(void **state)
@@ -92,6 +150,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crc16_check_value),
         cmocka_unit_test(crc16_sliced_matches_bitwise),
+        cmocka_unit_test(slot_of_matches_reference),
         cmocka_unit_test(known_slots),
         cmocka_unit_test(hash_tags),
         cmocka_unit_test(binary_keys),
