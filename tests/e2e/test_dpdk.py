@@ -20,6 +20,9 @@ packet crosses slotd's own TCP/IP stack. From the namespace:
   - protected-mode (slotd runs with `protected-mode no`, its clients being
     remote): switched on by CONFIG SET, a new client gets Redis's -DENIED
     line and is closed, and is counted in rejected_connections;
+  - MIGRATE both ways with a redis-server in the namespace: slotd's outbound
+    link (a control-plane kernel socket) leaves through the exception TAP,
+    redis-server's RESTOREs arrive on the data path;
   - the cluster bus port (port + 10000) reached through the exception TAP;
   - INFO dataplane counters moved (rx/tx packets, retransmits under loss).
 
@@ -942,6 +945,49 @@ def case_conns(res, tgt):
         print("  " + r["detail"], flush=True)
 
 
+def case_migrate(res, ns, tgt):
+    """MIGRATE both ways between slotd and a redis-server inside the namespace:
+    slotd's outbound link is a kernel socket of its control plane, so it
+    leaves through the exception TAP; redis-server's RESTOREs arrive on the
+    data path."""
+    port = 6390
+    logp = os.path.join(harness.logdir(), "migrate-redis.log")
+    log = open(logp, "wb")
+    srv = subprocess.Popen(ns.argv(["redis-server", "--bind", PEER_IP, "--port", str(port), "--save", "",
+                                    "--appendonly", "no", "--protected-mode", "no"]),
+                           stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                           cwd=harness.logdir(), preexec_fn=_die_with_parent)
+    log.close()
+    try:
+        red = Target(ns, PEER_IP, port)
+        deadline = time.time() + 10
+        while red.cli("PING", timeout=5).stdout.strip() != "PONG":
+            if time.time() > deadline or srv.poll() is not None:
+                raise RuntimeError("redis-server in %s did not answer PING" % ns.name)
+            time.sleep(0.1)
+        big = "v" * 100000
+        tgt.cli("SET", "mig:out", big)
+        out = tgt.cli("MIGRATE", PEER_IP, str(port), "mig:out", "0", "5000").stdout.strip()
+        res.check("MIGRATE slotd -> redis-server in the namespace (control plane via the exception TAP)",
+                  out == "OK" and red.cli("STRLEN", "mig:out").stdout.strip() == str(len(big))
+                  and tgt.cli("EXISTS", "mig:out").stdout.strip() == "0", out)
+        red.cli("SET", "mig:in", big)
+        back = red.cli("MIGRATE", NODE_IP, str(tgt.port), "mig:in", "0", "5000").stdout.strip()
+        res.check("MIGRATE redis-server in the namespace -> slotd (RESTORE on the data path)",
+                  back == "OK" and tgt.cli("STRLEN", "mig:in").stdout.strip() == str(len(big))
+                  and red.cli("EXISTS", "mig:in").stdout.strip() == "0", back)
+        info = tgt.cli("INFO", "stats").stdout
+        res.check("INFO migrate_cached_sockets:1 after the MIGRATE", "migrate_cached_sockets:1" in info,
+                  [ln for ln in info.splitlines() if ln.startswith("migrate_cached")])
+    finally:
+        srv.terminate()
+        try:
+            srv.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+            srv.wait()
+
+
 def alive_check(res, node, label):
     if node is None:
         return True
@@ -1066,6 +1112,7 @@ def run_dpdk(res, ns):
         case_conns(res, tgt)
         if not alive_check(res, node, "after %d connections" % N_CONNS):
             return
+        res.run("migrate", case_migrate, res, ns, tgt)
         dptext, dp1 = dataplane_info(tgt)
         rx = core_counter(dp1, "rx_packets", r"rx_packets|rx_pkts")
         tx = core_counter(dp1, "tx_packets", r"tx_packets|tx_pkts")
