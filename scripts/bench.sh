@@ -8,9 +8,10 @@
 #                                 standalone, for both servers (the cluster
 #                                 checks' cost: the ratio should stay above 0.95)
 #   scripts/bench.sh --callgrind-cluster
-#                                 the same cost as instructions per GET on the
-#                                 serving thread (callgrind --separate-threads:
-#                                 the cluster bus thread's timed work left out)
+#                                 the same cost as instructions per GET and per
+#                                 SET on the serving thread (callgrind
+#                                 --separate-threads: the cluster bus thread's
+#                                 timed work left out)
 #
 # Both servers run on the socket transport pinned to one CPU (BENCH_SERVER_CPU,
 # default 1), slotd with --threads 1; redis-benchmark is pinned to another
@@ -46,7 +47,7 @@ for a in "$@"; do
         --callgrind) MODE=callgrind ;;
         --cluster) MODE=cluster ;;
         --callgrind-cluster) MODE=callgrind-cluster ;;
-        -h|--help) sed -n '2,37p' "$LIB_ROOT/scripts/bench.sh"; exit 0 ;;
+        -h|--help) sed -n '2,38p' "$LIB_ROOT/scripts/bench.sh"; exit 0 ;;
         *) lib_die "unknown argument $a (see --help)" ;;
     esac
 done
@@ -286,7 +287,7 @@ run_callgrind_cluster() {
     for name in redis redis-cluster target target-cluster; do
         kind=${name%-cluster}
         [ "$kind" = target ] && kind=$TKIND
-        for phase in idle busy; do
+        for phase in idle get set; do
             out="$WORK/$name-$phase.callgrind"
             port=$(lib_free_port)
             extra=()
@@ -304,15 +305,18 @@ run_callgrind_cluster() {
                 done
             fi
             load_keys "$port" "$WORK/pre.resp" 1000
-            if [ "$phase" = busy ]; then
-                taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p "$port" -c 1 -P 16 -t get \
+            # SET overwrites the 1000 keys loaded first, as GET reads them.
+            if [ "$phase" != idle ]; then
+                taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p "$port" -c 1 -P 16 -t "$phase" \
                     -r 1000 -n "$CALLGRIND_GETS" -q >/dev/null 2>&1 || lib_die "redis-benchmark failed on $name"
             fi
             lib_stop_server "$pid" 120 || true
         done
-        M[$name.ipr]=$(callgrind_serving_ipr "$WORK/$name-idle.callgrind" "$WORK/$name-busy.callgrind" \
-                       "$CALLGRIND_GETS")
-        lib_log "callgrind $name: ${M[$name.ipr]} instructions per GET on the serving thread"
+        for phase in get set; do
+            M[$name.$phase.ipr]=$(callgrind_serving_ipr "$WORK/$name-idle.callgrind" \
+                                  "$WORK/$name-$phase.callgrind" "$CALLGRIND_GETS")
+            lib_log "callgrind $name: ${M[$name.$phase.ipr]} instructions per ${phase^^} on the serving thread"
+        done
     done
 }
 
@@ -374,13 +378,17 @@ if [ "$MODE" = callgrind ]; then
 elif [ "$MODE" = callgrind-cluster ]; then
     run_callgrind_cluster
     echo
-    echo "instructions per GET on the serving thread (callgrind, -c 1 -P 16, $CALLGRIND_GETS GETs, idle run subtracted);"
-    echo "cluster: cluster-enabled yes, one node owning all 16384 slots"
+    echo "instructions per request on the serving thread (callgrind, -c 1 -P 16, $CALLGRIND_GETS requests"
+    echo "over 1000 keys, idle run subtracted); cluster: cluster-enabled yes, one node owning all 16384 slots"
     echo
-    echo "| server | standalone | cluster | cluster/standalone |"
-    echo "|---|---:|---:|---:|"
-    echo "| redis-server | ${M[redis.ipr]} | ${M[redis-cluster.ipr]} | $(ratio "${M[redis-cluster.ipr]}" "${M[redis.ipr]}") |"
-    echo "| $TNAME | ${M[target.ipr]} | ${M[target-cluster.ipr]} | $(ratio "${M[target-cluster.ipr]}" "${M[target.ipr]}") |"
+    echo "| server | request | standalone | cluster | cluster/standalone |"
+    echo "|---|---|---:|---:|---:|"
+    for srv in redis target; do
+        for phase in get set; do
+            a=${M[$srv.$phase.ipr]} b=${M[$srv-cluster.$phase.ipr]}
+            echo "| $([ $srv = redis ] && echo redis-server || echo "$TNAME") | ${phase^^} | $a | $b | $(ratio "$b" "$a") |"
+        done
+    done
 elif [ "$MODE" = cluster ]; then
     run_throughput redis redis-cluster target target-cluster
     echo
