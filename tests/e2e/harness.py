@@ -460,6 +460,18 @@ class Results:
         return 1 if self.failed or not self.passed else 0
 
 
+def redis_py():
+    """Debian's python3-redis, or the test ends here with a failure that
+    says how to get it."""
+    try:
+        import redis
+    except ImportError:
+        print("python3-redis is missing: run scripts/setup.sh (apt-get install python3-redis)")
+        print("0 passed, 1 failed")
+        sys.exit(1)
+    return redis
+
+
 def guard(main):
     """Run a test's main(); an exception that escapes it (a server that will
     not start, say) still ends with the closing count line."""
