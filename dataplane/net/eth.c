@@ -123,6 +123,8 @@ struct net_stack *net_stack_create(const struct net_config *cfg,
     s->ip_be = rte_cpu_to_be_32(cfg->ip);
     s->mask_be = rte_cpu_to_be_32(cfg->mask);
     s->gw_be = rte_cpu_to_be_32(cfg->gateway);
+    if (s->mask_be != 0xffffffffu)
+        s->bcast_be = s->ip_be | ~s->mask_be;
     memcpy(s->mac.addr_bytes, cfg->mac, RTE_ETHER_ADDR_LEN);
     if (arp_init(s, cfg->arp_entries ? cfg->arp_entries : 16) != 0)
         goto fail;

@@ -36,69 +36,6 @@ static uint32_t min32(uint32_t a, uint32_t b)
     return a < b ? a : b;
 }
 
-/* ---- receive window ------------------------------------------------------- */
-
-static uint32_t rcv_edge_room(const struct tcp_conn *c)
-{
-    return seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
-}
-
-static uint32_t rcv_free(const struct tcp_conn *c)
-{
-    uint32_t used = c->app_closed ? 0 : c->rring.len;
-
-    return c->rcv_space > used ? c->rcv_space - used : 0;
-}
-
-static uint32_t rcv_max_window(const struct tcp_conn *c)
-{
-    return 65535u << (c->ws_ok ? c->rcv_wscale : 0);
-}
-
-static uint32_t tcp_rcv_window(struct tcp_conn *c)
-{
-    uint32_t cur = rcv_edge_room(c);
-    uint32_t win = rcv_free(c);
-    uint32_t sws = min32(c->rcv_space / 2, c->s->cfg.mss);
-
-    /* RFC 9293 3.8.6.2.2: move the right edge only by a useful amount ... */
-    if (win > cur && win - cur < sws)
-        win = cur;
-    /* ... and never back (RFC 9293 3.8.6.2.2, RFC 1122 4.2.2.16). */
-    if (win < cur)
-        win = cur;
-    return min32(win, rcv_max_window(c));
-}
-
-/* The window field: never moves the right edge left (RFC 9293 3.8.6.2.2),
- * which may round up by less than one scale unit; the ring's slack holds it. */
-uint16_t tcp_wnd_field(struct tcp_conn *c)
-{
-    uint32_t ws = c->ws_ok ? c->rcv_wscale : 0;
-    uint32_t win = tcp_rcv_window(c);
-    uint32_t field = win >> ws;
-
-    if (seq_lt(c->rcv_nxt + (field << ws), c->rcv_adv))
-        field++;
-    if (field > 65535)
-        field = 65535;
-    c->rcv_adv = seq_max(c->rcv_adv, c->rcv_nxt + (field << ws));
-    return (uint16_t)field;
-}
-
-int tcp_window_update_due(struct tcp_conn *c)
-{
-    uint32_t cur = rcv_edge_room(c);
-    uint32_t win, sws;
-
-    /* Only worth a segment of its own when the peer's view is narrow. */
-    if (cur >= c->rcv_space / 2)
-        return 0;
-    win = min32(rcv_free(c), rcv_max_window(c));
-    sws = min32(c->rcv_space / 2, c->s->cfg.mss);
-    return win > cur && win - cur >= sws;
-}
-
 /* ---- delivery ------------------------------------------------------------- */
 
 static int can_deliver(const struct tcp_conn *c)
