@@ -155,6 +155,14 @@ const struct net_counters *net_counters(const struct net_stack *s)
     return &s->cnt;
 }
 
+struct rte_mbuf *net_alloc_fail(struct net_stack *s, struct rte_mbuf *m)
+{
+    if (m != NULL)
+        rte_pktmbuf_free(m);
+    NET_DROP(s, mbuf_alloc);
+    return NULL;
+}
+
 void net_tx_flush(struct net_stack *s)
 {
     uint16_t took = 0;

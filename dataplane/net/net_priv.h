@@ -63,6 +63,10 @@ static inline void net_tx(struct net_stack *s, struct rte_mbuf *m)
     s->tx[s->ntx++] = m;
 }
 
+/* Out of line, so that net_alloc_frame stays small enough to inline:
+ * frees m if there is one, counts drop.mbuf_alloc, returns NULL. */
+struct rte_mbuf *net_alloc_fail(struct net_stack *s, struct rte_mbuf *m);
+
 /* A frame of `len` bytes with its data at the Ethernet header, or NULL
  * (counted as drop.mbuf_alloc). What rte_pktmbuf_alloc and
  * rte_pktmbuf_append do, without append's pointer arithmetic: one of
@@ -71,17 +75,12 @@ static inline struct rte_mbuf *net_alloc_frame(struct net_stack *s, uint32_t len
 {
     struct rte_mbuf *m = rte_mbuf_raw_alloc(s->cfg.pool);
 
-    if (m == NULL) {
-        NET_DROP(s, mbuf_alloc);
-        return NULL;
-    }
+    if (m == NULL)
+        return net_alloc_fail(s, NULL);
     rte_pktmbuf_reset(m);
-    if (len > rte_pktmbuf_tailroom(m)) {
-        /* config_ok guarantees room for any frame up to the MTU */
-        rte_pktmbuf_free(m);
-        NET_DROP(s, mbuf_alloc);
-        return NULL;
-    }
+    /* config_ok guarantees room for any frame up to the MTU */
+    if (len > rte_pktmbuf_tailroom(m))
+        return net_alloc_fail(s, m);
     m->data_len = (uint16_t)len;
     m->pkt_len = len;
     return m;
