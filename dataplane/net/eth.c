@@ -258,7 +258,9 @@ void net_input_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n,
                      uint64_t now_us)
 {
     s->now_us = now_us;
-    tcp_run_deliver(s);
+    /* The lists are empty on nearly every turn: a test, not a call. */
+    if (s->tcp.deliver.head != NULL)
+        tcp_run_deliver(s);
     if (n > 0)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[0], void *));
     for (unsigned i = 0; i < n; i++) {
@@ -270,20 +272,32 @@ void net_input_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n,
     }
     if (s->nrxfree > 0)
         net_rx_free_flush(s);
-    tcp_run_writable(s);
+    if (s->tcp.writable.head != NULL)
+        tcp_run_writable(s);
     /* The kernel should not wait a turn for its frames. */
-    net_exception_flush(s);
+    if (s->nexc > 0)
+        net_exception_flush(s);
 }
 
 void net_flush(struct net_stack *s)
 {
-    tcp_run_deliver(s);
-    tcp_run_writable(s);
-    tcp_run_closed(s);
-    tcp_flush_dirty(s);
-    tcp_run_reap(s);
-    net_exception_flush(s);
-    net_tx_flush(s);
+    struct tcp_stack *t = &s->tcp;
+
+    /* Each step may fill a later one's list: tested in order, as called. */
+    if (t->deliver.head != NULL)
+        tcp_run_deliver(s);
+    if (t->writable.head != NULL)
+        tcp_run_writable(s);
+    if (t->closed.head != NULL)
+        tcp_run_closed(s);
+    if (t->dirty.head != NULL)
+        tcp_flush_dirty(s);
+    if (t->reap.head != NULL)
+        tcp_run_reap(s);
+    if (s->nexc > 0)
+        net_exception_flush(s);
+    if (s->ntx > 0)
+        net_tx_flush(s);
 }
 
 unsigned net_timers(struct net_stack *s, uint64_t now_us)
