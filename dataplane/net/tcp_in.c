@@ -94,8 +94,12 @@ void net_tcp_pause_input(struct tcp_conn *c, int paused)
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static void ring_write_mbuf(struct tcp_ring *r, uint32_t off, const struct rte_mbuf *m,
-                            uint32_t moff, uint32_t len)
+/* Out of line, as the other paths a request/response segment does not take
+ * (tcp_dupack, tcp_tlp_verdict, tcp_merge_ooo, tcp_rcv_ooo): that keeps
+ * tcp_rcv_data small enough to inline into tcp_input. */
+static __attribute__((noinline)) void ring_write_mbuf(struct tcp_ring *r, uint32_t off,
+                                                      const struct rte_mbuf *m, uint32_t moff,
+                                                      uint32_t len)
 {
     while (m != NULL && moff >= m->data_len) {
         moff -= m->data_len;
@@ -388,7 +392,7 @@ static int tcp_can_send_new(const struct tcp_conn *c)
     return c->fin_queued && c->snd_max == end;
 }
 
-static void tcp_dupack(struct tcp_conn *c)
+static __attribute__((noinline)) void tcp_dupack(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
     uint32_t flight = c->snd_max - c->snd_una;
@@ -445,7 +449,7 @@ static void tcp_dupack(struct tcp_conn *c)
  * response traffic half the flight would be nearly nothing). An ACK at
  * exactly its end leaves the question open; a duplicate of that ACK
  * answers "both arrived" (tcp_ack). */
-static void tcp_tlp_verdict(struct tcp_conn *c, uint32_t ack)
+static __attribute__((noinline)) void tcp_tlp_verdict(struct tcp_conn *c, uint32_t ack)
 {
     if (seq_gt(ack, c->tlp_end_seq)) {
         c->loss &= (uint8_t)~TCP_LOSS_PROBE_OLD;
@@ -454,7 +458,7 @@ static void tcp_tlp_verdict(struct tcp_conn *c, uint32_t ack)
     }
 }
 
-static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
+static inline __attribute__((always_inline)) void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
 {
     struct net_stack *s = c->s;
     uint32_t acked = ack - c->snd_una;
@@ -528,8 +532,10 @@ static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
 }
 
 /* Returns 0 to go on with the segment, -1 when it is consumed or the
- * connection went away. */
-static int tcp_ack(struct tcp_conn *c, const struct tcp_seg *g)
+ * connection went away. Inlined into the predicted path (one per
+ * request/response exchange); tcp_ack below is the same for the rest. */
+static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn *c,
+                                                                const struct tcp_seg *g)
 {
     struct net_stack *s = c->s;
     uint32_t ack = g->ack;
@@ -602,6 +608,11 @@ static int tcp_ack(struct tcp_conn *c, const struct tcp_seg *g)
     return 0;
 }
 
+static int tcp_ack(struct tcp_conn *c, const struct tcp_seg *g)
+{
+    return tcp_ack_inline(c, g);
+}
+
 /* ---- data and FIN ------------------------------------------------------- */
 
 static void tcp_fin_arrived(struct tcp_conn *c)
@@ -626,7 +637,7 @@ static void tcp_fin_arrived(struct tcp_conn *c)
     tcp_deliver(c);
 }
 
-static void tcp_merge_ooo(struct tcp_conn *c)
+static __attribute__((noinline)) void tcp_merge_ooo(struct tcp_conn *c)
 {
     while (c->nooo > 0 && seq_le(c->ooo[0].lo, c->rcv_nxt)) {
         if (seq_gt(c->ooo[0].hi, c->rcv_nxt)) {
@@ -638,7 +649,7 @@ static void tcp_merge_ooo(struct tcp_conn *c)
     }
 }
 
-static void tcp_rcv_ooo(struct tcp_conn *c, const struct tcp_seg *g)
+static __attribute__((noinline)) void tcp_rcv_ooo(struct tcp_conn *c, const struct tcp_seg *g)
 {
     struct tcp_range out[TCP_OOO_MAX];
     uint32_t lo = g->seq, hi = g->seq + g->len;
@@ -699,7 +710,7 @@ static void tcp_ack_every_second(struct tcp_conn *c)
         tcp_send_ack(c);
 }
 
-static void tcp_rcv_data(struct tcp_conn *c, const struct tcp_seg *g)
+static inline void tcp_rcv_data(struct tcp_conn *c, const struct tcp_seg *g)
 {
     struct net_stack *s = c->s;
     uint32_t len = g->len;
@@ -791,7 +802,7 @@ static void tcp_fast_input(struct tcp_conn *c, const struct tcp_seg *g)
     /* RFC 7323 4.3 (2) */
     if (c->ts_ok && seq_le(g->seq, c->last_ack_sent))
         c->ts_recent = g->tsval;
-    if (tcp_ack(c, g) != 0)
+    if (tcp_ack_inline(c, g) != 0)
         return;
     if (g->len > 0)
         tcp_rcv_data(c, g);
