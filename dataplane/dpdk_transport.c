@@ -417,7 +417,8 @@ unsigned dpdk_transport_poll(struct dpdk_transport *t)
         net_input_burst(t->stack, t->held, t->nheld, t->now_us);
         t->nheld = 0;
     }
-    memcpy(t->held, hold, nhold * sizeof(hold[0]));
+    if (nhold > 0)
+        memcpy(t->held, hold, nhold * sizeof(hold[0]));
     t->nheld = nhold;
     return total;
 }

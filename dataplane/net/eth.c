@@ -123,6 +123,8 @@ struct net_stack *net_stack_create(const struct net_config *cfg,
     s->ip_be = rte_cpu_to_be_32(cfg->ip);
     s->mask_be = rte_cpu_to_be_32(cfg->mask);
     s->gw_be = rte_cpu_to_be_32(cfg->gateway);
+    if (s->mask_be != 0xffffffffu)
+        s->bcast_be = s->ip_be | ~s->mask_be;
     memcpy(s->mac.addr_bytes, cfg->mac, RTE_ETHER_ADDR_LEN);
     if (arp_init(s, cfg->arp_entries ? cfg->arp_entries : 16) != 0)
         goto fail;
@@ -151,6 +153,14 @@ void net_stack_free(struct net_stack *s)
 const struct net_counters *net_counters(const struct net_stack *s)
 {
     return &s->cnt;
+}
+
+struct rte_mbuf *net_alloc_fail(struct net_stack *s, struct rte_mbuf *m)
+{
+    if (m != NULL)
+        rte_pktmbuf_free(m);
+    NET_DROP(s, mbuf_alloc);
+    return NULL;
 }
 
 void net_tx_flush(struct net_stack *s)
@@ -248,7 +258,9 @@ void net_input_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n,
                      uint64_t now_us)
 {
     s->now_us = now_us;
-    tcp_run_deliver(s);
+    /* The lists are empty on nearly every turn: a test, not a call. */
+    if (s->tcp.deliver.head != NULL)
+        tcp_run_deliver(s);
     if (n > 0)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[0], void *));
     for (unsigned i = 0; i < n; i++) {
@@ -260,20 +272,32 @@ void net_input_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n,
     }
     if (s->nrxfree > 0)
         net_rx_free_flush(s);
-    tcp_run_writable(s);
+    if (s->tcp.writable.head != NULL)
+        tcp_run_writable(s);
     /* The kernel should not wait a turn for its frames. */
-    net_exception_flush(s);
+    if (s->nexc > 0)
+        net_exception_flush(s);
 }
 
 void net_flush(struct net_stack *s)
 {
-    tcp_run_deliver(s);
-    tcp_run_writable(s);
-    tcp_run_closed(s);
-    tcp_flush_dirty(s);
-    tcp_run_reap(s);
-    net_exception_flush(s);
-    net_tx_flush(s);
+    struct tcp_stack *t = &s->tcp;
+
+    /* Each step may fill a later one's list: tested in order, as called. */
+    if (t->deliver.head != NULL)
+        tcp_run_deliver(s);
+    if (t->writable.head != NULL)
+        tcp_run_writable(s);
+    if (t->closed.head != NULL)
+        tcp_run_closed(s);
+    if (t->dirty.head != NULL)
+        tcp_flush_dirty(s);
+    if (t->reap.head != NULL)
+        tcp_run_reap(s);
+    if (s->nexc > 0)
+        net_exception_flush(s);
+    if (s->ntx > 0)
+        net_tx_flush(s);
 }
 
 unsigned net_timers(struct net_stack *s, uint64_t now_us)

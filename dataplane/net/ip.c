@@ -67,9 +67,7 @@ static int ip_martian_src(const struct net_stack *s, uint32_t src_be)
     /* RFC 1122 3.2.1.3: never a source: 0/8, 127/8, class D/E, limited or
      * our subnet's broadcast, our own address. */
     return (src >> 24) == 0 || (src >> 24) == 127 || (src >> 28) >= 0xe ||
-           src_be == s->ip_be ||
-           (s->mask_be != 0xffffffffu && ((src_be ^ s->ip_be) & s->mask_be) == 0 &&
-            (src_be | s->mask_be) == 0xffffffffu);
+           src_be == s->ip_be || src_be == s->bcast_be;
 }
 
 void ip_input(struct net_stack *s, struct rte_mbuf *m)

@@ -31,6 +31,7 @@ struct net_stack {
     struct net_hooks hooks;
     struct net_upcalls up;
     uint32_t ip_be, mask_be, gw_be;  /* network byte order copies of cfg */
+    uint32_t bcast_be;               /* the subnet's broadcast; 0 for a /32 */
     struct rte_ether_addr mac;
     uint64_t now_us;                 /* the turn's clock, set by input/timers */
     struct net_counters cnt;
@@ -62,22 +63,26 @@ static inline void net_tx(struct net_stack *s, struct rte_mbuf *m)
     s->tx[s->ntx++] = m;
 }
 
+/* Out of line, so that net_alloc_frame stays small enough to inline:
+ * frees m if there is one, counts drop.mbuf_alloc, returns NULL. */
+struct rte_mbuf *net_alloc_fail(struct net_stack *s, struct rte_mbuf *m);
+
 /* A frame of `len` bytes with its data at the Ethernet header, or NULL
- * (counted as drop.mbuf_alloc). */
+ * (counted as drop.mbuf_alloc). What rte_pktmbuf_alloc and
+ * rte_pktmbuf_append do, without append's pointer arithmetic: one of
+ * these per segment sent. */
 static inline struct rte_mbuf *net_alloc_frame(struct net_stack *s, uint32_t len)
 {
-    struct rte_mbuf *m = rte_pktmbuf_alloc(s->cfg.pool);
+    struct rte_mbuf *m = rte_mbuf_raw_alloc(s->cfg.pool);
 
-    if (m == NULL) {
-        NET_DROP(s, mbuf_alloc);
-        return NULL;
-    }
-    if (rte_pktmbuf_append(m, (uint16_t)len) == NULL) {
-        /* config_ok guarantees room for any frame up to the MTU */
-        rte_pktmbuf_free(m);
-        NET_DROP(s, mbuf_alloc);
-        return NULL;
-    }
+    if (m == NULL)
+        return net_alloc_fail(s, NULL);
+    rte_pktmbuf_reset(m);
+    /* config_ok guarantees room for any frame up to the MTU */
+    if (len > rte_pktmbuf_tailroom(m))
+        return net_alloc_fail(s, m);
+    m->data_len = (uint16_t)len;
+    m->pkt_len = len;
     return m;
 }
 
@@ -131,6 +136,74 @@ static inline void tcp_mark_dirty(struct tcp_conn *c)
 static inline uint32_t tcp_now_ms(const struct net_stack *s)
 {
     return (uint32_t)(s->now_us / 1000);
+}
+
+/* The receive window (RFC 9293 3.8.6.2.2 receiver-side SWS avoidance):
+ * inline, as tcp_wnd_field runs for every segment sent. */
+static inline uint32_t tcp_min32(uint32_t a, uint32_t b)
+{
+    return a < b ? a : b;
+}
+
+static inline uint32_t rcv_edge_room(const struct tcp_conn *c)
+{
+    return seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+}
+
+static inline uint32_t rcv_free(const struct tcp_conn *c)
+{
+    uint32_t used = c->app_closed ? 0 : c->rring.len;
+
+    return c->rcv_space > used ? c->rcv_space - used : 0;
+}
+
+static inline uint32_t rcv_max_window(const struct tcp_conn *c)
+{
+    return 65535u << (c->ws_ok ? c->rcv_wscale : 0);
+}
+
+static inline uint32_t tcp_rcv_window(struct tcp_conn *c)
+{
+    uint32_t cur = rcv_edge_room(c);
+    uint32_t win = rcv_free(c);
+    uint32_t sws = tcp_min32(c->rcv_space / 2, c->s->cfg.mss);
+
+    /* RFC 9293 3.8.6.2.2: move the right edge only by a useful amount ... */
+    if (win > cur && win - cur < sws)
+        win = cur;
+    /* ... and never back (RFC 9293 3.8.6.2.2, RFC 1122 4.2.2.16). */
+    if (win < cur)
+        win = cur;
+    return tcp_min32(win, rcv_max_window(c));
+}
+
+/* The window field: never moves the right edge left (RFC 9293 3.8.6.2.2),
+ * which may round up by less than one scale unit; the ring's slack holds it. */
+static inline uint16_t tcp_wnd_field(struct tcp_conn *c)
+{
+    uint32_t ws = c->ws_ok ? c->rcv_wscale : 0;
+    uint32_t win = tcp_rcv_window(c);
+    uint32_t field = win >> ws;
+
+    if (seq_lt(c->rcv_nxt + (field << ws), c->rcv_adv))
+        field++;
+    if (field > 65535)
+        field = 65535;
+    c->rcv_adv = seq_max(c->rcv_adv, c->rcv_nxt + (field << ws));
+    return (uint16_t)field;
+}
+
+static inline int tcp_window_update_due(struct tcp_conn *c)
+{
+    uint32_t cur = rcv_edge_room(c);
+    uint32_t win, sws;
+
+    /* Only worth a segment of its own when the peer's view is narrow. */
+    if (cur >= c->rcv_space / 2)
+        return 0;
+    win = tcp_min32(rcv_free(c), rcv_max_window(c));
+    sws = tcp_min32(c->rcv_space / 2, c->s->cfg.mss);
+    return win > cur && win - cur >= sws;
 }
 
 /* After rexmt_at or dack_at changed: the wheel entry for the earlier one.

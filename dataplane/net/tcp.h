@@ -258,11 +258,10 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
                uint32_t l4off, uint32_t l4len);
 /* Give buffered input to the app as far as it takes it. */
 void tcp_deliver(struct tcp_conn *c);
-/* The window field of a segment sent now (scaled; rcv_adv moves with it),
- * and whether the window opened enough since the last advertisement to be
- * worth an update (RFC 9293 3.8.6.2.2 receiver-side SWS avoidance). */
-uint16_t tcp_wnd_field(struct tcp_conn *c);
-int tcp_window_update_due(struct tcp_conn *c);
+/* tcp_wnd_field (the window field of a segment sent now, scaled; rcv_adv
+ * moves with it) and tcp_window_update_due (whether the window opened
+ * enough since the last advertisement to be worth an update): inline in
+ * net_priv.h */
 
 /* tcp_out.c */
 /* Send what the windows allow from the ring, then any ACK still owed. */
@@ -288,7 +287,6 @@ void tcp_send_probe(struct tcp_conn *c);
 void tcp_flush_dirty(struct net_stack *s);
 /* Segment payload per segment for this connection. */
 uint32_t tcp_eff_mss(const struct tcp_conn *c);
-void tcp_ring_copy_out(const struct tcp_ring *r, uint32_t off, uint8_t *dst, uint32_t n);
 
 /* tcp_timer.c */
 /* tcp_timer_sync, tcp_arm_rexmt, tcp_arm_loss_timer, tcp_rto_backed_off:

@@ -36,69 +36,6 @@ static uint32_t min32(uint32_t a, uint32_t b)
     return a < b ? a : b;
 }
 
-/* ---- receive window ------------------------------------------------------- */
-
-static uint32_t rcv_edge_room(const struct tcp_conn *c)
-{
-    return seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
-}
-
-static uint32_t rcv_free(const struct tcp_conn *c)
-{
-    uint32_t used = c->app_closed ? 0 : c->rring.len;
-
-    return c->rcv_space > used ? c->rcv_space - used : 0;
-}
-
-static uint32_t rcv_max_window(const struct tcp_conn *c)
-{
-    return 65535u << (c->ws_ok ? c->rcv_wscale : 0);
-}
-
-static uint32_t tcp_rcv_window(struct tcp_conn *c)
-{
-    uint32_t cur = rcv_edge_room(c);
-    uint32_t win = rcv_free(c);
-    uint32_t sws = min32(c->rcv_space / 2, c->s->cfg.mss);
-
-    /* RFC 9293 3.8.6.2.2: move the right edge only by a useful amount ... */
-    if (win > cur && win - cur < sws)
-        win = cur;
-    /* ... and never back (RFC 9293 3.8.6.2.2, RFC 1122 4.2.2.16). */
-    if (win < cur)
-        win = cur;
-    return min32(win, rcv_max_window(c));
-}
-
-/* The window field: never moves the right edge left (RFC 9293 3.8.6.2.2),
- * which may round up by less than one scale unit; the ring's slack holds it. */
-uint16_t tcp_wnd_field(struct tcp_conn *c)
-{
-    uint32_t ws = c->ws_ok ? c->rcv_wscale : 0;
-    uint32_t win = tcp_rcv_window(c);
-    uint32_t field = win >> ws;
-
-    if (seq_lt(c->rcv_nxt + (field << ws), c->rcv_adv))
-        field++;
-    if (field > 65535)
-        field = 65535;
-    c->rcv_adv = seq_max(c->rcv_adv, c->rcv_nxt + (field << ws));
-    return (uint16_t)field;
-}
-
-int tcp_window_update_due(struct tcp_conn *c)
-{
-    uint32_t cur = rcv_edge_room(c);
-    uint32_t win, sws;
-
-    /* Only worth a segment of its own when the peer's view is narrow. */
-    if (cur >= c->rcv_space / 2)
-        return 0;
-    win = min32(rcv_free(c), rcv_max_window(c));
-    sws = min32(c->rcv_space / 2, c->s->cfg.mss);
-    return win > cur && win - cur >= sws;
-}
-
 /* ---- delivery ------------------------------------------------------------- */
 
 static int can_deliver(const struct tcp_conn *c)
@@ -157,8 +94,12 @@ void net_tcp_pause_input(struct tcp_conn *c, int paused)
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static void ring_write_mbuf(struct tcp_ring *r, uint32_t off, const struct rte_mbuf *m,
-                            uint32_t moff, uint32_t len)
+/* Out of line, as the other paths a request/response segment does not take
+ * (tcp_dupack, tcp_tlp_verdict, tcp_merge_ooo, tcp_rcv_ooo): that keeps
+ * tcp_rcv_data small enough to inline into tcp_input. */
+static __attribute__((noinline)) void ring_write_mbuf(struct tcp_ring *r, uint32_t off,
+                                                      const struct rte_mbuf *m, uint32_t moff,
+                                                      uint32_t len)
 {
     while (m != NULL && moff >= m->data_len) {
         moff -= m->data_len;
@@ -451,7 +392,7 @@ static int tcp_can_send_new(const struct tcp_conn *c)
     return c->fin_queued && c->snd_max == end;
 }
 
-static void tcp_dupack(struct tcp_conn *c)
+static __attribute__((noinline)) void tcp_dupack(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
     uint32_t flight = c->snd_max - c->snd_una;
@@ -508,7 +449,7 @@ static void tcp_dupack(struct tcp_conn *c)
  * response traffic half the flight would be nearly nothing). An ACK at
  * exactly its end leaves the question open; a duplicate of that ACK
  * answers "both arrived" (tcp_ack). */
-static void tcp_tlp_verdict(struct tcp_conn *c, uint32_t ack)
+static __attribute__((noinline)) void tcp_tlp_verdict(struct tcp_conn *c, uint32_t ack)
 {
     if (seq_gt(ack, c->tlp_end_seq)) {
         c->loss &= (uint8_t)~TCP_LOSS_PROBE_OLD;
@@ -517,7 +458,7 @@ static void tcp_tlp_verdict(struct tcp_conn *c, uint32_t ack)
     }
 }
 
-static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
+static inline __attribute__((always_inline)) void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
 {
     struct net_stack *s = c->s;
     uint32_t acked = ack - c->snd_una;
@@ -591,8 +532,10 @@ static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
 }
 
 /* Returns 0 to go on with the segment, -1 when it is consumed or the
- * connection went away. */
-static int tcp_ack(struct tcp_conn *c, const struct tcp_seg *g)
+ * connection went away. Inlined into the predicted path (one per
+ * request/response exchange); tcp_ack below is the same for the rest. */
+static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn *c,
+                                                                const struct tcp_seg *g)
 {
     struct net_stack *s = c->s;
     uint32_t ack = g->ack;
@@ -665,6 +608,11 @@ static int tcp_ack(struct tcp_conn *c, const struct tcp_seg *g)
     return 0;
 }
 
+static int tcp_ack(struct tcp_conn *c, const struct tcp_seg *g)
+{
+    return tcp_ack_inline(c, g);
+}
+
 /* ---- data and FIN ------------------------------------------------------- */
 
 static void tcp_fin_arrived(struct tcp_conn *c)
@@ -689,7 +637,7 @@ static void tcp_fin_arrived(struct tcp_conn *c)
     tcp_deliver(c);
 }
 
-static void tcp_merge_ooo(struct tcp_conn *c)
+static __attribute__((noinline)) void tcp_merge_ooo(struct tcp_conn *c)
 {
     while (c->nooo > 0 && seq_le(c->ooo[0].lo, c->rcv_nxt)) {
         if (seq_gt(c->ooo[0].hi, c->rcv_nxt)) {
@@ -701,7 +649,7 @@ static void tcp_merge_ooo(struct tcp_conn *c)
     }
 }
 
-static void tcp_rcv_ooo(struct tcp_conn *c, const struct tcp_seg *g)
+static __attribute__((noinline)) void tcp_rcv_ooo(struct tcp_conn *c, const struct tcp_seg *g)
 {
     struct tcp_range out[TCP_OOO_MAX];
     uint32_t lo = g->seq, hi = g->seq + g->len;
@@ -762,7 +710,7 @@ static void tcp_ack_every_second(struct tcp_conn *c)
         tcp_send_ack(c);
 }
 
-static void tcp_rcv_data(struct tcp_conn *c, const struct tcp_seg *g)
+static inline void tcp_rcv_data(struct tcp_conn *c, const struct tcp_seg *g)
 {
     struct net_stack *s = c->s;
     uint32_t len = g->len;
@@ -854,7 +802,7 @@ static void tcp_fast_input(struct tcp_conn *c, const struct tcp_seg *g)
     /* RFC 7323 4.3 (2) */
     if (c->ts_ok && seq_le(g->seq, c->last_ack_sent))
         c->ts_recent = g->tsval;
-    if (tcp_ack(c, g) != 0)
+    if (tcp_ack_inline(c, g) != 0)
         return;
     if (g->len > 0)
         tcp_rcv_data(c, g);

@@ -59,7 +59,8 @@ uint32_t tcp_eff_mss(const struct tcp_conn *c)
     return c->mss;
 }
 
-void tcp_ring_copy_out(const struct tcp_ring *r, uint32_t off, uint8_t *dst, uint32_t n)
+static inline void tcp_ring_copy_out(const struct tcp_ring *r, uint32_t off, uint8_t *dst,
+                                     uint32_t n)
 {
     uint32_t pos = (r->head + off) & (r->cap - 1);
     uint32_t first = min32(n, r->cap - pos);
