@@ -619,6 +619,8 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
 
     cmd = cmd_lookup(&argv[0], argc > 1 ? &argv[1] : NULL, &parent);
     if (!cmd) {
+        /* 7.0 forgets the last command too: CLIENT LIST then says cmd=NULL */
+        cl->last_cmd_id = CMD_ID_NONE;
         reject_unknown(cl, argc, argv, parent);
         return DISPATCH_DONE;
     }

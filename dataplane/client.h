@@ -18,6 +18,8 @@ struct core;
 struct xreq;
 struct cmd_spec;
 struct multi_state;
+
+#define CMD_ID_NONE 0xffffffffu           /* no command: cmd_by_id finds none */
 struct watched_keys;
 
 enum {
@@ -59,7 +61,7 @@ struct client {
     uint8_t authenticated;
     char *name, *lib_name, *lib_ver;     /* mem_alloc'd, NULL when unset */
     int64_t ctime_ms, last_ms;
-    unsigned last_cmd_id;                /* cmd id, for CLIENT LIST cmd= */
+    unsigned last_cmd_id;                /* cmd id, for CLIENT LIST cmd=, or CMD_ID_NONE */
     uint64_t commands;
     struct multi_state *multi;           /* open transaction (MULTI), or NULL */
     struct watched_keys *watched;        /* WATCHed keys (multi.c), or NULL */
