@@ -5,7 +5,8 @@
  * connection's core holding the all-cores barrier (CMD_ALLCORES: needs every
  * shard, e.g. DBSIZE, KEYS, SCAN, FLUSHALL, and multi-key commands whose keys
  * land on several cores). The handler writes its whole reply into c->out and
- * never blocks. */
+ * never blocks; a CMD_ASYNC handler (MIGRATE) may instead keep c->req and
+ * reply when its work comes back (see core_finish_async). */
 #ifndef SLOTD_CMD_H
 #define SLOTD_CMD_H
 
