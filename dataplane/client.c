@@ -432,8 +432,7 @@ static void exec_here(struct client *cl, const struct cmd_spec *cmd, int argc,
         .argv = argv,
         .db = cl->db,
         .out = &cl->out,
-        .view = { .shards = core->rt->shards, .nshards = core->rt->ncores,
-                  .self = core->id, .all = all },
+        .view = core_view(core, all),
         .cluster_slot = cslot,
         .asking = (uint8_t)asking,
     };
@@ -549,8 +548,7 @@ static int refuse_oom_in_multi(struct client *cl, const struct cmd_spec *cmd)
     struct core *core = cl->core;
     struct cmd_ctx ctx = {
         .cmd = cmd,
-        .view = { .shards = core->rt->shards, .nshards = core->rt->ncores,
-                  .self = core->id, .all = 0 },
+        .view = core_view(core, 0),
         .now_ms = core->now_ms,
     };
 
@@ -581,8 +579,7 @@ static enum dispatch_result queue_in_multi(struct client *cl, const struct slotm
             .argc = argc,
             .argv = argv,
             .db = cl->db,
-            .view = { .shards = core->rt->shards, .nshards = core->rt->ncores,
-                      .self = core->id, .all = all },
+            .view = core_view(core, all),
             .client = cl,
             .core = core,
             .now_ms = core->now_ms,

@@ -340,8 +340,7 @@ static void execute(struct core *self, struct xreq *r)
         .argv = r->argv,
         .db = r->db,
         .out = &r->out,
-        .view = { .shards = self->rt->shards, .nshards = self->rt->ncores,
-                  .self = self->id, .all = 0 },
+        .view = core_view(self, 0),
         .cluster_slot = r->cluster_slot,
         .asking = r->asking,
         .req = r,
@@ -592,8 +591,7 @@ static void track_served_slots(struct core *self, const struct slotmap *m)
     self->served_version = m->version;
     if (any) {
         struct cmd_ctx ctx = {
-            .view = { .shards = self->rt->shards, .nshards = self->rt->ncores,
-                      .self = self->id },
+            .view = core_view(self, 0),
             .core = self, .now_ms = self->now_ms, .cluster_slot = -1,
         };
         long n = ks_slots_purge(&ctx, lost);

@@ -193,6 +193,14 @@ void core_turn(struct core *self, int may_sleep);
 void core_drain_at_exit(struct core *c);
 void core_destroy(struct core *c);
 
+/* The shards a command run by core `c` may touch: its own, or with `all`
+ * (under the barrier) every core's. */
+static inline struct ks_view core_view(const struct core *c, int all)
+{
+    return (struct ks_view){ .shards = c->rt->shards, .nshards = c->rt->ncores,
+                             .self = c->id, .all = all };
+}
+
 /* Run a request (from another core, or this core's own) here, or defer it
  * while a MIGRATE holds one of its keys. Its reply then goes home. */
 void core_run_request(struct core *self, struct xreq *r);

@@ -497,8 +497,7 @@ void migrate_finish(struct core *self, struct migrate_job *j)
     struct xreq *r = t->req;
     struct cmd_ctx ctx = {
         .db = t->db,
-        .view = { .shards = self->rt->shards, .nshards = self->rt->ncores,
-                  .self = self->id, .all = 0 },
+        .view = core_view(self, 0),
         .core = self,
         .now_ms = self->now_ms,
         .cluster_slot = -1,
