@@ -460,6 +460,24 @@ class Results:
         return 1 if self.failed or not self.passed else 0
 
 
+def key_slot(key):
+    """The key's cluster hash slot: CRC16/XMODEM of the key, or of its {tag}
+    when the braces hold at least one byte, mod 16384 (Redis Cluster spec)."""
+    k = key.encode() if isinstance(key, str) else key
+    i = k.find(b"{")
+    if i >= 0:
+        j = k.find(b"}", i + 1)
+        if j > i + 1:
+            k = k[i + 1:j]
+    crc = 0
+    for b in k:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc % 16384
+
+
 def redis_py():
     """Debian's python3-redis, or the test ends here with a failure that
     says how to get it."""

@@ -40,23 +40,12 @@ from test_cluster import (REDIS_CLI, all_ok, check_sanitizers, cli,  # noqa: E40
                           create_cluster, start_nodes, stop_nodes, wait_for)
 
 
-def crc16(data):
-    """CRC16/XMODEM, the cluster key hash."""
-    crc = 0
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
-
-
 def tag_for_slot(slot):
     """A hash tag whose keys land in `slot`."""
     i = 0
     while True:
         t = "t%d" % i
-        if crc16(t.encode()) % 16384 == slot:
+        if harness.key_slot(t) == slot:
             return t
         i += 1
 
