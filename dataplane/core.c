@@ -333,6 +333,18 @@ static int must_wait(struct core *self, const struct xreq *r, int ahead)
     return 0;
 }
 
+/* The reply is complete: hand the request back to its origin. */
+static void send_home(struct core *self, struct xreq *r)
+{
+    /* Not `done`: the origin walks its reply queue reading `done` while this
+     * request may still be ours, so only the origin may set it. */
+    r->executed = 1;
+    if (r->origin == self->id)
+        client_reply_ready(r->client, r);
+    else
+        xsend(self, r->origin, r);
+}
+
 static void execute(struct core *self, struct xreq *r)
 {
     struct cmd_ctx ctx = {
@@ -348,7 +360,7 @@ static void execute(struct core *self, struct xreq *r)
 
     r->exec_us = core_exec(self, r->cmd, &ctx, NULL);
     if (!ctx.suspended)
-        core_finish_async(self, r, SIZE_MAX, -1);
+        send_home(self, r);
 }
 
 void core_run_request(struct core *self, struct xreq *r)
@@ -382,20 +394,12 @@ static void run_deferred(struct core *self)
 void core_finish_async(struct core *self, struct xreq *r, size_t reply_start,
                        int64_t started_us)
 {
-    if (reply_start != SIZE_MAX) {
-        r->exec_us = clock_us() - started_us;
-        if (r->out.len > reply_start && r->out.buf[reply_start] == '-') {
-            self->cmdstats[r->cmd->id].failed++;
-            core_count_error(self, r->out.buf + reply_start, r->out.len - reply_start);
-        }
+    r->exec_us = clock_us() - started_us;
+    if (r->out.len > reply_start && r->out.buf[reply_start] == '-') {
+        self->cmdstats[r->cmd->id].failed++;
+        core_count_error(self, r->out.buf + reply_start, r->out.len - reply_start);
     }
-    /* Not `done`: the origin walks its reply queue reading `done` while this
-     * request may still be ours, so only the origin may set it. */
-    r->executed = 1;
-    if (r->origin == self->id)
-        client_reply_ready(r->client, r);
-    else
-        xsend(self, r->origin, r);
+    send_home(self, r);
 }
 
 /* MIGRATEs the control plane finished (and any a synchronous MIGRATE set

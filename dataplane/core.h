@@ -204,10 +204,9 @@ static inline struct ks_view core_view(const struct core *c, int all)
 /* Run a request (from another core, or this core's own) here, or defer it
  * while a MIGRATE holds one of its keys. Its reply then goes home. */
 void core_run_request(struct core *self, struct xreq *r);
-/* A request's reply is complete: send it home. For a CMD_ASYNC command that
- * suspended, the reply starts at `reply_start` in r->out and is counted
- * here (errors, slowlog time since started_us); SIZE_MAX: core_exec
- * already counted it. */
+/* A CMD_ASYNC command that suspended has written its reply into r->out from
+ * `reply_start`: count it (errors, slowlog time since started_us) and send
+ * the request home. */
 void core_finish_async(struct core *self, struct xreq *r, size_t reply_start,
                        int64_t started_us);
 
