@@ -1356,7 +1356,7 @@ static const struct config_def defs[] = {
 /* Written only before threads start (config_on_apply). */
 static config_apply_fn *apply_hooks[NDEFS];
 static void *apply_args[NDEFS];
-static struct config *live_config;
+struct config *config_live_cfg;
 
 static int def_index(const struct config_def *d)
 {
@@ -1682,14 +1682,9 @@ void config_free(struct config *cfg)
     free(cfg);
 }
 
-struct config *config_live(void)
-{
-    return live_config;
-}
-
 void config_set_live(struct config *cfg)
 {
-    live_config = cfg;
+    config_live_cfg = cfg;
 }
 
 int config_is_sensitive(const struct slice *name)

@@ -240,8 +240,14 @@ int config_load_argv(struct config *cfg, int argc, char **argv, char *err, size_
 int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
 int config_load_string(struct config *cfg, const char *text, char *err, size_t errlen);
 
-/* The process-wide live config, set once by main before threads start. */
-struct config *config_live(void);
+/* The process-wide live config, set once by main before threads start; the
+ * module's one mutable global. Read by every command (limits, thresholds),
+ * so the read is inline: a call cost more than the load. */
+extern struct config *config_live_cfg;
+static inline struct config *config_live(void)
+{
+    return config_live_cfg;
+}
 void config_set_live(struct config *cfg);
 
 /* Called after CONFIG SET changed the directive (not when the value stayed

@@ -47,6 +47,7 @@
 #include "multi.h"
 #include "slowlog.h"
 #include "sock.h"
+#include "tsc.h"
 
 #define RING_DRAIN_BURST 64     /* descriptors per dequeue call */
 #define RING_DRAIN_MAX   1024   /* per ring per turn: bounds a turn's work */
@@ -278,7 +279,8 @@ int64_t core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx 
 {
     struct cmd_stats *cs = &self->cmdstats[cmd->id];
     size_t start = ctx->out->len;
-    int64_t t0;
+    uint64_t t0;
+    int64_t dur;
 
     ctx->cmd = cmd;
     ctx->core = self;
@@ -299,9 +301,9 @@ int64_t core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx 
         return 0;
     }
 
-    t0 = clock_us();
+    t0 = tsc_now();
     cmd->fn(ctx);
-    int64_t dur = clock_us() - t0;
+    dur = tsc_elapsed_us(t0, tsc_now());
 
     cs->calls++;
     cs->usec += (uint64_t)dur;

@@ -20,6 +20,7 @@
 #include "dpdk_port.h"
 #include "exception.h"
 #include "log.h"
+#include "tsc.h"
 #include "mem.h"
 
 static void usage(void)
@@ -204,6 +205,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &blocked, NULL);
 
     slot_init();
+    tsc_init();
     rc = cmd_table_init();
     if (rc == 0 && mem_thread_init(0) != 0)
         log_msg(LL_WARNING, "main thread: no jemalloc arena of its own");

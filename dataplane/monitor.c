@@ -56,7 +56,7 @@ static void append_to_monitors(struct core *core, const struct resp_out *line,
     }
 }
 
-void monitor_feed(struct client *cl, int argc, const struct slice *argv)
+void monitor_feed_line(struct client *cl, int argc, const struct slice *argv)
 {
     struct core *core = cl->core;
     struct runtime *rt = core->rt;

@@ -49,6 +49,7 @@
 #include "mem.h"
 #include "monitor.h"
 #include "slowlog.h"
+#include "tsc.h"
 
 /* Redis 7.0 error replies (multi.c, monitorCommand) */
 #define ERR_NESTED    "ERR MULTI calls can not be nested"
@@ -415,13 +416,14 @@ static void run_queued(struct cmd_ctx *exec, const struct multi_cmd *q)
         .asking = (cl->flags & CLIENT_ASKING) != 0,
     };
     size_t start = ctx.out->len;
-    int64_t t0 = clock_us(), dur;
+    uint64_t t0 = tsc_now();
+    int64_t dur;
 
     if (q->cmd->fn == cmd_monitor)
         resp_add_error(ctx.out, ERR_MONITOR);   /* a transaction may not block */
     else
         q->cmd->fn(&ctx);
-    dur = clock_us() - t0;
+    dur = tsc_elapsed_us(t0, tsc_now());
     cs->calls++;
     cs->usec += (uint64_t)dur;
     core->stats.commands_processed++;

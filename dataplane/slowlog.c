@@ -1,7 +1,7 @@
 /* slowlog — each data core's ring of commands slower than
  * slowlog-log-slower-than, with Redis 7.0's entry rules.
  *
- * Owned by its core: only that core appends (slowlog_push from core_exec).
+ * Owned by its core: only that core appends (slowlog_record from core_exec).
  * SLOWLOG GET/LEN/RESET run under the all-cores barrier and may read or free
  * every ring while the owners are parked. Invariants: core->slowlog is a
  * circular array of slowlog_cap entries, the newest at slowlog_head - 1, and
@@ -83,8 +83,8 @@ static struct slice stored_arg(const struct slice *argv, int argc, int keep, int
     return s;
 }
 
-void slowlog_push(struct core *core, struct client *client,
-                  const struct slice *argv, int argc, int64_t duration_us)
+void slowlog_record(struct core *core, struct client *client,
+                    const struct slice *argv, int argc, int64_t duration_us)
 {
     const struct config *cfg = config_live();
     long long max_len = cfg->slowlog_max_len;
@@ -95,8 +95,6 @@ void slowlog_push(struct core *core, struct client *client,
     size_t bytes;
     uint64_t id;
 
-    if (cfg->slowlog_log_slower_than < 0 || duration_us < cfg->slowlog_log_slower_than)
-        return;
     /* Redis numbers the entry before trimming the log to max-len, so an id is
      * used up even when max-len is 0. */
     id = atomic_fetch_add_explicit(&core->rt->slowlog_next_id, 1, memory_order_relaxed);

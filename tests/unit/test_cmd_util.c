@@ -332,6 +332,50 @@ static void test_lookup(void **state)
     assert_string_equal(cmd_fullname(look("config", "resetstat", &p), buf, 8), "config|");
 }
 
+/* Every name of the table is found however it is cased, with no byte of
+ * slack on either side, and no one-byte change of it finds it: the lookup
+ * folds and compares whole words, so each byte position of names from 1 to
+ * 32 bytes is exercised (the overlapping loads, the 8- and 16-byte edges,
+ * the byte-wise tail). */
+static void test_lookup_every_name(void **state)
+{
+    unsigned n;
+    const struct cmd_spec *t = cmd_table(&n), *p;
+
+    (void)state;
+    for (unsigned i = 0; i < n; i++) {
+        size_t len = strlen(t[i].name);
+        char buf[40];
+        struct slice s = { buf, len };
+
+        memcpy(buf, t[i].name, len + 1);
+        assert_ptr_equal(cmd_lookup(&s, NULL, &p), &t[i]);
+        for (size_t k = 0; k < len; k++) {
+            unsigned char c = (unsigned char)buf[k];
+
+            if (c >= 'a' && c <= 'z') {
+                buf[k] = (char)(c - 'a' + 'A');
+                assert_ptr_equal(cmd_lookup(&s, NULL, &p), &t[i]);
+            }
+            /* bytes that a careless fold would map onto the right one */
+            for (int d = 0; d < 4; d++) {
+                static const unsigned char other[4] = { 0x80, 0xc0, 0x00, '@' };
+
+                buf[k] = (char)(c ^ other[d]);
+                if ((unsigned char)buf[k] == c || (unsigned char)buf[k] == (c & ~0x20u))
+                    continue;
+                assert_ptr_not_equal(cmd_lookup(&s, NULL, &p), &t[i]);
+            }
+            buf[k] = (char)c;
+        }
+        s.len = len - 1;
+        assert_ptr_not_equal(cmd_lookup(&s, NULL, &p), &t[i]);
+        buf[len] = 'x';
+        s.len = len + 1;
+        assert_ptr_not_equal(cmd_lookup(&s, NULL, &p), &t[i]);
+    }
+}
+
 static void test_specs_match_redis(void **state)
 {
     const struct cmd_spec *p, *s;
@@ -399,6 +443,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reply_arity, setup, teardown),
         cmocka_unit_test(test_table_sorted_and_ids),
         cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_lookup_every_name),
         cmocka_unit_test(test_specs_match_redis),
         cmocka_unit_test(test_routing_flags),
     };
