@@ -77,6 +77,16 @@ static struct cl_node *lookup_arg(struct cluster *cl, const struct slice *s)
     return cl_lookup(cl, s->p, s->len);
 }
 
+/* The node named by argv[i], or NULL after Redis's "Unknown node" reply. */
+static struct cl_node *node_or_reply(struct cmd_ctx *c, struct cluster *cl, int i)
+{
+    struct cl_node *n = lookup_arg(cl, &c->argv[i]);
+
+    if (!n)
+        resp_add_errorf(c->out, "ERR Unknown node %.*s", (int)c->argv[i].len, c->argv[i].p);
+    return n;
+}
+
 static int arg_is(const struct slice *s, const char *lit)
 {
     return slice_eq_nocase(s, lit);
@@ -419,10 +429,8 @@ void cmd_cluster_count_failure_reports(struct cmd_ctx *c)
     if (!cl)
         return;
     cl_lock(cl);
-    n = lookup_arg(cl, &c->argv[2]);
-    if (!n)
-        resp_add_errorf(c->out, "ERR Unknown node %.*s", (int)c->argv[2].len, c->argv[2].p);
-    else
+    n = node_or_reply(c, cl, 2);
+    if (n)
         resp_add_int(c->out, cl_report_count(cl, n));
     cl_unlock(cl);
 }
@@ -435,9 +443,9 @@ static void replicas_reply(struct cmd_ctx *c)
     if (!cl)
         return;
     cl_lock(cl);
-    n = lookup_arg(cl, &c->argv[2]);
-    if (!n) {
-        resp_add_errorf(c->out, "ERR Unknown node %.*s", (int)c->argv[2].len, c->argv[2].p);
+    n = node_or_reply(c, cl, 2);
+    if (n == NULL) {
+        /* replied */
     } else if (cl_is_slave(n)) {
         resp_add_error(c->out, "ERR The specified node is not a master");
     } else {
@@ -627,16 +635,32 @@ void cmd_cluster_flushslots(struct cmd_ctx *c)
     resp_add_ok(c->out);
 }
 
-/* SETSLOT <slot> NODE <id>, lock held; `keys` were counted before taking
- * it (the count walks a table). 0 after success, -1 after an error reply. */
-static int setslot_node(struct cmd_ctx *c, struct cluster *cl, int slot, size_t keys)
+/* The node argument of SETSLOT <slot> MIGRATING|IMPORTING <id>, lock held:
+ * a known master, or NULL after Redis's error reply. */
+static struct cl_node *setslot_peer(struct cmd_ctx *c, struct cluster *cl)
 {
     struct cl_node *n = lookup_arg(cl, &c->argv[4]);
 
     if (!n) {
-        resp_add_errorf(c->out, "ERR Unknown node %.*s", (int)c->argv[4].len, c->argv[4].p);
-        return -1;
+        resp_add_errorf(c->out, "ERR I don't know about node %.*s", (int)c->argv[4].len,
+                        c->argv[4].p);
+        return NULL;
     }
+    if (cl_is_slave(n)) {
+        resp_add_error(c->out, "ERR Target node is not a master");
+        return NULL;
+    }
+    return n;
+}
+
+/* SETSLOT <slot> NODE <id>, lock held; `keys` were counted before taking
+ * it (the count walks a table). 0 after success, -1 after an error reply. */
+static int setslot_node(struct cmd_ctx *c, struct cluster *cl, int slot, size_t keys)
+{
+    struct cl_node *n = node_or_reply(c, cl, 4);
+
+    if (!n)
+        return -1;
     if (cl_is_slave(n)) {
         resp_add_error(c->out, "ERR Target node is not a master");
         return -1;
@@ -684,32 +708,18 @@ void cmd_cluster_setslot(struct cmd_ctx *c)
             resp_add_errorf(c->out, "ERR I'm not the owner of hash slot %u", (unsigned)slot);
             goto out;
         }
-        n = lookup_arg(cl, &c->argv[4]);
-        if (!n) {
-            resp_add_errorf(c->out, "ERR I don't know about node %.*s", (int)c->argv[4].len,
-                            c->argv[4].p);
+        n = setslot_peer(c, cl);
+        if (!n)
             goto out;
-        }
-        if (cl_is_slave(n)) {
-            resp_add_error(c->out, "ERR Target node is not a master");
-            goto out;
-        }
         cl->migrating_to[slot] = n;
     } else if (arg_is(&c->argv[3], "importing") && c->argc == 5) {
         if (cl->slots[slot] == cl->myself) {
             resp_add_errorf(c->out, "ERR I'm already the owner of hash slot %u", (unsigned)slot);
             goto out;
         }
-        n = lookup_arg(cl, &c->argv[4]);
-        if (!n) {
-            resp_add_errorf(c->out, "ERR I don't know about node %.*s", (int)c->argv[4].len,
-                            c->argv[4].p);
+        n = setslot_peer(c, cl);
+        if (!n)
             goto out;
-        }
-        if (cl_is_slave(n)) {
-            resp_add_error(c->out, "ERR Target node is not a master");
-            goto out;
-        }
         cl->importing_from[slot] = n;
     } else if (arg_is(&c->argv[3], "stable") && c->argc == 4) {
         cl->importing_from[slot] = NULL;
@@ -768,10 +778,10 @@ void cmd_cluster_forget(struct cmd_ctx *c)
     if (!cl)
         return;
     cl_lock(cl);
-    n = lookup_arg(cl, &c->argv[2]);
-    if (!n) {
-        /* 7.0 answers this even for a node it just forgot (7.2 says +OK). */
-        resp_add_errorf(c->out, "ERR Unknown node %.*s", (int)c->argv[2].len, c->argv[2].p);
+    /* 7.0 answers "Unknown node" even for a node it just forgot (7.2 says +OK). */
+    n = node_or_reply(c, cl, 2);
+    if (n == NULL) {
+        /* replied */
     } else if (n == cl->myself) {
         resp_add_error(c->out, "ERR I tried hard but I can't forget myself...");
     } else if (cl_is_slave(cl->myself) && cl->myself->slaveof == n) {
@@ -865,18 +875,19 @@ void cmd_cluster_replicate(struct cmd_ctx *c)
     if (!cl)
         return;
     cl_lock(cl);
-    n = lookup_arg(cl, &c->argv[2]);
-    if (!n)
-        resp_add_errorf(c->out, "ERR Unknown node %.*s", (int)c->argv[2].len, c->argv[2].p);
-    else if (n == cl->myself)
+    n = node_or_reply(c, cl, 2);
+    if (n == NULL) {
+        /* replied */
+    } else if (n == cl->myself) {
         resp_add_error(c->out, "ERR Can't replicate myself");
-    else if (cl_is_slave(n))
+    } else if (cl_is_slave(n)) {
         resp_add_error(c->out, "ERR I can only replicate a master, not a replica.");
-    else if (cl->myself->numslots != 0 || ks_db0_count(c) != 0)
+    } else if (cl->myself->numslots != 0 || ks_db0_count(c) != 0) {
         resp_add_error(c->out, "ERR To set a master the node must be empty and without "
                        "assigned slots.");
-    else
+    } else {
         resp_add_error(c->out, "ERR slotd nodes cannot be replicas");
+    }
     cl_unlock(cl);
 }
 

@@ -561,10 +561,7 @@ def main(argv):
                 res.ok(name, detail)
     finally:
         runner.stop()
-    for side in (runner.ref, runner.tgt):
-        rep = side.server.sanitizer_report()
-        if rep:
-            res.fail("sanitizer report in %s log" % side.label, rep)
+    res.check_sanitizers([side.server for side in (runner.ref, runner.tgt)])
     return res.finish()
 
 

@@ -453,6 +453,14 @@ class Results:
             return None
         return r
 
+    def check_sanitizers(self, servers, label=""):
+        """Call after the servers stopped (leak reports come at exit): an
+        ASan/UBSan/LSan report in any of their logs is a failure."""
+        for s in servers:
+            rep = s.sanitizer_report()
+            if rep:
+                self.fail("%ssanitizer report in %s's log" % (label + ": " if label else "", s.name), rep)
+
     def finish(self):
         if self.failures:
             print("%s failures: %s" % (self.title, ", ".join(self.failures)))

@@ -398,9 +398,7 @@ def case_many_idle(res, tgt_factory, ref):
         for s in conns:
             s.close()
         srv.stop()
-    rep = srv.sanitizer_report()
-    if rep:
-        res.fail("sanitizer report (many connections server)", rep)
+    res.check_sanitizers([srv])
 
 
 def case_never_reads(res, tgt):
@@ -488,9 +486,7 @@ def main():
     finally:
         ref.stop()
         tgt.stop()
-    rep = tgt.sanitizer_report()
-    if rep:
-        res.fail("sanitizer report in target log", rep)
+    res.check_sanitizers([tgt])
     return res.finish()
 
 

@@ -83,9 +83,7 @@ def main():
         res.check("target alive", srv.alive(), srv.death_note())
     finally:
         srv.stop()
-    rep = srv.sanitizer_report()
-    if rep:
-        res.fail("sanitizer report in target log", rep)
+    res.check_sanitizers([srv])
     return res.finish()
 
 

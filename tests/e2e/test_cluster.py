@@ -410,11 +410,7 @@ def scenario_create(res, kinds, label, threads=None, failures=False, hostnames=N
 
 
 def check_sanitizers(res, label, nodes):
-    # after the stop: leak reports come at exit
-    for n in nodes:
-        report = n.sanitizer_report()
-        if report:
-            res.fail("%s: sanitizer report from %s" % (label, n.name), report)
+    res.check_sanitizers(nodes, label)
 
 
 def scenario_failures(res, label, nodes):

@@ -477,12 +477,10 @@ def run_for(res, threads):
         res.run("cluster source " + tag, cluster_source, res, threads, redis)
         for s in (slotd, slotd_pw):
             res.check("%s alive" % s.name, s.alive(), s.death_note())
-            rep = s.sanitizer_report()
-            if rep:
-                res.fail("sanitizer report in %s log" % s.name, rep)
     finally:
         for s in (slotd, redis, slotd_pw, redis_pw):
             s.stop()
+    res.check_sanitizers([slotd, slotd_pw])
 
 
 def main():

@@ -170,9 +170,7 @@ def main():
     finally:
         ref.stop()
         tgt.stop()
-    rep = tgt.sanitizer_report()
-    if rep:
-        res.fail("sanitizer report in target log", rep)
+    res.check_sanitizers([tgt])
     return res.finish()
 
 

@@ -196,9 +196,7 @@ def main():
         res.check("target alive", srv.alive(), srv.death_note())
     finally:
         srv.stop()
-    rep = srv.sanitizer_report()
-    if rep:
-        res.fail("sanitizer report in target log", rep)
+    res.check_sanitizers([srv])
     res.run("cluster (exception)", cluster_case, res)
     return res.finish()
 
