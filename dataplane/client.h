@@ -10,6 +10,7 @@
 #define SLOTD_CLIENT_H
 
 #include <stdint.h>
+#include "phase.h"
 #include "resp_parse.h"
 #include "resp_write.h"
 #include "transport.h"
@@ -77,7 +78,7 @@ struct client *client_open(struct core *core, struct conn *conn);
 /* Room to read into: at least `want` bytes at *buf. Returns capacity or -ENOMEM. */
 long client_rx_space(struct client *cl, char **buf, size_t want);
 /* n bytes were written into the space from client_rx_space. */
-void client_rx_done(struct client *cl, size_t n);
+PHASE_ROOT void client_rx_done(struct client *cl, size_t n);
 void client_writable(struct client *cl);
 void client_closed(struct client *cl);
 
@@ -89,7 +90,7 @@ void client_schedule_flush(struct client *cl);
 /* Request `r` of this client came back from its owner core with its reply. */
 void client_reply_ready(struct client *cl, struct xreq *r);
 void client_resume(struct client *cl);           /* retry parked input (barrier free) */
-void client_cron(struct client *cl, int64_t now_ms);  /* timeout, output limits */
+PHASE_ROOT void client_cron(struct client *cl, int64_t now_ms);  /* timeout, output limits */
 
 /* CLIENT LIST / CLIENT INFO line for one client (no trailing newline). */
 void client_format_info(struct client *cl, struct resp_out *o, int64_t now_ms);

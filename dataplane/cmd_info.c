@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <jemalloc/jemalloc.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_ring.h>
 
@@ -659,6 +660,14 @@ static void add_net_counters(struct net_counters *sum, const struct net_counters
  * the stacks' counters summed over the data cores (drop reasons that ever
  * happened, by name), the exception path, then one line per core. Socket
  * mode has nothing beyond the kernel's own counters: it names the transport. */
+/* TSC cycles of a data core as microseconds (EAL measured the rate). */
+static uint64_t busy_usec(uint64_t cycles)
+{
+    uint64_t hz = rte_get_tsc_hz();
+
+    return hz ? (uint64_t)((long double)cycles * 1e6L / (long double)hz) : 0;
+}
+
 static void sec_dataplane(struct cmd_ctx *c, struct resp_out *b, const struct totals *t)
 {
     struct runtime *rt = c->core->rt;
@@ -687,6 +696,9 @@ static void sec_dataplane(struct cmd_ctx *c, struct resp_out *b, const struct to
         sum.exc_relayed += cs[k].exc_relayed;
         sum.exc_relay_drops += cs[k].exc_relay_drops;
         sum.input_stalls += cs[k].input_stalls;
+        sum.rx_polls += cs[k].rx_polls;
+        sum.busy_turns += cs[k].busy_turns;
+        sum.busy_cycles += cs[k].busy_cycles;
         depth += ring_depth(rt, k);
     }
     for (unsigned i = 0; i < NET_DROP__COUNT; i++)
@@ -731,6 +743,9 @@ static void sec_dataplane(struct cmd_ctx *c, struct resp_out *b, const struct to
          (unsigned long long)n->tcp_conns_reset, (unsigned long long)n->tcp_conns_timedout,
          (unsigned long long)n->tcp_buf_bytes, (unsigned long long)sum.input_stalls,
          (unsigned long long)depth);
+    addf(b, "dp_loop_turns:%llu\r\ndp_busy_turns:%llu\r\ndp_busy_usec:%llu\r\n",
+         (unsigned long long)sum.rx_polls, (unsigned long long)sum.busy_turns,
+         (unsigned long long)busy_usec(sum.busy_cycles));
     addf(b, "dp_drops:%llu\r\n", (unsigned long long)drops);
     for (unsigned i = 0; i < NET_DROP__COUNT; i++)
         if (n->drop.v[i])
@@ -767,12 +782,13 @@ static void sec_dataplane(struct cmd_ctx *c, struct resp_out *b, const struct to
         for (unsigned i = 0; i < NET_DROP__COUNT; i++)
             d += m->drop.v[i];
         addf(b, "core%u:rx_packets=%llu,rx_bytes=%llu,tx_packets=%llu,tx_bytes=%llu,"
-                "drops=%llu,retransmits=%llu,conns_open=%llu,conns_total=%llu,ring_depth=%llu\r\n",
+                "drops=%llu,retransmits=%llu,conns_open=%llu,conns_total=%llu,ring_depth=%llu,"
+                "busy_usec=%llu\r\n",
              k, (unsigned long long)m->rx_frames, (unsigned long long)m->rx_bytes,
              (unsigned long long)m->tx_frames, (unsigned long long)m->tx_bytes,
              (unsigned long long)d, (unsigned long long)m->tcp_retransmits,
              (unsigned long long)m->tcp_conns_open, (unsigned long long)m->tcp_conns_total,
-             (unsigned long long)ring_depth(rt, k));
+             (unsigned long long)ring_depth(rt, k), (unsigned long long)busy_usec(cs[k].busy_cycles));
     }
 }
 

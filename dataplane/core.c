@@ -552,7 +552,7 @@ static void resume_waiting_clients(struct core *self)
     }
 }
 
-static void cron(struct core *self)
+static PHASE_ROOT void cron(struct core *self)
 {
     const struct config *cfg = config_live();
     int hz = cfg->hz > 0 ? cfg->hz : 10;
@@ -616,6 +616,7 @@ void core_turn(struct core *self, int may_sleep)
     struct runtime *rt = self->rt;
     uint64_t pg = atomic_load_explicit(&rt->park_gen, memory_order_acquire);
     unsigned holder = atomic_load_explicit(&rt->barrier_holder, memory_order_acquire);
+    unsigned work;
     int timeout;
 
     self->now_ms = clock_ms();
@@ -658,7 +659,7 @@ void core_turn(struct core *self, int may_sleep)
         self->now_ms = clock_ms();
     }
 
-    drain_rings(self, -1);
+    work = drain_rings(self, -1);
     if (self->mig_stash || migrate_out_pending(self->id))
         finish_migrations(self);
     if (self->backlog_total)
@@ -670,7 +671,7 @@ void core_turn(struct core *self, int may_sleep)
         cron(self);
     /* Replies and closes of this turn leave as segments now. */
     if (self->dpdk)
-        dpdk_transport_flush(self->dpdk);
+        dpdk_transport_flush(self->dpdk, work);
     map = slotmap_current();
     if (map->version != self->served_version)
         track_served_slots(self, map);

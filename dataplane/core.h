@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include "phase.h"
 #include "../kv/cmd.h"
 #include "keylock.h"
 #include "resp_write.h"
@@ -186,7 +187,7 @@ int  core_launch(struct core *c);
 void core_join(struct core *c);
 /* One loop turn (what the core's thread repeats until shutdown); exposed so
  * tests can drive a core without its thread. may_sleep=0 never waits. */
-void core_turn(struct core *self, int may_sleep);
+PHASE_ROOT void core_turn(struct core *self, int may_sleep);
 /* After every core has stopped, and for every core before any is destroyed:
  * drop what is still in flight between cores (descriptors in a ring can
  * belong to a client of another core). */

@@ -80,6 +80,8 @@ struct dpdk_transport {
 
     uint64_t tsc_per_us;
     uint64_t now_us, next_timer_us;
+    uint64_t turn_start;         /* TSC at this turn's poll */
+    unsigned turn_frames;        /* frames received or sent this turn */
     uint64_t rng;                /* xorshift64* for the test knobs */
     uint16_t pick_cursor;
 
@@ -271,6 +273,7 @@ static uint16_t hook_tx(void *arg, struct rte_mbuf **pkts, uint16_t n)
 
     for (int i = 0; i < DP_TX_TRIES && sent < n; i++)
         sent += rte_eth_tx_burst(t->port_id, t->qid, pkts + sent, (uint16_t)(n - sent));
+    t->turn_frames += n;
     return sent;
 }
 
@@ -389,8 +392,10 @@ unsigned dpdk_transport_poll(struct dpdk_transport *t)
     struct rte_mbuf *hold[DP_RX_BURST * DP_RX_BURSTS_PER_TURN];
     unsigned total = 0, nhold = 0;
 
-    t->now_us = rte_get_tsc_cycles() / t->tsc_per_us;
-    t->st.rx_polls++;
+    t->turn_start = rte_get_tsc_cycles();
+    t->now_us = t->turn_start / t->tsc_per_us;
+    /* stored atomically for dpdk_transport_load; a plain store on x86 */
+    __atomic_store_n(&t->st.rx_polls, t->st.rx_polls + 1, __ATOMIC_RELAXED);
     if (t->stalled)
         unstall(t);
     for (unsigned b = 0; b < DP_RX_BURSTS_PER_TURN; b++) {
@@ -399,6 +404,7 @@ unsigned dpdk_transport_poll(struct dpdk_transport *t)
         if (got == 0)
             break;
         total += got;
+        t->turn_frames += got;
         t->st.rx_bursts++;
         if (reorder > 0 || dup > 0)
             n = apply_knobs(t, pkts, n, 2 * DP_RX_BURST, hold, &nhold, reorder, dup);
@@ -443,7 +449,7 @@ static void relay_from_kernel(struct dpdk_transport *t)
     }
 }
 
-void dpdk_transport_flush(struct dpdk_transport *t)
+void dpdk_transport_flush(struct dpdk_transport *t, unsigned work)
 {
     if ((int64_t)(t->now_us - t->next_timer_us) >= 0) {
         t->next_timer_us = t->now_us + DP_TIMER_US;
@@ -453,6 +459,19 @@ void dpdk_transport_flush(struct dpdk_transport *t)
     }
     if (t->exc)
         relay_from_kernel(t);
+    if (t->turn_frames || work) {
+        __atomic_store_n(&t->st.busy_turns, t->st.busy_turns + 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->st.busy_cycles,
+                         t->st.busy_cycles + (rte_get_tsc_cycles() - t->turn_start), __ATOMIC_RELAXED);
+        t->turn_frames = 0;
+    }
+}
+
+void dpdk_transport_load(const struct dpdk_transport *t, struct dpdk_transport_load *out)
+{
+    out->loop_turns = __atomic_load_n(&t->st.rx_polls, __ATOMIC_RELAXED);
+    out->busy_turns = __atomic_load_n(&t->st.busy_turns, __ATOMIC_RELAXED);
+    out->busy_cycles = __atomic_load_n(&t->st.busy_cycles, __ATOMIC_RELAXED);
 }
 
 void dpdk_transport_stats(const struct dpdk_transport *t, struct dpdk_transport_stats *out)

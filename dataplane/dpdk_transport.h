@@ -37,8 +37,10 @@ unsigned dpdk_transport_poll(struct dpdk_transport *t);
 /* End of a turn: net_flush (segments for what clients queued, on_writable,
  * on_closed), the stack's timers when a millisecond has passed, and frames
  * the kernel sent on the exception TAP when this core's queue carries them
- * (exc_to_port). */
-void dpdk_transport_flush(struct dpdk_transport *t);
+ * (exc_to_port). `work` counts what the core did this turn besides frames
+ * (requests from other cores' rings): a turn with frames in or out, or with
+ * work, counts as busy (see busy_cycles). */
+void dpdk_transport_flush(struct dpdk_transport *t, unsigned work);
 
 /* Counters for INFO dataplane. */
 struct dpdk_transport_stats {
@@ -48,6 +50,11 @@ struct dpdk_transport_stats {
     uint64_t exc_no_path;                    /* exception frames dropped: no TAP */
     uint64_t exc_relayed, exc_relay_drops;   /* kernel frames sent for the TAP */
     uint64_t input_stalls;                   /* input left in the window: client busy */
+    /* A polling core is always 100% on the CPU; what it could serve shows in
+     * the turns that found work: their cycles (start of poll to end of
+     * flush) over the requests served give the core's capacity, which a
+     * load generator that cannot saturate it does not show. */
+    uint64_t busy_turns, busy_cycles;
     unsigned conns;                          /* connection structs held by clients */
     unsigned held;                           /* frames held back by the reorder knob */
     struct net_counters net;
@@ -56,5 +63,13 @@ struct dpdk_transport_stats {
 /* Fill *out with this transport's counters (the owner core, or any core while
  * the owner is parked). */
 void dpdk_transport_stats(const struct dpdk_transport *t, struct dpdk_transport_stats *out);
+
+/* The loop's load counters, which any thread may read at any time (the
+ * owner stores them atomically): DPDK telemetry reads them while the core
+ * runs. */
+struct dpdk_transport_load {
+    uint64_t loop_turns, busy_turns, busy_cycles;
+};
+void dpdk_transport_load(const struct dpdk_transport *t, struct dpdk_transport_load *out);
 
 #endif

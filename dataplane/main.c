@@ -17,11 +17,12 @@
 #include "../kv/slot.h"
 #include "config.h"
 #include "core.h"
+#include "dp_telemetry.h"
 #include "dpdk_port.h"
 #include "exception.h"
 #include "log.h"
-#include "tsc.h"
 #include "mem.h"
+#include "tsc.h"
 
 static void usage(void)
 {
@@ -134,6 +135,8 @@ static void wake_core(unsigned core, void *arg)
 
 static void stop_cores(struct runtime *rt, unsigned created, unsigned launched)
 {
+    if (rt->port)
+        dp_telemetry_stop();
     atomic_store_explicit(&rt->shutdown, 1, memory_order_release);
     for (unsigned i = 0; i < launched; i++)
         core_wake(rt->cores[i]);
@@ -260,6 +263,11 @@ int main(int argc, char **argv)
             log_msg(LL_WARNING, "Failed to start data core %u: %s", launched, strerror(-rc));
             goto fail;
         }
+    }
+    if (rt.port) {
+        rc = dp_telemetry_start(&rt);
+        if (rc != 0)
+            log_msg(LL_WARNING, "DPDK telemetry: /slotd/cores not registered: %s", strerror(-rc));
     }
     log_msg(LL_NOTICE, "Server initialized: %u data core%s, %s transport",
             rt.ncores, rt.ncores == 1 ? "" : "s",

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "phase.h"
 #include "slice.h"
 
 /* Limits a parser enforces; copied from the live config when a connection opens
@@ -56,7 +57,7 @@ void resp_parser_free(struct resp_parser *p);
  * again with the same start and more data. Returns RESP_ERROR with error text
  * NULL (out of memory) only when argv cannot grow; the state is then kept, and
  * a later call with the same bytes retries. */
-enum resp_result resp_parse(struct resp_parser *p, const struct resp_limits *lim,
+PHASE_ROOT enum resp_result resp_parse(struct resp_parser *p, const struct resp_limits *lim,
                             const char *buf, size_t len, size_t *consumed);
 
 /* Bytes the parser still needs before the current bulk is complete (0 if not

@@ -4,6 +4,8 @@
 #ifndef SLOTD_SOCK_H
 #define SLOTD_SOCK_H
 
+#include "phase.h"
+
 struct core;
 struct sock_transport;
 
@@ -15,7 +17,7 @@ void sock_destroy(struct sock_transport *t);
 /* Wait up to timeout_ms (0: don't wait) and handle what is ready: accept,
  * read into clients (which parse and run commands), write pending output.
  * Returns the number of events handled. */
-int sock_poll(struct sock_transport *t, int timeout_ms);
+PHASE_ROOT int sock_poll(struct sock_transport *t, int timeout_ms);
 
 /* CONFIG SET port/bind: listen on the configured addresses again. Two phases
  * so that a failure on any core leaves every core on its old listeners:

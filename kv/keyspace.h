@@ -9,6 +9,7 @@
 #define SLOTD_KEYSPACE_H
 
 #include <stdint.h>
+#include "../dataplane/phase.h"
 #include "cmd.h"
 #include "kvt.h"
 
@@ -96,9 +97,9 @@ void shard_swap_dbs(struct shard *s, unsigned a, unsigned b, int64_t now_ms);
  * expired, repeat on a db while more than 10 % of a sample was expired (less
  * with effort), within `budget_us` (clock read every 16 loops). Resumes at the
  * next db. Redis 7.0's ACTIVE_EXPIRE_CYCLE_* rules. */
-void shard_active_expire(struct shard *s, int64_t now_ms, uint64_t budget_us);
+PHASE_ROOT void shard_active_expire(struct shard *s, int64_t now_ms, uint64_t budget_us);
 
 /* Bounded rehash work for every table of the shard (a few buckets each). */
-void shard_rehash_step(struct shard *s);
+PHASE_ROOT void shard_rehash_step(struct shard *s);
 
 #endif

@@ -133,6 +133,9 @@ fi
 MEMIF="socket=$SOCK,socket-abstract=no"
 EAL_COMMON="--no-pci --log-level=lib.eal:error"
 EAL_SLOTD="--lcores 0@$SERVER_CPU,1@$SERVER_CPU $SLOTD_MEM --file-prefix ${TAG}s $EAL_COMMON --vdev=net_memif0,role=server,$MEMIF"
+# slotd's DPDK telemetry socket (EAL's runtime directory for its prefix):
+# slotd-load reads the data core's busy time there around each test.
+SLOTD_TELEMETRY=/var/run/dpdk/${TAG}s/dpdk_telemetry.v2
 EAL_LOAD="--lcores 0@$CLIENT_CPU,1@$CLIENT_CPU $LOAD_MEM --file-prefix ${TAG}l --no-telemetry $EAL_COMMON --vdev=net_memif0,role=client,$MEMIF"
 LIB_CLEANUP_HOOKS+=("rm -rf /var/run/dpdk/${TAG}s /var/run/dpdk/${TAG}l")
 
@@ -170,22 +173,29 @@ start_slotd() {
 
 # run_load P CONNS ROUND: SET then GET through slotd-load; results into R[].
 run_load() {
-    local p=$1 c=$2 round=$3 csv name rps errs cpu p50 p99 t
+    local p=$1 c=$2 round=$3 csv name rps errs cpu busy p50 p99 t
     csv=$(ip netns exec "$NS" taskset -c "$CLIENT_CPU" "$SLOTD_LOAD_BIN" --eal "$EAL_LOAD" \
             --ip "$LOAD_IP/24" --server "$SLOTD_IP" --port "$SLOTD_PORT" -c "$c" -P "$p" \
             -n "$BENCH_N" -t set,get -d "$DSIZE" -r "$BENCH_RANGE" --server-pid "$SPID" \
-            --csv -q 2>"$WORK/load.err") || { cat "$WORK/load.err" >&2; echo "$csv" >&2; lib_die "slotd-load failed (-P $p -c $c)"; }
+            --server-telemetry "$SLOTD_TELEMETRY" --csv -q 2>"$WORK/load.err") || { cat "$WORK/load.err" >&2; echo "$csv" >&2; lib_die "slotd-load failed (-P $p -c $c)"; }
     # only the lines after slotd-load's CSV header
     csv=$(sed -n '/^test,rps,/,$p' <<<"$csv" | tail -n +2)
     [ -n "$csv" ] || { cat "$WORK/load.err" >&2; lib_die "slotd-load printed no results (-P $p -c $c)"; }
-    while IFS=, read -r name rps _ errs _ p50 _ p99 _ _ cpu; do
+    while IFS=, read -r name rps _ errs _ p50 _ p99 _ _ cpu busy; do
         t=${name,,}
         [ "$errs" = 0 ] || lib_die "slotd-load: $errs wrong or missing replies ($name -P $p)"
         R[slotd.$p.$t.rps.$round]=$rps
         R[slotd.$p.$t.rpc.$round]=$(awk -v n="$BENCH_N" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "n/a" }')
+        # Capacity: requests per CPU-second of turns that found work. The busy
+        # share is measured on the TSC (wall time), so it is taken as a
+        # fraction of the test's duration and applied to the CPU time, which
+        # a preempted server does not accrue.
+        R[slotd.$p.$t.cap.$round]=$(awk -v n="$BENCH_N" -v c="$cpu" -v b="$busy" -v r="$rps" 'BEGIN {
+            f = (r > 0 && b >= 0) ? b / (n / r) : -1; if (f > 1) f = 1
+            if (c > 0 && f > 0) printf "%.0f", n / (c * f); else print "n/a" }')
         R[slotd.$p.$t.p50.$round]=$p50
         R[slotd.$p.$t.p99.$round]=$p99
-        lib_log "round $round -P $p slotd $name: $rps/s, server CPU ${cpu}s, p50 ${p50}us p99 ${p99}us"
+        lib_log "round $round -P $p slotd $name: $rps/s, server CPU ${cpu}s, busy ${busy}s, p50 ${p50}us p99 ${p99}us"
     done <<<"$csv"
 }
 
@@ -216,6 +226,8 @@ run_redis_round() {
             cpu=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", d / hz }')
             R[redis.$p.$t.rps.$round]=$rps
             R[redis.$p.$t.rpc.$round]=$(awk -v n="$BENCH_N" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "n/a" }')
+            # redis-server sleeps in epoll when idle: its CPU time is its busy time
+            R[redis.$p.$t.cap.$round]=${R[redis.$p.$t.rpc.$round]}
             R[redis.$p.$t.p50.$round]=$p50
             R[redis.$p.$t.p99.$round]=$p99
             lib_log "round $round -P $p redis ${t^^}: $rps/s, server CPU ${cpu}s, p50 ${p50}us p99 ${p99}us"
@@ -347,7 +359,7 @@ done
 for kind in redis slotd; do
     for p in 16 1; do
         for t in set get; do
-            for m in rps rpc p50 p99; do
+            for m in rps rpc cap p50 p99; do
                 vals=()
                 for ((round = 1; round <= BENCH_ROUNDS; round++)); do
                     vals+=("${R[$kind.$p.$t.$m.$round]:-n/a}")
@@ -367,10 +379,11 @@ echo "|---|---:|---:|---:|"
 for p in 16 1; do
     if [ "$p" = 16 ]; then c=50; else c=$BENCH_CONNS_P1; fi
     for t in get set; do
-        for m in rps rpc p50 p99; do
+        for m in rps rpc cap p50 p99; do
             case $m in
                 rps) label="${t^^} ops/s per server core (-P $p, -c $c)" ;;
                 rpc) label="${t^^} requests per server CPU-second (-P $p)" ;;
+                cap) label="${t^^} requests per busy server second: per-core capacity (-P $p)" ;;
                 p50) label="${t^^} p50 latency, us (-P $p)" ;;
                 p99) label="${t^^} p99 latency, us (-P $p)" ;;
             esac

@@ -181,10 +181,16 @@ class Profile:
         return fs
 
 
+# gcc's names for the clones it makes of a function (constant propagation,
+# scalar replacement, link-time privatisation, split cold parts): the clone is
+# still the function a root names.
+CLONE_RE = re.compile(r"(\.(constprop|isra|lto_priv|part|cold|clone)(\.\d+)?)+$")
+
+
 def base_name(fn):
     """Function name without callgrind's recursion ('2) and caller ('caller)
-    suffixes."""
-    return fn.split("'", 1)[0]
+    suffixes, and without gcc's clone suffixes (.constprop.0, .lto_priv.0)."""
+    return CLONE_RE.sub("", fn.split("'", 1)[0])
 
 
 class Root:
@@ -267,7 +273,8 @@ def pick_files(paths, thread_fn):
     if not thread_fn:
         return paths
     out = []
-    pat = re.compile(r"^c?fn=(\(\d+\))? ?%s('[^\n]*)?$" % re.escape(thread_fn), re.M)
+    clones = CLONE_RE.pattern.rstrip("$")
+    pat = re.compile(r"^c?fn=(\(\d+\))? ?%s(%s)?('[^\n]*)?$" % (re.escape(thread_fn), clones), re.M)
     for p in paths:
         with open(p, errors="replace") as f:
             if pat.search(f.read()):

@@ -45,6 +45,7 @@ struct load_opts {
     struct load_test tests[LOAD_MAX_TESTS];
     unsigned ntests;
     int server_pid;                 /* > 0: read its CPU time around each test */
+    const char *server_telemetry;   /* slotd's telemetry socket: busy time per test */
     int csv, quiet;
 };
 

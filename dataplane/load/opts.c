@@ -28,11 +28,14 @@ static const char usage[] =
 "  -r N             keys key:000000000000 .. N-1, random (0: one fixed key)\n"
 "  --stall S        fail when no reply came for S seconds (10)\n"
 "  --server-pid N   report process N's CPU time (utime+stime) during each test\n"
+"  --server-telemetry PATH\n"
+"                   report the busy time of slotd's data cores during each test,\n"
+"                   from slotd's DPDK telemetry socket (/slotd/cores)\n"
 "  --csv            one CSV line per test instead of the text report\n"
 "  -q               quiet: only the results\n";
 
 enum { OPT_EAL = 256, OPT_DEV, OPT_IP, OPT_GW, OPT_SERVER, OPT_PORT, OPT_MTU,
-       OPT_SECONDS, OPT_RATIO, OPT_STALL, OPT_CSV, OPT_PID };
+       OPT_SECONDS, OPT_RATIO, OPT_STALL, OPT_CSV, OPT_PID, OPT_TELEMETRY };
 
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
@@ -124,6 +127,7 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
         { "stall", required_argument, NULL, OPT_STALL },
         { "csv", no_argument, NULL, OPT_CSV },
         { "server-pid", required_argument, NULL, OPT_PID },
+        { "server-telemetry", required_argument, NULL, OPT_TELEMETRY },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -183,6 +187,7 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
                 rc = -EINVAL;
             break;
         case OPT_CSV: o->csv = 1; break;
+        case OPT_TELEMETRY: o->server_telemetry = optarg; break;
         case OPT_PID:
             rc = parse_u64(optarg, 1, 1u << 30, &v);
             o->server_pid = (int)v;

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <rte_cycles.h>
 #include <rte_launch.h>
@@ -106,6 +108,45 @@ static double cpu_seconds(int pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Busy time of slotd's data cores in seconds, summed over the cores, from
+ * its DPDK telemetry socket (/slotd/cores, dataplane/dp_telemetry.h), or -1.
+ * The answer is small JSON of known shape: the numbers of the "busy_usec"
+ * array are summed without a JSON parser. */
+static double server_busy_seconds(const char *path)
+{
+    static const char key[] = "\"busy_usec\":[";
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char buf[16384], *p, *end;
+    double usec = 0;
+    ssize_t n;
+    int fd;
+
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return -1;
+    strcpy(sa.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        recv(fd, buf, sizeof(buf), 0) <= 0 ||                    /* the greeting */
+        send(fd, "/slotd/cores", 12, 0) != 12 ||
+        (n = recv(fd, buf, sizeof(buf) - 1, 0)) <= 0) {
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    buf[n] = '\0';
+    p = strstr(buf, key);
+    if (p == NULL)
+        return -1;
+    for (p += sizeof(key) - 1; *p && *p != ']'; p = end + (*end == ',')) {
+        usec += (double)strtoull(p, &end, 10);
+        if (end == p)
+            return -1;
+    }
+    return *p == ']' ? usec / 1e6 : -1;
+}
+
 static double us(const struct load_shared *sh, uint64_t cycles)
 {
     return (double)cycles * 1e6 / (double)sh->tsc_hz;
@@ -113,7 +154,7 @@ static double us(const struct load_shared *sh, uint64_t cycles)
 
 /* Merge the cores' results of test t and print them. Returns the errors. */
 static uint64_t report(const struct load_shared *sh, struct load_core *cores, unsigned t,
-                       struct histo *h, int header, double cpu)
+                       struct histo *h, int header, double cpu, double busy)
 {
     const struct load_opts *o = sh->o;
     uint64_t ops = 0, errors = 0, t0 = UINT64_MAX, t1 = 0;
@@ -142,12 +183,12 @@ static uint64_t report(const struct load_shared *sh, struct load_core *cores, un
     if (o->csv) {
         if (header)
             printf("test,rps,requests,errors,avg_us,p50_us,p90_us,p99_us,p999_us,max_us,"
-                   "server_cpu_s\n");
+                   "server_cpu_s,server_busy_s\n");
         printf("%s,%.2f,%llu,%llu,%.2f", o->tests[t].name, rps, (unsigned long long)ops,
                (unsigned long long)errors, us(sh, (uint64_t)histo_mean(h)));
         for (unsigned k = 0; k < 4; k++)
             printf(",%.2f", us(sh, histo_percentile(h, pct[k])));
-        printf(",%.2f,%.3f\n", us(sh, h->max), cpu);
+        printf(",%.2f,%.3f,%.3f\n", us(sh, h->max), cpu, busy);
     } else {
         printf("====== %s ======\n", o->tests[t].name);
         printf("  %llu requests completed in %.3f seconds%s%s\n", (unsigned long long)ops, secs,
@@ -167,6 +208,9 @@ static uint64_t report(const struct load_shared *sh, struct load_core *cores, un
         if (cpu >= 0)
             printf("  server CPU: %.2f s, %.0f requests per CPU-second\n", cpu,
                    cpu > 0 ? (double)ops / cpu : 0.0);
+        if (busy >= 0 && secs > 0)
+            printf("  server data cores busy: %.3f s (%.0f%% of the test)\n", busy,
+                   100.0 * busy / secs);
         printf("\n");
     }
     fflush(stdout);
@@ -257,12 +301,15 @@ int main(int argc, char **argv)
     if (!any_error(&sh, cores)) {
         for (unsigned t = 0; t < o.ntests; t++) {
             double c0 = o.server_pid ? cpu_seconds(o.server_pid) : -1, c1 = -1;
+            double b0 = o.server_telemetry ? server_busy_seconds(o.server_telemetry) : -1, b1 = -1;
 
             atomic_store_explicit(&sh.go, 2 + t, memory_order_release);
             wait_phase(&sh, cores, 2 + t);
             if (c0 >= 0 && (c1 = cpu_seconds(o.server_pid)) >= 0)
                 c1 -= c0;
-            errors += report(&sh, cores, t, h, t == 0, c1);
+            if (b0 >= 0 && (b1 = server_busy_seconds(o.server_telemetry)) >= 0)
+                b1 -= b0;
+            errors += report(&sh, cores, t, h, t == 0, c1, b1);
             if (any_error(&sh, cores) || atomic_load(&sh.stop))
                 break;
         }

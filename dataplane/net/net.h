@@ -39,6 +39,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../phase.h"
+
 struct rte_mbuf;
 struct rte_mempool;
 struct net_stack;
@@ -265,7 +267,7 @@ void net_flush(struct net_stack *s);
  * Bounded: at most NET_TIMER_BUDGET expirations per call; the rest run on the
  * next call. Ends with net_flush. Returns the number of expirations run. */
 #define NET_TIMER_BUDGET 1024
-unsigned net_timers(struct net_stack *s, uint64_t now_us);
+PHASE_ROOT unsigned net_timers(struct net_stack *s, uint64_t now_us);
 
 const struct net_counters *net_counters(const struct net_stack *s);
 
@@ -283,12 +285,12 @@ int net_tcp_connect(struct net_stack *s, uint32_t ip, uint16_t port, void *ctx,
  * -ECONNRESET / -ETIMEDOUT once the connection broke (on_closed follows),
  * -ENOTCONN before the handshake of a passive open finished. Segments are
  * built at net_flush. Never blocks. */
-ssize_t net_tcp_send(struct tcp_conn *c, const void *p, size_t n);
+PHASE_ROOT ssize_t net_tcp_send(struct tcp_conn *c, const void *p, size_t n);
 
 /* Stop (paused = 1) or resume (paused = 0) delivering input. While paused,
  * arriving bytes wait in the receive ring and the window closes as it fills.
  * Resumed input is delivered at the next net_input_burst or net_flush. */
-void net_tcp_pause_input(struct tcp_conn *c, int paused);
+PHASE_ROOT void net_tcp_pause_input(struct tcp_conn *c, int paused);
 
 /* Close gracefully: queued bytes go out, then FIN. Input arriving afterwards
  * is acknowledged and discarded. on_closed(ctx, 0) follows at the next

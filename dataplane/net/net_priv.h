@@ -51,7 +51,7 @@ struct net_stack {
 #define NET_DROP(s, name) ((s)->cnt.drop.name++)
 
 /* Push the tx array through the tx hook. */
-void net_tx_flush(struct net_stack *s);
+PHASE_ROOT void net_tx_flush(struct net_stack *s);
 
 /* Queue a finished frame for the tx hook (takes m). */
 static inline void net_tx(struct net_stack *s, struct rte_mbuf *m)

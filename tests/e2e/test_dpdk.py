@@ -695,6 +695,23 @@ class DpdkNode:
 EAL_PREFIX = "slotdtest"     # EAL --file-prefix: this + our PID
 
 
+def telemetry(prefix, cmd):
+    """One DPDK telemetry command to slotd's EAL (the v2 socket in its runtime
+    directory): the JSON answer's value for cmd, or None."""
+    for base in ("/var/run/dpdk", "/run/dpdk"):
+        path = os.path.join(base, prefix, "dpdk_telemetry.v2")
+        if not os.path.exists(path):
+            continue
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.settimeout(10)
+            s.connect(path)
+            hello = json.loads(s.recv(16384).decode())
+            s.send(cmd.encode())
+            reply = json.loads(s.recv(hello.get("max_output_len", 16384)).decode())
+        return reply.get(cmd.split(",")[0])    # the answer is keyed without parameters
+    return None
+
+
 def runtime_dir_cleanup(prefix):
     """EAL's runtime directory for our --file-prefix (named after our PID)."""
     for base in ("/var/run/dpdk", "/run/dpdk"):
@@ -1111,6 +1128,19 @@ def case_migrate(res, ns, tgt):
             srv.wait()
 
 
+def stop_check(res, node, label, taps_too=True):
+    """SIGTERM the node and check a clean exit: status 0, no sanitizer
+    report (leaks are reported at exit) and, with taps_too, both TAPs gone.
+    Returns the TAPs left behind."""
+    rc, left = node.stop()
+    san = node.sanitizer_report()
+    gone = not left or not taps_too
+    res.check("%s: slotd exits 0 on SIGTERM%s" % (label, ", both TAPs gone" if taps_too else ""),
+              rc == 0 and gone and not san,
+              "exit status %s, left %s\n%s" % (rc, left, san or node.log_tail()))
+    return left
+
+
 def alive_check(res, node, label):
     if node is None:
         return True
@@ -1318,10 +1348,7 @@ def run_hugepages(res, ns, port):
         res.check("hugepages: INFO dataplane rx/tx packets > 0 (rx %s, tx %s)" % (rx, tx),
                   rx and tx, dptext)
         alive_check(res, node, "hugepages")
-        rc, left = node.stop()
-        res.check("hugepages: slotd exits 0 on SIGTERM, both TAPs gone",
-                  rc == 0 and not left and not node.sanitizer_report(),
-                  "exit status %s, left %s\n%s" % (rc, left, node.sanitizer_report() or node.log_tail()))
+        stop_check(res, node, "hugepages")
         node = None
     finally:
         if node is not None:
@@ -1387,10 +1414,7 @@ def run_two_cores(res, ns, port):
                   "above still ran under the barrier" % spread, flush=True)
         print("INFO dataplane with two cores:\n" + dptext, flush=True)
         alive_check(res, node, "two cores")
-        rc, left = node.stop()
-        res.check("two cores: slotd exits 0 on SIGTERM, both TAPs gone",
-                  rc == 0 and not left and not node.sanitizer_report(),
-                  "exit status %s, left %s\n%s" % (rc, left, node.sanitizer_report() or node.log_tail()))
+        stop_check(res, node, "two cores")
     finally:
         node.stop()
 
@@ -1448,15 +1472,28 @@ def run_dpdk(res, ns):
         ctot = core_counter(dp1, "conns_total", r"conn\w*_total|connections_total|total_conn")
         res.check("INFO dataplane connections total >= %d (%s)" % (N_CONNS, ctot),
                   ctot is not None and ctot >= N_CONNS, dptext)
+        turns, busy, busy_us = (counter_sum(dp1, r"^dp_%s$" % k) for k in ("loop_turns", "busy_turns", "busy_usec"))
+        res.check("INFO dataplane: 0 < busy turns (%s) <= loop turns (%s), busy time %s us"
+                  % (busy, turns, busy_us),
+                  turns and busy and busy_us and 0 < busy <= turns and busy_us < 3600 * 10 ** 6, dptext)
+        cores = telemetry(node.prefix, "/slotd/cores")
+        tel_busy = sum((cores or {}).get("busy_usec", [])) if cores else None
+        res.check("DPDK telemetry /slotd/cores: busy time per core (%s), about INFO's (%s us)"
+                  % (cores, busy_us),
+                  cores is not None and len(cores.get("busy_usec", [])) == 1 and busy_us is not None
+                  and busy_us <= tel_busy <= busy_us + 5 * 10 ** 6, str(cores))
+        eth = telemetry(node.prefix, "/ethdev/stats,0")
+        res.check("DPDK telemetry /ethdev/stats: the port's packet counters (in %s, out %s)"
+                  % ((eth or {}).get("ipackets"), (eth or {}).get("opackets")),
+                  eth is not None and eth.get("ipackets", 0) > 0 and eth.get("opackets", 0) > 0,
+                  str(eth))
         print("INFO dataplane after the load phases:\n" + dptext, flush=True)
         changed = netns.foreign_changes(before_root, netns.routes())
         res.check("root namespace: no routes/addresses outside 127/8 and 198.18/15 added", not changed,
                   "\n".join(changed))
 
         run_loss_phase(res, ns, tgt, node, dp1)
-        rc, left = node.stop()
-        res.check("slotd exits 0 on SIGTERM (plain)", rc == 0 and not node.sanitizer_report(),
-                  "exit status %s\n%s" % (rc, node.sanitizer_report() or node.log_tail()))
+        left = stop_check(res, node, "plain", taps_too=False)
         node = None
         res.check("both TAPs gone after slotd exit", not left, "left: %s" % left)
 
@@ -1473,9 +1510,7 @@ def run_dpdk(res, ns):
                   reo and dup, dptext)
         print("INFO dataplane with reordering and duplication:\n" + dptext, flush=True)
         alive_check(res, node, "after reorder/duplicate")
-        rc, left = node.stop()
-        res.check("slotd exits 0 on SIGTERM (reorder)", rc == 0 and not node.sanitizer_report(),
-                  "exit status %s\n%s" % (rc, node.sanitizer_report() or node.log_tail()))
+        stop_check(res, node, "reorder", taps_too=False)
         node = None
 
         # Cluster bus through the exception path.
@@ -1510,9 +1545,7 @@ def run_dpdk(res, ns):
         exc = counter_sum(dp3, r"^exc_(to|from)_kernel$")
         res.check("INFO dataplane exception path counters moved (%s)" % exc, exc is not None and exc > 0, dptext)
         alive_check(res, node, "cluster")
-        rc, left = node.stop()
-        res.check("slotd exits 0 on SIGTERM (cluster)", rc == 0 and not node.sanitizer_report(),
-                  "exit status %s\n%s" % (rc, node.sanitizer_report() or node.log_tail()))
+        stop_check(res, node, "cluster", taps_too=False)
         node = None
 
         res.run("hugepages", run_hugepages, res, ns, port)
