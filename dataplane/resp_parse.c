@@ -379,6 +379,11 @@ static inline int parse_fast(struct resp_parser *p, const struct resp_limits *li
         if (max_bulk > RESP_UNAUTH_BULK_MAX)
             max_bulk = RESP_UNAUTH_BULK_MAX;
     }
+    /* Written before the loop so that p and argc need no register in it
+     * (the loop then fits the call-clobbered ones: no saves). On a fall
+     * back start_command sets both again before anything reads them. */
+    p->argc = (int)argc;
+    p->error = NULL;
     a_end = a + argc;
     do {
         q = fast_line(q, end, '$', &n);
@@ -388,8 +393,6 @@ static inline int parse_fast(struct resp_parser *p, const struct resp_limits *li
         a->len = (size_t)n;
         q += n + 2;
     } while (++a < a_end);
-    p->argc = (int)argc;
-    p->error = NULL;
     *consumed = (size_t)(q - buf);
     return 1;
 }

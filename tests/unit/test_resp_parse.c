@@ -870,6 +870,9 @@ static void test_fast_path_boundaries(void **state)
         { "*1\r\n$0000000000000000001\r\nx\r\n", "XProtocol error: invalid bulk length\n" },
         { "*1\r\n$1000000000000000000\r\n", "XProtocol error: invalid bulk length\n" },
         { "*1\r\n$9223372036854775807\r\n", "XProtocol error: invalid bulk length\n" },
+        /* 2^64 + 1 wraps to 1 in 64 bits: the digit cap must stop it */
+        { "*1\r\n$18446744073709551617\r\nx\r\n", "XProtocol error: invalid bulk length\n" },
+        { "*18446744073709551617\r\n$1\r\nx\r\n", "XProtocol error: invalid multibulk length\n" },
         { "*999999999999999999\r\n", "XProtocol error: invalid multibulk length\n" },
         { "*1000000000000000000\r\n", "XProtocol error: invalid multibulk length\n" },
     };
@@ -886,6 +889,13 @@ static void test_fast_path_boundaries(void **state)
                          cases[i].want ? strlen(cases[i].want) : 0, &lim_default, 1);
         check_all_splits(cases[i].in, n, NULL, 0, &lim_auth, 1);
         check_all_splits(cases[i].in, n, NULL, 0, &small, 1);
+        /* Followed by a 30-byte argument, every header above is 21 bytes or
+         * more from the buffer's end: the fast path's unchecked branch. */
+        in.len = 0;
+        ev_add(&in, cases[i].in, n);
+        ev_add(&in, LIT("*1\r\n$30\r\n012345678901234567890123456789\r\n"));
+        check_all_splits(in.s, in.len, NULL, 0, &lim_default, 1);
+        check_all_splits(in.s, in.len, NULL, 0, &small, 1);
     }
 
     /* proto-max-bulk-len exactly and one past, with the payload present */
