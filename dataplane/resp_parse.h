@@ -46,6 +46,10 @@ struct resp_parser {
     char *scratch;             /* unescaped inline arguments */
     size_t scratch_cap;
     char errbuf[48];           /* "Protocol error: expected '$', got 'X'" */
+    int fast_cap;              /* argv entries the one-pass path may fill: cap, or 0
+                                  while start_command has memory to give back */
+    int exact_only;            /* tests only, set right after resp_parser_init: 1 skips
+                                  the one-pass path, so both paths can be compared */
 };
 
 void resp_parser_init(struct resp_parser *p);

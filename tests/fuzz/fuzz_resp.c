@@ -9,7 +9,10 @@
  * connection layer does it (keep unconsumed bytes, drop consumed ones): once
  * as a single read, once in pseudo-random chunks landing in a freshly moved
  * buffer each time, optionally with an allocation failure injected and
- * retried. Both runs must yield the same commands and the same error. Every
+ * retried; the chunked run may start with a parser already warmed by a
+ * 16-argument command, so the one-pass path sees even the first command.
+ * A third run, whole, is forced onto the exact path (exact_only). All runs
+ * must yield the same commands and the same error. Every
  * command is then answered with each writer in RESP2 and RESP3, and the
  * output must parse back as well-formed replies. The shim's byte counter
  * must return to zero after each input. */
@@ -220,8 +223,24 @@ static void answer(const struct resp_parser *p, int proto)
 /* One pass over the stream: chunk sizes come from `seed` (0 = one read).
  * With `fail_at` >= 0 that allocation fails once; the out-of-memory answer
  * is retried, as the connection layer would after freeing memory. */
+enum path_mode { PATH_COLD, PATH_EXACT, PATH_WARM };
+
+#define WARM_ARGS 16
+
+static void warm_up(struct resp_parser *p)
+{
+    char in[8 + WARM_ARGS * 7];
+    size_t n = (size_t)snprintf(in, sizeof(in), "*%d\r\n", WARM_ARGS), used = 0;
+
+    for (int i = 0; i < WARM_ARGS; i++) {
+        memcpy(in + n, "$1\r\nx\r\n", 7);
+        n += 7;
+    }
+    CHECK(resp_parse(p, NULL, in, n, &used) == RESP_COMMAND && used == n);
+}
+
 static void run(const char *in, size_t n, const struct resp_limits *lim, unsigned seed,
-                long fail_at, int write_replies, struct bytes *ev)
+                long fail_at, int write_replies, enum path_mode mode, struct bytes *ev)
 {
     struct resp_parser p;
     char *buf = NULL;
@@ -230,6 +249,10 @@ static void run(const char *in, size_t n, const struct resp_limits *lim, unsigne
     int dead = 0;
 
     resp_parser_init(&p);
+    if (mode == PATH_EXACT)
+        p.exact_only = 1;
+    else if (mode == PATH_WARM)
+        warm_up(&p);
     if (fail_at >= 0 && mem_shim_fail_after != NULL)
         mem_shim_fail_after(fail_at);
     while (fed < n && !dead) {
@@ -307,7 +330,7 @@ static void run(const char *in, size_t n, const struct resp_limits *lim, unsigne
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct resp_limits lim;
-    struct bytes a = {0}, b = {0};
+    struct bytes a = {0}, b = {0}, c = {0};
     const char *in;
     size_t n;
     unsigned seed;
@@ -325,14 +348,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in = (const char *)data + 2;
     n = size - 2;
 
-    run(in, n, &lim, 0, -1, 1, &a);
+    run(in, n, &lim, 0, -1, 1, PATH_COLD, &a);
     /* Chunking changes what reaches the 64 KiB line limit, as in Redis; below
      * it both runs must agree exactly. */
-    run(in, n, &lim, seed, fail_at, 0, &b);
+    run(in, n, &lim, seed, fail_at, 0, data[0] & 16 ? PATH_WARM : PATH_COLD, &b);
     if (n <= 65536)
         CHECK(a.len == b.len && memcmp(a.s, b.s, a.len) == 0);
+    /* The one-pass path must be invisible: same bytes, same events. */
+    run(in, n, &lim, 0, -1, 0, PATH_EXACT, &c);
+    CHECK(a.len == c.len && memcmp(a.s, c.s, a.len) == 0);
     free(a.s);
     free(b.s);
+    free(c.s);
     CHECK(mem_used() == 0);
     return 0;
 }

@@ -158,6 +158,16 @@ static void test_string_enc(void **state)
     assert_int_equal(ks_string_enc(buf, 45), KV_ENC_RAW);
     memset(buf, '1', sizeof(buf));
     assert_int_equal(ks_string_enc(buf, 21), KV_ENC_EMBSTR);   /* digits, over 20 */
+    /* Every first byte, alone and before a digit: int exactly when
+     * str_to_ll takes it (the first-byte shortcut must not differ). */
+    for (int c = 0; c < 256; c++) {
+        buf[0] = (char)c;
+        buf[1] = '5';
+        assert_int_equal(ks_string_enc(buf, 1),
+                         str_to_ll(buf, 1, NULL) ? KV_ENC_INT : KV_ENC_EMBSTR);
+        assert_int_equal(ks_string_enc(buf, 2),
+                         str_to_ll(buf, 2, NULL) ? KV_ENC_INT : KV_ENC_EMBSTR);
+    }
 }
 
 /* ---- LRU clock and LFU counter ---- */

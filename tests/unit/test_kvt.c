@@ -709,6 +709,85 @@ static void test_value_ops(void **state)
     rm(t);
 }
 
+/* Keys of every length up to 40 (the short compares cover 0..16 by size
+ * class), each present, and a probe differing in one byte at every position,
+ * or one byte longer or shorter, must miss; binary bytes included. */
+static void test_find_key_lengths(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    char k[41], probe[42];
+
+    for (size_t n = 0; n <= 40; n++) {
+        struct kv_entry *e;
+
+        for (size_t i = 0; i < n; i++)
+            k[i] = (char)(i * 37 + n);   /* NULs and high bytes too */
+        assert_int_equal(kvt_add(t, k, n, "v", 1, KV_ENC_RAW, &e), 0);
+    }
+    for (size_t n = 0; n <= 40; n++) {
+        struct kv_entry *e;
+
+        for (size_t i = 0; i < n; i++)
+            k[i] = (char)(i * 37 + n);
+        e = kvt_find(t, k, n);
+        assert_non_null(e);
+        assert_int_equal(kv_klen(e), n);
+        assert_memory_equal(kv_key(e), k, n);
+        for (size_t i = 0; i < n; i++) {
+            memcpy(probe, k, n);
+            probe[i] ^= 0x40;
+            assert_null(kvt_find(t, probe, n));
+            probe[i] ^= 0x40 ^ 0x01;
+            assert_null(kvt_find(t, probe, n));
+        }
+        /* the same bytes as a longer key that exists only at n + 1's pattern */
+        memcpy(probe, k, n);
+        probe[n] = 'z';
+        assert_null(kvt_find(t, probe, n + 1));
+    }
+    check_used(t);
+    rm(t);
+}
+
+/* Same-length overwrites stay in place, also when the new value is a slice
+ * of the old one shifted by one byte either way (8..16 bytes are moved as
+ * two words loaded before any store). */
+static void test_set_value_same_length_overlap(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    struct kv_entry *e, *o;
+    char v[64], want[64];
+
+    for (size_t n = 1; n <= 24; n++) {
+        for (size_t i = 0; i < n + 1; i++)
+            v[i] = (char)('a' + i);
+        assert_int_equal(kvt_add(t, "k", 1, v, n + 1, KV_ENC_RAW, &e), 0);
+        /* shrink by one to n, source one byte in: a forward overlap */
+        memcpy(want, kv_val(e) + 1, n);
+        e = kvt_set_value(t, e, kv_val(e) + 1, n, KV_ENC_RAW);
+        assert_memory_equal(kv_val(e), want, n);
+        /* same length n, the same bytes: in place */
+        o = e;
+        memcpy(want, kv_val(e), n);
+        e = kvt_set_value(t, e, kv_val(e), n, KV_ENC_EMBSTR);
+        assert_ptr_equal(e, o);
+        assert_int_equal(kv_enc(e), KV_ENC_EMBSTR);
+        assert_memory_equal(kv_val(e), want, n);
+        /* same length from a fresh buffer */
+        for (size_t i = 0; i < n; i++)
+            v[i] = (char)('A' + i);
+        e = kvt_set_value(t, e, v, n, KV_ENC_RAW);
+        assert_ptr_equal(e, o);
+        assert_int_equal(kv_vlen(e), n);
+        assert_memory_equal(kv_val(e), v, n);
+        assert_int_equal(kvt_delete(t, "k", 1), 1);
+    }
+    check_used(t);
+    rm(t);
+}
+
 static void test_rename(void **state)
 {
     (void)state;
@@ -1378,6 +1457,8 @@ int main(void)
         cmocka_unit_test(test_scan_grow_then_shrink),
         cmocka_unit_test(test_volatile_across_moves),
         cmocka_unit_test(test_value_ops),
+        cmocka_unit_test(test_find_key_lengths),
+        cmocka_unit_test(test_set_value_same_length_overlap),
         cmocka_unit_test(test_rename),
         cmocka_unit_test(test_rename_while_rehashing),
         cmocka_unit_test(test_random_coverage),

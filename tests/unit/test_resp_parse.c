@@ -70,11 +70,33 @@ static void ev_free(struct events *e)
 static const struct resp_limits lim_default = { 512ull * 1024 * 1024, 0 };
 static const struct resp_limits lim_auth = { 512ull * 1024 * 1024, 1 };
 
+/* How run() prepares its parser: as a new connection's (argv not allocated
+ * yet, so the first command takes the exact path), forced onto the exact
+ * path, or warmed by a 64-argument command so the one-pass path may take
+ * even the first command. All three must give the same events. */
+enum path_mode { PATH_COLD, PATH_EXACT, PATH_WARM };
+
+#define WARM_ARGS 64
+
+static void warm_up(struct resp_parser *p)
+{
+    char in[8 + WARM_ARGS * 7];
+    size_t n = (size_t)snprintf(in, sizeof(in), "*%d\r\n", WARM_ARGS), used = 0;
+
+    for (int i = 0; i < WARM_ARGS; i++) {
+        memcpy(in + n, "$1\r\nx\r\n", 7);
+        n += 7;
+    }
+    assert_int_equal(resp_parse(p, &lim_default, in, n, &used), RESP_COMMAND);
+    assert_int_equal(used, n);
+    assert_int_equal(p->argc, WARM_ARGS);
+}
+
 /* Feed in[0..n) as a connection would: chunks end at `split` (when step is
  * 0) or every `step` bytes; consumed bytes are dropped after each command.
  * With `move`, each chunk lands in a freshly allocated buffer. */
-static void run(const char *in, size_t n, size_t split, size_t step, int move,
-                const struct resp_limits *lim, struct events *ev)
+static void run_mode(const char *in, size_t n, size_t split, size_t step, int move,
+                     const struct resp_limits *lim, struct events *ev, enum path_mode mode)
 {
     struct resp_parser p;
     char *buf = NULL;
@@ -82,6 +104,10 @@ static void run(const char *in, size_t n, size_t split, size_t step, int move,
     int dead = 0;
 
     resp_parser_init(&p);
+    if (mode == PATH_EXACT)
+        p.exact_only = 1;
+    else if (mode == PATH_WARM)
+        warm_up(&p);
     if (!move) {
         buf = malloc(n + 1);
         assert_non_null(buf);
@@ -146,7 +172,23 @@ static void run(const char *in, size_t n, size_t split, size_t step, int move,
     free(buf);
 }
 
-/* Whole feed must equal `want`; every other chunking must equal the whole. */
+static void run(const char *in, size_t n, size_t split, size_t step, int move,
+                const struct resp_limits *lim, struct events *ev)
+{
+    run_mode(in, n, split, step, move, lim, ev, PATH_COLD);
+}
+
+static void same_events(const struct events *a, const struct events *b, const char *what, size_t at)
+{
+    if (a->len != b->len || memcmp(a->s, b->s, a->len) != 0) {
+        fprintf(stderr, "%s %zu differs:\n%s\nvs whole:\n%s\n", what, at, a->s, b->s);
+        fail();
+    }
+}
+
+/* Whole feed must equal `want`; every other chunking must equal the whole,
+ * and so must the exact path alone and a warmed parser (the one-pass path
+ * then sees every command, cut at every byte). */
 static void check_all_splits(const char *in, size_t n, const char *want, size_t wlen,
                              const struct resp_limits *lim, int every_split)
 {
@@ -164,6 +206,14 @@ static void check_all_splits(const char *in, size_t n, const char *want, size_t 
             fprintf(stderr, "split at %zu of %zu differs:\n%s\nvs whole:\n%s\n", k, n, ev.s, whole.s);
             fail();
         }
+        ev.len = 0;
+    }
+    run_mode(in, n, n, 0, 1, lim, &ev, PATH_EXACT);
+    same_events(&ev, &whole, "exact path, whole feed", n);
+    ev.len = 0;
+    for (size_t k = 0; k <= n; k += every_split ? 1 : (n > 64 ? n / 64 : 1)) {
+        run_mode(in, n, k, 0, 1, lim, &ev, PATH_WARM);
+        same_events(&ev, &whole, "warm parser, split at", k);
         ev.len = 0;
     }
     for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
@@ -778,6 +828,150 @@ static void test_out_of_memory(void **state)
     }
 }
 
+/* The one-pass path's edges: every input here is complete, so a warmed
+ * parser tries the fast path first, and check_all_splits demands the exact
+ * path's events from it (cold, exact-only and warm, cut at every byte). */
+static void test_fast_path_boundaries(void **state)
+{
+    static const struct resp_limits small = { 16, 0 };
+    static const struct {
+        const char *in;
+        const char *want;   /* NULL: only "same as the exact path" */
+    } cases[] = {
+        { "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", "C2|3:GET|1:k\nR0\n" },
+        /* "0" is a length; a leading zero is not */
+        { "*1\r\n$0\r\n\r\n", "C1|0:\nR0\n" },
+        { "*1\r\n$00\r\n\r\n", "XProtocol error: invalid bulk length\n" },
+        { "*1\r\n$01\r\nx\r\n", "XProtocol error: invalid bulk length\n" },
+        { "*01\r\n$1\r\nx\r\n", "XProtocol error: invalid multibulk length\n" },
+        { "*0\r\n", "E\nR0\n" },
+        { "*00\r\n", "XProtocol error: invalid multibulk length\n" },
+        /* signs: '-' is a number to the exact path, '+' never */
+        { "*-1\r\n*1\r\n$1\r\nx\r\n", "E\nC1|1:x\nR0\n" },
+        { "*+1\r\n$1\r\nx\r\n", "XProtocol error: invalid multibulk length\n" },
+        { "*1\r\n$+1\r\nx\r\n", "XProtocol error: invalid bulk length\n" },
+        { "*1\r\n$-1\r\n", "XProtocol error: invalid bulk length\n" },
+        { "*1\r\n$-0\r\n\r\n", "XProtocol error: invalid bulk length\n" },
+        /* the byte after a '\r' and the two after a payload are not read */
+        { "*1\rX$1\rYxZW", "C1|1:x\nR0\n" },
+        { "*1\r\0$1\r\0x\0\0", "C1|1:x\nR0\n" },
+        { "*1\r\n$1\r\nx", "R9\n" },
+        { "*1\r\n$1\r\nx\r", "R10\n" },
+        /* a blank, a NUL or a bare '\n' inside a header */
+        { "*1 \r\n$1\r\nx\r\n", "XProtocol error: invalid multibulk length\n" },
+        { "*1\r\n$1 \r\nx\r\n", "XProtocol error: invalid bulk length\n" },
+        { "*1\r\n$\r\n\r\n", "XProtocol error: invalid bulk length\n" },
+        { "*1\n\r\n$1\r\nx\r\n", NULL },
+        { "*1\r\nx1\r\nx\r\n", "XProtocol error: expected '$', got 'x'\n" },
+        { "*2\r\n$1\r\nx\r\n*1\r\n", "XProtocol error: expected '$', got '*'\n" },
+        /* 18 digits are the fast path's, 19 and more the exact path's */
+        { "*1\r\n$999999999999999999\r\n", "XProtocol error: invalid bulk length\n" },
+        { "*1\r\n$000000000000000000\r\n", "XProtocol error: invalid bulk length\n" },
+        { "*1\r\n$0000000000000000001\r\nx\r\n", "XProtocol error: invalid bulk length\n" },
+        { "*1\r\n$1000000000000000000\r\n", "XProtocol error: invalid bulk length\n" },
+        { "*1\r\n$9223372036854775807\r\n", "XProtocol error: invalid bulk length\n" },
+        /* 2^64 + 1 wraps to 1 in 64 bits: the digit cap must stop it */
+        { "*1\r\n$18446744073709551617\r\nx\r\n", "XProtocol error: invalid bulk length\n" },
+        { "*18446744073709551617\r\n$1\r\nx\r\n", "XProtocol error: invalid multibulk length\n" },
+        { "*999999999999999999\r\n", "XProtocol error: invalid multibulk length\n" },
+        { "*1000000000000000000\r\n", "XProtocol error: invalid multibulk length\n" },
+    };
+    struct events in = {0}, want = {0};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        /* strlen would stop at the NULs of one case: find the real end. */
+        size_t n = strlen(cases[i].in);
+
+        if (i == 13)
+            n = 11;
+        check_all_splits(cases[i].in, n, cases[i].want,
+                         cases[i].want ? strlen(cases[i].want) : 0, &lim_default, 1);
+        check_all_splits(cases[i].in, n, NULL, 0, &lim_auth, 1);
+        check_all_splits(cases[i].in, n, NULL, 0, &small, 1);
+        /* Followed by a 30-byte argument, every header above is 21 bytes or
+         * more from the buffer's end: the fast path's unchecked branch. */
+        in.len = 0;
+        ev_add(&in, cases[i].in, n);
+        ev_add(&in, LIT("*1\r\n$30\r\n012345678901234567890123456789\r\n"));
+        check_all_splits(in.s, in.len, NULL, 0, &lim_default, 1);
+        check_all_splits(in.s, in.len, NULL, 0, &small, 1);
+    }
+
+    /* proto-max-bulk-len exactly and one past, with the payload present */
+    check_all_splits(LIT("*1\r\n$16\r\n0123456789abcdef\r\n"),
+                     LIT("C1|16:0123456789abcdef\nR0\n"), &small, 1);
+    check_all_splits(LIT("*1\r\n$17\r\n0123456789abcdefg\r\n"),
+                     LIT("XProtocol error: invalid bulk length\n"), &small, 1);
+
+    /* unauthenticated caps: 10 arguments and 16384 bytes pass, one more fails */
+    for (int argc = 10; argc <= 11; argc++) {
+        in.len = want.len = 0;
+        ev_printf(&in, "*%d\r\n", argc);
+        ev_printf(&want, argc == 10 ? "C10" : "XProtocol error: unauthenticated multibulk length\n");
+        for (int i = 0; i < argc; i++) {
+            ev_printf(&in, "$1\r\n%c\r\n", 'a' + i);
+            if (argc == 10)
+                ev_printf(&want, "|1:%c", 'a' + i);
+        }
+        if (argc == 10)
+            ev_printf(&want, "\nR0\n");
+        check_all_splits(in.s, in.len, want.s, want.len, &lim_auth, 1);
+        check_all_splits(in.s, in.len, NULL, 0, &lim_default, 1);
+    }
+    for (size_t blen = 16384; blen <= 16385; blen++) {
+        in.len = want.len = 0;
+        ev_printf(&in, "*1\r\n$%zu\r\n", blen);
+        for (size_t k = 0; k < blen; k++)
+            ev_add(&in, "v", 1);
+        ev_add(&in, "\r\n", 2);
+        if (blen == 16385) {
+            ev_printf(&want, "XProtocol error: unauthenticated bulk length\n");
+            check_all_splits(in.s, in.len, want.s, want.len, &lim_auth, 0);
+        } else {
+            check_all_splits(in.s, in.len, NULL, 0, &lim_auth, 0);
+        }
+        check_all_splits(in.s, in.len, NULL, 0, &lim_default, 0);
+    }
+
+    /* More arguments than argv holds: the exact path grows it. */
+    in.len = 0;
+    ev_printf(&in, "*%d\r\n", WARM_ARGS + 1);
+    for (int i = 0; i <= WARM_ARGS; i++)
+        ev_printf(&in, "$1\r\ny\r\n");
+    check_all_splits(in.s, in.len, NULL, 0, &lim_default, 1);
+    ev_free(&in);
+    ev_free(&want);
+}
+
+/* A warmed parser takes a whole GET in one pass: the exact path would have
+ * recorded the argument offsets, the fast one leaves the warm-up's there. */
+static void test_fast_path_taken(void **state)
+{
+    struct resp_parser p;
+    size_t used = 0, before;
+
+    (void)state;
+    resp_parser_init(&p);
+    warm_up(&p);
+    before = p.offs[1];
+    assert_int_equal(resp_parse(&p, &lim_default, LIT("*2\r\n$3\r\nGET\r\n$16\r\n0123456789abcdef\r\n"),
+                                &used), RESP_COMMAND);
+    assert_int_equal(used, 36);
+    assert_int_equal(p.argc, 2);
+    assert_int_equal(p.offs[1], before);
+    assert_memory_equal(p.argv[1].p, "0123456789abcdef", 16);
+    resp_parser_free(&p);
+
+    resp_parser_init(&p);
+    p.exact_only = 1;
+    warm_up(&p);
+    assert_int_equal(resp_parse(&p, &lim_default, LIT("*2\r\n$3\r\nGET\r\n$16\r\n0123456789abcdef\r\n"),
+                                &used), RESP_COMMAND);
+    assert_int_equal(p.offs[1], 18);
+    resp_parser_free(&p);
+}
+
 static void test_null_limits_are_defaults(void **state)
 {
     struct resp_parser p;
@@ -817,6 +1011,8 @@ int main(void)
         cmocka_unit_test_teardown(test_zero_copy, teardown_mem),
         cmocka_unit_test_teardown(test_out_of_memory, teardown_mem),
         cmocka_unit_test_teardown(test_null_limits_are_defaults, teardown_mem),
+        cmocka_unit_test_teardown(test_fast_path_boundaries, teardown_mem),
+        cmocka_unit_test_teardown(test_fast_path_taken, teardown_mem),
     };
 
     /* TEST_FILTER=name runs matching tests only (cmocka's own pattern syntax). */

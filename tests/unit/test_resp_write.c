@@ -326,6 +326,95 @@ static void test_bulk(void **state)
     }
 }
 
+/* Every bulk length across the short-bulk edge (99/100) and the copy's
+ * size classes, written at every amount of room left around the reply's
+ * size (the short path also needs room for its 8-byte header word), and the
+ * bytes before the reply left alone. */
+static void test_bulk_every_length_and_room(void **state)
+{
+    char payload[300], want[320];
+    struct resp_out o;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(payload); i++)
+        payload[i] = (char)('A' + i % 26);
+    for (size_t n = 0; n < sizeof(payload); n++) {
+        int w = snprintf(want, sizeof(want), "$%zu\r\n", n);
+
+        memcpy(want + w, payload, n);
+        memcpy(want + w + n, "\r\n", 2);
+        w += (int)n + 2;
+        for (size_t room = (size_t)w - 1; room <= (size_t)w + 10; room++) {
+            size_t pre;
+
+            /* a fresh buffer each time: a growth must not carry over */
+            resp_out_init(&o, 2);
+            assert_int_equal(resp_out_reserve(&o, 1024), 0);
+            pre = o.cap - room;
+            memset(o.buf, '#', pre);
+            o.len = pre;
+            resp_add_bulk(&o, payload, n);
+            assert_int_equal(o.len, pre + (size_t)w);
+            assert_memory_equal(o.buf + pre, want, (size_t)w);
+            assert_true(memchr(o.buf, 'A', pre) == NULL);
+            resp_out_free(&o);
+        }
+    }
+    resp_out_init(&o, 2);
+    /* oom set: nothing is added, even with room */
+    resp_out_reset(&o);
+    o.oom = 1;
+    resp_add_bulk(&o, payload, 16);
+    resp_add_ok(&o);
+    resp_add_int(&o, 7);
+    assert_int_equal(o.len, 0);
+    resp_out_free(&o);
+}
+
+/* Integers around every power of ten, both signs, against printf. */
+static void test_int_every_width(void **state)
+{
+    struct resp_out o;
+    char want[48];
+
+    (void)state;
+    resp_out_init(&o, 2);
+    for (int neg = 0; neg <= 1; neg++) {
+        long long p = 1;
+
+        for (int d = 0; d < 19; d++) {
+            for (long long delta = -1; delta <= 1; delta++) {
+                long long v = neg ? -(p + delta) : p + delta;
+                int w;
+
+                resp_out_reset(&o);
+                resp_add_int(&o, v);
+                w = snprintf(want, sizeof(want), ":%lld\r\n", v);
+                expect_bytes(&o, want, (size_t)w);
+                resp_out_reset(&o);
+                resp_add_bulk_ll(&o, v);
+                w = snprintf(want, sizeof(want), "%lld", v);
+                w = snprintf(want, sizeof(want), "$%d\r\n%lld\r\n", w, v);
+                expect_bytes(&o, want, (size_t)w);
+                resp_out_reset(&o);
+                resp_add_array(&o, v);
+                w = snprintf(want, sizeof(want), "*%lld\r\n", v);
+                expect_bytes(&o, want, (size_t)w);
+            }
+            if (d < 18)
+                p *= 10;
+        }
+    }
+    for (long long v = -1000; v <= 1000; v++) {
+        int w = snprintf(want, sizeof(want), ":%lld\r\n", v);
+
+        resp_out_reset(&o);
+        resp_add_int(&o, v);
+        expect_bytes(&o, want, (size_t)w);
+    }
+    resp_out_free(&o);
+}
+
 /* ---- floating point ------------------------------------------------------ */
 
 static void test_double_resp2(void **state)
@@ -646,6 +735,8 @@ int main(void)
         cmocka_unit_test_teardown(test_errorf, teardown_mem),
         cmocka_unit_test_teardown(test_int, teardown_mem),
         cmocka_unit_test_teardown(test_bulk, teardown_mem),
+        cmocka_unit_test_teardown(test_bulk_every_length_and_room, teardown_mem),
+        cmocka_unit_test_teardown(test_int_every_width, teardown_mem),
         cmocka_unit_test_teardown(test_double_resp2, teardown_mem),
         cmocka_unit_test_teardown(test_double_resp3, teardown_mem),
         cmocka_unit_test_teardown(test_long_double, teardown_mem),
