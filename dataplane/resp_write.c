@@ -255,8 +255,8 @@ void resp_add_int(struct resp_out *o, long long v)
 }
 
 /* Bulks shorter than this get their header from a table and the payload
- * copied without a memcpy call: a 16-byte GET reply goes from ~120
- * instructions (ll_to_str, two memcpy calls, reserve) to ~25. */
+ * copied without a memcpy call: a 16-byte GET reply went from ~177
+ * instructions (ll_to_str, two memcpy calls, reserve) to 33 (callgrind). */
 #define RESP_SHORT_BULK 100
 /* A header is stored as one 8-byte word: room for it beyond the reply is
  * reserved too, and what it writes past the header is overwritten. */
