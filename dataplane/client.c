@@ -422,17 +422,24 @@ static int keys_owner(const struct core *core, const struct cmd_spec *cmd, int a
     return owner;
 }
 
-static void exec_here(struct client *cl, const struct cmd_spec *cmd, int argc,
-                      const struct slice *argv, int all, int cslot, int asking)
+/* Inline in dispatch: every command of a pipeline comes through here, and a
+ * call layer more cost ~25 instructions a command (callgrind). */
+static inline __attribute__((always_inline)) void
+exec_here(struct client *cl, const struct cmd_spec *cmd, int argc, const struct slice *argv,
+          int all, int cslot, int asking)
 {
     struct core *core = cl->core;
     struct xreq *r = NULL;
     struct cmd_ctx ctx = {
+        .cmd = cmd,
         .argc = argc,
         .argv = argv,
         .db = cl->db,
         .out = &cl->out,
         .view = core_view(core, all),
+        .client = cl,
+        .core = core,
+        .now_ms = core->now_ms,
         .cluster_slot = cslot,
         .asking = (uint8_t)asking,
     };
@@ -445,7 +452,7 @@ static void exec_here(struct client *cl, const struct cmd_spec *cmd, int argc,
         }
         ctx.out = &r->out;
     }
-    core_exec(core, cmd, &ctx, cl);
+    core_exec(core, &ctx);
     if (r) {
         r->done = 1;
         queue_append(cl, r);

@@ -274,18 +274,13 @@ static inline int migration_redirect(struct cmd_ctx *ctx)
     return migration_redirect_slow(ctx, map, s);
 }
 
-int64_t core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx *ctx,
-                  struct client *client)
+int64_t core_exec(struct core *self, struct cmd_ctx *ctx)
 {
+    const struct cmd_spec *cmd = ctx->cmd;
     struct cmd_stats *cs = &self->cmdstats[cmd->id];
     size_t start = ctx->out->len;
     uint64_t t0;
     int64_t dur;
-
-    ctx->cmd = cmd;
-    ctx->core = self;
-    ctx->client = client;
-    ctx->now_ms = self->now_ms;
 
     if (ctx->cluster_slot >= 0 && migration_redirect(ctx)) {
         cs->rejected++;
@@ -312,8 +307,8 @@ int64_t core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx 
         cs->failed++;
         core_count_error(self, ctx->out->buf + start, ctx->out->len - start);
     }
-    if (client && !(cmd->flags & CMD_SKIP_SLOWLOG))
-        slowlog_push(self, client, ctx->argv, ctx->argc, dur);
+    if (ctx->client && !(cmd->flags & CMD_SKIP_SLOWLOG))
+        slowlog_push(self, ctx->client, ctx->argv, ctx->argc, dur);
     return dur;
 }
 
@@ -350,17 +345,20 @@ static void send_home(struct core *self, struct xreq *r)
 static void execute(struct core *self, struct xreq *r)
 {
     struct cmd_ctx ctx = {
+        .cmd = r->cmd,
         .argc = r->argc,
         .argv = r->argv,
         .db = r->db,
         .out = &r->out,
         .view = core_view(self, 0),
+        .core = self,
+        .now_ms = self->now_ms,
         .cluster_slot = r->cluster_slot,
         .asking = r->asking,
         .req = r,
     };
 
-    r->exec_us = core_exec(self, r->cmd, &ctx, NULL);
+    r->exec_us = core_exec(self, &ctx);
     if (!ctx.suspended)
         send_home(self, r);
 }

@@ -216,11 +216,11 @@ void core_send(struct core *self, struct xreq *r);
 /* Wake a core sleeping in its poll (cheap when it is awake). */
 void core_wake(struct core *target);
 
-/* Run a command here and now on this core with the given view: stats, OOM
- * check, slowlog. `client` is NULL for a request from another core; its origin
+/* Run ctx->cmd here and now on this core with ctx's view: stats, OOM check,
+ * slowlog. The caller fills the whole ctx (cmd, core = self, client, now_ms
+ * included). ctx->client is NULL for a request from another core; its origin
  * then logs it to the slowlog. Returns the execution time in µs. */
-int64_t core_exec(struct core *self, const struct cmd_spec *cmd, struct cmd_ctx *ctx,
-               struct client *client);
+int64_t core_exec(struct core *self, struct cmd_ctx *ctx);
 
 /* All-cores barrier. try_acquire returns 1 when every other core is parked and
  * this core may touch every shard; 0 when another core holds it (try again next
