@@ -38,6 +38,8 @@
 #define TCPOPT_NOP 1
 #define TCPOPT_MSS 2
 #define TCPOPT_WS 3
+#define TCPOPT_SACKOK 4             /* RFC 2018 2 */
+#define TCPOPT_SACK 5               /* RFC 2018 3 */
 #define TCPOPT_TS 8
 
 struct tcp_hdr_args {
@@ -161,12 +163,14 @@ static void tcp_hdr_build(struct tcp_conn *c)
 }
 
 /* A segment from the template: what tcp_frame + ip_output make of it, for
- * a synchronized connection whose peer MAC is known. */
+ * a synchronized connection whose peer MAC is known. xlen bytes of options
+ * at xopt (SACK blocks, a multiple of 4) follow the template's. */
 static struct rte_mbuf *tcp_frame_fast(struct tcp_conn *c, uint32_t seq, uint32_t len,
-                                       uint8_t flags, uint16_t wnd)
+                                       uint8_t flags, uint16_t wnd, const uint8_t *xopt,
+                                       uint32_t xlen)
 {
     struct net_stack *s = c->s;
-    uint32_t hlen = c->hdr_len;
+    uint32_t hlen = c->hdr_len + xlen;
     uint32_t l4len = hlen - NET_ETH_HLEN - NET_IP_HLEN + len;
     uint16_t tot = rte_cpu_to_be_16((uint16_t)(NET_IP_HLEN + l4len));
     struct rte_mbuf *m = net_alloc_frame(s, hlen + len);
@@ -182,6 +186,10 @@ static struct rte_mbuf *tcp_frame_fast(struct tcp_conn *c, uint32_t seq, uint32_
     memcpy(p, c->hdr, TCP_HDR_TMPL);
     ip = (struct rte_ipv4_hdr *)(p + NET_ETH_HLEN);
     th = (struct rte_tcp_hdr *)(ip + 1);
+    if (xlen != 0) {
+        memcpy(p + c->hdr_len, xopt, xlen);
+        th->data_off = (uint8_t)(((hlen - NET_ETH_HLEN - NET_IP_HLEN) / 4) << 4);
+    }
     ip->total_length = tot;
     th->sent_seq = rte_cpu_to_be_32(seq);
     th->recv_ack = rte_cpu_to_be_32(c->rcv_nxt);
@@ -215,20 +223,32 @@ static int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flag
 {
     struct net_stack *s = c->s;
     struct rte_mbuf *m;
+    uint8_t sopt[TCP_OPT_SACK_MAX];
+    uint32_t slen = 0;
     int fast;
 
     if (c->hdr_len == 0 && c->mac_ok && c->state >= TCP_ESTABLISHED)
         tcp_hdr_build(c);
+    /* RFC 2018 4: SACK blocks in every ACK while data waits out of order,
+     * as many as fit beside the payload within the MSS. */
+    if (c->nooo != 0 && c->sack_ok && (flags & (TCP_F_ACK | TCP_F_RST)) == TCP_F_ACK &&
+        len + 12 <= c->mss) {
+        unsigned room = (c->mss - len - 4) / 8;
+
+        slen = tcp_sack_option(c, sopt, room);
+    }
     fast = c->hdr_len != 0;
     if (fast) {
-        m = tcp_frame_fast(c, seq, len, flags, tcp_wnd_field(c));
+        m = tcp_frame_fast(c, seq, len, flags, tcp_wnd_field(c), sopt, slen);
     } else {
-        uint8_t opt[TCP_OPT_TS_LEN];
+        uint8_t opt[TCP_OPT_TS_LEN + TCP_OPT_SACK_MAX];
         struct tcp_hdr_args a = { .k = &c->key, .seq = seq, .ack = c->rcv_nxt, .flags = flags,
                                   .opt = opt };
 
         if (c->ts_ok)
             a.optlen = put_ts(opt, c);
+        memcpy(opt + a.optlen, sopt, slen);
+        a.optlen += slen;
         a.wnd = tcp_wnd_field(c);
         m = tcp_frame(s, &a, &c->sring, seq - c->snd_buf_seq, len);
     }
@@ -250,11 +270,12 @@ static int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flag
 void tcp_send_syn(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
-    uint8_t opt[20], *p = opt;
+    uint8_t opt[24], *p = opt;
     uint16_t mss = rte_cpu_to_be_16(s->cfg.mss);
     struct tcp_hdr_args a = { .k = &c->key, .seq = c->iss, .flags = TCP_F_SYN, .opt = opt };
     uint32_t win = c->rcv_space ? c->rcv_space : s->tcp.rbuf_cap;
     int active = c->state == TCP_SYN_SENT;
+    int sackok;
     struct rte_mbuf *m;
 
     *p++ = TCPOPT_MSS;
@@ -269,17 +290,32 @@ void tcp_send_syn(struct tcp_conn *c)
         *p++ = 3;
         *p++ = c->rcv_wscale;
     }
+    sackok = active ? s->cfg.sack : c->sack_ok;
     if (active ? s->cfg.timestamps : c->ts_ok) {
         uint32_t tsval = rte_cpu_to_be_32(tcp_now_ms(s) + c->ts_offset);
         uint32_t tsecr = rte_cpu_to_be_32(active ? 0 : c->ts_recent);
 
-        *p++ = TCPOPT_NOP;
-        *p++ = TCPOPT_NOP;
+        /* SACK-permitted takes the place of the two NOPs (RFC 2018 2,
+         * RFC 7323 appendix A) */
+        if (sackok) {
+            *p++ = TCPOPT_SACKOK;
+            *p++ = 2;
+            sackok = 0;
+        } else {
+            *p++ = TCPOPT_NOP;
+            *p++ = TCPOPT_NOP;
+        }
         *p++ = TCPOPT_TS;
         *p++ = 10;
         memcpy(p, &tsval, 4);
         memcpy(p + 4, &tsecr, 4);
         p += 8;
+    }
+    if (sackok) {
+        *p++ = TCPOPT_NOP;
+        *p++ = TCPOPT_NOP;
+        *p++ = TCPOPT_SACKOK;
+        *p++ = 2;
     }
     a.optlen = (uint32_t)(p - opt);
     if (!active) {
@@ -474,6 +510,193 @@ void tcp_send_probe(struct tcp_conn *c)
     c->rtt_timing = 0;
 }
 
+/* ---- SACK (RFC 2018) and SACK-based loss recovery (RFC 6675) ---------- */
+
+uint32_t tcp_sack_option(struct tcp_conn *c, uint8_t *p, unsigned max)
+{
+    unsigned lim = c->ts_ok ? TCP_SACK_BLOCKS_TS : TCP_SACK_BLOCKS;
+    unsigned n = 0, used = 0;        /* used: bit i, ooo[i] reported */
+    uint8_t *q = p + 4;
+
+    if (max > lim)
+        max = lim;
+    /* RFC 2018 4: the block of the newest segment first, then the blocks
+     * reported most recently, then any others, lowest first. */
+    for (unsigned r = 0; r < c->nsack_recent + c->nooo && n < max; r++) {
+        unsigned i;
+
+        if (r < c->nsack_recent) {
+            uint32_t seq = c->sack_recent[r];
+
+            for (i = 0; i < c->nooo; i++)
+                if (seq_ge(seq, c->ooo[i].lo) && seq_lt(seq, c->ooo[i].hi))
+                    break;
+        } else {
+            i = r - c->nsack_recent;
+        }
+        if (i >= c->nooo || (used & (1u << i)))
+            continue;
+        used |= 1u << i;
+        uint32_t be[2] = { rte_cpu_to_be_32(c->ooo[i].lo), rte_cpu_to_be_32(c->ooo[i].hi) };
+
+        memcpy(q, be, sizeof(be));
+        q += 8;
+        n++;
+    }
+    if (n == 0)
+        return 0;
+    p[0] = TCPOPT_NOP;
+    p[1] = TCPOPT_NOP;
+    p[2] = TCPOPT_SACK;
+    p[3] = (uint8_t)(2 + 8 * n);
+    c->s->cnt.tcp_sack_blocks_sent += n;
+    return 4 + 8 * n;
+}
+
+int tcp_sack_hole_lost(const struct tcp_conn *c, unsigned k)
+{
+    uint32_t bytes = 0;
+
+    if (c->nsacked - k >= TCP_DUPTHRESH)
+        return 1;
+    for (unsigned i = k; i < c->nsacked; i++)
+        bytes += c->sacked[i].hi - c->sacked[i].lo;
+    return bytes > (TCP_DUPTHRESH - 1) * (uint32_t)c->mss;
+}
+
+/* RFC 6675 4 SetPipe: bytes in flight by the scoreboard. Every hole below
+ * a SACKed range is either lost or not as a whole (the bytes SACKed above
+ * it are the same for each of its bytes); a byte of a hole counts once
+ * when not lost and once more when retransmitted (below high_rxt); the
+ * bytes above the last range are in flight. */
+static uint32_t tcp_sack_pipe(const struct tcp_conn *c)
+{
+    uint32_t start = c->snd_una, pipe = 0;
+    uint32_t rxt = seq_gt(c->high_rxt, c->snd_una) ? c->high_rxt : c->snd_una;
+
+    for (unsigned k = 0; k <= c->nsacked; k++) {
+        uint32_t end = k < c->nsacked ? c->sacked[k].lo : c->snd_max;
+
+        if (seq_lt(start, end)) {
+            if (k == c->nsacked || !tcp_sack_hole_lost(c, k))
+                pipe += end - start;
+            if (seq_gt(rxt, start))
+                pipe += (seq_lt(rxt, end) ? rxt : end) - start;
+        }
+        if (k < c->nsacked)
+            start = c->sacked[k].hi;
+    }
+    return pipe;
+}
+
+/* Resend [seq, seq + at most one MSS) of the hole ending at end. */
+static int tcp_sack_resend(struct tcp_conn *c, uint32_t seq, uint32_t end)
+{
+    struct net_stack *s = c->s;
+    uint32_t len;
+    int fin;
+
+    len = seg_extent(c, seq, min32(c->mss, end - seq), &fin);
+    if (len == 0 && !fin)
+        return 0;
+    if (tcp_xmit(c, seq, len, TCP_F_ACK | (fin ? TCP_F_FIN : 0)) != 0)
+        return 0;
+    c->high_rxt = seq + len + (uint32_t)fin;
+    c->rtt_timing = 0;              /* Karn */
+    s->cnt.tcp_retransmits++;
+    s->cnt.tcp_sack_retransmits++;
+    return 1;
+}
+
+/* RFC 6675 4 NextSeg, and the segment it picks sent. Returns 0 when
+ * nothing may go. */
+static int tcp_sack_next_seg(struct tcp_conn *c)
+{
+    uint32_t rxt = seq_gt(c->high_rxt, c->snd_una) ? c->high_rxt : c->snd_una;
+    uint32_t start = c->snd_una;
+    int pass;
+
+    /* (1) a lost hole's bytes above HighRxt; (2) new data; (3) any hole's
+     * bytes above HighRxt below the highest SACKed byte. Lost holes come
+     * first in sequence order (IsLost only weakens upward), so pass 0 may
+     * stop at the first hole that is not lost. */
+    for (pass = 0; pass < 2; pass++) {
+        start = c->snd_una;
+        for (unsigned k = 0; k < c->nsacked; k++) {
+            uint32_t end = c->sacked[k].lo;
+            uint32_t from = seq_gt(rxt, start) ? rxt : start;
+
+            if (pass == 0 && !tcp_sack_hole_lost(c, k))
+                break;
+            if (seq_lt(from, end))
+                return tcp_sack_resend(c, from, end);
+            start = c->sacked[k].hi;
+        }
+        if (pass == 0 && c->snd_nxt == c->snd_max && tcp_send_new_segment(c, c->mss))
+            return 1;
+    }
+    return 0;
+}
+
+void tcp_sack_output(struct tcp_conn *c)
+{
+    /* Bounded: at most a window's worth of segments per call anyway; the
+     * cap keeps one turn's work per connection finite whatever cwnd. */
+    for (unsigned i = 0; i < 64; i++) {
+        uint32_t pipe = tcp_sack_pipe(c);
+
+        if (pipe >= c->cwnd || c->cwnd - pipe < c->mss || !tcp_sack_next_seg(c))
+            break;
+        tcp_arm_loss_timer(c, 0);
+    }
+}
+
+void tcp_sack_enter_recovery(struct tcp_conn *c)
+{
+    struct net_stack *s = c->s;
+    uint32_t flight = c->snd_max - c->snd_una;
+    uint32_t end = c->nsacked ? c->sacked[0].lo : c->snd_max;
+
+    /* RFC 6675 5 (4): RecoveryPoint = HighData; ssthresh = cwnd = half
+     * the flight (RFC 5681 3.2 (2)); the first unSACKed segment at once */
+    c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
+    c->cwnd = c->ssthresh;
+    c->recover = c->snd_max;
+    c->in_recovery = 1;
+    c->high_rxt = c->snd_una;
+    c->loss &= (uint8_t)~(TCP_LOSS_PROBED | TCP_LOSS_PROBE_OLD);   /* recovery responds */
+    tcp_tlp_disarm(c);
+    if (seq_lt(c->snd_una, end))
+        tcp_sack_resend(c, c->snd_una, end);
+    s->cnt.tcp_fast_retransmits++;
+    s->cnt.tcp_sack_recoveries++;
+    tcp_mark_dirty(c);
+}
+
+/* After an RTO went back to snd_una: the next byte to resend is not in a
+ * SACKed range (go-back-N sends only what the peer lacks, RFC 6675 5.1);
+ * returns how many bytes from snd_nxt may go before the next range, and
+ * in *below the SACKed bytes under snd_nxt (not in flight). */
+static __attribute__((noinline)) uint32_t tcp_sack_skip(struct tcp_conn *c, uint32_t *below)
+{
+    uint32_t lim = UINT32_MAX;
+
+    *below = 0;
+    for (unsigned k = 0; k < c->nsacked; k++) {
+        const struct tcp_range *r = &c->sacked[k];
+
+        if (seq_le(r->lo, c->snd_nxt) && seq_gt(r->hi, c->snd_nxt))
+            c->snd_nxt = r->hi;
+        if (seq_le(r->hi, c->snd_nxt)) {
+            *below += r->hi - (seq_gt(r->lo, c->snd_una) ? r->lo : c->snd_una);
+        } else {
+            lim = r->lo - c->snd_nxt;
+            break;
+        }
+    }
+    return lim;
+}
+
 static void tcp_ack_if_owed(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
@@ -509,13 +732,23 @@ void tcp_output(struct tcp_conn *c)
     default:
         return;
     }
+    if (c->in_recovery && c->sack_ok) {
+        tcp_sack_output(c);
+        tcp_ack_if_owed(c);
+        return;
+    }
     while (!c->persist) {
+        uint32_t lim = UINT32_MAX, below = 0;
+
+        if (c->nsacked != 0 && seq_lt(c->snd_nxt, c->snd_max))
+            lim = tcp_sack_skip(c, &below);
+
         uint32_t off = c->snd_nxt - c->snd_buf_seq;
         uint32_t avail = off < c->sring.len ? c->sring.len - off : 0;
         uint32_t wnd = min32(c->snd_wnd, c->cwnd);
-        uint32_t flight = c->snd_nxt - c->snd_una;
+        uint32_t flight = c->snd_nxt - c->snd_una - below;
         uint32_t usable = wnd > flight ? wnd - flight : 0;
-        uint32_t len = min32(min32(avail, usable), c->mss);
+        uint32_t len = min32(min32(min32(avail, usable), c->mss), lim);
         /* Once the FIN is out snd_nxt is past it and this stays false. */
         int fin = c->fin_queued && c->snd_nxt + len == c->snd_buf_seq + c->sring.len;
 
@@ -527,7 +760,7 @@ void tcp_output(struct tcp_conn *c)
          * largest the peer offered. The ACK of what is in flight brings
          * us back here; with nothing in flight it goes now (the RFC's
          * override timeout, at zero). */
-        if (len < avail && len < c->mss && usable < c->max_sndwnd / 2 && flight > 0)
+        if (len < avail && len < c->mss && len != lim && usable < c->max_sndwnd / 2 && flight > 0)
             break;
         if (len > 0 && !c->rtt_timing && c->snd_nxt == c->snd_max) {
             c->rtt_timing = 1;

@@ -153,6 +153,9 @@ static void rexmt_fire(struct tcp_conn *c)
     c->in_recovery = 0;
     c->dupacks = 0;
     c->recover = c->snd_max;
+    /* RFC 6675 5.1: the receiver may have reneged; what it still holds it
+     * SACKs again with its next ACKs, and the resend skips that. */
+    c->nsacked = 0;
     /* RTO recovery; the timeout's response covers any probe's */
     c->loss = TCP_LOSS_RTO;
     c->rtt_timing = 0;                  /* Karn */
