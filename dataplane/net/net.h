@@ -114,6 +114,7 @@ struct net_counters {
     uint64_t tcp_limited_transmits;  /* new segments sent on dupacks 1-2 (RFC 3042) */
     uint64_t tcp_sack_recoveries;    /* entries into SACK loss recovery (RFC 6675) */
     uint64_t tcp_sack_retransmits;   /* ... segments it resent from the scoreboard */
+    uint64_t tcp_sack_rxt_lost;      /* ... of them resent again: the first was lost */
     uint64_t tcp_sack_blocks_sent;   /* SACK blocks in our ACKs (RFC 2018) */
     uint64_t tcp_sack_blocks_bad;    /* received blocks ignored: outside snd_una..snd_max */
     uint64_t tcp_probes_sent;        /* zero-window probes */

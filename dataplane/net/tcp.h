@@ -174,8 +174,15 @@ struct tcp_conn {
      * within [snd_una, snd_max]. high_rxt: RFC 6675 HighRxt, the end of
      * the highest range retransmitted in this recovery. */
     uint8_t nsacked;
+    uint8_t rescued;                 /* RFC 6675 4 (4) rescue sent in this recovery */
     struct tcp_range sacked[TCP_SACK_MAX];
     uint32_t high_rxt;
+    uint32_t lost_hi;                /* in recovery: unSACKed bytes below are lost */
+    /* The segment at rxt_una_seq was resent when snd_max was rxt_fence:
+     * bytes from the fence on SACKed while it is still unacknowledged
+     * left after it and arrived, so it was lost again (RFC 8985 6.2's
+     * rule, for the one retransmission that blocks the window). */
+    uint32_t rxt_una_seq, rxt_fence;
     /* RFC 7323 */
     uint32_t ts_recent, last_ack_sent, ts_offset;
     /* RFC 6298, microseconds */
@@ -322,6 +329,8 @@ void tcp_sack_enter_recovery(struct tcp_conn *c);
  * ranges, or more than DupThresh - 1 segments' bytes, SACKed above it. */
 int tcp_sack_hole_lost(const struct tcp_conn *c, unsigned k);
 void tcp_sack_output(struct tcp_conn *c);
+/* The retransmission at snd_una was lost (rxt_fence): once more. */
+void tcp_sack_rxt_lost(struct tcp_conn *c);
 /* The SACK blocks for an ACK sent now, at most max: RFC 2018 4 order.
  * Returns the option's length (0: none), the bytes at p. */
 uint32_t tcp_sack_option(struct tcp_conn *c, uint8_t *p, unsigned max);

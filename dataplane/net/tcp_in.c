@@ -465,10 +465,14 @@ static void tcp_sack_insert(struct tcp_conn *c, uint32_t lo, uint32_t hi)
 /* The SACK blocks of an ACK (snd_una already moved by it). Blocks at or
  * below snd_una are old news or D-SACKs (RFC 2883) and are passed over;
  * any other block not within [snd_una, snd_max] is bogus, ignored and
- * counted. Returns 1 when SACK recovery began here: enough was SACKed
- * above the first hole to call it lost (RFC 6675 5, IsLost(HighACK + 1)),
- * whatever the count of duplicate ACKs. */
-static __attribute__((noinline)) int tcp_sack_rcv(struct tcp_conn *c, const struct tcp_seg *g)
+ * counted. Returns 1 when SACK recovery began here, whatever the count of
+ * duplicate ACKs: enough was SACKed above the first hole to call it lost
+ * (RFC 6675 5, IsLost(HighACK + 1)), or a loss probe (probed: one was out
+ * before this ACK) arrived above a hole, which therefore left before it
+ * and did not arrive (RFC 8985 7.4.2 with 6.2). In recovery, a SACK for
+ * bytes sent after the retransmission at snd_una says it was lost. */
+static __attribute__((noinline)) int tcp_sack_rcv(struct tcp_conn *c, const struct tcp_seg *g,
+                                                  int probed)
 {
     struct net_stack *s = c->s;
 
@@ -485,8 +489,17 @@ static __attribute__((noinline)) int tcp_sack_rcv(struct tcp_conn *c, const stru
         }
         tcp_sack_insert(c, lo, hi);
     }
-    if (c->in_recovery || (c->loss & TCP_LOSS_RTO) || c->persist || c->nsacked == 0 ||
-        !tcp_sack_hole_lost(c, 0) || c->sacked[0].lo == c->snd_una)
+    if (c->nsacked == 0)
+        return 0;
+    if (c->in_recovery) {
+        if (c->snd_una == c->rxt_una_seq && seq_lt(c->snd_una, c->high_rxt) &&
+            seq_gt(c->sacked[c->nsacked - 1].hi, c->rxt_fence))
+            tcp_sack_rxt_lost(c);
+        return 0;
+    }
+    if ((c->loss & TCP_LOSS_RTO) || c->persist || c->sacked[0].lo == c->snd_una)
+        return 0;
+    if (!tcp_sack_hole_lost(c, 0) && !(probed && c->sacked[c->nsacked - 1].hi == c->tlp_end_seq))
         return 0;
     tcp_sack_enter_recovery(c);
     return 1;
@@ -613,7 +626,14 @@ static inline __attribute__((always_inline)) void tcp_new_ack(struct tcp_conn *c
             c->dupacks = 0;
         } else if (c->sack_ok) {
             /* RFC 6675 5 (C): the scoreboard and the pipe say what goes
-             * next, at the flush (tcp_mark_dirty below) */
+             * next, at the flush (tcp_mark_dirty below). A retransmission
+             * arrived: what was sent before it and is still missing is
+             * lost (RFC 8985 6.2), up to the recovery point. */
+            c->lost_hi = c->recover;
+            if (seq_lt(c->snd_una, c->high_rxt)) {
+                c->rxt_una_seq = c->snd_una;
+                c->rxt_fence = c->snd_max;
+            }
         } else {
             /* RFC 6582 3.2 (4) partial ACK: resend the next hole, deflate */
             tcp_retransmit_first(c);
@@ -664,10 +684,12 @@ static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn 
         return -1;
     }
     if (seq_gt(ack, c->snd_una)) {
+        int probed = c->loss & TCP_LOSS_PROBED;
+
         tcp_new_ack(c, ack);
         if (g->nsack != 0)
-            tcp_sack_rcv(c, g);
-    } else if (g->nsack != 0 && tcp_sack_rcv(c, g) != 0) {
+            tcp_sack_rcv(c, g, probed);
+    } else if (g->nsack != 0 && tcp_sack_rcv(c, g, c->loss & TCP_LOSS_PROBED) != 0) {
         /* RFC 6675 5: recovery began on the scoreboard alone */
     } else if ((c->loss & TCP_LOSS_PROBE_OLD) && ack == c->tlp_end_seq && g->len == 0 &&
              !(g->flags & TCP_F_FIN))

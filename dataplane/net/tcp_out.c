@@ -564,32 +564,52 @@ int tcp_sack_hole_lost(const struct tcp_conn *c, unsigned k)
     return bytes > (TCP_DUPTHRESH - 1) * (uint32_t)c->mss;
 }
 
-/* RFC 6675 4 SetPipe: bytes in flight by the scoreboard. Every hole below
- * a SACKed range is either lost or not as a whole (the bytes SACKed above
- * it are the same for each of its bytes); a byte of a hole counts once
- * when not lost and once more when retransmitted (below high_rxt); the
- * bytes above the last range are in flight. */
+/* Hole k of the scoreboard: [*lo, *hi) unSACKed, below range k (k ==
+ * nsacked: the tail above the last range, up to snd_max). Returns whether
+ * its bytes are lost. In recovery every hole below a SACKed range is: its
+ * bytes left before bytes that arrived, and recovery began only once
+ * DupThresh said this is loss, not reordering (RFC 8985 6.2's reordering
+ * window of zero in recovery, before any reordering was seen); and so are
+ * bytes below lost_hi (sent before a retransmission that arrived). Out of
+ * recovery: RFC 6675 IsLost. */
+static int tcp_sack_hole(const struct tcp_conn *c, unsigned k, uint32_t *lo, uint32_t *hi)
+{
+    *lo = k == 0 ? c->snd_una : c->sacked[k - 1].hi;
+    *hi = k < c->nsacked ? c->sacked[k].lo : c->snd_max;
+    if (!c->in_recovery)
+        return k < c->nsacked && tcp_sack_hole_lost(c, k);
+    if (k < c->nsacked)
+        return 1;
+    if (seq_lt(*lo, c->lost_hi)) {
+        if (seq_lt(c->lost_hi, *hi))
+            *hi = c->lost_hi;
+        return 1;
+    }
+    return 0;
+}
+
+/* RFC 6675 4 SetPipe: bytes in flight by the scoreboard. Every byte of a
+ * hole counts once when not lost and once more when retransmitted (below
+ * high_rxt); a lost tail cut at lost_hi leaves the rest of it in flight. */
 static uint32_t tcp_sack_pipe(const struct tcp_conn *c)
 {
-    uint32_t start = c->snd_una, pipe = 0;
     uint32_t rxt = seq_gt(c->high_rxt, c->snd_una) ? c->high_rxt : c->snd_una;
+    uint32_t pipe = 0, lo, hi;
 
     for (unsigned k = 0; k <= c->nsacked; k++) {
         uint32_t end = k < c->nsacked ? c->sacked[k].lo : c->snd_max;
 
-        if (seq_lt(start, end)) {
-            if (k == c->nsacked || !tcp_sack_hole_lost(c, k))
-                pipe += end - start;
-            if (seq_gt(rxt, start))
-                pipe += (seq_lt(rxt, end) ? rxt : end) - start;
-        }
-        if (k < c->nsacked)
-            start = c->sacked[k].hi;
+        if (!tcp_sack_hole(c, k, &lo, &hi))
+            hi = lo;
+        if (seq_lt(hi, end))
+            pipe += end - hi;               /* the part not lost */
+        if (seq_gt(rxt, lo) && seq_lt(lo, end))
+            pipe += (seq_lt(rxt, end) ? rxt : end) - lo;
     }
     return pipe;
 }
 
-/* Resend [seq, seq + at most one MSS) of the hole ending at end. */
+/* Resend [seq, seq + at most one MSS) of a hole ending at end. */
 static int tcp_sack_resend(struct tcp_conn *c, uint32_t seq, uint32_t end)
 {
     struct net_stack *s = c->s;
@@ -601,7 +621,13 @@ static int tcp_sack_resend(struct tcp_conn *c, uint32_t seq, uint32_t end)
         return 0;
     if (tcp_xmit(c, seq, len, TCP_F_ACK | (fin ? TCP_F_FIN : 0)) != 0)
         return 0;
-    c->high_rxt = seq + len + (uint32_t)fin;
+    if (seq_gt(seq + len + (uint32_t)fin, c->high_rxt))
+        c->high_rxt = seq + len + (uint32_t)fin;
+    if (seq == c->snd_una) {
+        /* what leaves after this and arrives says it arrived or not */
+        c->rxt_una_seq = seq;
+        c->rxt_fence = c->snd_max;
+    }
     c->rtt_timing = 0;              /* Karn */
     s->cnt.tcp_retransmits++;
     s->cnt.tcp_sack_retransmits++;
@@ -613,27 +639,44 @@ static int tcp_sack_resend(struct tcp_conn *c, uint32_t seq, uint32_t end)
 static int tcp_sack_next_seg(struct tcp_conn *c)
 {
     uint32_t rxt = seq_gt(c->high_rxt, c->snd_una) ? c->high_rxt : c->snd_una;
-    uint32_t start = c->snd_una;
-    int pass;
+    uint32_t lo, hi;
 
-    /* (1) a lost hole's bytes above HighRxt; (2) new data; (3) any hole's
-     * bytes above HighRxt below the highest SACKed byte. Lost holes come
-     * first in sequence order (IsLost only weakens upward), so pass 0 may
-     * stop at the first hole that is not lost. */
-    for (pass = 0; pass < 2; pass++) {
-        start = c->snd_una;
-        for (unsigned k = 0; k < c->nsacked; k++) {
-            uint32_t end = c->sacked[k].lo;
-            uint32_t from = seq_gt(rxt, start) ? rxt : start;
+    /* (1) lost bytes above HighRxt */
+    for (unsigned k = 0; k <= c->nsacked; k++) {
+        if (!tcp_sack_hole(c, k, &lo, &hi))
+            continue;
+        if (seq_gt(rxt, lo))
+            lo = rxt;
+        if (seq_lt(lo, hi))
+            return tcp_sack_resend(c, lo, hi);
+    }
+    /* (2) new data */
+    if (c->snd_nxt == c->snd_max && tcp_send_new_segment(c, c->mss))
+        return 1;
+    /* (3) unSACKed bytes above HighRxt below the highest SACKed byte: the
+     * holes are all lost in recovery, (1) took them. (4) the rescue: once
+     * per recovery, the segment ending at the highest unSACKed byte when
+     * not resent yet, so that a lost tail draws an ACK. */
+    if (!c->rescued) {
+        uint32_t data_end = c->snd_buf_seq + c->sring.len;
+        uint32_t top = c->nsacked && c->sacked[c->nsacked - 1].hi == c->snd_max
+                           ? c->sacked[c->nsacked - 1].lo : c->snd_max;
+        uint32_t end = seq_lt(top, data_end) ? top : data_end;
+        uint32_t from = seq_gt(end - min32(c->mss, end - rxt), rxt) ? end - min32(c->mss, end - rxt) : rxt;
+        uint32_t len;
+        int fin;
 
-            if (pass == 0 && !tcp_sack_hole_lost(c, k))
-                break;
-            if (seq_lt(from, end))
-                return tcp_sack_resend(c, from, end);
-            start = c->sacked[k].hi;
-        }
-        if (pass == 0 && c->snd_nxt == c->snd_max && tcp_send_new_segment(c, c->mss))
+        if (!seq_gt(top, rxt))
+            return 0;
+        c->rescued = 1;
+        len = seg_extent(c, from, seq_gt(end, from) ? end - from : 0, &fin);
+        if ((len != 0 || fin) &&
+            tcp_xmit(c, from, len, TCP_F_ACK | (fin ? TCP_F_FIN : 0)) == 0) {
+            c->rtt_timing = 0;
+            c->s->cnt.tcp_retransmits++;
+            c->s->cnt.tcp_sack_retransmits++;
             return 1;
+        }
     }
     return 0;
 }
@@ -663,13 +706,25 @@ void tcp_sack_enter_recovery(struct tcp_conn *c)
     c->cwnd = c->ssthresh;
     c->recover = c->snd_max;
     c->in_recovery = 1;
+    c->rescued = 0;
     c->high_rxt = c->snd_una;
+    c->lost_hi = c->snd_una;
     c->loss &= (uint8_t)~(TCP_LOSS_PROBED | TCP_LOSS_PROBE_OLD);   /* recovery responds */
     tcp_tlp_disarm(c);
     if (seq_lt(c->snd_una, end))
         tcp_sack_resend(c, c->snd_una, end);
     s->cnt.tcp_fast_retransmits++;
     s->cnt.tcp_sack_recoveries++;
+    tcp_mark_dirty(c);
+}
+
+void tcp_sack_rxt_lost(struct tcp_conn *c)
+{
+    uint32_t end = c->nsacked ? c->sacked[0].lo : c->snd_max;
+
+    c->s->cnt.tcp_sack_rxt_lost++;
+    if (seq_lt(c->snd_una, end))
+        tcp_sack_resend(c, c->snd_una, end);
     tcp_mark_dirty(c);
 }
 
