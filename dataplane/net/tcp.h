@@ -175,6 +175,7 @@ struct tcp_conn {
      * the highest range retransmitted in this recovery. */
     uint8_t nsacked;
     uint8_t rescued;                 /* RFC 6675 4 (4) rescue sent in this recovery */
+    uint8_t rxt_probed;              /* the probe timer resent rxt_una_seq's segment */
     struct tcp_range sacked[TCP_SACK_MAX];
     uint32_t high_rxt;
     uint32_t lost_hi;                /* in recovery: unSACKed bytes below are lost */

@@ -1,18 +1,25 @@
 /* tcp_in — segment arrival (RFC 9293 3.10.7): header checks, options,
  * passive open with a bounded half-open table, SYN_SENT processing, the
  * acceptability test, PAWS (RFC 7323), RST and SYN per RFC 5961, ACK
- * processing with NewReno (RFC 5681, RFC 6582), limited transmit (RFC
- * 3042), early retransmit (RFC 5827) and the ACK side of loss probes (RFC
- * 8985 7.4), in-order and out-of-order data into the receive ring (an ACK
- * at once for out-of-order data and gap fills, and for every second full
- * segment, RFC 5681 4.2), FIN; and delivery to the app.
+ * processing with SACK (RFC 2018: options, the sender's scoreboard, RFC
+ * 6675 recovery entered here and run by tcp_out.c) or, when the peer did
+ * not offer it, NewReno (RFC 5681, RFC 6582); limited transmit (RFC 3042),
+ * early retransmit (RFC 5827) and the ACK side of loss probes (RFC 8985
+ * 7.4), in-order and out-of-order data into the receive ring (an ACK at
+ * once for out-of-order data and gap fills, and for every second full
+ * segment, RFC 5681 4.2; SACK blocks with it, tcp_out.c), FIN; and
+ * delivery to the app.
  *
  * Loss recovery without SACK: the RTO (200 ms floor) is the last resort.
  * Measured on the 2%-loss phase of tests/e2e/test_dpdk.py (100,000 keys
  * through python3-redis): 135-150 RTOs and ~35 s before probes, limited
  * and early retransmit and the per-burst ACKs, 10-12 RTOs and ~9 s after;
  * what remains is mostly a fast retransmission lost again, which NewReno
- * can only leave to the RTO.
+ * can only leave to the RTO. With SACK a retransmission lost again is
+ * seen when bytes sent after it are SACKed (rxt_fence), and a hole below
+ * a SACKed loss probe starts recovery at once. The scoreboard is a fixed
+ * array per connection (TCP_SACK_MAX ranges): nothing is allocated per
+ * segment, and a full board only forgets the highest range.
  *
  * Call chain: ip_input → tcp_input → tcp_listen_input | tcp_synsent_input |
  *             tcp_fast_input (header prediction) | tcp_conn_input →
@@ -633,6 +640,7 @@ static inline __attribute__((always_inline)) void tcp_new_ack(struct tcp_conn *c
             if (seq_lt(c->snd_una, c->high_rxt)) {
                 c->rxt_una_seq = c->snd_una;
                 c->rxt_fence = c->snd_max;
+                c->rxt_probed = 0;
             }
         } else {
             /* RFC 6582 3.2 (4) partial ACK: resend the next hole, deflate */

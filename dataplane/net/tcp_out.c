@@ -8,6 +8,8 @@
  *             (header template) | ip_output (before the template can exist)
  *             tcp_input / tcp_timer_fire → tcp_send_ack, tcp_retransmit_first,
  *             tcp_send_probe, tcp_send_loss_probe, tcp_send_new_segment
+ *             tcp_output (in SACK recovery) → tcp_sack_output → NextSeg →
+ *             tcp_xmit (holes, RFC 6675) | tcp_send_new_segment
  *             app → net_tcp_send (copy into the ring, mark dirty)
  * Owner: the stack's data core.
  *
@@ -22,7 +24,14 @@
  * flags, window, timestamps, lengths; the IPv4 checksum is the template's
  * sum plus the length, the TCP checksum one pass over header and payload
  * from the template's pseudo-header sum. The bytes are those the general
- * path (tcp_frame, ip_fill, eth_output) writes. */
+ * path (tcp_frame, ip_fill, eth_output) writes. SACK blocks (RFC 2018),
+ * only while out-of-order data waits, follow the template's options: the
+ * template stays what nearly every segment needs.
+ *
+ * SACK recovery (RFC 6675) keeps no per-segment state: the scoreboard is
+ * the SACKed ranges (tcp.h), the holes between them are what is missing,
+ * and the pipe is recomputed from them per segment sent (at most
+ * TCP_SACK_MAX + 1 holes, a few dozen instructions). */
 #include <errno.h>
 #include <string.h>
 
@@ -707,6 +716,7 @@ void tcp_sack_enter_recovery(struct tcp_conn *c)
     c->recover = c->snd_max;
     c->in_recovery = 1;
     c->rescued = 0;
+    c->rxt_probed = 0;
     c->high_rxt = c->snd_una;
     c->lost_hi = c->snd_una;
     c->loss &= (uint8_t)~(TCP_LOSS_PROBED | TCP_LOSS_PROBE_OLD);   /* recovery responds */
