@@ -664,12 +664,17 @@ static int tcp_sack_next_seg(struct tcp_conn *c)
         return 1;
     /* (3) unSACKed bytes above HighRxt below the highest SACKed byte: the
      * holes are all lost in recovery, (1) took them. (4) the rescue: once
-     * per recovery, the segment ending at the highest unSACKed byte when
-     * not resent yet, so that a lost tail draws an ACK. */
+     * per recovery, the segment ending at the highest unSACKed byte sent
+     * before recovery, when not resent yet, so that a lost tail draws an
+     * ACK (what recovery sent new is younger than any loss it repairs). */
     if (!c->rescued) {
         uint32_t data_end = c->snd_buf_seq + c->sring.len;
-        uint32_t top = c->nsacked && c->sacked[c->nsacked - 1].hi == c->snd_max
-                           ? c->sacked[c->nsacked - 1].lo : c->snd_max;
+        uint32_t top = c->recover;
+
+        for (unsigned k = c->nsacked; k-- > 0;) {
+            if (seq_lt(c->sacked[k].lo, top) && seq_ge(c->sacked[k].hi, top))
+                top = c->sacked[k].lo;
+        }
         uint32_t end = seq_lt(top, data_end) ? top : data_end;
         uint32_t from = seq_gt(end - min32(c->mss, end - rxt), rxt) ? end - min32(c->mss, end - rxt) : rxt;
         uint32_t len;

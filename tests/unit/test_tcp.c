@@ -3697,6 +3697,162 @@ static void test_sack_cleared_on_rto(void **state)
     fp_free(f);
 }
 
+static void test_sack_lost_retransmission(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[11 * MSS_TS];
+    const uint32_t M = MSS_TS;
+    uint32_t base;
+    int again = 0;
+
+    (void)state;
+    fill(d, sizeof(d), 28);
+    peer_init(&p, f, 50117, 1);
+    p.sack = 1;
+    fc = accept_conn(&p);
+    base = p.ack;
+    assert_int_equal(send_and_take(&p, fc, d, 10 * M), 10);
+    /* segment 0 lost: recovery resends it, then new data as the pipe drains */
+    peer_sack(&p, base, 1, M, 2 * M);
+    peer_sack(&p, base, 1, M, 3 * M);
+    peer_sack(&p, base, 1, M, 4 * M);
+    assert_true(fc->c->in_recovery);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base);
+    assert_int_equal(fc->c->rxt_fence, base + 10 * M);
+    /* the app writes more; the pipe (resent 0, 4..9 in flight) holds it */
+    assert_int_equal(net_tcp_send(fc->c, d + 10 * M, M), (ssize_t)M);
+    fp_flush(f);
+    expect_nothing(f);
+    peer_sack(&p, base, 1, M, 10 * M);
+    while (peer_rx(&p, &g))
+        assert_int_equal(g.seq, base + 10 * M);          /* new data only */
+    assert_true(seq_gt(fc->c->snd_max, base + 10 * M));
+    assert_int_equal(cnt(f)->tcp_sack_rxt_lost, 0);
+    /* segment 10, sent after the retransmission, arrives; 0 still missing:
+     * the retransmission was lost and goes again */
+    peer_sack(&p, base, 1, M, 11 * M);
+    assert_int_equal(cnt(f)->tcp_sack_rxt_lost, 1);
+    while (peer_rx(&p, &g))
+        again |= g.seq == base;
+    assert_true(again);
+    /* a repeat of that SACK does not send it a third time */
+    peer_sack(&p, base, 1, M, 11 * M);
+    assert_int_equal(cnt(f)->tcp_sack_rxt_lost, 1);
+    fp_drain(f);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+static void test_sack_probe_starts_recovery(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[4 * MSS_TS];
+    const uint32_t M = MSS_TS;
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 29);
+    peer_init(&p, f, 50118, 1);
+    p.sack = 1;
+    fc = accept_conn_rtt(&p, 10 * MS);
+    base = p.ack;
+    assert_int_equal(send_and_take(&p, fc, d, sizeof(d)), 4);
+    /* 0 arrives; 1, 2, 3 lost: one ACK, no duplicates */
+    p.ack = base + M;
+    peer_ack(&p);
+    expect_nothing(f);
+    fp_advance(f, 25 * MS);                 /* PTO: 2 SRTT */
+    assert_int_equal(cnt(f)->tcp_tlp_sent, 1);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + 3 * M);  /* the last segment again */
+    expect_nothing(f);
+    /* the probe arrives above the hole: 1 and 2 left before it and are
+     * lost (RFC 8985 7.4.2), recovery resends both at once */
+    peer_sack(&p, base, 1, 3 * M, 4 * M);
+    assert_true(fc->c->in_recovery);
+    assert_int_equal(cnt(f)->tcp_sack_recoveries, 1);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + M);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + 2 * M);
+    expect_nothing(f);
+    p.ack = base + 4 * M;
+    peer_ack(&p);
+    assert_false(fc->c->in_recovery);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 0);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    fp_free(f);
+}
+
+static void test_sack_partial_ack_and_probe_timer(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[10 * MSS_TS];
+    const uint32_t M = MSS_TS;
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 30);
+    peer_init(&p, f, 50119, 1);
+    p.sack = 1;
+    fc = accept_conn_rtt(&p, 10 * MS);
+    base = p.ack;
+    assert_int_equal(send_and_take(&p, fc, d, sizeof(d)), 10);
+    /* 0 and 5..9 lost; 1..4 SACKed: recovery resends 0 */
+    peer_sack(&p, base, 1, M, 2 * M);
+    peer_sack(&p, base, 1, M, 3 * M);
+    peer_sack(&p, base, 1, M, 4 * M);
+    assert_true(fc->c->in_recovery);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base);
+    peer_sack(&p, base, 1, M, 5 * M);
+    fp_drain(f);
+    /* the resent 0 arrives: a partial ACK to 5. 5..9 left before it and
+     * are lost: resent as the pipe allows, 5 first */
+    p.ack = base + 5 * M;
+    peer_ack(&p);
+    assert_true(fc->c->in_recovery);
+    assert_int_equal(fc->c->lost_hi, base + 10 * M);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + 5 * M);
+    while (peer_rx(&p, &g))
+        assert_true(seq_gt(g.seq, base + 5 * M) && seq_lt(g.seq, base + 10 * M));
+    /* nothing comes back for a probe timeout: the segment at snd_una goes
+     * once more, then only the RTO is left */
+    fp_advance(f, 25 * MS);
+    assert_int_equal(cnt(f)->tcp_sack_rxt_lost, 1);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + 5 * M);
+    expect_nothing(f);
+    fp_advance(f, 25 * MS);
+    expect_nothing(f);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 0);
+    fp_advance(f, 250 * MS);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 1);
+    assert_false(fc->c->in_recovery);
+    assert_int_equal(fc->c->nsacked, 0);
+    fp_drain(f);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    fp_free(f);
+}
+
 static void test_no_sack_peer_unchanged(void **state)
 {
     struct fp *f = fp_new(NULL, 0);
@@ -3835,6 +3991,9 @@ int main(void)
         cmocka_unit_test(test_sack_lost_by_scoreboard_alone),
         cmocka_unit_test(test_sack_bogus_blocks_ignored),
         cmocka_unit_test(test_sack_cleared_on_rto),
+        cmocka_unit_test(test_sack_lost_retransmission),
+        cmocka_unit_test(test_sack_probe_starts_recovery),
+        cmocka_unit_test(test_sack_partial_ack_and_probe_timer),
         cmocka_unit_test(test_no_sack_peer_unchanged),
         cmocka_unit_test(test_drop_counters_covered),
     };
