@@ -3523,8 +3523,11 @@ static void test_sack_retransmits_only_holes(void **state)
 
     (void)state;
     fill(d, sizeof(d), 23);
+    f->isn_set = 1;
+    f->isn = 0xFFFFE000u;                       /* our sequence space wraps in segment 5 */
     peer_init(&p, f, 50112, 0xFFFFF000u);
     base = sack_ten(f, &p, &fc, d);
+    assert_true(base + 10 * M < base);
     /* segments 1 and 4 lost; 0 arrives, then 2, 3, 5 */
     p.ack = base + M;
     peer_ack(&p);
