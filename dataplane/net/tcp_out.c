@@ -669,24 +669,21 @@ static int tcp_sack_next_seg(struct tcp_conn *c)
      * ACK (what recovery sent new is younger than any loss it repairs). */
     if (!c->rescued) {
         uint32_t data_end = c->snd_buf_seq + c->sring.len;
-        uint32_t top = c->recover;
-
-        for (unsigned k = c->nsacked; k-- > 0;) {
-            if (seq_lt(c->sacked[k].lo, top) && seq_ge(c->sacked[k].hi, top))
-                top = c->sacked[k].lo;
-        }
-        uint32_t end = seq_lt(top, data_end) ? top : data_end;
-        uint32_t from = seq_gt(end - min32(c->mss, end - rxt), rxt) ? end - min32(c->mss, end - rxt) : rxt;
-        uint32_t len;
+        uint32_t top = c->recover, end, from, len;
         int fin;
 
+        for (unsigned k = c->nsacked; k-- > 0;)
+            if (seq_lt(c->sacked[k].lo, top) && seq_ge(c->sacked[k].hi, top))
+                top = c->sacked[k].lo;
         if (!seq_gt(top, rxt))
             return 0;
+        end = seq_lt(top, data_end) ? top : data_end;   /* a FIN rides along (seg_extent) */
+        from = seq_gt(end, rxt) && end - rxt > c->mss ? end - c->mss : rxt;
         c->rescued = 1;
         len = seg_extent(c, from, seq_gt(end, from) ? end - from : 0, &fin);
         if ((len != 0 || fin) &&
             tcp_xmit(c, from, len, TCP_F_ACK | (fin ? TCP_F_FIN : 0)) == 0) {
-            c->rtt_timing = 0;
+            c->rtt_timing = 0;              /* Karn */
             c->s->cnt.tcp_retransmits++;
             c->s->cnt.tcp_sack_retransmits++;
             return 1;
