@@ -330,7 +330,8 @@ void tcp_sack_enter_recovery(struct tcp_conn *c);
  * ranges, or more than DupThresh - 1 segments' bytes, SACKed above it. */
 int tcp_sack_hole_lost(const struct tcp_conn *c, unsigned k);
 void tcp_sack_output(struct tcp_conn *c);
-/* The retransmission at snd_una was lost (rxt_fence): once more. */
+/* The retransmission at snd_una was lost (rxt_fence): once more. Timers
+ * are the caller's. */
 void tcp_sack_rxt_lost(struct tcp_conn *c);
 /* The SACK blocks for an ACK sent now, at most max: RFC 2018 4 order.
  * Returns the option's length (0: none), the bytes at p. */

@@ -500,8 +500,10 @@ static __attribute__((noinline)) int tcp_sack_rcv(struct tcp_conn *c, const stru
         return 0;
     if (c->in_recovery) {
         if (c->snd_una == c->rxt_una_seq && seq_lt(c->snd_una, c->high_rxt) &&
-            seq_gt(c->sacked[c->nsacked - 1].hi, c->rxt_fence))
+            seq_gt(c->sacked[c->nsacked - 1].hi, c->rxt_fence)) {
             tcp_sack_rxt_lost(c);
+            tcp_arm_loss_timer(c, 0);
+        }
         return 0;
     }
     if ((c->loss & TCP_LOSS_RTO) || c->persist || c->sacked[0].lo == c->snd_una)

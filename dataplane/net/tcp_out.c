@@ -723,8 +723,8 @@ void tcp_sack_enter_recovery(struct tcp_conn *c)
     c->lost_hi = c->snd_una;
     c->loss &= (uint8_t)~(TCP_LOSS_PROBED | TCP_LOSS_PROBE_OLD);   /* recovery responds */
     tcp_tlp_disarm(c);
-    if (seq_lt(c->snd_una, end))
-        tcp_sack_resend(c, c->snd_una, end);
+    if (seq_lt(c->snd_una, end) && tcp_sack_resend(c, c->snd_una, end))
+        tcp_arm_loss_timer(c, 0);       /* its probe timer (tcp_timer.c), the RTO kept */
     s->cnt.tcp_fast_retransmits++;
     s->cnt.tcp_sack_recoveries++;
     tcp_mark_dirty(c);

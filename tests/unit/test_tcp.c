@@ -3605,10 +3605,18 @@ static void test_sack_lost_by_scoreboard_alone(void **state)
     assert_int_equal(peer_rx(&p, &g), 1);
     assert_int_equal(g.seq, base);
     expect_nothing(f);
+    /* no answer for a probe timeout (2 ms at this RTT): once more, once */
+    fp_advance(f, 3 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base);
+    assert_int_equal(cnt(f)->tcp_sack_rxt_lost, 1);
+    fp_advance(f, 10 * MS);
+    expect_nothing(f);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 0);
     p.ack = base + 10 * M;
     peer_ack(&p);
     assert_false(fc->c->in_recovery);
-    assert_int_equal(cnt(f)->tcp_retransmits, 1);
+    assert_int_equal(cnt(f)->tcp_retransmits, 2);
     net_tcp_abort(fc->c);
     fp_flush(f);
     fp_drain(f);
