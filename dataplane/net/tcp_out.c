@@ -172,14 +172,12 @@ static void tcp_hdr_build(struct tcp_conn *c)
 }
 
 /* A segment from the template: what tcp_frame + ip_output make of it, for
- * a synchronized connection whose peer MAC is known. xlen bytes of options
- * at xopt (SACK blocks, a multiple of 4) follow the template's. */
+ * a synchronized connection whose peer MAC is known. */
 static struct rte_mbuf *tcp_frame_fast(struct tcp_conn *c, uint32_t seq, uint32_t len,
-                                       uint8_t flags, uint16_t wnd, const uint8_t *xopt,
-                                       uint32_t xlen)
+                                       uint8_t flags, uint16_t wnd)
 {
     struct net_stack *s = c->s;
-    uint32_t hlen = c->hdr_len + xlen;
+    uint32_t hlen = c->hdr_len;
     uint32_t l4len = hlen - NET_ETH_HLEN - NET_IP_HLEN + len;
     uint16_t tot = rte_cpu_to_be_16((uint16_t)(NET_IP_HLEN + l4len));
     struct rte_mbuf *m = net_alloc_frame(s, hlen + len);
@@ -195,10 +193,6 @@ static struct rte_mbuf *tcp_frame_fast(struct tcp_conn *c, uint32_t seq, uint32_
     memcpy(p, c->hdr, TCP_HDR_TMPL);
     ip = (struct rte_ipv4_hdr *)(p + NET_ETH_HLEN);
     th = (struct rte_tcp_hdr *)(ip + 1);
-    if (xlen != 0) {
-        memcpy(p + c->hdr_len, xopt, xlen);
-        th->data_off = (uint8_t)(((hlen - NET_ETH_HLEN - NET_IP_HLEN) / 4) << 4);
-    }
     ip->total_length = tot;
     th->sent_seq = rte_cpu_to_be_32(seq);
     th->recv_ack = rte_cpu_to_be_32(c->rcv_nxt);
@@ -227,37 +221,47 @@ static struct rte_mbuf *tcp_frame_fast(struct tcp_conn *c, uint32_t seq, uint32_
     return m;
 }
 
+/* A segment with SACK blocks (RFC 2018 4: in every ACK while data waits
+ * out of order, as many as fit beside the payload within the MSS), by the
+ * general path: the template holds what nearly every segment needs, and
+ * out of line this costs the others one test. */
+static __attribute__((noinline)) struct rte_mbuf *tcp_frame_sack(struct tcp_conn *c, uint32_t seq,
+                                                                 uint32_t len, uint8_t flags)
+{
+    uint8_t opt[TCP_OPT_TS_LEN + TCP_OPT_SACK_MAX];
+    struct tcp_hdr_args a = { .k = &c->key, .seq = seq, .ack = c->rcv_nxt, .flags = flags,
+                              .opt = opt };
+
+    if (c->ts_ok)
+        a.optlen = put_ts(opt, c);
+    a.optlen += tcp_sack_option(c, opt + a.optlen, (c->mss - len - 4) / 8);
+    a.wnd = tcp_wnd_field(c);
+    return tcp_frame(c->s, &a, &c->sring, seq - c->snd_buf_seq, len);
+}
+
 /* One segment of the connection: [seq, seq+len) from the ring plus flags. */
 static int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 {
     struct net_stack *s = c->s;
     struct rte_mbuf *m;
-    uint8_t sopt[TCP_OPT_SACK_MAX];
-    uint32_t slen = 0;
     int fast;
 
     if (c->hdr_len == 0 && c->mac_ok && c->state >= TCP_ESTABLISHED)
         tcp_hdr_build(c);
-    /* RFC 2018 4: SACK blocks in every ACK while data waits out of order,
-     * as many as fit beside the payload within the MSS. */
+    fast = c->hdr_len != 0;
     if (c->nooo != 0 && c->sack_ok && (flags & (TCP_F_ACK | TCP_F_RST)) == TCP_F_ACK &&
         len + 12 <= c->mss) {
-        unsigned room = (c->mss - len - 4) / 8;
-
-        slen = tcp_sack_option(c, sopt, room);
-    }
-    fast = c->hdr_len != 0;
-    if (fast) {
-        m = tcp_frame_fast(c, seq, len, flags, tcp_wnd_field(c), sopt, slen);
+        m = tcp_frame_sack(c, seq, len, flags);
+        fast = 0;
+    } else if (fast) {
+        m = tcp_frame_fast(c, seq, len, flags, tcp_wnd_field(c));
     } else {
-        uint8_t opt[TCP_OPT_TS_LEN + TCP_OPT_SACK_MAX];
+        uint8_t opt[TCP_OPT_TS_LEN];
         struct tcp_hdr_args a = { .k = &c->key, .seq = seq, .ack = c->rcv_nxt, .flags = flags,
                                   .opt = opt };
 
         if (c->ts_ok)
             a.optlen = put_ts(opt, c);
-        memcpy(opt + a.optlen, sopt, slen);
-        a.optlen += slen;
         a.wnd = tcp_wnd_field(c);
         m = tcp_frame(s, &a, &c->sring, seq - c->snd_buf_seq, len);
     }
@@ -740,28 +744,43 @@ void tcp_sack_rxt_lost(struct tcp_conn *c)
     tcp_mark_dirty(c);
 }
 
-/* After an RTO went back to snd_una: the next byte to resend is not in a
- * SACKed range (go-back-N sends only what the peer lacks, RFC 6675 5.1);
- * returns how many bytes from snd_nxt may go before the next range, and
- * in *below the SACKed bytes under snd_nxt (not in flight). */
-static __attribute__((noinline)) uint32_t tcp_sack_skip(struct tcp_conn *c, uint32_t *below)
+/* After an RTO went back to snd_una, with SACK information come back
+ * since: resend only what the peer lacks (RFC 6675 5.1 allows keeping
+ * it), as cwnd allows, SACKed bytes not counted in flight. Returns 0 when
+ * snd_nxt reached snd_max (new data may follow), 1 when it stopped short. */
+static __attribute__((noinline)) int tcp_sack_gbn(struct tcp_conn *c)
 {
-    uint32_t lim = UINT32_MAX;
+    while (seq_lt(c->snd_nxt, c->snd_max)) {
+        uint32_t lim = c->snd_max - c->snd_nxt, below = 0, wnd, flight, len;
+        int fin;
 
-    *below = 0;
-    for (unsigned k = 0; k < c->nsacked; k++) {
-        const struct tcp_range *r = &c->sacked[k];
+        for (unsigned k = 0; k < c->nsacked; k++) {
+            const struct tcp_range *r = &c->sacked[k];
 
-        if (seq_le(r->lo, c->snd_nxt) && seq_gt(r->hi, c->snd_nxt))
-            c->snd_nxt = r->hi;
-        if (seq_le(r->hi, c->snd_nxt)) {
-            *below += r->hi - (seq_gt(r->lo, c->snd_una) ? r->lo : c->snd_una);
-        } else {
-            lim = r->lo - c->snd_nxt;
-            break;
+            if (seq_le(r->lo, c->snd_nxt) && seq_gt(r->hi, c->snd_nxt))
+                c->snd_nxt = r->hi;
+            if (seq_gt(r->hi, c->snd_nxt)) {
+                lim = r->lo - c->snd_nxt;
+                break;
+            }
+            below += r->hi - (seq_gt(r->lo, c->snd_una) ? r->lo : c->snd_una);
         }
+        if (!seq_lt(c->snd_nxt, c->snd_max))
+            return 0;
+        wnd = min32(c->snd_wnd, c->cwnd);
+        flight = c->snd_nxt - c->snd_una - below;
+        if (flight >= wnd)
+            return 1;
+        len = seg_extent(c, c->snd_nxt, min32(min32(wnd - flight, c->mss), lim), &fin);
+        if ((len == 0 && !fin) ||
+            tcp_xmit(c, c->snd_nxt, len, TCP_F_ACK | (fin ? TCP_F_FIN : 0)) != 0)
+            return 1;
+        c->s->cnt.tcp_retransmits++;
+        c->snd_nxt += len + (uint32_t)fin;
+        c->snd_max = seq_max(c->snd_max, c->snd_nxt);
+        tcp_arm_loss_timer(c, 0);
     }
-    return lim;
+    return 0;
 }
 
 static void tcp_ack_if_owed(struct tcp_conn *c)
@@ -799,23 +818,20 @@ void tcp_output(struct tcp_conn *c)
     default:
         return;
     }
-    if (c->in_recovery && c->sack_ok) {
-        tcp_sack_output(c);
+    if ((c->in_recovery && c->sack_ok) ||
+        (c->nsacked != 0 && seq_lt(c->snd_nxt, c->snd_max) && tcp_sack_gbn(c) != 0)) {
+        if (c->in_recovery && c->sack_ok)
+            tcp_sack_output(c);
         tcp_ack_if_owed(c);
         return;
     }
     while (!c->persist) {
-        uint32_t lim = UINT32_MAX, below = 0;
-
-        if (c->nsacked != 0 && seq_lt(c->snd_nxt, c->snd_max))
-            lim = tcp_sack_skip(c, &below);
-
         uint32_t off = c->snd_nxt - c->snd_buf_seq;
         uint32_t avail = off < c->sring.len ? c->sring.len - off : 0;
         uint32_t wnd = min32(c->snd_wnd, c->cwnd);
-        uint32_t flight = c->snd_nxt - c->snd_una - below;
+        uint32_t flight = c->snd_nxt - c->snd_una;
         uint32_t usable = wnd > flight ? wnd - flight : 0;
-        uint32_t len = min32(min32(min32(avail, usable), c->mss), lim);
+        uint32_t len = min32(min32(avail, usable), c->mss);
         /* Once the FIN is out snd_nxt is past it and this stays false. */
         int fin = c->fin_queued && c->snd_nxt + len == c->snd_buf_seq + c->sring.len;
 
@@ -827,7 +843,7 @@ void tcp_output(struct tcp_conn *c)
          * largest the peer offered. The ACK of what is in flight brings
          * us back here; with nothing in flight it goes now (the RFC's
          * override timeout, at zero). */
-        if (len < avail && len < c->mss && len != lim && usable < c->max_sndwnd / 2 && flight > 0)
+        if (len < avail && len < c->mss && usable < c->max_sndwnd / 2 && flight > 0)
             break;
         if (len > 0 && !c->rtt_timing && c->snd_nxt == c->snd_max) {
             c->rtt_timing = 1;
