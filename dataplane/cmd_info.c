@@ -726,13 +726,19 @@ static void sec_dataplane(struct cmd_ctx *c, struct resp_out *b, const struct to
             "dp_tcp_rto_fired:%llu\r\ndp_tcp_probes_sent:%llu\r\n"
             "dp_tcp_rsts_sent:%llu\r\ndp_tcp_challenge_acks:%llu\r\n"
             "dp_tcp_early_retransmits:%llu\r\ndp_tcp_tlp_sent:%llu\r\n"
-            "dp_tcp_limited_transmits:%llu\r\n",
+            "dp_tcp_limited_transmits:%llu\r\n"
+            "dp_tcp_sack_recoveries:%llu\r\ndp_tcp_sack_retransmits:%llu\r\n"
+            "dp_tcp_sack_rxt_lost:%llu\r\n"
+            "dp_tcp_sack_blocks_sent:%llu\r\ndp_tcp_sack_blocks_bad:%llu\r\n",
          (unsigned long long)n->tcp_segs_in, (unsigned long long)n->tcp_segs_out,
          (unsigned long long)n->tcp_retransmits, (unsigned long long)n->tcp_fast_retransmits,
          (unsigned long long)n->tcp_rto_fired, (unsigned long long)n->tcp_probes_sent,
          (unsigned long long)n->tcp_rsts_sent, (unsigned long long)n->tcp_challenge_acks,
          (unsigned long long)n->tcp_early_retransmits, (unsigned long long)n->tcp_tlp_sent,
-         (unsigned long long)n->tcp_limited_transmits);
+         (unsigned long long)n->tcp_limited_transmits,
+         (unsigned long long)n->tcp_sack_recoveries, (unsigned long long)n->tcp_sack_retransmits,
+         (unsigned long long)n->tcp_sack_rxt_lost,
+         (unsigned long long)n->tcp_sack_blocks_sent, (unsigned long long)n->tcp_sack_blocks_bad);
     addf(b, "dp_tcp_conns_open:%llu\r\ndp_tcp_conns_total:%llu\r\n"
             "dp_tcp_conns_half_open:%llu\r\ndp_tcp_conns_time_wait:%llu\r\n"
             "dp_tcp_conns_reset:%llu\r\ndp_tcp_conns_timedout:%llu\r\n"

@@ -77,6 +77,7 @@ void net_config_defaults(struct net_config *cfg)
     cfg->eph_hi = 65535;
     cfg->timestamps = 1;
     cfg->wscale = 1;
+    cfg->sack = 1;
 }
 
 static int config_ok(const struct net_config *c)

@@ -114,6 +114,11 @@ struct net_counters {
     uint64_t tcp_rto_fired;          /* retransmission timeouts */
     uint64_t tcp_tlp_sent;           /* tail loss probes (RFC 8985 7.3) */
     uint64_t tcp_limited_transmits;  /* new segments sent on dupacks 1-2 (RFC 3042) */
+    uint64_t tcp_sack_recoveries;    /* entries into SACK loss recovery (RFC 6675) */
+    uint64_t tcp_sack_retransmits;   /* ... segments it resent from the scoreboard */
+    uint64_t tcp_sack_rxt_lost;      /* ... of them resent again: the first was lost */
+    uint64_t tcp_sack_blocks_sent;   /* SACK blocks in our ACKs (RFC 2018) */
+    uint64_t tcp_sack_blocks_bad;    /* received blocks ignored: outside snd_una..snd_max */
     uint64_t tcp_probes_sent;        /* zero-window probes */
     uint64_t tcp_rsts_sent, tcp_challenge_acks;
     uint64_t tcp_conns_total;        /* established, both directions */
@@ -171,6 +176,7 @@ struct net_config {
     uint8_t timestamps;              /* offer RFC 7323 timestamps */
     uint8_t tlp;                     /* send RFC 8985 tail loss probes */
     uint8_t wscale;                  /* offer RFC 7323 window scaling */
+    uint8_t sack;                    /* offer RFC 2018 SACK, recover per RFC 6675 */
     uint8_t rx_csum_offload;         /* trust RTE_MBUF_F_RX_*_CKSUM_GOOD/BAD */
     uint8_t tx_csum_offload;         /* set RTE_MBUF_F_TX_*_CKSUM, checksum by NIC */
 

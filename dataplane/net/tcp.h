@@ -74,6 +74,18 @@ const char *tcp_state_name(unsigned st);
  * than random loss of a few percent makes, and keeps the merge a short
  * array walk. A ninth hole's segment is dropped and counted. */
 #define TCP_OOO_MAX 8
+/* RFC 2018 3: a SACK option holds at most 4 blocks (40 bytes of options);
+ * with timestamps 3 fit, NOP NOP kind len and 8 bytes a block. */
+#define TCP_SACK_BLOCKS 4
+#define TCP_SACK_BLOCKS_TS 3
+#define TCP_OPT_SACK_MAX (4 + 8 * TCP_SACK_BLOCKS)
+/* SACKed ranges the sender keeps (RFC 6675 scoreboard): the receiver
+ * holds at most its own out-of-order limit, 8 here and a handful of
+ * holes per window under a few percent of loss elsewhere. When full, the
+ * range farthest from snd_una is forgotten: its bytes only count as not
+ * delivered (a needless retransmission at worst, never a missed one). */
+#define TCP_SACK_MAX 8
+#define TCP_DUPTHRESH 3              /* RFC 6675 2 DupThresh, RFC 5681 3.2 */
 /* 4096 slots of 1 ms, one turn 4.1 s: RTOs, delayed ACKs and a short
  * TIME_WAIT land within one turn; longer deadlines wait a turn or more. */
 #define TCP_WHEEL_BITS 12
@@ -122,6 +134,7 @@ struct tcp_conn {
     unsigned ooo_fin : 1;            /* a FIN at ooo_fin_seq waits for the gap */
     unsigned eof_sent : 1;           /* on_data(NULL, 0) delivered */
     unsigned ts_ok : 1, ws_ok : 1;   /* RFC 7323 options negotiated */
+    unsigned sack_ok : 1;            /* RFC 2018 SACK-permitted both ways */
     unsigned ack_owed : 1;           /* some ACK must go out (may be delayed) */
     unsigned ack_now : 1;            /* ... at this flush */
     unsigned in_recovery : 1;        /* RFC 6582 fast recovery */
@@ -152,6 +165,25 @@ struct tcp_conn {
     uint32_t ooo_fin_seq;
     struct tcp_ring rring;
     struct tcp_range ooo[TCP_OOO_MAX];
+    /* RFC 2018 4: a byte of each of the latest out-of-order segments,
+     * newest first; the first SACK block reports the newest, the next
+     * ones repeat the blocks reported most recently. */
+    uint32_t sack_recent[TCP_SACK_BLOCKS];
+    uint8_t nsack_recent;
+    /* RFC 6675 scoreboard: SACKed ranges above snd_una, sorted, disjoint,
+     * within [snd_una, snd_max]. high_rxt: RFC 6675 HighRxt, the end of
+     * the highest range retransmitted in this recovery. */
+    uint8_t nsacked;
+    uint8_t rescued;                 /* RFC 6675 4 (4) rescue sent in this recovery */
+    uint8_t rxt_probed;              /* the probe timer resent rxt_una_seq's segment */
+    struct tcp_range sacked[TCP_SACK_MAX];
+    uint32_t high_rxt;
+    uint32_t lost_hi;                /* in recovery: unSACKed bytes below are lost */
+    /* The segment at rxt_una_seq was resent when snd_max was rxt_fence:
+     * bytes from the fence on SACKed while it is still unacknowledged
+     * left after it and arrived, so it was lost again (RFC 8985 6.2's
+     * rule, for the one retransmission that blocks the window). */
+    uint32_t rxt_una_seq, rxt_fence;
     /* RFC 7323 */
     uint32_t ts_recent, last_ack_sent, ts_offset;
     /* RFC 6298, microseconds */
@@ -219,11 +251,15 @@ struct tcp_seg {
     uint32_t off;                    /* payload offset in m */
     uint16_t wnd;
     uint8_t flags;
-    uint8_t has_mss, has_ws, has_ts;
+    uint8_t has_mss, has_ws, has_ts, has_sackok;
     uint8_t ws;
     uint16_t opt_mss;
     uint32_t tsval, tsecr;
     struct rte_ether_addr src_mac;
+    uint8_t nsack;                   /* SACK blocks in sack[] (RFC 2018 3) */
+    /* Last: tcp_input zeroes the struct only up to here, so that the
+     * blocks cost nothing to a segment without them. */
+    struct tcp_range sack[TCP_SACK_BLOCKS];
 };
 
 /* tcp_conn.c (tcp_hash, tcp_lookup, tcp_mark_dirty and tcp_now_ms are
@@ -287,6 +323,19 @@ void tcp_send_probe(struct tcp_conn *c);
 void tcp_flush_dirty(struct net_stack *s);
 /* Segment payload per segment for this connection. */
 uint32_t tcp_eff_mss(const struct tcp_conn *c);
+/* RFC 6675 loss recovery: enter it (the first hole goes at once), and
+ * send what the pipe allows: holes, then new data. */
+void tcp_sack_enter_recovery(struct tcp_conn *c);
+/* RFC 6675 IsLost for the hole below scoreboard range k: DupThresh
+ * ranges, or more than DupThresh - 1 segments' bytes, SACKed above it. */
+int tcp_sack_hole_lost(const struct tcp_conn *c, unsigned k);
+void tcp_sack_output(struct tcp_conn *c);
+/* The retransmission at snd_una was lost (rxt_fence): once more. Timers
+ * are the caller's. */
+void tcp_sack_rxt_lost(struct tcp_conn *c);
+/* The SACK blocks for an ACK sent now, at most max: RFC 2018 4 order.
+ * Returns the option's length (0: none), the bytes at p. */
+uint32_t tcp_sack_option(struct tcp_conn *c, uint8_t *p, unsigned max);
 
 /* tcp_timer.c */
 /* tcp_timer_sync, tcp_arm_rexmt, tcp_arm_loss_timer, tcp_rto_backed_off:

@@ -1,18 +1,25 @@
 /* tcp_in — segment arrival (RFC 9293 3.10.7): header checks, options,
  * passive open with a bounded half-open table, SYN_SENT processing, the
  * acceptability test, PAWS (RFC 7323), RST and SYN per RFC 5961, ACK
- * processing with NewReno (RFC 5681, RFC 6582), limited transmit (RFC
- * 3042), early retransmit (RFC 5827) and the ACK side of loss probes (RFC
- * 8985 7.4), in-order and out-of-order data into the receive ring (an ACK
- * at once for out-of-order data and gap fills, and for every second full
- * segment, RFC 5681 4.2), FIN; and delivery to the app.
+ * processing with SACK (RFC 2018: options, the sender's scoreboard, RFC
+ * 6675 recovery entered here and run by tcp_out.c) or, when the peer did
+ * not offer it, NewReno (RFC 5681, RFC 6582); limited transmit (RFC 3042),
+ * early retransmit (RFC 5827) and the ACK side of loss probes (RFC 8985
+ * 7.4), in-order and out-of-order data into the receive ring (an ACK at
+ * once for out-of-order data and gap fills, and for every second full
+ * segment, RFC 5681 4.2; SACK blocks with it, tcp_out.c), FIN; and
+ * delivery to the app.
  *
  * Loss recovery without SACK: the RTO (200 ms floor) is the last resort.
  * Measured on the 2%-loss phase of tests/e2e/test_dpdk.py (100,000 keys
  * through python3-redis): 135-150 RTOs and ~35 s before probes, limited
  * and early retransmit and the per-burst ACKs, 10-12 RTOs and ~9 s after;
  * what remains is mostly a fast retransmission lost again, which NewReno
- * can only leave to the RTO.
+ * can only leave to the RTO. With SACK a retransmission lost again is
+ * seen when bytes sent after it are SACKed (rxt_fence), and a hole below
+ * a SACKed loss probe starts recovery at once. The scoreboard is a fixed
+ * array per connection (TCP_SACK_MAX ranges): nothing is allocated per
+ * segment, and a full board only forgets the highest range.
  *
  * Call chain: ip_input → tcp_input → tcp_listen_input | tcp_synsent_input |
  *             tcp_fast_input (header prediction) | tcp_conn_input →
@@ -22,6 +29,7 @@
  * payload is either handed to on_data in place (in order, nothing buffered)
  * or copied into the ring. */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <rte_byteorder.h>
@@ -152,6 +160,25 @@ static void parse_options(struct tcp_seg *g, const uint8_t *p, uint32_t n)
                 g->ws = p[i + 2] > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : p[i + 2];
             }
             break;
+        case 4:                     /* SACK-permitted, RFC 2018 2 */
+            if (len == 2)
+                g->has_sackok = 1;
+            break;
+        case 5:                     /* SACK, RFC 2018 3: 2 + 8 bytes a block */
+            if ((len - 2) % 8 == 0 && len >= 10) {
+                unsigned nb = (len - 2u) / 8;
+
+                g->nsack = (uint8_t)(nb < TCP_SACK_BLOCKS ? nb : TCP_SACK_BLOCKS);
+                for (unsigned b = 0; b < g->nsack; b++) {
+                    const uint8_t *q = p + i + 2 + 8 * b;
+
+                    g->sack[b].lo = (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 |
+                                    (uint32_t)q[2] << 8 | q[3];
+                    g->sack[b].hi = (uint32_t)q[4] << 24 | (uint32_t)q[5] << 16 |
+                                    (uint32_t)q[6] << 8 | q[7];
+                }
+            }
+            break;
         case 8:                     /* timestamps, RFC 7323 3.2 */
             if (len == 10) {
                 g->has_ts = 1;
@@ -231,6 +258,8 @@ static void take_syn_options(struct tcp_conn *c, const struct tcp_seg *g)
         c->ts_ok = 1;
         c->ts_recent = g->tsval;
     }
+    /* An active open offered it only when configured (tcp_send_syn). */
+    c->sack_ok = g->has_sackok && s->cfg.sack;
 }
 
 /* Both SYNs are acknowledged: windows, MSS, congestion state, upcall.
@@ -392,6 +421,99 @@ static int tcp_can_send_new(const struct tcp_conn *c)
     return c->fin_queued && c->snd_max == end;
 }
 
+/* ---- SACK scoreboard (RFC 6675 3) ---------------------------------------- */
+
+/* The cumulative ACK moved: ranges it covers leave the scoreboard. */
+static __attribute__((noinline)) void tcp_sack_trim(struct tcp_conn *c)
+{
+    unsigned k = 0;
+
+    while (k < c->nsacked && seq_le(c->sacked[k].hi, c->snd_una))
+        k++;
+    if (k > 0) {
+        memmove(&c->sacked[0], &c->sacked[k], sizeof(c->sacked[0]) * (c->nsacked - k));
+        c->nsacked = (uint8_t)(c->nsacked - k);
+    }
+    if (c->nsacked > 0 && seq_lt(c->sacked[0].lo, c->snd_una))
+        c->sacked[0].lo = c->snd_una;
+}
+
+/* [lo, hi) joins the scoreboard, merged with ranges it touches. */
+static void tcp_sack_insert(struct tcp_conn *c, uint32_t lo, uint32_t hi)
+{
+    struct tcp_range *r = c->sacked;
+    unsigned n = c->nsacked, i = 0, j;
+
+    while (i < n && seq_lt(r[i].hi, lo))
+        i++;
+    for (j = i; j < n && seq_le(r[j].lo, hi); j++) {
+        if (seq_lt(r[j].lo, lo))
+            lo = r[j].lo;
+        if (seq_gt(r[j].hi, hi))
+            hi = r[j].hi;
+    }
+    if (j == i) {
+        if (n == TCP_SACK_MAX) {
+            if (i == n)
+                return;             /* beyond all we keep: forgotten (tcp.h) */
+            n--;                    /* the highest range makes room */
+        }
+        memmove(&r[i + 1], &r[i], sizeof(r[0]) * (n - i));
+        n++;
+    } else if (j > i + 1) {
+        memmove(&r[i + 1], &r[j], sizeof(r[0]) * (n - j));
+        n -= j - i - 1;
+    }
+    r[i].lo = lo;
+    r[i].hi = hi;
+    c->nsacked = (uint8_t)n;
+}
+
+/* The SACK blocks of an ACK (snd_una already moved by it). Blocks at or
+ * below snd_una are old news or D-SACKs (RFC 2883) and are passed over;
+ * any other block not within [snd_una, snd_max] is bogus, ignored and
+ * counted. Returns 1 when SACK recovery began here, whatever the count of
+ * duplicate ACKs: enough was SACKed above the first hole to call it lost
+ * (RFC 6675 5, IsLost(HighACK + 1)), or a loss probe (probed: one was out
+ * before this ACK) arrived above a hole, which therefore left before it
+ * and did not arrive (RFC 8985 7.4.2 with 6.2). In recovery, a SACK for
+ * bytes sent after the retransmission at snd_una says it was lost. */
+static __attribute__((noinline)) int tcp_sack_rcv(struct tcp_conn *c, const struct tcp_seg *g,
+                                                  int probed)
+{
+    struct net_stack *s = c->s;
+
+    if (!c->sack_ok)
+        return 0;
+    for (unsigned b = 0; b < g->nsack; b++) {
+        uint32_t lo = g->sack[b].lo, hi = g->sack[b].hi;
+
+        if (seq_le(hi, c->snd_una) && seq_lt(lo, hi))
+            continue;
+        if (!seq_lt(lo, hi) || seq_lt(lo, c->snd_una) || seq_gt(hi, c->snd_max)) {
+            s->cnt.tcp_sack_blocks_bad++;
+            continue;
+        }
+        tcp_sack_insert(c, lo, hi);
+    }
+    if (c->nsacked == 0)
+        return 0;
+    if (c->in_recovery) {
+        if (c->snd_una == c->rxt_una_seq && seq_lt(c->snd_una, c->high_rxt) &&
+            seq_gt(c->sacked[c->nsacked - 1].hi, c->rxt_fence)) {
+            tcp_sack_rxt_lost(c);
+            tcp_arm_loss_timer(c, 0);
+        }
+        return 0;
+    }
+    if ((c->loss & TCP_LOSS_RTO) || c->persist || c->sacked[0].lo == c->snd_una)
+        return 0;
+    if (!tcp_sack_hole_lost(c, 0) && !(probed && c->sacked[c->nsacked - 1].hi == c->tlp_end_seq))
+        return 0;
+    tcp_sack_enter_recovery(c);
+    return 1;
+}
+
 static __attribute__((noinline)) void tcp_dupack(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
@@ -401,8 +523,10 @@ static __attribute__((noinline)) void tcp_dupack(struct tcp_conn *c)
     if (c->dupacks < 255)
         c->dupacks++;
     if (c->in_recovery) {
-        /* RFC 6582 3.2 (4): inflate for each segment that left the network */
-        c->cwnd += c->mss;
+        /* RFC 6582 3.2 (4): inflate for each segment that left the network;
+         * with SACK the pipe counts them (RFC 6675 5), sent at the flush */
+        if (!c->sack_ok)
+            c->cwnd += c->mss;
         tcp_mark_dirty(c);
         return;
     }
@@ -419,7 +543,11 @@ static __attribute__((noinline)) void tcp_dupack(struct tcp_conn *c)
     /* RFC 5681 3.2 (2), RFC 6582 3.2 (2): enough duplicates, and the ACK
      * covers everything sent before the last recovery (fast recovery ends
      * only there; TCP_LOSS_RTO keeps the mark for a timeout). */
-    if (c->dupacks >= thresh && !(c->loss & TCP_LOSS_RTO)) {
+    if (c->dupacks >= thresh && !(c->loss & TCP_LOSS_RTO) && c->sack_ok) {
+        tcp_sack_enter_recovery(c);
+        if (thresh < 3)
+            s->cnt.tcp_early_retransmits++;
+    } else if (c->dupacks >= thresh && !(c->loss & TCP_LOSS_RTO)) {
         c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
         c->recover = c->snd_max;
         c->loss &= (uint8_t)~(TCP_LOSS_PROBED | TCP_LOSS_PROBE_OLD);   /* recovery responds */
@@ -477,6 +605,8 @@ static inline __attribute__((always_inline)) void tcp_new_ack(struct tcp_conn *c
     c->snd_una = ack;
     if (seq_lt(c->snd_nxt, ack))
         c->snd_nxt = ack;
+    if (c->nsacked != 0)
+        tcp_sack_trim(c);
     if (c->rtt_timing && seq_gt(ack, c->rtt_seq)) {
         tcp_rtt_sample(c, (uint32_t)(s->now_us - c->rtt_start_us));
         c->rtt_timing = 0;
@@ -503,6 +633,17 @@ static inline __attribute__((always_inline)) void tcp_new_ack(struct tcp_conn *c
             c->cwnd = min32(c->ssthresh, f);
             c->in_recovery = 0;
             c->dupacks = 0;
+        } else if (c->sack_ok) {
+            /* RFC 6675 5 (C): the scoreboard and the pipe say what goes
+             * next, at the flush (tcp_mark_dirty below). A retransmission
+             * arrived: what was sent before it and is still missing is
+             * lost (RFC 8985 6.2), up to the recovery point. */
+            c->lost_hi = c->recover;
+            if (seq_lt(c->snd_una, c->high_rxt)) {
+                c->rxt_una_seq = c->snd_una;
+                c->rxt_fence = c->snd_max;
+                c->rxt_probed = 0;
+            }
         } else {
             /* RFC 6582 3.2 (4) partial ACK: resend the next hole, deflate */
             tcp_retransmit_first(c);
@@ -552,9 +693,15 @@ static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn 
         tcp_send_ack(c);
         return -1;
     }
-    if (seq_gt(ack, c->snd_una))
+    if (seq_gt(ack, c->snd_una)) {
+        int probed = c->loss & TCP_LOSS_PROBED;
+
         tcp_new_ack(c, ack);
-    else if ((c->loss & TCP_LOSS_PROBE_OLD) && ack == c->tlp_end_seq && g->len == 0 &&
+        if (g->nsack != 0)
+            tcp_sack_rcv(c, g, probed);
+    } else if (g->nsack != 0 && tcp_sack_rcv(c, g, c->loss & TCP_LOSS_PROBED) != 0) {
+        /* RFC 6675 5: recovery began on the scoreboard alone */
+    } else if ((c->loss & TCP_LOSS_PROBE_OLD) && ack == c->tlp_end_seq && g->len == 0 &&
              !(g->flags & TCP_F_FIN))
         c->loss &= (uint8_t)~TCP_LOSS_PROBE_OLD;   /* RFC 8985 7.4.3: the probe's duplicate */
     else if (ack == c->snd_una && g->len == 0 && !(g->flags & TCP_F_FIN) &&
@@ -649,6 +796,25 @@ static __attribute__((noinline)) void tcp_merge_ooo(struct tcp_conn *c)
     }
 }
 
+/* RFC 2018 4: the segment at seq, now part of ooo range [lo, hi), is the
+ * newest; an older entry in the same range says nothing more. */
+static void tcp_sack_note(struct tcp_conn *c, uint32_t seq, uint32_t lo, uint32_t hi)
+{
+    uint32_t keep[TCP_SACK_BLOCKS];
+    unsigned n = 0;
+
+    keep[n++] = seq;
+    for (unsigned i = 0; i < c->nsack_recent && n < TCP_SACK_BLOCKS; i++) {
+        uint32_t r = c->sack_recent[i];
+
+        if (seq_lt(r, c->rcv_nxt) || (seq_ge(r, lo) && seq_lt(r, hi)))
+            continue;
+        keep[n++] = r;
+    }
+    memcpy(c->sack_recent, keep, sizeof(keep[0]) * n);
+    c->nsack_recent = (uint8_t)n;
+}
+
 static __attribute__((noinline)) void tcp_rcv_ooo(struct tcp_conn *c, const struct tcp_seg *g)
 {
     struct tcp_range out[TCP_OOO_MAX];
@@ -688,6 +854,8 @@ static __attribute__((noinline)) void tcp_rcv_ooo(struct tcp_conn *c, const stru
     ring_write_mbuf(&c->rring, c->rring.len + (g->seq - c->rcv_nxt), g->m, g->off, g->len);
     memcpy(c->ooo, out, sizeof(out[0]) * n);
     c->nooo = (uint8_t)n;
+    if (c->sack_ok)
+        tcp_sack_note(c, g->seq, lo, hi);
     /* RFC 5681 4.2: a duplicate ACK at once for every out-of-order segment
      * (the sender counts them for fast retransmit). */
     tcp_send_ack(c);
@@ -1018,7 +1186,7 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
         goto drop;
     }
     s->cnt.tcp_segs_in++;
-    memset(&g, 0, sizeof(g));
+    memset(&g, 0, offsetof(struct tcp_seg, sack));
     g.m = m;
     g.key.rip = ip->src_addr;
     g.key.lip = ip->dst_addr;

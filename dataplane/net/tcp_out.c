@@ -8,6 +8,8 @@
  *             (header template) | ip_output (before the template can exist)
  *             tcp_input / tcp_timer_fire → tcp_send_ack, tcp_retransmit_first,
  *             tcp_send_probe, tcp_send_loss_probe, tcp_send_new_segment
+ *             tcp_output (in SACK recovery) → tcp_sack_output → NextSeg →
+ *             tcp_xmit (holes, RFC 6675) | tcp_send_new_segment
  *             app → net_tcp_send (copy into the ring, mark dirty)
  * Owner: the stack's data core.
  *
@@ -22,7 +24,14 @@
  * flags, window, timestamps, lengths; the IPv4 checksum is the template's
  * sum plus the length, the TCP checksum one pass over header and payload
  * from the template's pseudo-header sum. The bytes are those the general
- * path (tcp_frame, ip_fill, eth_output) writes. */
+ * path (tcp_frame, ip_fill, eth_output) writes. SACK blocks (RFC 2018),
+ * only while out-of-order data waits, follow the template's options: the
+ * template stays what nearly every segment needs.
+ *
+ * SACK recovery (RFC 6675) keeps no per-segment state: the scoreboard is
+ * the SACKed ranges (tcp.h), the holes between them are what is missing,
+ * and the pipe is recomputed from them per segment sent (at most
+ * TCP_SACK_MAX + 1 holes, a few dozen instructions). */
 #include <errno.h>
 #include <string.h>
 
@@ -38,6 +47,8 @@
 #define TCPOPT_NOP 1
 #define TCPOPT_MSS 2
 #define TCPOPT_WS 3
+#define TCPOPT_SACKOK 4             /* RFC 2018 2 */
+#define TCPOPT_SACK 5               /* RFC 2018 3 */
 #define TCPOPT_TS 8
 
 struct tcp_hdr_args {
@@ -210,6 +221,24 @@ static struct rte_mbuf *tcp_frame_fast(struct tcp_conn *c, uint32_t seq, uint32_
     return m;
 }
 
+/* A segment with SACK blocks (RFC 2018 4: in every ACK while data waits
+ * out of order, as many as fit beside the payload within the MSS), by the
+ * general path: the template holds what nearly every segment needs, and
+ * out of line this costs the others one test. */
+static __attribute__((noinline)) struct rte_mbuf *tcp_frame_sack(struct tcp_conn *c, uint32_t seq,
+                                                                 uint32_t len, uint8_t flags)
+{
+    uint8_t opt[TCP_OPT_TS_LEN + TCP_OPT_SACK_MAX];
+    struct tcp_hdr_args a = { .k = &c->key, .seq = seq, .ack = c->rcv_nxt, .flags = flags,
+                              .opt = opt };
+
+    if (c->ts_ok)
+        a.optlen = put_ts(opt, c);
+    a.optlen += tcp_sack_option(c, opt + a.optlen, (c->mss - len - 4) / 8);
+    a.wnd = tcp_wnd_field(c);
+    return tcp_frame(c->s, &a, &c->sring, seq - c->snd_buf_seq, len);
+}
+
 /* One segment of the connection: [seq, seq+len) from the ring plus flags. */
 static int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 {
@@ -220,7 +249,11 @@ static int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flag
     if (c->hdr_len == 0 && c->mac_ok && c->state >= TCP_ESTABLISHED)
         tcp_hdr_build(c);
     fast = c->hdr_len != 0;
-    if (fast) {
+    if (c->nooo != 0 && c->sack_ok && (flags & (TCP_F_ACK | TCP_F_RST)) == TCP_F_ACK &&
+        len + 12 <= c->mss) {
+        m = tcp_frame_sack(c, seq, len, flags);
+        fast = 0;
+    } else if (fast) {
         m = tcp_frame_fast(c, seq, len, flags, tcp_wnd_field(c));
     } else {
         uint8_t opt[TCP_OPT_TS_LEN];
@@ -250,11 +283,12 @@ static int tcp_xmit(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flag
 void tcp_send_syn(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
-    uint8_t opt[20], *p = opt;
+    uint8_t opt[24], *p = opt;
     uint16_t mss = rte_cpu_to_be_16(s->cfg.mss);
     struct tcp_hdr_args a = { .k = &c->key, .seq = c->iss, .flags = TCP_F_SYN, .opt = opt };
     uint32_t win = c->rcv_space ? c->rcv_space : s->tcp.rbuf_cap;
     int active = c->state == TCP_SYN_SENT;
+    int sackok;
     struct rte_mbuf *m;
 
     *p++ = TCPOPT_MSS;
@@ -269,17 +303,32 @@ void tcp_send_syn(struct tcp_conn *c)
         *p++ = 3;
         *p++ = c->rcv_wscale;
     }
+    sackok = active ? s->cfg.sack : c->sack_ok;
     if (active ? s->cfg.timestamps : c->ts_ok) {
         uint32_t tsval = rte_cpu_to_be_32(tcp_now_ms(s) + c->ts_offset);
         uint32_t tsecr = rte_cpu_to_be_32(active ? 0 : c->ts_recent);
 
-        *p++ = TCPOPT_NOP;
-        *p++ = TCPOPT_NOP;
+        /* SACK-permitted takes the place of the two NOPs (RFC 2018 2,
+         * RFC 7323 appendix A) */
+        if (sackok) {
+            *p++ = TCPOPT_SACKOK;
+            *p++ = 2;
+            sackok = 0;
+        } else {
+            *p++ = TCPOPT_NOP;
+            *p++ = TCPOPT_NOP;
+        }
         *p++ = TCPOPT_TS;
         *p++ = 10;
         memcpy(p, &tsval, 4);
         memcpy(p + 4, &tsecr, 4);
         p += 8;
+    }
+    if (sackok) {
+        *p++ = TCPOPT_NOP;
+        *p++ = TCPOPT_NOP;
+        *p++ = TCPOPT_SACKOK;
+        *p++ = 2;
     }
     a.optlen = (uint32_t)(p - opt);
     if (!active) {
@@ -474,6 +523,266 @@ void tcp_send_probe(struct tcp_conn *c)
     c->rtt_timing = 0;
 }
 
+/* ---- SACK (RFC 2018) and SACK-based loss recovery (RFC 6675) ---------- */
+
+uint32_t tcp_sack_option(struct tcp_conn *c, uint8_t *p, unsigned max)
+{
+    unsigned lim = c->ts_ok ? TCP_SACK_BLOCKS_TS : TCP_SACK_BLOCKS;
+    unsigned n = 0, used = 0;        /* used: bit i, ooo[i] reported */
+    uint8_t *q = p + 4;
+
+    if (max > lim)
+        max = lim;
+    /* RFC 2018 4: the block of the newest segment first, then the blocks
+     * reported most recently, then any others, lowest first. */
+    for (unsigned r = 0; r < c->nsack_recent + c->nooo && n < max; r++) {
+        unsigned i;
+
+        if (r < c->nsack_recent) {
+            uint32_t seq = c->sack_recent[r];
+
+            for (i = 0; i < c->nooo; i++)
+                if (seq_ge(seq, c->ooo[i].lo) && seq_lt(seq, c->ooo[i].hi))
+                    break;
+        } else {
+            i = r - c->nsack_recent;
+        }
+        if (i >= c->nooo || (used & (1u << i)))
+            continue;
+        used |= 1u << i;
+        uint32_t be[2] = { rte_cpu_to_be_32(c->ooo[i].lo), rte_cpu_to_be_32(c->ooo[i].hi) };
+
+        memcpy(q, be, sizeof(be));
+        q += 8;
+        n++;
+    }
+    if (n == 0)
+        return 0;
+    p[0] = TCPOPT_NOP;
+    p[1] = TCPOPT_NOP;
+    p[2] = TCPOPT_SACK;
+    p[3] = (uint8_t)(2 + 8 * n);
+    c->s->cnt.tcp_sack_blocks_sent += n;
+    return 4 + 8 * n;
+}
+
+int tcp_sack_hole_lost(const struct tcp_conn *c, unsigned k)
+{
+    uint32_t bytes = 0;
+
+    if (c->nsacked - k >= TCP_DUPTHRESH)
+        return 1;
+    for (unsigned i = k; i < c->nsacked; i++)
+        bytes += c->sacked[i].hi - c->sacked[i].lo;
+    return bytes > (TCP_DUPTHRESH - 1) * (uint32_t)c->mss;
+}
+
+/* Hole k of the scoreboard: [*lo, *hi) unSACKed, below range k (k ==
+ * nsacked: the tail above the last range, up to snd_max). Returns whether
+ * its bytes are lost. In recovery every hole below a SACKed range is: its
+ * bytes left before bytes that arrived, and recovery began only once
+ * DupThresh said this is loss, not reordering (RFC 8985 6.2's reordering
+ * window of zero in recovery, before any reordering was seen); and so are
+ * bytes below lost_hi (sent before a retransmission that arrived). Out of
+ * recovery: RFC 6675 IsLost. */
+static int tcp_sack_hole(const struct tcp_conn *c, unsigned k, uint32_t *lo, uint32_t *hi)
+{
+    *lo = k == 0 ? c->snd_una : c->sacked[k - 1].hi;
+    *hi = k < c->nsacked ? c->sacked[k].lo : c->snd_max;
+    if (!c->in_recovery)
+        return k < c->nsacked && tcp_sack_hole_lost(c, k);
+    if (k < c->nsacked)
+        return 1;
+    if (seq_lt(*lo, c->lost_hi)) {
+        if (seq_lt(c->lost_hi, *hi))
+            *hi = c->lost_hi;
+        return 1;
+    }
+    return 0;
+}
+
+/* RFC 6675 4 SetPipe: bytes in flight by the scoreboard. Every byte of a
+ * hole counts once when not lost and once more when retransmitted (below
+ * high_rxt); a lost tail cut at lost_hi leaves the rest of it in flight. */
+static uint32_t tcp_sack_pipe(const struct tcp_conn *c)
+{
+    uint32_t rxt = seq_gt(c->high_rxt, c->snd_una) ? c->high_rxt : c->snd_una;
+    uint32_t pipe = 0, lo, hi;
+
+    for (unsigned k = 0; k <= c->nsacked; k++) {
+        uint32_t end = k < c->nsacked ? c->sacked[k].lo : c->snd_max;
+
+        if (!tcp_sack_hole(c, k, &lo, &hi))
+            hi = lo;
+        if (seq_lt(hi, end))
+            pipe += end - hi;               /* the part not lost */
+        if (seq_gt(rxt, lo) && seq_lt(lo, end))
+            pipe += (seq_lt(rxt, end) ? rxt : end) - lo;
+    }
+    return pipe;
+}
+
+/* Resend [seq, seq + at most one MSS) of a hole ending at end. */
+static int tcp_sack_resend(struct tcp_conn *c, uint32_t seq, uint32_t end)
+{
+    struct net_stack *s = c->s;
+    uint32_t len;
+    int fin;
+
+    len = seg_extent(c, seq, min32(c->mss, end - seq), &fin);
+    if (len == 0 && !fin)
+        return 0;
+    if (tcp_xmit(c, seq, len, TCP_F_ACK | (fin ? TCP_F_FIN : 0)) != 0)
+        return 0;
+    if (seq_gt(seq + len + (uint32_t)fin, c->high_rxt))
+        c->high_rxt = seq + len + (uint32_t)fin;
+    if (seq == c->snd_una) {
+        /* what leaves after this and arrives says it arrived or not */
+        c->rxt_una_seq = seq;
+        c->rxt_fence = c->snd_max;
+    }
+    c->rtt_timing = 0;              /* Karn */
+    s->cnt.tcp_retransmits++;
+    s->cnt.tcp_sack_retransmits++;
+    return 1;
+}
+
+/* RFC 6675 4 NextSeg, and the segment it picks sent. Returns 0 when
+ * nothing may go. */
+static int tcp_sack_next_seg(struct tcp_conn *c)
+{
+    uint32_t rxt = seq_gt(c->high_rxt, c->snd_una) ? c->high_rxt : c->snd_una;
+    uint32_t lo, hi;
+
+    /* (1) lost bytes above HighRxt */
+    for (unsigned k = 0; k <= c->nsacked; k++) {
+        if (!tcp_sack_hole(c, k, &lo, &hi))
+            continue;
+        if (seq_gt(rxt, lo))
+            lo = rxt;
+        if (seq_lt(lo, hi))
+            return tcp_sack_resend(c, lo, hi);
+    }
+    /* (2) new data */
+    if (c->snd_nxt == c->snd_max && tcp_send_new_segment(c, c->mss))
+        return 1;
+    /* (3) unSACKed bytes above HighRxt below the highest SACKed byte: the
+     * holes are all lost in recovery, (1) took them. (4) the rescue: once
+     * per recovery, the segment ending at the highest unSACKed byte sent
+     * before recovery, when not resent yet, so that a lost tail draws an
+     * ACK (what recovery sent new is younger than any loss it repairs). */
+    if (!c->rescued) {
+        uint32_t data_end = c->snd_buf_seq + c->sring.len;
+        uint32_t top = c->recover, end, from, len;
+        int fin;
+
+        for (unsigned k = c->nsacked; k-- > 0;)
+            if (seq_lt(c->sacked[k].lo, top) && seq_ge(c->sacked[k].hi, top))
+                top = c->sacked[k].lo;
+        if (!seq_gt(top, rxt))
+            return 0;
+        end = seq_lt(top, data_end) ? top : data_end;   /* a FIN rides along (seg_extent) */
+        from = seq_gt(end, rxt) && end - rxt > c->mss ? end - c->mss : rxt;
+        c->rescued = 1;
+        len = seg_extent(c, from, seq_gt(end, from) ? end - from : 0, &fin);
+        if ((len != 0 || fin) &&
+            tcp_xmit(c, from, len, TCP_F_ACK | (fin ? TCP_F_FIN : 0)) == 0) {
+            c->rtt_timing = 0;              /* Karn */
+            c->s->cnt.tcp_retransmits++;
+            c->s->cnt.tcp_sack_retransmits++;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void tcp_sack_output(struct tcp_conn *c)
+{
+    /* Bounded: at most a window's worth of segments per call anyway; the
+     * cap keeps one turn's work per connection finite whatever cwnd. */
+    for (unsigned i = 0; i < 64; i++) {
+        uint32_t pipe = tcp_sack_pipe(c);
+
+        if (pipe >= c->cwnd || c->cwnd - pipe < c->mss || !tcp_sack_next_seg(c))
+            break;
+        tcp_arm_loss_timer(c, 0);
+    }
+}
+
+void tcp_sack_enter_recovery(struct tcp_conn *c)
+{
+    struct net_stack *s = c->s;
+    uint32_t flight = c->snd_max - c->snd_una;
+    uint32_t end = c->nsacked ? c->sacked[0].lo : c->snd_max;
+
+    /* RFC 6675 5 (4): RecoveryPoint = HighData; ssthresh = cwnd = half
+     * the flight (RFC 5681 3.2 (2)); the first unSACKed segment at once */
+    c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
+    c->cwnd = c->ssthresh;
+    c->recover = c->snd_max;
+    c->in_recovery = 1;
+    c->rescued = 0;
+    c->rxt_probed = 0;
+    c->high_rxt = c->snd_una;
+    c->lost_hi = c->snd_una;
+    c->loss &= (uint8_t)~(TCP_LOSS_PROBED | TCP_LOSS_PROBE_OLD);   /* recovery responds */
+    tcp_tlp_disarm(c);
+    if (seq_lt(c->snd_una, end) && tcp_sack_resend(c, c->snd_una, end))
+        tcp_arm_loss_timer(c, 0);       /* its probe timer (tcp_timer.c), the RTO kept */
+    s->cnt.tcp_fast_retransmits++;
+    s->cnt.tcp_sack_recoveries++;
+    tcp_mark_dirty(c);
+}
+
+void tcp_sack_rxt_lost(struct tcp_conn *c)
+{
+    uint32_t end = c->nsacked ? c->sacked[0].lo : c->snd_max;
+
+    c->s->cnt.tcp_sack_rxt_lost++;
+    if (seq_lt(c->snd_una, end))
+        tcp_sack_resend(c, c->snd_una, end);
+    tcp_mark_dirty(c);
+}
+
+/* After an RTO went back to snd_una, with SACK information come back
+ * since: resend only what the peer lacks (RFC 6675 5.1 allows keeping
+ * it), as cwnd allows, SACKed bytes not counted in flight. Returns 0 when
+ * snd_nxt reached snd_max (new data may follow), 1 when it stopped short. */
+static __attribute__((noinline)) int tcp_sack_gbn(struct tcp_conn *c)
+{
+    while (seq_lt(c->snd_nxt, c->snd_max)) {
+        uint32_t lim = c->snd_max - c->snd_nxt, below = 0, wnd, flight, len;
+        int fin;
+
+        for (unsigned k = 0; k < c->nsacked; k++) {
+            const struct tcp_range *r = &c->sacked[k];
+
+            if (seq_le(r->lo, c->snd_nxt) && seq_gt(r->hi, c->snd_nxt))
+                c->snd_nxt = r->hi;
+            if (seq_gt(r->hi, c->snd_nxt)) {
+                lim = r->lo - c->snd_nxt;
+                break;
+            }
+            below += r->hi - (seq_gt(r->lo, c->snd_una) ? r->lo : c->snd_una);
+        }
+        if (!seq_lt(c->snd_nxt, c->snd_max))
+            return 0;
+        wnd = min32(c->snd_wnd, c->cwnd);
+        flight = c->snd_nxt - c->snd_una - below;
+        if (flight >= wnd)
+            return 1;
+        len = seg_extent(c, c->snd_nxt, min32(min32(wnd - flight, c->mss), lim), &fin);
+        if ((len == 0 && !fin) ||
+            tcp_xmit(c, c->snd_nxt, len, TCP_F_ACK | (fin ? TCP_F_FIN : 0)) != 0)
+            return 1;
+        c->s->cnt.tcp_retransmits++;
+        c->snd_nxt += len + (uint32_t)fin;
+        c->snd_max = seq_max(c->snd_max, c->snd_nxt);
+        tcp_arm_loss_timer(c, 0);
+    }
+    return 0;
+}
+
 static void tcp_ack_if_owed(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
@@ -507,6 +816,13 @@ void tcp_output(struct tcp_conn *c)
         tcp_ack_if_owed(c);
         return;
     default:
+        return;
+    }
+    if ((c->in_recovery && c->sack_ok) ||
+        (c->nsacked != 0 && seq_lt(c->snd_nxt, c->snd_max) && tcp_sack_gbn(c) != 0)) {
+        if (c->in_recovery && c->sack_ok)
+            tcp_sack_output(c);
+        tcp_ack_if_owed(c);
         return;
     }
     while (!c->persist) {

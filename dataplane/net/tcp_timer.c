@@ -134,6 +134,18 @@ static void rexmt_fire(struct tcp_conn *c)
             tcp_arm_rexmt(c);
             return;
         }
+        /* SACK recovery, nothing sent and nothing acknowledged for a probe
+         * timeout since the retransmission at snd_una: it went missing
+         * too. Once more, once (RFC 8985 6.2 would call it lost as soon as
+         * anything sent after it arrived; with nothing after it, the RTO
+         * alone would, collapsing cwnd to one segment). */
+        if (c->in_recovery && c->sack_ok && !c->rxt_probed && c->snd_una == c->rxt_una_seq &&
+            seq_lt(c->snd_una, c->high_rxt)) {
+            c->rxt_probed = 1;
+            tcp_sack_rxt_lost(c);
+            c->rexmt_at = c->rto_due > s->now_us ? c->rto_due : s->now_us + tcp_rto_backed_off(c);
+            return;
+        }
         if (c->rto_due > s->now_us) {
             c->rexmt_at = c->rto_due;
             return;
@@ -153,6 +165,9 @@ static void rexmt_fire(struct tcp_conn *c)
     c->in_recovery = 0;
     c->dupacks = 0;
     c->recover = c->snd_max;
+    /* RFC 6675 5.1: the receiver may have reneged; what it still holds it
+     * SACKs again with its next ACKs, and the resend skips that. */
+    c->nsacked = 0;
     /* RTO recovery; the timeout's response covers any probe's */
     c->loss = TCP_LOSS_RTO;
     c->rtt_timing = 0;                  /* Karn */

@@ -6,7 +6,7 @@
  *        dataplane/mem.c $(pkg-config --libs libdpdk) -ljemalloc
  *
  * Input: byte 0 picks stack options (timestamps, window scaling, checksum
- * offload flags, delayed ACKs, tiny rings); the rest is a list of records,
+ * offload flags, delayed ACKs, tiny rings, SACK); the rest is a list of records,
  * each an opcode byte and a 16-bit length:
  *   0  a raw frame (addresses optionally patched to the stack's, checksums
  *      optionally recomputed, so the bytes reach deep layers)
@@ -230,7 +230,7 @@ static void patch(struct rte_mbuf *m, uint8_t how)
 /* A segment from the peer of connection c: numbers relative to c. */
 static struct rte_mbuf *segment(const struct tcp_conn *c, const uint8_t *p, uint32_t len)
 {
-    uint8_t hdr[14 + 20 + 20 + 12];
+    uint8_t hdr[14 + 20 + 20 + 40];
     struct rte_ether_hdr *eh = (struct rte_ether_hdr *)hdr;
     struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eh + 1);
     struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
@@ -268,6 +268,33 @@ static struct rte_mbuf *segment(const struct tcp_conn *c, const uint8_t *p, uint
         memcpy(opt + 4, &tsval, 4);
         memcpy(opt + 8, &tsecr, 4);
         optlen = 12;
+    }
+    if ((ctl & 4) && (flags & TCP_F_SYN)) {     /* SACK-permitted */
+        memcpy(opt + optlen, "\x01\x01\x04\x02", 4);
+        optlen += 4;
+    } else if (ctl & 4) {
+        /* SACK blocks (1 or 3) from the payload's first bytes: edges
+         * relative to snd_una, any order, bogus ones included */
+        unsigned nb = ctl & 8 ? 3 : 1;
+
+        opt[optlen] = 1;
+        opt[optlen + 1] = 1;
+        opt[optlen + 2] = 5;
+        opt[optlen + 3] = (uint8_t)(2 + 8 * nb);
+        for (unsigned b = 0; b < nb; b++) {
+            int16_t e[2] = { 0, 0 };
+            uint32_t edge[2];
+
+            if (plen >= 4) {
+                memcpy(e, p, 4);
+                p += 4;
+                plen -= 4;
+            }
+            edge[0] = rte_cpu_to_be_32(c->snd_una + (uint32_t)(int32_t)e[0]);
+            edge[1] = rte_cpu_to_be_32(c->snd_una + (uint32_t)(int32_t)e[0] + (uint32_t)(int32_t)e[1]);
+            memcpy(opt + optlen + 4 + 8 * b, edge, 8);
+        }
+        optlen += 4 + 8 * nb;
     }
     ip->version_ihl = 0x45;
     ip->total_length = rte_cpu_to_be_16((uint16_t)(20 + 20 + optlen + plen));
@@ -410,6 +437,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.rx_csum_offload = (data[0] >> 2) & 1;
     cfg.tx_csum_offload = (data[0] >> 3) & 1;
     cfg.delack_ms = data[0] & 0x10 ? 40 : 0;
+    cfg.sack = !(data[0] & 0x80);
     cfg.challenge_ack_per_s = 5;
     cfg.data_retries = 4;
     cfg.syn_retries = 2;
@@ -478,6 +506,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(seq_le(c->snd_una, c->snd_nxt) || c->state == TCP_SYN_SENT);
             CHECK(seq_le(c->snd_nxt, c->snd_max));
             CHECK(c->nooo <= TCP_OOO_MAX);
+            CHECK(c->nsacked <= TCP_SACK_MAX && c->nsack_recent <= TCP_SACK_BLOCKS);
+            for (unsigned k = 0; k < c->nsacked; k++) {
+                CHECK(seq_lt(c->sacked[k].lo, c->sacked[k].hi));
+                CHECK(seq_ge(c->sacked[k].lo, c->snd_una) && seq_le(c->sacked[k].hi, c->snd_max));
+                CHECK(k == 0 || seq_lt(c->sacked[k - 1].hi, c->sacked[k].lo));
+            }
         }
     }
     net_stack_free(r.s);

@@ -394,6 +394,19 @@ struct rte_mbuf *fp_tcp_frame(struct fp *f, const struct fp_seg *g)
         memcpy(p + 4, &e, 4);
         p += 8;
     }
+    if (g->nsack > 0) {
+        assert_true(g->nsack <= 4 && (size_t)(p - opt) + 4 + 8 * g->nsack <= sizeof(opt));
+        *p++ = 1;
+        *p++ = 1;
+        *p++ = 5;
+        *p++ = (uint8_t)(2 + 8 * g->nsack);
+        for (unsigned b = 0; b < g->nsack; b++) {
+            uint32_t e[2] = { rte_cpu_to_be_32(g->sack[b][0]), rte_cpu_to_be_32(g->sack[b][1]) };
+
+            memcpy(p, e, 8);
+            p += 8;
+        }
+    }
     optlen = (uint32_t)(p - opt);
     l4len = 20 + optlen + g->len;
     l4 = calloc(1, l4len);
@@ -495,7 +508,18 @@ static void parse_opts(struct fp_seg *g, const uint8_t *p, uint32_t n)
             g->tsval = rte_be_to_cpu_32(v);
             g->tsecr = rte_be_to_cpu_32(e);
         } else if (p[i] == 4) {
+            assert_int_equal(p[i + 1], 2);
             g->sack_ok = 1;
+        } else if (p[i] == 5) {
+            assert_true(p[i + 1] >= 10 && (p[i + 1] - 2) % 8 == 0 && p[i + 1] <= 34);
+            g->nsack = (p[i + 1] - 2u) / 8;
+            for (unsigned b = 0; b < g->nsack; b++) {
+                uint32_t e[2];
+
+                memcpy(e, p + i + 2 + 8 * b, 8);
+                g->sack[b][0] = rte_be_to_cpu_32(e[0]);
+                g->sack[b][1] = rte_be_to_cpu_32(e[1]);
+            }
         }
         i += p[i + 1];
     }

@@ -93,6 +93,8 @@ struct fp_seg {
     int ts;                       /* 1: timestamps option */
     uint32_t tsval, tsecr;
     int sack_ok;
+    unsigned nsack;               /* SACK blocks (RFC 2018 3), left and right edges */
+    uint32_t sack[4][2];
     const void *data;             /* input payload */
     uint32_t len;
     /* parsed frames */

@@ -47,6 +47,7 @@ struct peer {
     uint32_t ts_recent;              /* the stack's last TSval */
     int ws;                          /* -1: no option */
     int mss;                         /* -1: no option */
+    int sack;                        /* offers SACK-permitted (RFC 2018) */
 };
 
 static void peer_init(struct peer *p, struct fp *f, uint16_t port, uint32_t isn)
@@ -170,11 +171,13 @@ static struct fp_conn *accept_conn(struct peer *p)
     peer_seg(p, &g, TCP_F_SYN);
     g.mss = p->mss;
     g.ws = p->ws;
+    g.sack_ok = p->sack;
     fp_send(f, &g);
     p->seq++;
     assert_int_equal(peer_rx(p, &g), 1);
     assert_int_equal(g.flags, TCP_F_SYN | TCP_F_ACK);
     assert_int_equal(g.ack, p->seq);
+    assert_int_equal(g.sack_ok, p->sack && f->cfg.sack);
     p->ack = g.seq + 1;
     peer_ack(p);
     expect_nothing(f);
@@ -932,6 +935,7 @@ static struct fp_conn *accept_conn_rtt(struct peer *p, uint64_t rtt_us)
     peer_seg(p, &g, TCP_F_SYN);
     g.mss = p->mss;
     g.ws = p->ws;
+    g.sack_ok = p->sack;
     fp_send(f, &g);
     p->seq++;
     assert_int_equal(peer_rx(p, &g), 1);
@@ -3257,6 +3261,656 @@ static void test_two_stacks_lossy_wire(void **state)
         pair_run(&bad[i], i == 3 ? 100000 : 1000000);
 }
 
+/* ---- SACK (RFC 2018) and SACK-based recovery (RFC 6675) -------------------- */
+
+/* A pure ACK of `ack` carrying exactly the n blocks given (offsets from
+ * base, in the order expected). */
+static void expect_sack(struct peer *p, uint32_t ack, uint32_t base, unsigned n, ...)
+{
+    struct fp_seg g;
+    va_list ap;
+
+    assert_int_equal(peer_rx(p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_ACK);
+    assert_int_equal(g.ack, ack);
+    assert_int_equal(g.nsack, n);
+    va_start(ap, n);
+    for (unsigned b = 0; b < n; b++) {
+        uint32_t lo = va_arg(ap, uint32_t), hi = va_arg(ap, uint32_t);
+
+        assert_int_equal(g.sack[b][0], base + lo);
+        assert_int_equal(g.sack[b][1], base + hi);
+    }
+    va_end(ap);
+}
+
+/* A duplicate (or any) ACK from the peer with SACK blocks, offsets from base. */
+static void peer_sack(struct peer *p, uint32_t base, unsigned n, ...)
+{
+    struct fp_seg g;
+    va_list ap;
+
+    peer_seg(p, &g, TCP_F_ACK);
+    g.nsack = n;
+    va_start(ap, n);
+    for (unsigned b = 0; b < n; b++) {
+        g.sack[b][0] = base + va_arg(ap, uint32_t);
+        g.sack[b][1] = base + va_arg(ap, uint32_t);
+    }
+    va_end(ap);
+    fp_send(p->f, &g);
+}
+
+static void test_sack_negotiation(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    int rc;
+
+    (void)state;
+    /* passive: answered only when offered, and only when configured */
+    f = fp_new(NULL, 0);
+    assert_int_equal(f->cfg.sack, 1);
+    peer_init(&p, f, 50100, 1);
+    p.sack = 1;
+    fc = accept_conn(&p);
+    assert_true(fc->c->sack_ok);
+    peer_init(&p, f, 50101, 1);
+    fc = accept_conn(&p);
+    assert_false(fc->c->sack_ok);
+    /* without timestamps the SYN-ACK still carries it (NOP NOP kind 4) */
+    peer_init(&p, f, 50102, 1);
+    p.sack = 1;
+    p.ts = 0;
+    fc = accept_conn(&p);
+    assert_true(fc->c->sack_ok);
+    assert_false(fc->c->ts_ok);
+    for (unsigned i = 0; i < f->nconns; i++)
+        net_tcp_abort(f->conns[i].c);
+    fp_flush(f);
+    fp_drain(f);
+    fp_free(f);
+
+    fp_config(&cfg);
+    cfg.sack = 0;
+    f = fp_new(&cfg, 0);
+    peer_init(&p, f, 50103, 1);
+    p.sack = 1;
+    fc = accept_conn(&p);                   /* asserts no SACK-permitted back */
+    assert_false(fc->c->sack_ok);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    /* active, not configured: not offered */
+    fp_learn_peer(f);
+    fc = fp_connect(f, FP_PEER_IP, 7000, &rc);
+    assert_non_null(fc);
+    fp_flush(f);
+    assert_true(fp_pop_seg(f, &g));
+    assert_int_equal(g.flags, TCP_F_SYN);
+    assert_int_equal(g.sack_ok, 0);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    fp_free(f);
+
+    /* active: offered; used when the SYN-ACK answers it, not otherwise */
+    for (int answer = 0; answer <= 1; answer++) {
+        f = fp_new(NULL, 0);
+        fp_learn_peer(f);
+        fc = fp_connect(f, FP_PEER_IP, 7000, &rc);
+        assert_non_null(fc);
+        fp_flush(f);
+        peer_init(&p, f, 7000, 90000);
+        p.dport = 40000;
+        assert_int_equal(peer_rx(&p, &g), 1);
+        assert_int_equal(g.flags, TCP_F_SYN);
+        assert_int_equal(g.sack_ok, 1);
+        assert_int_equal(g.ts, 1);
+        assert_int_equal(g.ws, 0);
+        assert_int_equal(g.mss, 1460);
+        p.ack = g.seq + 1;
+        peer_seg(&p, &g, TCP_F_SYN | TCP_F_ACK);
+        g.mss = 1460;
+        g.sack_ok = answer;
+        fp_send(f, &g);
+        p.seq++;
+        assert_int_equal(fc->c->state, TCP_ESTABLISHED);
+        assert_int_equal(fc->c->sack_ok, answer);
+        net_tcp_abort(fc->c);
+        fp_flush(f);
+        fp_drain(f);
+        assert_int_equal(cnt(f)->tcp_conns_open, 0);
+        fp_free(f);
+    }
+}
+
+static void test_sack_blocks_out_of_order(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_conn *fc;
+    uint8_t d[1000];
+    uint32_t s0;
+
+    (void)state;
+    fill(d, sizeof(d), 21);
+    /* the peer's sequence numbers wrap at 2^32 in the middle of the islands */
+    peer_init(&p, f, 50110, 0xFFFFFE00u);
+    p.sack = 1;
+    fc = accept_conn(&p);
+    s0 = p.seq;
+    assert_true(seq_lt(s0 + 300, s0 + 700) && s0 + 700 < s0);   /* 0xfffffe01 + 700 wraps */
+    /* RFC 2018 4: the newest segment's block first, then the others */
+    p.seq = s0 + 100;
+    peer_tx(&p, TCP_F_ACK, d + 100, 100);
+    expect_sack(&p, s0, s0, 1, 100, 200);
+    p.seq = s0 + 300;
+    peer_tx(&p, TCP_F_ACK, d + 300, 100);
+    expect_sack(&p, s0, s0, 2, 300, 400, 100, 200);
+    p.seq = s0 + 500;
+    peer_tx(&p, TCP_F_ACK, d + 500, 100);
+    expect_sack(&p, s0, s0, 3, 500, 600, 300, 400, 100, 200);
+    /* at most three blocks beside timestamps: the oldest reported drops */
+    p.seq = s0 + 700;
+    peer_tx(&p, TCP_F_ACK, d + 700, 100);
+    expect_sack(&p, s0, s0, 3, 700, 800, 500, 600, 300, 400);
+    /* a segment joining two islands: the merged block comes first */
+    p.seq = s0 + 200;
+    peer_tx(&p, TCP_F_ACK, d + 200, 100);
+    expect_sack(&p, s0, s0, 3, 100, 400, 700, 800, 500, 600);
+    /* a duplicate inside an island reports that island first */
+    p.seq = s0 + 520;
+    peer_tx(&p, TCP_F_ACK, d + 520, 50);
+    expect_sack(&p, s0, s0, 3, 500, 600, 100, 400, 700, 800);
+    assert_int_equal(fc->c->nooo, 3);
+    /* the gap at the front filled: what stays out of order is reported */
+    p.seq = s0;
+    peer_tx(&p, TCP_F_ACK, d, 100);
+    expect_sack(&p, s0 + 400, s0, 2, 500, 600, 700, 800);
+    p.seq = s0 + 400;
+    peer_tx(&p, TCP_F_ACK, d + 400, 100);
+    expect_sack(&p, s0 + 600, s0, 1, 700, 800);
+    /* in order again: no option at all */
+    p.seq = s0 + 600;
+    peer_tx(&p, TCP_F_ACK, d + 600, 100);
+    expect_ack(&p, s0 + 800);
+    assert_int_equal(fc->rxlen, 800);
+    assert_memory_equal(fc->rx, d, 800);
+    assert_int_equal(cnt(f)->tcp_sack_blocks_sent, 1 + 2 + 3 + 3 + 3 + 3 + 2 + 1);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+static void test_sack_blocks_four_without_ts(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_conn *fc;
+    uint8_t d[1200];
+    uint32_t s0;
+
+    (void)state;
+    fill(d, sizeof(d), 22);
+    peer_init(&p, f, 50111, 4242);
+    p.sack = 1;
+    p.ts = 0;
+    fc = accept_conn(&p);
+    s0 = p.seq;
+    for (unsigned i = 1; i <= 5; i++) {
+        p.seq = s0 + i * 200;
+        peer_tx(&p, TCP_F_ACK, d + i * 200, 100);
+        if (i < 5) {
+            assert_true(fp_tx_pending(f) == 1);
+            fp_drain(f);
+        }
+    }
+    /* 40 bytes of options: NOP NOP kind len and four blocks */
+    expect_sack(&p, s0, s0, 4, 1000, 1100, 800, 900, 600, 700, 400, 500);
+    /* the app sends a reply meanwhile: the blocks ride on it as well */
+    assert_int_equal(net_tcp_send(fc->c, "reply", 5), 5);
+    fp_flush(f);
+    {
+        struct fp_seg g;
+
+        assert_int_equal(peer_rx(&p, &g), 1);
+        assert_int_equal(g.len, 5);
+        assert_int_equal(g.ack, s0);
+        assert_int_equal(g.nsack, 4);
+        assert_int_equal(g.sack[0][0], s0 + 1000);
+    }
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    fp_free(f);
+}
+
+/* The stack sends ten full segments to a SACK peer; returns their base. */
+static uint32_t sack_ten(struct fp *f, struct peer *p, struct fp_conn **fcp, const uint8_t *d)
+{
+    struct fp_seg g;
+    uint32_t base;
+
+    p->sack = 1;
+    *fcp = accept_conn(p);
+    assert_true((*fcp)->c->sack_ok);
+    base = p->ack;
+    assert_int_equal(net_tcp_send((*fcp)->c, d, 10 * MSS_TS), (ssize_t)(10 * MSS_TS));
+    fp_flush(f);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(peer_rx(p, &g), 1);
+        assert_int_equal(g.seq, base + i * MSS_TS);
+    }
+    expect_nothing(f);
+    return base;
+}
+
+static void test_sack_retransmits_only_holes(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[10 * MSS_TS];
+    const uint32_t M = MSS_TS;
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 23);
+    f->isn_set = 1;
+    f->isn = 0xFFFFE000u;                       /* our sequence space wraps in segment 5 */
+    peer_init(&p, f, 50112, 0xFFFFF000u);
+    base = sack_ten(f, &p, &fc, d);
+    assert_true(base + 10 * M < base);
+    /* segments 1 and 4 lost; 0 arrives, then 2, 3, 5 */
+    p.ack = base + M;
+    peer_ack(&p);
+    peer_sack(&p, base, 1, 2 * M, 3 * M);
+    peer_sack(&p, base, 1, 2 * M, 4 * M);
+    expect_nothing(f);                      /* limited transmit: nothing new to send */
+    assert_false(fc->c->in_recovery);
+    assert_int_equal(fc->c->nsacked, 1);
+    peer_sack(&p, base, 2, 5 * M, 6 * M, 2 * M, 4 * M);
+    /* third duplicate: recovery, segment 1 alone (pipe: 1 resent, the
+     * hole at 4 not yet lost, 6..9 in flight = 6 > cwnd 4.5) */
+    assert_true(fc->c->in_recovery);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + M);
+    assert_int_equal(g.len, M);
+    assert_memory_equal(g.payload, d + M, M);
+    expect_nothing(f);
+    assert_int_equal(fc->c->ssthresh, 9 * M / 2);
+    assert_int_equal(fc->c->cwnd, 9 * M / 2);
+    assert_int_equal(cnt(f)->tcp_sack_recoveries, 1);
+    /* 6 arrives: the hole at 4 has two segments above it, not lost yet */
+    peer_sack(&p, base, 2, 5 * M, 7 * M, 2 * M, 4 * M);
+    expect_nothing(f);
+    /* 7 arrives: three above it, lost (RFC 6675 IsLost); it goes, only it */
+    peer_sack(&p, base, 2, 5 * M, 8 * M, 2 * M, 4 * M);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + 4 * M);
+    assert_int_equal(g.len, M);
+    assert_memory_equal(g.payload, d + 4 * M, M);
+    expect_nothing(f);
+    /* the resent 1 arrives: a partial ACK up to the hole at 4; nothing is
+     * sent again that the peer holds */
+    p.ack = base + 4 * M;
+    peer_sack(&p, base, 1, 5 * M, 8 * M);
+    assert_true(fc->c->in_recovery);
+    assert_int_equal(fc->c->nsacked, 1);
+    while (peer_rx(&p, &g))
+        assert_true(g.seq != base + 2 * M && g.seq != base + 3 * M && g.seq != base + 5 * M &&
+                    g.seq != base + 6 * M && g.seq != base + 7 * M);
+    /* everything: recovery ends */
+    p.ack = base + 10 * M;
+    peer_ack(&p);
+    assert_false(fc->c->in_recovery);
+    assert_int_equal(fc->c->nsacked, 0);
+    assert_int_equal(cnt(f)->tcp_sack_retransmits, cnt(f)->tcp_retransmits);
+    assert_true(cnt(f)->tcp_sack_retransmits >= 2);
+    assert_int_equal(cnt(f)->tcp_fast_retransmits, 1);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 0);
+    assert_int_equal(cnt(f)->tcp_sack_blocks_bad, 0);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+static void test_sack_lost_by_scoreboard_alone(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[10 * MSS_TS];
+    const uint32_t M = MSS_TS;
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 24);
+    peer_init(&p, f, 50113, 1);
+    base = sack_ten(f, &p, &fc, d);
+    /* the peer's earlier ACKs were lost: one ACK SACKs 1..9, segment 0 is
+     * lost by the scoreboard without three duplicates (RFC 6675 5) */
+    peer_sack(&p, base, 1, M, 10 * M);
+    assert_true(fc->c->in_recovery);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base);
+    expect_nothing(f);
+    /* no answer for a probe timeout (2 ms at this RTT): once more, once */
+    fp_advance(f, 3 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base);
+    assert_int_equal(cnt(f)->tcp_sack_rxt_lost, 1);
+    fp_advance(f, 10 * MS);
+    expect_nothing(f);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 0);
+    p.ack = base + 10 * M;
+    peer_ack(&p);
+    assert_false(fc->c->in_recovery);
+    assert_int_equal(cnt(f)->tcp_retransmits, 2);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    fp_free(f);
+}
+
+static void test_sack_bogus_blocks_ignored(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_conn *fc;
+    static uint8_t d[10 * MSS_TS];
+    const uint32_t M = MSS_TS;
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 25);
+    peer_init(&p, f, 50114, 1);
+    base = sack_ten(f, &p, &fc, d);
+    p.ack = base + M;
+    peer_ack(&p);
+    /* beyond snd_max, straddling snd_una, empty */
+    peer_sack(&p, base, 3, 9 * M, 11 * M, 0, 2 * M, 3 * M, 3 * M);
+    assert_int_equal(fc->c->nsacked, 0);
+    assert_int_equal(cnt(f)->tcp_sack_blocks_bad, 3);
+    /* reversed, and a whole window beyond snd_max: no scoreboard, so no
+     * recovery on it; below snd_una (old news, or a D-SACK, RFC 2883):
+     * passed over, not counted */
+    peer_sack(&p, base, 3, 5 * M, 4 * M, 2 * M, 12 * M, 0, M);
+    assert_int_equal(fc->c->nsacked, 0);
+    assert_int_equal(cnt(f)->tcp_sack_blocks_bad, 5);
+    assert_false(fc->c->in_recovery);
+    expect_nothing(f);
+    /* more ranges than the scoreboard keeps: the highest are forgotten */
+    for (unsigned i = 0; i < 4; i++)
+        peer_sack(&p, base, 1, (2 + 2 * i) * M, (2 + 2 * i) * M + 100);
+    for (unsigned i = 0; i < 8; i++)
+        peer_sack(&p, base, 1, 2 * M + 200 + 50 * i, 2 * M + 210 + 50 * i);
+    assert_int_equal(fc->c->nsacked, TCP_SACK_MAX);
+    for (unsigned k = 1; k < fc->c->nsacked; k++)
+        assert_true(seq_lt(fc->c->sacked[k - 1].hi, fc->c->sacked[k].lo));
+    fp_drain(f);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    fp_free(f);
+}
+
+static void test_sack_cleared_on_rto(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[10 * MSS_TS];
+    const uint32_t M = MSS_TS;
+    uint32_t base;
+
+    (void)state;
+    fp_config(&cfg);
+    cfg.tlp = 0;                            /* the RTO itself */
+    f = fp_new(&cfg, 0);
+    fill(d, sizeof(d), 26);
+    peer_init(&p, f, 50115, 1);
+    base = sack_ten(f, &p, &fc, d);
+    peer_sack(&p, base, 1, 5 * M, 6 * M);
+    assert_int_equal(fc->c->nsacked, 1);
+    fp_advance(f, 1000 * MS + MS);          /* initial RTO: no sample before data */
+    assert_int_equal(cnt(f)->tcp_rto_fired, 1);
+    assert_int_equal(fc->c->nsacked, 0);    /* RFC 6675 5.1 */
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base);
+    expect_nothing(f);
+    /* the peer's next ACK SACKs again what it holds: the resend skips it */
+    p.ack = base + M;
+    peer_sack(&p, base, 2, 2 * M, 3 * M, 5 * M, 6 * M);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + M);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + 3 * M);
+    expect_nothing(f);
+    p.ack = base + 10 * M;
+    peer_ack(&p);
+    assert_int_equal(fc->c->nsacked, 0);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    fp_free(f);
+}
+
+static void test_sack_lost_retransmission(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[11 * MSS_TS];
+    const uint32_t M = MSS_TS;
+    uint32_t base;
+    int again = 0;
+
+    (void)state;
+    fill(d, sizeof(d), 28);
+    peer_init(&p, f, 50117, 1);
+    p.sack = 1;
+    fc = accept_conn(&p);
+    base = p.ack;
+    assert_int_equal(send_and_take(&p, fc, d, 10 * M), 10);
+    /* segment 0 lost: recovery resends it, then new data as the pipe drains */
+    peer_sack(&p, base, 1, M, 2 * M);
+    peer_sack(&p, base, 1, M, 3 * M);
+    peer_sack(&p, base, 1, M, 4 * M);
+    assert_true(fc->c->in_recovery);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base);
+    assert_int_equal(fc->c->rxt_fence, base + 10 * M);
+    /* the app writes more; the pipe (resent 0, 4..9 in flight) holds it */
+    assert_int_equal(net_tcp_send(fc->c, d + 10 * M, M), (ssize_t)M);
+    fp_flush(f);
+    expect_nothing(f);
+    peer_sack(&p, base, 1, M, 10 * M);
+    while (peer_rx(&p, &g))
+        assert_int_equal(g.seq, base + 10 * M);          /* new data only */
+    assert_true(seq_gt(fc->c->snd_max, base + 10 * M));
+    assert_int_equal(cnt(f)->tcp_sack_rxt_lost, 0);
+    /* segment 10, sent after the retransmission, arrives; 0 still missing:
+     * the retransmission was lost and goes again */
+    peer_sack(&p, base, 1, M, 11 * M);
+    assert_int_equal(cnt(f)->tcp_sack_rxt_lost, 1);
+    while (peer_rx(&p, &g))
+        again |= g.seq == base;
+    assert_true(again);
+    /* a repeat of that SACK does not send it a third time */
+    peer_sack(&p, base, 1, M, 11 * M);
+    assert_int_equal(cnt(f)->tcp_sack_rxt_lost, 1);
+    fp_drain(f);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    fp_free(f);
+}
+
+static void test_sack_probe_starts_recovery(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[4 * MSS_TS];
+    const uint32_t M = MSS_TS;
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 29);
+    peer_init(&p, f, 50118, 1);
+    p.sack = 1;
+    fc = accept_conn_rtt(&p, 10 * MS);
+    base = p.ack;
+    assert_int_equal(send_and_take(&p, fc, d, sizeof(d)), 4);
+    /* 0 arrives; 1, 2, 3 lost: one ACK, no duplicates */
+    p.ack = base + M;
+    peer_ack(&p);
+    expect_nothing(f);
+    fp_advance(f, 25 * MS);                 /* PTO: 2 SRTT */
+    assert_int_equal(cnt(f)->tcp_tlp_sent, 1);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + 3 * M);  /* the last segment again */
+    expect_nothing(f);
+    /* the probe arrives above the hole: 1 and 2 left before it and are
+     * lost (RFC 8985 7.4.2), recovery resends both at once */
+    peer_sack(&p, base, 1, 3 * M, 4 * M);
+    assert_true(fc->c->in_recovery);
+    assert_int_equal(cnt(f)->tcp_sack_recoveries, 1);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + M);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + 2 * M);
+    expect_nothing(f);
+    p.ack = base + 4 * M;
+    peer_ack(&p);
+    assert_false(fc->c->in_recovery);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 0);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    fp_free(f);
+}
+
+static void test_sack_partial_ack_and_probe_timer(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[10 * MSS_TS];
+    const uint32_t M = MSS_TS;
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 30);
+    peer_init(&p, f, 50119, 1);
+    p.sack = 1;
+    fc = accept_conn_rtt(&p, 10 * MS);
+    base = p.ack;
+    assert_int_equal(send_and_take(&p, fc, d, sizeof(d)), 10);
+    /* 0 and 5..9 lost; 1..4 SACKed: recovery resends 0 */
+    peer_sack(&p, base, 1, M, 2 * M);
+    peer_sack(&p, base, 1, M, 3 * M);
+    peer_sack(&p, base, 1, M, 4 * M);
+    assert_true(fc->c->in_recovery);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base);
+    peer_sack(&p, base, 1, M, 5 * M);
+    fp_drain(f);
+    /* the resent 0 arrives: a partial ACK to 5. 5..9 left before it and
+     * are lost: resent as the pipe allows, 5 first */
+    p.ack = base + 5 * M;
+    peer_ack(&p);
+    assert_true(fc->c->in_recovery);
+    assert_int_equal(fc->c->lost_hi, base + 10 * M);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + 5 * M);
+    while (peer_rx(&p, &g))
+        assert_true(seq_gt(g.seq, base + 5 * M) && seq_lt(g.seq, base + 10 * M));
+    /* nothing comes back for a probe timeout: the segment at snd_una goes
+     * once more, then only the RTO is left */
+    fp_advance(f, 25 * MS);
+    assert_int_equal(cnt(f)->tcp_sack_rxt_lost, 1);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + 5 * M);
+    expect_nothing(f);
+    fp_advance(f, 25 * MS);
+    expect_nothing(f);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 0);
+    fp_advance(f, 250 * MS);
+    assert_int_equal(cnt(f)->tcp_rto_fired, 1);
+    assert_false(fc->c->in_recovery);
+    assert_int_equal(fc->c->nsacked, 0);
+    fp_drain(f);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    fp_free(f);
+}
+
+static void test_no_sack_peer_unchanged(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[10 * MSS_TS];
+    const uint32_t M = MSS_TS;
+    uint32_t base;
+
+    (void)state;
+    fill(d, sizeof(d), 27);
+    peer_init(&p, f, 50116, 1);
+    fc = accept_conn(&p);
+    assert_false(fc->c->sack_ok);
+    /* out-of-order data from it: plain duplicate ACKs, no blocks */
+    p.seq += 100;
+    peer_tx(&p, TCP_F_ACK, d, 100);
+    expect_ack(&p, p.seq - 200);
+    p.seq -= 200;
+    peer_tx(&p, TCP_F_ACK, d, 100);
+    expect_ack(&p, p.seq + 100);
+    p.seq += 100;
+    assert_int_equal(cnt(f)->tcp_sack_blocks_sent, 0);
+    /* blocks it sends anyway are not used: NewReno as before */
+    base = p.ack;
+    assert_int_equal(net_tcp_send(fc->c, d, sizeof(d)), (ssize_t)sizeof(d));
+    fp_flush(f);
+    fp_drain(f);
+    p.ack = base + M;
+    peer_ack(&p);
+    peer_sack(&p, base, 1, 2 * M, 10 * M);
+    assert_int_equal(fc->c->nsacked, 0);
+    assert_false(fc->c->in_recovery);
+    peer_sack(&p, base, 1, 2 * M, 10 * M);
+    peer_sack(&p, base, 1, 2 * M, 10 * M);
+    assert_true(fc->c->in_recovery);
+    assert_int_equal(fc->c->cwnd, 9 * M / 2 + 3 * M);  /* NewReno's inflation */
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, base + M);
+    assert_int_equal(cnt(f)->tcp_sack_recoveries, 0);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    fp_free(f);
+}
+
 static void test_drop_counters_covered(void **state)
 {
     static const char *const elsewhere[] = {      /* checked by test_net_arp / test_net_ip */
@@ -3341,6 +3995,17 @@ int main(void)
         cmocka_unit_test(test_small_window_no_stall),
         cmocka_unit_test(test_close_inside_accept),
         cmocka_unit_test(test_two_stacks_lossy_wire),
+        cmocka_unit_test(test_sack_negotiation),
+        cmocka_unit_test(test_sack_blocks_out_of_order),
+        cmocka_unit_test(test_sack_blocks_four_without_ts),
+        cmocka_unit_test(test_sack_retransmits_only_holes),
+        cmocka_unit_test(test_sack_lost_by_scoreboard_alone),
+        cmocka_unit_test(test_sack_bogus_blocks_ignored),
+        cmocka_unit_test(test_sack_cleared_on_rto),
+        cmocka_unit_test(test_sack_lost_retransmission),
+        cmocka_unit_test(test_sack_probe_starts_recovery),
+        cmocka_unit_test(test_sack_partial_ack_and_probe_timer),
+        cmocka_unit_test(test_no_sack_peer_unchanged),
         cmocka_unit_test(test_drop_counters_covered),
     };
 
