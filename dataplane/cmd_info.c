@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #endif
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -656,10 +657,6 @@ static void add_net_counters(struct net_counters *sum, const struct net_counters
         dst[i] += src[i];
 }
 
-/* slotd's own section, not in Redis: the transport and, on DPDK, the port,
- * the stacks' counters summed over the data cores (drop reasons that ever
- * happened, by name), the exception path, then one line per core. Socket
- * mode has nothing beyond the kernel's own counters: it names the transport. */
 /* TSC cycles of a data core as microseconds (EAL measured the rate). */
 static uint64_t busy_usec(uint64_t cycles)
 {
@@ -668,6 +665,50 @@ static uint64_t busy_usec(uint64_t cycles)
     return hz ? (uint64_t)((long double)cycles * 1e6L / (long double)hz) : 0;
 }
 
+/* The stacks' counters as INFO dataplane names them, in its order. */
+static const struct {
+    const char *name;
+    size_t off;
+} NET_FIELDS[] = {
+#define NF(name, field) { name, offsetof(struct net_counters, field) }
+    NF("dp_rx_packets", rx_frames),
+    NF("dp_rx_bytes", rx_bytes),
+    NF("dp_tx_packets", tx_frames),
+    NF("dp_tx_bytes", tx_bytes),
+    NF("dp_exception_packets", exception_frames),
+    NF("dp_arp_requests_sent", arp_requests_sent),
+    NF("dp_arp_replies_sent", arp_replies_sent),
+    NF("dp_icmp_echo_replies", icmp_echo_replies),
+    NF("dp_tcp_segs_in", tcp_segs_in),
+    NF("dp_tcp_segs_out", tcp_segs_out),
+    NF("dp_tcp_retransmits", tcp_retransmits),
+    NF("dp_tcp_fast_retransmits", tcp_fast_retransmits),
+    NF("dp_tcp_rto_fired", tcp_rto_fired),
+    NF("dp_tcp_probes_sent", tcp_probes_sent),
+    NF("dp_tcp_rsts_sent", tcp_rsts_sent),
+    NF("dp_tcp_challenge_acks", tcp_challenge_acks),
+    NF("dp_tcp_early_retransmits", tcp_early_retransmits),
+    NF("dp_tcp_tlp_sent", tcp_tlp_sent),
+    NF("dp_tcp_limited_transmits", tcp_limited_transmits),
+    NF("dp_tcp_sack_recoveries", tcp_sack_recoveries),
+    NF("dp_tcp_sack_retransmits", tcp_sack_retransmits),
+    NF("dp_tcp_sack_rxt_lost", tcp_sack_rxt_lost),
+    NF("dp_tcp_sack_blocks_sent", tcp_sack_blocks_sent),
+    NF("dp_tcp_sack_blocks_bad", tcp_sack_blocks_bad),
+    NF("dp_tcp_conns_open", tcp_conns_open),
+    NF("dp_tcp_conns_total", tcp_conns_total),
+    NF("dp_tcp_conns_half_open", tcp_conns_half_open),
+    NF("dp_tcp_conns_time_wait", tcp_conns_time_wait),
+    NF("dp_tcp_conns_reset", tcp_conns_reset),
+    NF("dp_tcp_conns_timedout", tcp_conns_timedout),
+    NF("dp_tcp_buf_bytes", tcp_buf_bytes),
+#undef NF
+};
+
+/* slotd's own section, not in Redis: the transport and, on DPDK, the port,
+ * the stacks' counters summed over the data cores (drop reasons that ever
+ * happened, by name), the exception path, then one line per core. Socket
+ * mode has nothing beyond the kernel's own counters: it names the transport. */
 static void sec_dataplane(struct cmd_ctx *c, struct resp_out *b, const struct totals *t)
 {
     struct runtime *rt = c->core->rt;
@@ -711,44 +752,14 @@ static void sec_dataplane(struct cmd_ctx *c, struct resp_out *b, const struct to
             "dpdk_offloads:rx_csum=%u,tx_csum=%u,tso=%u,rss=%u\r\n",
          rt->ncores, rt->port->name, rt->port->port_id, rt->port->mtu,
          rt->port->rx_csum, rt->port->tx_csum, rt->port->tso, rt->port->rss);
-    addf(b, "dp_rx_packets:%llu\r\ndp_rx_bytes:%llu\r\n"
-            "dp_tx_packets:%llu\r\ndp_tx_bytes:%llu\r\n"
-            "dp_exception_packets:%llu\r\n"
-            "dp_arp_requests_sent:%llu\r\ndp_arp_replies_sent:%llu\r\n"
-            "dp_icmp_echo_replies:%llu\r\n",
-         (unsigned long long)n->rx_frames, (unsigned long long)n->rx_bytes,
-         (unsigned long long)n->tx_frames, (unsigned long long)n->tx_bytes,
-         (unsigned long long)n->exception_frames,
-         (unsigned long long)n->arp_requests_sent, (unsigned long long)n->arp_replies_sent,
-         (unsigned long long)n->icmp_echo_replies);
-    addf(b, "dp_tcp_segs_in:%llu\r\ndp_tcp_segs_out:%llu\r\n"
-            "dp_tcp_retransmits:%llu\r\ndp_tcp_fast_retransmits:%llu\r\n"
-            "dp_tcp_rto_fired:%llu\r\ndp_tcp_probes_sent:%llu\r\n"
-            "dp_tcp_rsts_sent:%llu\r\ndp_tcp_challenge_acks:%llu\r\n"
-            "dp_tcp_early_retransmits:%llu\r\ndp_tcp_tlp_sent:%llu\r\n"
-            "dp_tcp_limited_transmits:%llu\r\n"
-            "dp_tcp_sack_recoveries:%llu\r\ndp_tcp_sack_retransmits:%llu\r\n"
-            "dp_tcp_sack_rxt_lost:%llu\r\n"
-            "dp_tcp_sack_blocks_sent:%llu\r\ndp_tcp_sack_blocks_bad:%llu\r\n",
-         (unsigned long long)n->tcp_segs_in, (unsigned long long)n->tcp_segs_out,
-         (unsigned long long)n->tcp_retransmits, (unsigned long long)n->tcp_fast_retransmits,
-         (unsigned long long)n->tcp_rto_fired, (unsigned long long)n->tcp_probes_sent,
-         (unsigned long long)n->tcp_rsts_sent, (unsigned long long)n->tcp_challenge_acks,
-         (unsigned long long)n->tcp_early_retransmits, (unsigned long long)n->tcp_tlp_sent,
-         (unsigned long long)n->tcp_limited_transmits,
-         (unsigned long long)n->tcp_sack_recoveries, (unsigned long long)n->tcp_sack_retransmits,
-         (unsigned long long)n->tcp_sack_rxt_lost,
-         (unsigned long long)n->tcp_sack_blocks_sent, (unsigned long long)n->tcp_sack_blocks_bad);
-    addf(b, "dp_tcp_conns_open:%llu\r\ndp_tcp_conns_total:%llu\r\n"
-            "dp_tcp_conns_half_open:%llu\r\ndp_tcp_conns_time_wait:%llu\r\n"
-            "dp_tcp_conns_reset:%llu\r\ndp_tcp_conns_timedout:%llu\r\n"
-            "dp_tcp_buf_bytes:%llu\r\ndp_input_stalls:%llu\r\n"
-            "dp_xcore_ring_depth:%llu\r\n",
-         (unsigned long long)n->tcp_conns_open, (unsigned long long)n->tcp_conns_total,
-         (unsigned long long)n->tcp_conns_half_open, (unsigned long long)n->tcp_conns_time_wait,
-         (unsigned long long)n->tcp_conns_reset, (unsigned long long)n->tcp_conns_timedout,
-         (unsigned long long)n->tcp_buf_bytes, (unsigned long long)sum.input_stalls,
-         (unsigned long long)depth);
+    for (size_t i = 0; i < sizeof(NET_FIELDS) / sizeof(NET_FIELDS[0]); i++) {
+        uint64_t v;
+
+        memcpy(&v, (const char *)n + NET_FIELDS[i].off, sizeof(v));
+        addf(b, "%s:%llu\r\n", NET_FIELDS[i].name, (unsigned long long)v);
+    }
+    addf(b, "dp_input_stalls:%llu\r\ndp_xcore_ring_depth:%llu\r\n",
+         (unsigned long long)sum.input_stalls, (unsigned long long)depth);
     addf(b, "dp_loop_turns:%llu\r\ndp_busy_turns:%llu\r\ndp_busy_usec:%llu\r\n",
          (unsigned long long)sum.rx_polls, (unsigned long long)sum.busy_turns,
          (unsigned long long)busy_usec(sum.busy_cycles));
