@@ -11,9 +11,13 @@
 
 #define NS_PER_S 1000000000ull
 #define US_PER_S 1000000ull
-/* Calibration span: the clock reads around it are ~1 µs apart at worst, so
- * 10 ms pins the rate to ~0.01%, and start-up waits no longer than that. */
+/* Calibration span: 10 ms, with each end's clock and counter reads taken
+ * within PAIR_MAX_NS of each other, pins the rate to 0.1% or better, and
+ * start-up waits no longer than that. A pair that took longer was
+ * interrupted (a busy machine, a preempted thread): it is read again. */
 #define CALIBRATE_NS 10000000ull
+#define PAIR_MAX_NS 5000ull
+#define PAIR_TRIES 20
 #define CLOCKSOURCE_PATH "/sys/devices/system/clocksource/clocksource0/current_clocksource"
 
 /* Rounded up, so exactly one microsecond of ticks reads as 1, not 0. */
@@ -43,20 +47,34 @@ static uint64_t raw_ns(void)
     return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/* The counter and the clock at one instant: a counter read between two clock
+ * reads close together. 0 when no try came close enough. */
+static int read_pair(uint64_t *ns, uint64_t *ticks)
+{
+    for (int i = 0; i < PAIR_TRIES; i++) {
+        uint64_t a = raw_ns(), t = __builtin_ia32_rdtsc(), b = raw_ns();
+
+        if (b >= a && b - a <= PAIR_MAX_NS) {
+            *ns = a + (b - a) / 2;
+            *ticks = t;
+            return 1;
+        }
+    }
+    return 0;
+}
+#endif
+
 int tsc_init(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     struct timespec pause = { 0, (long)CALIBRATE_NS };
     uint64_t ns0, ns1, t0, t1, hz;
 
-    if (!kernel_uses_tsc())
+    if (!kernel_uses_tsc() || !read_pair(&ns0, &t0))
         return 0;
-    ns0 = raw_ns();
-    t0 = __builtin_ia32_rdtsc();
     nanosleep(&pause, NULL);
-    ns1 = raw_ns();
-    t1 = __builtin_ia32_rdtsc();
-    if (ns1 <= ns0 || t1 <= t0)
+    if (!read_pair(&ns1, &t1) || ns1 <= ns0 || t1 <= t0)
         return 0;
     hz = (uint64_t)((long double)(t1 - t0) * NS_PER_S / (long double)(ns1 - ns0));
     /* below 1 MHz the scale would not fit TSC_SHIFT: not a real counter */

@@ -52,8 +52,8 @@ static void test_long_spans(void **state)
 }
 
 /* After calibration (counter or clock, whichever this machine trusts) a
- * sleep measures the same as CLOCK_MONOTONIC, to a generous margin: the
- * calibration must not be off by a factor, which is what this catches. */
+ * sleep measures what CLOCK_MONOTONIC measures, within the calibration's
+ * accuracy. */
 static void test_calibrated_agrees_with_clock(void **state)
 {
     struct timespec pause = { 0, 30 * 1000 * 1000 };
@@ -69,9 +69,11 @@ static void test_calibrated_agrees_with_clock(void **state)
     n1 = mono_ns();
     us = tsc_elapsed_us(t0, t1);
     ref = (int64_t)((n1 - n0) / 1000);
-    assert_true(us >= 30000);
-    assert_true(us <= ref + 1);
-    assert_true(us >= ref - ref / 20 - 50);
+    /* The counter's span lies inside the clock's and holds the whole sleep:
+     * whatever the scheduler does around the reads, a rate within 0.2%
+     * keeps it between the two. */
+    assert_true(us >= 30000 - 30000 / 500);
+    assert_true(us <= ref + ref / 500 + 2);
     print_message("source: %s, %d us for a 30 ms sleep (clock: %d)\n",
                   tsc_scale.counter ? "counter" : "clock", (int)us, (int)ref);
 }
