@@ -77,8 +77,9 @@ int tsc_init(void)
     if (!read_pair(&ns1, &t1) || ns1 <= ns0 || t1 <= t0)
         return 0;
     hz = (uint64_t)((long double)(t1 - t0) * NS_PER_S / (long double)(ns1 - ns0));
-    /* below 1 MHz the scale would not fit TSC_SHIFT: not a real counter */
-    if (hz < US_PER_S)
+    /* at or below 1 MHz the scale would not stay under 2^TSC_SHIFT (tsc.h's
+     * overflow bound): not a real counter */
+    if (hz <= US_PER_S)
         return 0;
     tsc_scale.mult = ((US_PER_S << TSC_SHIFT) + hz - 1) / hz;
     tsc_scale.counter = 1;

@@ -43,11 +43,15 @@ static inline uint64_t tsc_now(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Microseconds between two tsc_now() readings (start <= end), truncated. */
+/* Microseconds between two tsc_now() readings, truncated; 0 if end is
+ * before start (a counter read on another CPU a little behind). */
 static inline int64_t tsc_elapsed_us(uint64_t start, uint64_t end)
 {
     uint64_t d = end - start;
     unsigned s = 0;
+
+    if ((int64_t)d < 0)
+        return 0;
 
     /* mult < 2^32, so the product fits 64 bits while d < 2^32 (over a second
      * of ticks); a longer span first drops low bits of d, which are far

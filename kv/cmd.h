@@ -37,7 +37,7 @@ struct cmd_ctx {
     unsigned db;                   /* selected db (SELECT), 0 in cluster mode */
     struct resp_out *out;          /* reply goes here */
     struct ks_view view;
-    struct client *client;         /* the caller: set only for CMD_CONN/CMD_ALLCORES */
+    struct client *client;         /* the caller; NULL for a request from another core */
     struct core *core;             /* the executing core */
     int64_t now_ms;                /* cached clock for this command (Redis: one per command) */
     int cluster_slot;              /* cluster mode: the keys' slot, re-checked for

@@ -111,10 +111,10 @@ static double cpu_seconds(int pid)
 /* Busy time of slotd's data cores in seconds, summed over the cores, from
  * its DPDK telemetry socket (/slotd/cores, dataplane/dp_telemetry.h), or -1.
  * The answer is small JSON of known shape: the numbers of the "busy_usec"
- * array are summed without a JSON parser. */
+ * array are summed without a JSON parser (blanks allowed where JSON does). */
 static double server_busy_seconds(const char *path)
 {
-    static const char key[] = "\"busy_usec\":[";
+    static const char key[] = "\"busy_usec\"";
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     char buf[16384], *p, *end;
     double usec = 0;
@@ -139,12 +139,20 @@ static double server_busy_seconds(const char *path)
     p = strstr(buf, key);
     if (p == NULL)
         return -1;
-    for (p += sizeof(key) - 1; *p && *p != ']'; p = end + (*end == ',')) {
+    p += strspn(p + sizeof(key) - 1, " \t\r\n:") + sizeof(key) - 1;
+    if (*p++ != '[')
+        return -1;
+    for (;;) {
+        p += strspn(p, " \t\r\n");
+        if (*p == ']')
+            return usec / 1e6;
         usec += (double)strtoull(p, &end, 10);
         if (end == p)
             return -1;
+        p = end + strspn(end, " \t\r\n");
+        if (*p == ',')
+            p++;
     }
-    return *p == ']' ? usec / 1e6 : -1;
 }
 
 static double us(const struct load_shared *sh, uint64_t cycles)
