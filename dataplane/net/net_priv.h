@@ -374,6 +374,28 @@ static inline uint64_t net_cksum_add(uint64_t s, const void *buf, uint32_t len)
 {
     const uint8_t *p = (const uint8_t *)buf;
 
+#if defined(__x86_64__) && defined(__GNUC__)
+    /* One carry chain per block: 5 instructions for 32 bytes where the
+     * compilers emit 11 (each carry re-derived by a compare). */
+    for (; len >= 32; len -= 32, p += 32)
+        __asm__("addq 0(%[p]), %[s]\n\t"
+                "adcq 8(%[p]), %[s]\n\t"
+                "adcq 16(%[p]), %[s]\n\t"
+                "adcq 24(%[p]), %[s]\n\t"
+                "adcq $0, %[s]"
+                : [s] "+r"(s)
+                : [p] "r"(p), "m"(*(const uint8_t(*)[32])p)
+                : "cc");
+    if (len & 16) {
+        __asm__("addq 0(%[p]), %[s]\n\t"
+                "adcq 8(%[p]), %[s]\n\t"
+                "adcq $0, %[s]"
+                : [s] "+r"(s)
+                : [p] "r"(p), "m"(*(const uint8_t(*)[16])p)
+                : "cc");
+        p += 16;
+    }
+#else
     for (; len >= 32; len -= 32, p += 32) {
         uint64_t w0, w1, w2, w3;
 
@@ -395,6 +417,7 @@ static inline uint64_t net_cksum_add(uint64_t s, const void *buf, uint32_t len)
         s = net_cksum_add64(s, w1);
         p += 16;
     }
+#endif
     if (len & 8) {
         uint64_t w;
 
