@@ -251,14 +251,15 @@ struct tcp_seg {
     uint32_t off;                    /* payload offset in m */
     uint16_t wnd;
     uint8_t flags;
+    struct rte_ether_addr src_mac;
+    /* What the options said, from has_mss to sack: the only part tcp_input
+     * zeroes (16 bytes, two stores; every field above is assigned). The
+     * blocks come last, so that they cost nothing to a segment without. */
     uint8_t has_mss, has_ws, has_ts, has_sackok;
     uint8_t ws;
+    uint8_t nsack;                   /* SACK blocks in sack[] (RFC 2018 3) */
     uint16_t opt_mss;
     uint32_t tsval, tsecr;
-    struct rte_ether_addr src_mac;
-    uint8_t nsack;                   /* SACK blocks in sack[] (RFC 2018 3) */
-    /* Last: tcp_input zeroes the struct only up to here, so that the
-     * blocks cost nothing to a segment without them. */
     struct tcp_range sack[TCP_SACK_BLOCKS];
 };
 

@@ -1186,7 +1186,8 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
         goto drop;
     }
     s->cnt.tcp_segs_in++;
-    memset(&g, 0, offsetof(struct tcp_seg, sack));
+    memset((uint8_t *)&g + offsetof(struct tcp_seg, has_mss), 0,
+           offsetof(struct tcp_seg, sack) - offsetof(struct tcp_seg, has_mss));
     g.m = m;
     g.key.rip = ip->src_addr;
     g.key.lip = ip->dst_addr;
