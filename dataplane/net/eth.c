@@ -264,10 +264,10 @@ void net_input_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n,
         tcp_run_deliver(s);
     if (n > 0)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[0], void *));
+    s->cnt.rx_frames += n;
     for (unsigned i = 0; i < n; i++) {
         if (i + 1 < n)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-        s->cnt.rx_frames++;
         s->cnt.rx_bytes += pkts[i]->pkt_len;
         eth_input(s, pkts[i]);
     }

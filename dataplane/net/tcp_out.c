@@ -812,19 +812,20 @@ void tcp_output(struct tcp_conn *c)
     struct net_stack *s = c->s;
     uint32_t unsent = 0;
 
-    switch (c->state) {
-    case TCP_ESTABLISHED:
-    case TCP_CLOSE_WAIT:
-    case TCP_FIN_WAIT_1:
-    case TCP_CLOSING:
-    case TCP_LAST_ACK:
-        break;
-    case TCP_FIN_WAIT_2:
-    case TCP_TIME_WAIT:
-        tcp_ack_if_owed(c);
-        return;
-    default:
-        return;
+    if (c->state != TCP_ESTABLISHED) {
+        switch (c->state) {
+        case TCP_CLOSE_WAIT:
+        case TCP_FIN_WAIT_1:
+        case TCP_CLOSING:
+        case TCP_LAST_ACK:
+            break;
+        case TCP_FIN_WAIT_2:
+        case TCP_TIME_WAIT:
+            tcp_ack_if_owed(c);
+            return;
+        default:
+            return;
+        }
     }
     if ((c->in_recovery && c->sack_ok) ||
         (c->nsacked != 0 && seq_lt(c->snd_nxt, c->snd_max) && tcp_sack_gbn(c) != 0)) {
@@ -919,19 +920,22 @@ ssize_t net_tcp_send(struct tcp_conn *c, const void *p, size_t n)
     struct tcp_ring *r = &c->sring;
     uint32_t k, pos, first;
 
-    switch (c->state) {
-    case TCP_ESTABLISHED:
-    case TCP_CLOSE_WAIT:
-    case TCP_SYN_SENT:
-        break;
-    case TCP_CLOSED:
-        return c->close_err ? c->close_err : -EPIPE;
-    case TCP_SYN_RECEIVED:
-        if (c->passive)
-            return -ENOTCONN;
-        break;
-    default:
-        return -EPIPE;
+    /* ESTABLISHED first: one compare for every reply, the table below
+     * only for the other states. */
+    if (c->state != TCP_ESTABLISHED) {
+        switch (c->state) {
+        case TCP_CLOSE_WAIT:
+        case TCP_SYN_SENT:
+            break;
+        case TCP_CLOSED:
+            return c->close_err ? c->close_err : -EPIPE;
+        case TCP_SYN_RECEIVED:
+            if (c->passive)
+                return -ENOTCONN;
+            break;
+        default:
+            return -EPIPE;
+        }
     }
     if (c->app_closed || c->fin_queued)
         return -EPIPE;
