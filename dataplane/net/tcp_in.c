@@ -1155,6 +1155,10 @@ static uint32_t tcp_rx_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr
     return net_cksum_fold(net_cksum_mbuf(m, l4off, l4len, net_cksum_fold64(ph)));
 }
 
+_Static_assert(offsetof(struct tcp_seg, key) - offsetof(struct tcp_seg, has_mss) == 16 &&
+                   offsetof(struct tcp_seg, has_mss) % 8 == 0,
+               "tcp_seg: the option fields tcp_input zeroes are 16 aligned bytes");
+
 void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
                uint32_t l4off, uint32_t l4len)
 {
@@ -1187,7 +1191,7 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
     }
     s->cnt.tcp_segs_in++;
     memset((uint8_t *)&g + offsetof(struct tcp_seg, has_mss), 0,
-           offsetof(struct tcp_seg, sack) - offsetof(struct tcp_seg, has_mss));
+           offsetof(struct tcp_seg, key) - offsetof(struct tcp_seg, has_mss));
     g.m = m;
     g.key.rip = ip->src_addr;
     g.key.lip = ip->dst_addr;
