@@ -259,6 +259,7 @@ void net_input_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n,
                      uint64_t now_us)
 {
     s->now_us = now_us;
+    s->now_ms = (uint32_t)(now_us / 1000);
     /* The lists are empty on nearly every turn: a test, not a call. */
     if (s->tcp.deliver.head != NULL)
         tcp_run_deliver(s);
@@ -305,8 +306,10 @@ unsigned net_timers(struct net_stack *s, uint64_t now_us)
 {
     unsigned n;
 
-    if (now_us > s->now_us)
+    if (now_us > s->now_us) {
         s->now_us = now_us;
+        s->now_ms = (uint32_t)(now_us / 1000);
+    }
     n = tcp_timers_run(s, s->now_us, NET_TIMER_BUDGET);
     n += arp_timers(s);
     net_flush(s);

@@ -34,6 +34,8 @@ struct net_stack {
     uint32_t bcast_be;               /* the subnet's broadcast; 0 for a /32 */
     struct rte_ether_addr mac;
     uint64_t now_us;                 /* the turn's clock, set by input/timers */
+    uint32_t now_ms;                 /* now_us / 1000, set with it: the timestamp
+                                        clock, read by every segment sent */
     struct net_counters cnt;
 
     struct rte_mbuf *tx[NET_TX_BURST];
@@ -135,7 +137,7 @@ static inline void tcp_mark_dirty(struct tcp_conn *c)
 
 static inline uint32_t tcp_now_ms(const struct net_stack *s)
 {
-    return (uint32_t)(s->now_us / 1000);
+    return s->now_ms;
 }
 
 /* The receive window (RFC 9293 3.8.6.2.2 receiver-side SWS avoidance):
@@ -220,9 +222,12 @@ static inline void tcp_timer_sync(struct tcp_conn *c)
         due = c->dack_at;
     if (due == 0)
         return;
-    tick = (due + TCP_TICK_US - 1) / TCP_TICK_US;
-    if (c->wheel_tick != 0 && c->wheel_tick <= tick)
+    /* wheel_tick <= ceil(due / tick) exactly when due > (wheel_tick - 1)
+     * ticks: a multiply instead of the division, for the usual deadline
+     * that moved later (every reply re-arms its RTO). */
+    if (c->wheel_tick != 0 && due > (c->wheel_tick - 1) * TCP_TICK_US)
         return;
+    tick = (due + TCP_TICK_US - 1) / TCP_TICK_US;
     tcp_timer_relink(c, tick);
 }
 
