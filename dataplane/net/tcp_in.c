@@ -674,21 +674,26 @@ static inline __attribute__((always_inline)) void tcp_new_ack(struct tcp_conn *c
 
 /* Returns 0 to go on with the segment, -1 when it is consumed or the
  * connection went away. Inlined into the predicted path (one per
- * request/response exchange); tcp_ack below is the same for the rest. */
+ * request/response exchange); tcp_ack below is the same for the rest.
+ * predicted (a constant at each call): tcp_predicted passed, so the ACK is
+ * within [snd_una, snd_max] (neither unsent nor older than the window:
+ * both differences stay below 2^31) and the state is ESTABLISHED, where
+ * no FIN of ours can be outstanding; those tests are left out. */
 static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn *c,
-                                                                const struct tcp_seg *g)
+                                                                const struct tcp_seg *g,
+                                                                int predicted)
 {
     struct net_stack *s = c->s;
     uint32_t ack = g->ack;
     uint32_t wnd = (uint32_t)g->wnd << (c->ws_ok ? c->snd_wscale : 0);
 
-    if (seq_gt(ack, c->snd_max)) {
+    if (!predicted && seq_gt(ack, c->snd_max)) {
         NET_DROP(s, tcp_ack_unsent);
         tcp_send_ack(c);
         return -1;
     }
     /* RFC 5961 5.2: an ACK older than the largest window we were given */
-    if (seq_lt(ack, c->snd_una - c->max_sndwnd)) {
+    if (!predicted && seq_lt(ack, c->snd_una - c->max_sndwnd)) {
         NET_DROP(s, tcp_ack_old);
         tcp_send_ack(c);
         return -1;
@@ -732,7 +737,7 @@ static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn 
     if (c->persist)
         c->probes = 0;              /* the peer answers our probes: alive */
     /* Our FIN acknowledged? */
-    if (c->fin_queued && seq_gt(c->snd_una, c->snd_buf_seq + c->sring.len)) {
+    if (!predicted && c->fin_queued && seq_gt(c->snd_una, c->snd_buf_seq + c->sring.len)) {
         switch (c->state) {
         case TCP_FIN_WAIT_1:
             tcp_set_state(c, TCP_FIN_WAIT_2);
@@ -757,7 +762,7 @@ static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn 
 
 static int tcp_ack(struct tcp_conn *c, const struct tcp_seg *g)
 {
-    return tcp_ack_inline(c, g);
+    return tcp_ack_inline(c, g, /* predicted */ 0);
 }
 
 /* ---- data and FIN ------------------------------------------------------- */
@@ -970,7 +975,7 @@ static void tcp_fast_input(struct tcp_conn *c, const struct tcp_seg *g)
     /* RFC 7323 4.3 (2) */
     if (c->ts_ok && seq_le(g->seq, c->last_ack_sent))
         c->ts_recent = g->tsval;
-    if (tcp_ack_inline(c, g) != 0)
+    if (tcp_ack_inline(c, g, /* predicted */ 1) != 0)
         return;
     if (g->len > 0)
         tcp_rcv_data(c, g);
