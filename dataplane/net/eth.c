@@ -259,15 +259,16 @@ void net_input_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n,
                      uint64_t now_us)
 {
     s->now_us = now_us;
+    s->now_ms = (uint32_t)(now_us / 1000);
     /* The lists are empty on nearly every turn: a test, not a call. */
     if (s->tcp.deliver.head != NULL)
         tcp_run_deliver(s);
     if (n > 0)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[0], void *));
+    s->cnt.rx_frames += n;
     for (unsigned i = 0; i < n; i++) {
         if (i + 1 < n)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-        s->cnt.rx_frames++;
         s->cnt.rx_bytes += pkts[i]->pkt_len;
         eth_input(s, pkts[i]);
     }
@@ -305,8 +306,10 @@ unsigned net_timers(struct net_stack *s, uint64_t now_us)
 {
     unsigned n;
 
-    if (now_us > s->now_us)
+    if (now_us > s->now_us) {
         s->now_us = now_us;
+        s->now_ms = (uint32_t)(now_us / 1000);
+    }
     n = tcp_timers_run(s, s->now_us, NET_TIMER_BUDGET);
     n += arp_timers(s);
     net_flush(s);

@@ -674,21 +674,26 @@ static inline __attribute__((always_inline)) void tcp_new_ack(struct tcp_conn *c
 
 /* Returns 0 to go on with the segment, -1 when it is consumed or the
  * connection went away. Inlined into the predicted path (one per
- * request/response exchange); tcp_ack below is the same for the rest. */
+ * request/response exchange); tcp_ack below is the same for the rest.
+ * predicted (a constant at each call): tcp_predicted passed, so the ACK is
+ * within [snd_una, snd_max] (neither unsent nor older than the window:
+ * both differences stay below 2^31) and the state is ESTABLISHED, where
+ * no FIN of ours can be outstanding; those tests are left out. */
 static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn *c,
-                                                                const struct tcp_seg *g)
+                                                                const struct tcp_seg *g,
+                                                                int predicted)
 {
     struct net_stack *s = c->s;
     uint32_t ack = g->ack;
     uint32_t wnd = (uint32_t)g->wnd << (c->ws_ok ? c->snd_wscale : 0);
 
-    if (seq_gt(ack, c->snd_max)) {
+    if (!predicted && seq_gt(ack, c->snd_max)) {
         NET_DROP(s, tcp_ack_unsent);
         tcp_send_ack(c);
         return -1;
     }
     /* RFC 5961 5.2: an ACK older than the largest window we were given */
-    if (seq_lt(ack, c->snd_una - c->max_sndwnd)) {
+    if (!predicted && seq_lt(ack, c->snd_una - c->max_sndwnd)) {
         NET_DROP(s, tcp_ack_old);
         tcp_send_ack(c);
         return -1;
@@ -732,7 +737,7 @@ static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn 
     if (c->persist)
         c->probes = 0;              /* the peer answers our probes: alive */
     /* Our FIN acknowledged? */
-    if (c->fin_queued && seq_gt(c->snd_una, c->snd_buf_seq + c->sring.len)) {
+    if (!predicted && c->fin_queued && seq_gt(c->snd_una, c->snd_buf_seq + c->sring.len)) {
         switch (c->state) {
         case TCP_FIN_WAIT_1:
             tcp_set_state(c, TCP_FIN_WAIT_2);
@@ -757,7 +762,7 @@ static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn 
 
 static int tcp_ack(struct tcp_conn *c, const struct tcp_seg *g)
 {
-    return tcp_ack_inline(c, g);
+    return tcp_ack_inline(c, g, /* predicted */ 0);
 }
 
 /* ---- data and FIN ------------------------------------------------------- */
@@ -878,21 +883,29 @@ static void tcp_ack_every_second(struct tcp_conn *c)
         tcp_send_ack(c);
 }
 
-static inline void tcp_rcv_data(struct tcp_conn *c, const struct tcp_seg *g)
+/* predicted (a constant at each call): tcp_predicted passed and the ACK
+ * left the connection ESTABLISHED (tcp_ack_inline changes no state on that
+ * path), so the peer's FIN has not come (it would have moved us on) and
+ * the segment is the next in sequence: those tests are left out. */
+static inline __attribute__((always_inline)) void tcp_rcv_data(struct tcp_conn *c,
+                                                               const struct tcp_seg *g,
+                                                               int predicted)
 {
     struct net_stack *s = c->s;
     uint32_t len = g->len;
 
-    switch (c->state) {
-    case TCP_ESTABLISHED:
-    case TCP_FIN_WAIT_1:
-    case TCP_FIN_WAIT_2:
-        break;
-    default:
-        return;                     /* RFC 9293: after the peer's FIN, ignore text */
+    if (!predicted) {
+        switch (c->state) {
+        case TCP_ESTABLISHED:
+        case TCP_FIN_WAIT_1:
+        case TCP_FIN_WAIT_2:
+            break;
+        default:
+            return;                 /* RFC 9293: after the peer's FIN, ignore text */
+        }
+        if (c->rcvd_fin)
+            return;
     }
-    if (c->rcvd_fin)
-        return;
     if (c->app_closed) {
         if (g->seq == c->rcv_nxt) {
             c->rcv_nxt += len;
@@ -901,7 +914,7 @@ static inline void tcp_rcv_data(struct tcp_conn *c, const struct tcp_seg *g)
         }
         return;
     }
-    if (g->seq != c->rcv_nxt) {
+    if (!predicted && g->seq != c->rcv_nxt) {
         tcp_rcv_ooo(c, g);
         return;
     }
@@ -970,10 +983,10 @@ static void tcp_fast_input(struct tcp_conn *c, const struct tcp_seg *g)
     /* RFC 7323 4.3 (2) */
     if (c->ts_ok && seq_le(g->seq, c->last_ack_sent))
         c->ts_recent = g->tsval;
-    if (tcp_ack_inline(c, g) != 0)
+    if (tcp_ack_inline(c, g, /* predicted */ 1) != 0)
         return;
     if (g->len > 0)
-        tcp_rcv_data(c, g);
+        tcp_rcv_data(c, g, /* predicted */ 1);
     if (c->state != TCP_CLOSED && c->ack_owed)
         tcp_mark_dirty(c);
 }
@@ -1118,7 +1131,7 @@ static void tcp_conn_input(struct tcp_conn *c, struct tcp_seg *g)
     if (tcp_ack(c, g) != 0)
         return;
     if (g->len > 0)
-        tcp_rcv_data(c, g);
+        tcp_rcv_data(c, g, /* predicted */ 0);
     if (c->state == TCP_CLOSED)
         return;
     if (g->flags & TCP_F_FIN) {
@@ -1155,6 +1168,10 @@ static uint32_t tcp_rx_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr
     return net_cksum_fold(net_cksum_mbuf(m, l4off, l4len, net_cksum_fold64(ph)));
 }
 
+_Static_assert(offsetof(struct tcp_seg, key) - offsetof(struct tcp_seg, has_mss) == 16 &&
+                   offsetof(struct tcp_seg, has_mss) % 8 == 0,
+               "tcp_seg: the option fields tcp_input zeroes are 16 aligned bytes");
+
 void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
                uint32_t l4off, uint32_t l4len)
 {
@@ -1186,7 +1203,8 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
         goto drop;
     }
     s->cnt.tcp_segs_in++;
-    memset(&g, 0, offsetof(struct tcp_seg, sack));
+    memset((uint8_t *)&g + offsetof(struct tcp_seg, has_mss), 0,
+           offsetof(struct tcp_seg, key) - offsetof(struct tcp_seg, has_mss));
     g.m = m;
     g.key.rip = ip->src_addr;
     g.key.lip = ip->dst_addr;

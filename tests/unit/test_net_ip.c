@@ -90,6 +90,37 @@ static void test_ip_bad_header_length(void **state)
     fp_free(f);
 }
 
+/* A header with options (IHL 6: four NOPs, RFC 791 3.1) is not the
+ * 20-byte case: its length is read and checked, and the segment behind it
+ * still reaches TCP. */
+static void test_ip_header_with_options(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct rte_mbuf *m = syn(f);
+    uint8_t buf[256];
+    uint32_t len = m->pkt_len;
+    struct rte_ipv4_hdr *ip;
+
+    (void)state;
+    assert_true(len + 4 <= sizeof(buf));
+    memcpy(buf, rte_pktmbuf_mtod(m, const uint8_t *), 14 + 20);
+    memset(buf + 14 + 20, 1, 4);
+    memcpy(buf + 14 + 24, rte_pktmbuf_mtod_offset(m, const uint8_t *, 14 + 20), len - 34);
+    rte_pktmbuf_free(m);
+    m = fp_raw_frame(f, buf, len + 4);
+    ip = iph(m);
+    ip->version_ihl = 0x46;
+    ip->total_length = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ip->total_length) + 4));
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = (uint16_t)~rte_raw_cksum(ip, 24);
+    fp_input1(f, m);
+    assert_int_equal(cnt(f)->drop.ip_bad_hlen, 0);
+    assert_int_equal(cnt(f)->drop.ip_bad_csum, 0);
+    assert_int_equal(cnt(f)->drop.tcp_bad_csum, 0);
+    assert_int_equal(fp_tx_pending(f), 1);             /* the SYN-ACK */
+    fp_free(f);
+}
+
 static void test_ip_bad_total_length(void **state)
 {
     struct fp *f = fp_new(NULL, 0);
@@ -478,6 +509,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ip_short_and_version),
         cmocka_unit_test(test_ip_bad_header_length),
+        cmocka_unit_test(test_ip_header_with_options),
         cmocka_unit_test(test_ip_bad_total_length),
         cmocka_unit_test(test_ip_padding_trimmed),
         cmocka_unit_test(test_ip_bad_checksum),
