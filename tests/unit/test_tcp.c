@@ -3301,6 +3301,16 @@ static void peer_sack(struct peer *p, uint32_t base, unsigned n, ...)
     fp_send(p->f, &g);
 }
 
+/* End of a SACK case: abort the connection, let the RST go, and free the
+ * fake port (which checks that every resource came back). */
+static void abort_and_free(struct fp *f, struct fp_conn *fc)
+{
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    fp_free(f);
+}
+
 static void test_sack_negotiation(void **state)
 {
     struct net_config cfg;
@@ -3352,10 +3362,7 @@ static void test_sack_negotiation(void **state)
     assert_true(fp_pop_seg(f, &g));
     assert_int_equal(g.flags, TCP_F_SYN);
     assert_int_equal(g.sack_ok, 0);
-    net_tcp_abort(fc->c);
-    fp_flush(f);
-    fp_drain(f);
-    fp_free(f);
+    abort_and_free(f, fc);
 
     /* active: offered; used when the SYN-ACK answers it, not otherwise */
     for (int answer = 0; answer <= 1; answer++) {
@@ -3485,10 +3492,7 @@ static void test_sack_blocks_four_without_ts(void **state)
         assert_int_equal(g.nsack, 4);
         assert_int_equal(g.sack[0][0], s0 + 1000);
     }
-    net_tcp_abort(fc->c);
-    fp_flush(f);
-    fp_drain(f);
-    fp_free(f);
+    abort_and_free(f, fc);
 }
 
 /* The stack sends ten full segments to a SACK peer; returns their base. */
@@ -3617,10 +3621,7 @@ static void test_sack_lost_by_scoreboard_alone(void **state)
     peer_ack(&p);
     assert_false(fc->c->in_recovery);
     assert_int_equal(cnt(f)->tcp_retransmits, 2);
-    net_tcp_abort(fc->c);
-    fp_flush(f);
-    fp_drain(f);
-    fp_free(f);
+    abort_and_free(f, fc);
 }
 
 static void test_sack_bogus_blocks_ignored(void **state)
@@ -3659,10 +3660,7 @@ static void test_sack_bogus_blocks_ignored(void **state)
     for (unsigned k = 1; k < fc->c->nsacked; k++)
         assert_true(seq_lt(fc->c->sacked[k - 1].hi, fc->c->sacked[k].lo));
     fp_drain(f);
-    net_tcp_abort(fc->c);
-    fp_flush(f);
-    fp_drain(f);
-    fp_free(f);
+    abort_and_free(f, fc);
 }
 
 static void test_sack_cleared_on_rto(void **state)
@@ -3702,10 +3700,7 @@ static void test_sack_cleared_on_rto(void **state)
     p.ack = base + 10 * M;
     peer_ack(&p);
     assert_int_equal(fc->c->nsacked, 0);
-    net_tcp_abort(fc->c);
-    fp_flush(f);
-    fp_drain(f);
-    fp_free(f);
+    abort_and_free(f, fc);
 }
 
 static void test_sack_lost_retransmission(void **state)
@@ -3801,10 +3796,7 @@ static void test_sack_probe_starts_recovery(void **state)
     peer_ack(&p);
     assert_false(fc->c->in_recovery);
     assert_int_equal(cnt(f)->tcp_rto_fired, 0);
-    net_tcp_abort(fc->c);
-    fp_flush(f);
-    fp_drain(f);
-    fp_free(f);
+    abort_and_free(f, fc);
 }
 
 static void test_sack_partial_ack_and_probe_timer(void **state)
@@ -3858,10 +3850,7 @@ static void test_sack_partial_ack_and_probe_timer(void **state)
     assert_false(fc->c->in_recovery);
     assert_int_equal(fc->c->nsacked, 0);
     fp_drain(f);
-    net_tcp_abort(fc->c);
-    fp_flush(f);
-    fp_drain(f);
-    fp_free(f);
+    abort_and_free(f, fc);
 }
 
 static void test_no_sack_peer_unchanged(void **state)
@@ -3905,10 +3894,7 @@ static void test_no_sack_peer_unchanged(void **state)
     assert_int_equal(peer_rx(&p, &g), 1);
     assert_int_equal(g.seq, base + M);
     assert_int_equal(cnt(f)->tcp_sack_recoveries, 0);
-    net_tcp_abort(fc->c);
-    fp_flush(f);
-    fp_drain(f);
-    fp_free(f);
+    abort_and_free(f, fc);
 }
 
 static void test_drop_counters_covered(void **state)
