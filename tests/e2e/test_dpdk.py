@@ -1192,22 +1192,35 @@ def kernel_tcp_counters(ns):
     return out
 
 
-def run_loss_phase(res, ns, tgt, node, dp_before):
-    """2% loss both ways, inside the namespace only; prints the phase's time
-    and what the stack's recovery counters did in it."""
-    rt0 = core_counter(dp_before, "retransmits", r"retrans")
+def keys_under_loss(res, ns, tgt, label):
+    """The keys and a 1 MB value under LOSS_PCT random loss both ways, inside
+    the namespace only (the rules always removed); prints the phase's time and
+    what the clients' kernel did to recover, checks nftables dropped both
+    ways."""
     kern0 = kernel_tcp_counters(ns)
     ns.loss_on(LOSS_PCT)
     t0 = time.time()
     try:
-        case_keys(res, tgt, "%d%% loss" % LOSS_PCT, "b", timeout=420)
+        case_keys(res, tgt, "%s%d%% loss" % (label, LOSS_PCT), "b", timeout=420)
         t_keys = time.time() - t0
-        case_values(res, tgt, "%d%% loss" % LOSS_PCT, [1 << 20], timeout=240)
+        case_values(res, tgt, "%s%d%% loss" % (label, LOSS_PCT), [1 << 20])
         dropped = ns.loss_counters()
     finally:
         ns.loss_off()
-    print("  %d%% loss phase: keys %.1fs, keys + 1 MB value %.1fs" % (LOSS_PCT, t_keys, time.time() - t0),
-          flush=True)
+    kern1 = kernel_tcp_counters(ns)
+    print("  %s%d%% loss phase: keys %.1fs, keys + 1 MB value %.1fs"
+          % (label, LOSS_PCT, t_keys, time.time() - t0), flush=True)
+    print("  the clients' kernel in the loss phase: "
+          + ", ".join("%s +%d" % (k, kern1[k] - kern0.get(k, 0)) for k in sorted(kern1)), flush=True)
+    res.check("%snftables dropped packets both ways (in %d, out %d)" % ((label,) + dropped),
+              dropped[0] > 0 and dropped[1] > 0)
+
+
+def run_loss_phase(res, ns, tgt, node, dp_before):
+    """keys_under_loss against slotd, with what the stack's recovery counters
+    did in it."""
+    rt0 = core_counter(dp_before, "retransmits", r"retrans")
+    keys_under_loss(res, ns, tgt, "")
     dptext, dp2 = dataplane_info(tgt)
     rt1 = core_counter(dp2, "retransmits", r"retrans")
     deltas = []
@@ -1218,11 +1231,6 @@ def run_loss_phase(res, ns, tgt, node, dp_before):
         if a is not None and b is not None:
             deltas.append("%s +%d" % (name, b - a))
     print("  stack recovery in the loss phase: " + (", ".join(deltas) or "no counters"), flush=True)
-    kern1 = kernel_tcp_counters(ns)
-    print("  the clients' kernel in the loss phase: "
-          + ", ".join("%s +%d" % (k, kern1[k] - kern0.get(k, 0)) for k in sorted(kern1)), flush=True)
-    res.check("nftables dropped packets both ways (in %d, out %d)" % dropped,
-              dropped[0] > 0 and dropped[1] > 0)
     res.check("INFO dataplane retransmits grew under loss (%s -> %s)" % (rt0, rt1),
               rt0 is not None and rt1 is not None and rt1 > rt0, dptext)
     print("INFO dataplane after the loss phase:\n" + dptext, flush=True)
@@ -1593,23 +1601,7 @@ def run_selftest(res, ns):
             case_keys(res, tgt, "selftest no loss", "a")
             case_values(res, tgt, "selftest no loss", VALUE_SIZES)
             case_conns(res, tgt)
-        kern0 = kernel_tcp_counters(ns)
-        ns.loss_on(LOSS_PCT)
-        t0 = time.time()
-        try:
-            case_keys(res, tgt, "selftest %d%% loss" % LOSS_PCT, "b", timeout=420)
-            t_keys = time.time() - t0
-            case_values(res, tgt, "selftest %d%% loss" % LOSS_PCT, [1 << 20])
-            dropped = ns.loss_counters()
-        finally:
-            ns.loss_off()
-        kern1 = kernel_tcp_counters(ns)
-        print("  selftest %d%% loss phase: keys %.1fs, keys + 1 MB value %.1fs" % (LOSS_PCT, t_keys, time.time() - t0),
-              flush=True)
-        print("  the clients' kernel in the loss phase: "
-              + ", ".join("%s +%d" % (k, kern1[k] - kern0.get(k, 0)) for k in sorted(kern1)), flush=True)
-        res.check("selftest: nftables dropped packets both ways (in %d, out %d)" % dropped,
-                  dropped[0] > 0 and dropped[1] > 0)
+        keys_under_loss(res, ns, tgt, "selftest ")
         cp = ns.run(["ping", "-c", "1", "-W", "1", "198.18.1.2"], check=False)
         res.check("selftest: loss rules removed", cp.returncode == 0 and ns.loss_counters() == (0, 0), cp.stdout)
     finally:
