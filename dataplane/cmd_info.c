@@ -22,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <jemalloc/jemalloc.h>
-#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_ring.h>
 
@@ -657,14 +656,6 @@ static void add_net_counters(struct net_counters *sum, const struct net_counters
         dst[i] += src[i];
 }
 
-/* TSC cycles of a data core as microseconds (EAL measured the rate). */
-static uint64_t busy_usec(uint64_t cycles)
-{
-    uint64_t hz = rte_get_tsc_hz();
-
-    return hz ? (uint64_t)((long double)cycles * 1e6L / (long double)hz) : 0;
-}
-
 /* The stacks' counters as INFO dataplane names them, in its order. */
 static const struct {
     const char *name;
@@ -713,6 +704,7 @@ static void sec_dataplane(struct cmd_ctx *c, struct resp_out *b, const struct to
 {
     struct runtime *rt = c->core->rt;
     struct dpdk_transport_stats sum, cs[CORE_MAX];
+    struct dpdk_transport_load busy = { 0 }, load[CORE_MAX] = { { 0 } };
     const struct net_counters *n = &sum.net;
     uint64_t drops = 0, depth = 0;
 
@@ -737,9 +729,10 @@ static void sec_dataplane(struct cmd_ctx *c, struct resp_out *b, const struct to
         sum.exc_relayed += cs[k].exc_relayed;
         sum.exc_relay_drops += cs[k].exc_relay_drops;
         sum.input_stalls += cs[k].input_stalls;
-        sum.rx_polls += cs[k].rx_polls;
-        sum.busy_turns += cs[k].busy_turns;
-        sum.busy_cycles += cs[k].busy_cycles;
+        dpdk_transport_load(core->dpdk, &load[k]);
+        busy.loop_turns += load[k].loop_turns;
+        busy.busy_turns += load[k].busy_turns;
+        busy.busy_usec += load[k].busy_usec;
         depth += ring_depth(rt, k);
     }
     for (unsigned i = 0; i < NET_DROP__COUNT; i++)
@@ -761,8 +754,8 @@ static void sec_dataplane(struct cmd_ctx *c, struct resp_out *b, const struct to
     addf(b, "dp_input_stalls:%llu\r\ndp_xcore_ring_depth:%llu\r\n",
          (unsigned long long)sum.input_stalls, (unsigned long long)depth);
     addf(b, "dp_loop_turns:%llu\r\ndp_busy_turns:%llu\r\ndp_busy_usec:%llu\r\n",
-         (unsigned long long)sum.rx_polls, (unsigned long long)sum.busy_turns,
-         (unsigned long long)busy_usec(sum.busy_cycles));
+         (unsigned long long)busy.loop_turns, (unsigned long long)busy.busy_turns,
+         (unsigned long long)busy.busy_usec);
     addf(b, "dp_drops:%llu\r\n", (unsigned long long)drops);
     for (unsigned i = 0; i < NET_DROP__COUNT; i++)
         if (n->drop.v[i])
@@ -805,7 +798,7 @@ static void sec_dataplane(struct cmd_ctx *c, struct resp_out *b, const struct to
              (unsigned long long)m->tx_frames, (unsigned long long)m->tx_bytes,
              (unsigned long long)d, (unsigned long long)m->tcp_retransmits,
              (unsigned long long)m->tcp_conns_open, (unsigned long long)m->tcp_conns_total,
-             (unsigned long long)ring_depth(rt, k), (unsigned long long)busy_usec(cs[k].busy_cycles));
+             (unsigned long long)ring_depth(rt, k), (unsigned long long)load[k].busy_usec);
     }
 }
 

@@ -11,7 +11,6 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#include <rte_cycles.h>
 #include <rte_telemetry.h>
 
 #include "core.h"
@@ -19,13 +18,6 @@
 
 static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct runtime *tel_rt;     /* under tel_lock; NULL when stopped */
-
-static uint64_t cycles_to_usec(uint64_t cycles)
-{
-    uint64_t hz = rte_get_tsc_hz();
-
-    return hz ? (uint64_t)((long double)cycles * 1e6L / (long double)hz) : 0;
-}
 
 enum { COL_TURNS, COL_BUSY_TURNS, COL_BUSY_USEC, NCOLS };
 
@@ -57,7 +49,7 @@ static int cores_cb(const char *cmd, const char *params, struct rte_tel_data *d)
             dpdk_transport_load(core->dpdk, &load);
         rte_tel_data_add_array_u64(col[COL_TURNS], load.loop_turns);
         rte_tel_data_add_array_u64(col[COL_BUSY_TURNS], load.busy_turns);
-        rte_tel_data_add_array_u64(col[COL_BUSY_USEC], cycles_to_usec(load.busy_cycles));
+        rte_tel_data_add_array_u64(col[COL_BUSY_USEC], load.busy_usec);
     }
     pthread_mutex_unlock(&tel_lock);
     for (int i = 0; i < NCOLS; i++) {

@@ -469,9 +469,11 @@ void dpdk_transport_flush(struct dpdk_transport *t, unsigned work)
 
 void dpdk_transport_load(const struct dpdk_transport *t, struct dpdk_transport_load *out)
 {
+    uint64_t cycles = __atomic_load_n(&t->st.busy_cycles, __ATOMIC_RELAXED), hz = rte_get_tsc_hz();
+
     out->loop_turns = __atomic_load_n(&t->st.rx_polls, __ATOMIC_RELAXED);
     out->busy_turns = __atomic_load_n(&t->st.busy_turns, __ATOMIC_RELAXED);
-    out->busy_cycles = __atomic_load_n(&t->st.busy_cycles, __ATOMIC_RELAXED);
+    out->busy_usec = hz ? (uint64_t)((long double)cycles * 1e6L / (long double)hz) : 0;
 }
 
 void dpdk_transport_stats(const struct dpdk_transport *t, struct dpdk_transport_stats *out)

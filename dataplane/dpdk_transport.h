@@ -66,9 +66,9 @@ void dpdk_transport_stats(const struct dpdk_transport *t, struct dpdk_transport_
 
 /* The loop's load counters, which any thread may read at any time (the
  * owner stores them atomically): DPDK telemetry reads them while the core
- * runs. */
+ * runs, INFO while it is parked. busy_usec is busy_cycles at EAL's TSC rate. */
 struct dpdk_transport_load {
-    uint64_t loop_turns, busy_turns, busy_cycles;
+    uint64_t loop_turns, busy_turns, busy_usec;
 };
 void dpdk_transport_load(const struct dpdk_transport *t, struct dpdk_transport_load *out);
 
