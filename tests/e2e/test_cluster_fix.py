@@ -36,7 +36,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import RawConn, show  # noqa: E402
-from test_cluster import (REDIS_CLI, all_ok, check_sanitizers, cli,  # noqa: E402
+from test_cluster import (REDIS_CLI, all_ok, cli,  # noqa: E402
                           create_cluster, start_nodes, stop_nodes, wait_for)
 
 
@@ -305,7 +305,7 @@ def run(res, threads):
             res.check("%s alive" % n.name, n.alive(), n.death_note())
     finally:
         stop_nodes(nodes)
-    check_sanitizers(res, tag, nodes)
+    res.check_sanitizers(nodes, tag)
 
 
 def main():

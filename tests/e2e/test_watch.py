@@ -80,7 +80,7 @@ def cluster_case(res):
             res.check("%s: WATCH / EXEC on %s" % (label, n.name), got == want, repr(got))
     finally:
         tc.stop_nodes(nodes)
-        tc.check_sanitizers(res, label, nodes)
+        res.check_sanitizers(nodes, label)
 
 
 def main():
