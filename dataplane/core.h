@@ -221,6 +221,11 @@ void core_wake(struct core *target);
  * included). ctx->client is NULL for a request from another core; its origin
  * then logs it to the slowlog. Returns the execution time in µs. */
 int64_t core_exec(struct core *self, struct cmd_ctx *ctx);
+/* Redis call()'s bookkeeping once ctx->cmd ran for dur µs with its reply in
+ * ctx->out from `start`: calls and time, an error reply counted as failed
+ * (per command and per error code), the slowlog when ctx->client is set.
+ * core_exec does it; EXEC calls it for each queued command. */
+void core_account(struct core *self, const struct cmd_ctx *ctx, size_t start, int64_t dur);
 
 /* All-cores barrier. try_acquire returns 1 when every other core is parked and
  * this core may touch every shard; 0 when another core holds it (try again next

@@ -401,7 +401,6 @@ static void run_queued(struct cmd_ctx *exec, const struct multi_cmd *q)
 {
     struct client *cl = exec->client;
     struct core *core = exec->core;
-    struct cmd_stats *cs = &core->cmdstats[q->cmd->id];
     struct cmd_ctx ctx = {
         .cmd = q->cmd,
         .argc = q->argc,
@@ -424,15 +423,7 @@ static void run_queued(struct cmd_ctx *exec, const struct multi_cmd *q)
     else
         q->cmd->fn(&ctx);
     dur = tsc_elapsed_us(t0, tsc_now());
-    cs->calls++;
-    cs->usec += (uint64_t)dur;
-    core->stats.commands_processed++;
-    if (ctx.out->len > start && ctx.out->buf[start] == '-') {
-        cs->failed++;
-        core_count_error(core, ctx.out->buf + start, ctx.out->len - start);
-    }
-    if (!(q->cmd->flags & CMD_SKIP_SLOWLOG))
-        slowlog_push(core, cl, q->argv, q->argc, dur);
+    core_account(core, &ctx, start, dur);
     if (!(q->cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
         monitor_feed(cl, q->argc, q->argv);
 }
