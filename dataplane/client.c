@@ -22,6 +22,7 @@
 #include "../kv/commands.h"
 #include "../kv/evict.h"
 #include "../kv/keyspace.h"
+#include "../kv/kvt.h"
 #include "../kv/slot.h"
 #include "config.h"
 #include "core.h"
@@ -426,7 +427,7 @@ static int keys_owner(const struct core *core, const struct cmd_spec *cmd, int a
  * call layer more cost ~25 instructions a command (callgrind). */
 static inline __attribute__((always_inline)) void
 exec_here(struct client *cl, const struct cmd_spec *cmd, int argc, const struct slice *argv,
-          int all, int cslot, int asking)
+          int all, int cslot, int asking, const struct kvt_hint *hint)
 {
     struct core *core = cl->core;
     struct xreq *r = NULL;
@@ -442,6 +443,7 @@ exec_here(struct client *cl, const struct cmd_spec *cmd, int argc, const struct 
         .now_ms = core->now_ms,
         .cluster_slot = cslot,
         .asking = (uint8_t)asking,
+        .key1_hint = hint,
     };
 
     if (cl->pend_head) {
@@ -614,7 +616,8 @@ static enum dispatch_result queue_in_multi(struct client *cl, const struct slotm
     return DISPATCH_DONE;
 }
 
-static enum dispatch_result dispatch(struct client *cl, int argc, const struct slice *argv)
+static enum dispatch_result dispatch(struct client *cl, int argc, const struct slice *argv,
+                                     const struct kvt_hint *hint)
 {
     const struct cmd_spec *parent = NULL, *cmd;
     const struct slotmap *map;
@@ -685,11 +688,11 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
         monitor_feed(cl, argc, argv);
 
     if (owner == -2) {
-        exec_here(cl, cmd, argc, argv, 1, cslot, asking);
+        exec_here(cl, cmd, argc, argv, 1, cslot, asking, hint);
         core_barrier_release(core);
     } else if (owner < 0 || ((unsigned)owner == core->id && !(cmd->flags & CMD_ASYNC) &&
                              !keylock_count(&core->locks))) {
-        exec_here(cl, cmd, argc, argv, 0, cslot, asking);
+        exec_here(cl, cmd, argc, argv, 0, cslot, asking, hint);
     } else {
         struct xreq *r = xreq_new(cl, cmd, argc, argv);
         if (!r) {
@@ -736,35 +739,140 @@ static void protocol_error(struct client *cl, const char *err)
             err, (unsigned long long)cl->id, cl->conn ? cl->conn->peer : "?");
 }
 
+/* Parsing ahead of a pipeline, to warm the cache. Once the keyspace
+ * outgrows the caches a GET waits on two dependent misses, its bucket then
+ * its entry, and nothing else it does costs as much. So the commands of a
+ * pipeline are parsed a little ahead of running: while command i runs,
+ * command i+2's bucket and command i+1's entry (its bucket asked for a
+ * command earlier) are on their way. The parse is the one resp_parse would
+ * do (its one-pass path), made once. Only keys of this core's own tables
+ * are warmed: fetching another core's lines would steal them from their
+ * owner. A one-request packet has nothing ahead and warms nothing. */
+#define AHEAD_DEPTH 3  /* commands parsed: the one to run and two ahead of it */
+#define AHEAD_RING 4   /* a power of two above AHEAD_DEPTH: a mask, not a division */
+#define AHEAD_ARGS 8   /* a command with more arguments ends the parse ahead */
+
+struct ahead_cmd {
+    int argc;
+    size_t len;
+    const struct kvt *table;   /* argv[1]'s table, its bucket asked for; NULL if not */
+    struct kvt_hint hint;      /* argv[1]'s hash in it */
+    struct slice argv[AHEAD_ARGS];
+};
+
+struct ahead {
+    size_t end;        /* qbuf offset past the commands parsed ahead */
+    unsigned head, n;  /* ring of parsed commands, [qpos, end) */
+    int stopped;       /* a command the one-pass parse cannot take: resp_parse's */
+    struct ahead_cmd cmd[AHEAD_RING];
+};
+
+static const struct kvt *own_table(const struct client *cl, const struct slice *key)
+{
+    const struct core *core = cl->core;
+
+    if (core->rt->ncores > 1 &&
+        slotmap_core(slotmap_current(), slot_of(key->p, key->len)) != core->id)
+        return NULL;
+    return core->rt->shards[core->id]->db[cl->db];
+}
+
+/* The next command to run, parsed here, or NULL: resp_parse's turn. */
+static struct ahead_cmd *ahead_next(struct ahead *a, struct client *cl)
+{
+    if (a->n == 0) {
+        if (a->stopped || !resp_parser_between(&cl->parser))
+            return NULL;
+        a->end = cl->qpos;
+    }
+    while (a->n < AHEAD_DEPTH && !a->stopped && a->end < cl->qlen) {
+        struct ahead_cmd *c = &a->cmd[(a->head + a->n) & (AHEAD_RING - 1)];
+
+        c->len = resp_parse_plain(&cl->limits, cl->qbuf + a->end, cl->qlen - a->end,
+                                  c->argv, AHEAD_ARGS, &c->argc);
+        if (c->len == 0) {
+            a->stopped = 1;
+            break;
+        }
+        a->end += c->len;
+        c->table = NULL;
+        /* The command about to run gains nothing from a prefetch. */
+        if (a->n > 0 && c->argc > 1 && c->argv[1].len > 0) {
+            c->table = own_table(cl, &c->argv[1]);
+            if (c->table)
+                kvt_prefetch_bucket(c->table, c->argv[1].p, c->argv[1].len, &c->hint);
+        }
+        a->n++;
+    }
+    if (a->n == 0)
+        return NULL;
+    if (a->n > 1) {
+        const struct ahead_cmd *c = &a->cmd[(a->head + 1) & (AHEAD_RING - 1)];
+        if (c->table)
+            kvt_prefetch_entry(c->table, &c->hint);
+    }
+    return &a->cmd[a->head];
+}
+
+static void ahead_pop(struct ahead *a)
+{
+    a->head = (a->head + 1) & (AHEAD_RING - 1);
+    a->n--;
+}
+
 static void process_input(struct client *cl)
 {
     const uint32_t stop = CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_CLOSED;
+    struct ahead ahead;
 
+    ahead.n = ahead.head = 0;
+    ahead.stopped = 0;
     set_waiting(cl, 0);
     /* CONFIG SET may have changed proto-max-bulk-len since the last read. */
     refresh_limits(cl);
     while (cl->qpos < cl->qlen && !(cl->flags & stop) && !cl->out.oom) {
+        struct ahead_cmd *ac = ahead_next(&ahead, cl);
+        const struct kvt_hint *hint = NULL;
         size_t used = 0;
-        enum resp_result rr = resp_parse(&cl->parser, &cl->limits, cl->qbuf + cl->qpos,
-                                         cl->qlen - cl->qpos, &used);
-        if (rr == RESP_INCOMPLETE)
-            break;
-        if (rr == RESP_ERROR) {
-            protocol_error(cl, cl->parser.error ? cl->parser.error : "Protocol error: out of memory");
-            break;
+
+        if (ac) {
+            used = ac->len;
+            cl->argc = ac->argc;
+            cl->argv = ac->argv;
+            if (ac->table)
+                hint = &ac->hint;
+        } else {
+            enum resp_result rr = resp_parse(&cl->parser, &cl->limits, cl->qbuf + cl->qpos,
+                                             cl->qlen - cl->qpos, &used);
+            if (rr == RESP_INCOMPLETE)
+                break;
+            if (rr == RESP_ERROR) {
+                protocol_error(cl, cl->parser.error ? cl->parser.error
+                                                    : "Protocol error: out of memory");
+                break;
+            }
+            cl->argc = rr == RESP_COMMAND ? cl->parser.argc : 0;
+            cl->argv = cl->parser.argv;
         }
-        if (rr == RESP_COMMAND) {
-            if (dispatch(cl, cl->parser.argc, cl->parser.argv) == DISPATCH_WAIT) {
-                /* Leave the command unconsumed; the parser starts over on it. */
-                resp_parser_free(&cl->parser);
-                resp_parser_init(&cl->parser);
+        if (cl->argc > 0) {
+            if (dispatch(cl, cl->argc, cl->argv, hint) == DISPATCH_WAIT) {
+                /* Leave the command unconsumed; it is parsed again next
+                 * time. */
+                cl->argc = 0;
+                if (!ac) {
+                    resp_parser_free(&cl->parser);
+                    resp_parser_init(&cl->parser);
+                }
                 set_waiting(cl, 1);
                 break;
             }
+            cl->argc = 0;
             cl->commands++;
             if (cl->limits.auth_required && cl->authenticated)
                 refresh_limits(cl);
         }
+        if (ac)
+            ahead_pop(&ahead);
         cl->qpos += used;
     }
     if (cl->qpos == cl->qlen)

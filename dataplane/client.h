@@ -46,6 +46,9 @@ struct client {
     size_t qbuf_peak;
     struct resp_parser parser;
     struct resp_limits limits;
+    /* the command running (argc 0 between commands): CLIENT LIST argv-mem */
+    int argc;
+    const struct slice *argv;
 
     /* output: bytes [out_sent, out.len) wait for the transport */
     struct resp_out out;

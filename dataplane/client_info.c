@@ -39,17 +39,14 @@ static void flag_letters(const struct client *cl, char *buf)
     *p = '\0';
 }
 
-/* Argument bytes of the command being run. The parser's argv stays valid
- * from RESP_COMMAND until the command's bytes are consumed, which is after it
- * ran; an idle client has consumed everything, and shows 0 as Redis does. */
+/* Argument bytes of the command being run; 0 between commands, as Redis
+ * shows an idle client. */
 static size_t argv_mem(const struct client *cl)
 {
     size_t sum = 0;
 
-    if (cl->qpos >= cl->qlen)
-        return 0;
-    for (int i = 0; i < cl->parser.argc; i++)
-        sum += cl->parser.argv[i].len;
+    for (int i = 0; i < cl->argc; i++)
+        sum += cl->argv[i].len;
     return sum;
 }
 

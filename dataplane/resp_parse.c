@@ -352,27 +352,26 @@ static inline const char *fast_line(const char *q, const char *end, char tag, ui
     return q + 2;
 }
 
-/* The common case in one straight pass: at a command's start, a multibulk
- * whose every header is plain digits, whose bytes are all in the buffer and
- * within every limit, and whose argc fits the argv already allocated. argv
- * gets pointers directly, no offsets, no state. Returns 0 for anything else,
- * having touched only results that RESP_COMMAND alone makes valid (argv's
- * contents, argc, error): the exact path then gives the same answer it
- * always did, including every error, so the two agree on all inputs
- * (fuzz_resp.c and test_resp_parse.c check this). A pipelined GET with a
- * 16-byte key costs 118 instructions in resp_parse against 279 on the exact
- * path (callgrind). */
-static inline int parse_fast(struct resp_parser *p, const struct resp_limits *lim,
-                             const char *buf, size_t len, size_t *consumed)
+/* The common case in one straight pass: a multibulk whose every header is
+ * plain digits, whose bytes are all in the buffer and within every limit,
+ * and whose argc fits `cap`. argv gets pointers directly, no offsets, no
+ * state. Returns the bytes used, or 0 for anything else having written
+ * nothing but argv's contents and *argc: the exact path then gives the same
+ * answer it always did, including every error, so the two agree on all
+ * inputs (fuzz_resp.c and test_resp_parse.c check this). A pipelined GET
+ * with a 16-byte key costs 118 instructions in resp_parse against 279 on
+ * the exact path (callgrind). */
+static inline size_t parse_plain(const struct resp_limits *lim, const char *buf, size_t len,
+                                 struct slice *argv, int cap, int *argc_out)
 {
     const char *q, *end = buf + len;
     uint64_t argc, n, max_bulk = lim->proto_max_bulk_len;
-    struct slice *a = p->argv, *a_end;
+    struct slice *a = argv, *a_end;
 
     q = fast_line(buf, end, '*', &argc);
     /* argc 0 wraps and is left to the exact path, like more arguments than
-     * argv holds and the memory start_command gives back (fast_cap 0). */
-    if (q == NULL || argc - 1 >= (uint64_t)p->fast_cap)
+     * argv holds. */
+    if (q == NULL || argc - 1 >= (uint64_t)cap)
         return 0;
     if (lim->auth_required) {
         if (argc > RESP_UNAUTH_MBULK_MAX)
@@ -380,11 +379,9 @@ static inline int parse_fast(struct resp_parser *p, const struct resp_limits *li
         if (max_bulk > RESP_UNAUTH_BULK_MAX)
             max_bulk = RESP_UNAUTH_BULK_MAX;
     }
-    /* Written before the loop so that p and argc need no register in it
-     * (the loop then fits the call-clobbered ones: no saves). On a fall
-     * back start_command sets both again before anything reads them. */
-    p->argc = (int)argc;
-    p->error = NULL;
+    /* Written before the loop so that argc_out and argc need no register
+     * in it (the loop then fits the call-clobbered ones: no saves). */
+    *argc_out = (int)argc;
     a_end = a + argc;
     do {
         q = fast_line(q, end, '$', &n);
@@ -394,11 +391,31 @@ static inline int parse_fast(struct resp_parser *p, const struct resp_limits *li
         a->len = (size_t)n;
         q += n + 2;
     } while (++a < a_end);
-    *consumed = (size_t)(q - buf);
+    return (size_t)(q - buf);
+}
+
+size_t resp_parse_plain(const struct resp_limits *lim, const char *buf, size_t len,
+                        struct slice *argv, int cap, int *argc)
+{
+    return parse_plain(lim, buf, len, argv, cap, argc);
+}
+
+/* resp_parse's one-pass path, into the parser's own argv: fast_cap is 0
+ * while start_command has memory to give back, which sends the command to
+ * the exact path. On a fall back start_command sets argc and error again
+ * before anything reads them. */
+static inline int parse_fast(struct resp_parser *p, const struct resp_limits *lim,
+                             const char *buf, size_t len, size_t *consumed)
+{
+    size_t n = parse_plain(lim, buf, len, p->argv, p->fast_cap, &p->argc);
+
+    if (n == 0)
+        return 0;
+    p->error = NULL;
+    *consumed = n;
     return 1;
 }
 
-/* isspace() in the C locale, which Redis's sdssplitargs uses to skip blanks. */
 static int is_blank(unsigned char c)
 {
     return c == ' ' || (c >= '\t' && c <= '\r');
@@ -579,6 +596,11 @@ enum resp_result resp_parse(struct resp_parser *p, const struct resp_limits *lim
     if (p->kind == KIND_NONE && parse_fast(p, lim, buf, len, consumed))
         return RESP_COMMAND;
     return parse_exact(p, lim, buf, len, consumed);
+}
+
+int resp_parser_between(const struct resp_parser *p)
+{
+    return p->kind == KIND_NONE && !p->exact_only;
 }
 
 size_t resp_parse_want(const struct resp_parser *p, size_t have)

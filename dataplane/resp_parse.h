@@ -68,4 +68,19 @@ PHASE_ROOT enum resp_result resp_parse(struct resp_parser *p, const struct resp_
  * inside a bulk); lets the caller size a read buffer for large values. */
 size_t resp_parse_want(const struct resp_parser *p, size_t have);
 
+/* The parser's one-pass path on its own, for a caller that parses ahead
+ * (client.c, several commands of a pipeline at once): a complete multibulk
+ * command at buf whose headers are plain digits, within `lim`, with at most
+ * `cap` arguments, into the caller's argv (pointing into buf). Returns the
+ * command's bytes with *argc set, or 0 for anything else, which resp_parse
+ * must judge (between commands it gives the same result for the same bytes,
+ * errors included). */
+PHASE_ROOT size_t resp_parse_plain(const struct resp_limits *lim, const char *buf, size_t len,
+                        struct slice *argv, int cap, int *argc);
+
+/* 1 when the parser holds nothing of a command: the next byte starts one,
+ * so a caller may parse the following commands itself with
+ * resp_parse_plain. */
+int resp_parser_between(const struct resp_parser *p);
+
 #endif

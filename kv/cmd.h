@@ -30,6 +30,8 @@ struct ks_view {
     int all;
 };
 
+struct kvt_hint;
+
 struct cmd_ctx {
     const struct cmd_spec *cmd;
     int argc;
@@ -43,6 +45,10 @@ struct cmd_ctx {
     int cluster_slot;              /* cluster mode: the keys' slot, re-checked for
                                       migration where the keys live; -1 otherwise */
     uint8_t asking;                /* the client sent ASKING before this command */
+    /* argv[1]'s hash, taken while the command was parsed ahead of running
+     * (client.c warms the cache for pipelines), or NULL: the keyspace's
+     * lookups of argv[1] then need not hash it again. */
+    const struct kvt_hint *key1_hint;
     /* CMD_ASYNC: the request this command runs for, or NULL when it runs
      * inline (inside EXEC, or under the barrier) and must finish at once.
      * A command that keeps `req` to reply later sets `suspended`. */

@@ -157,10 +157,13 @@ static inline int is_expired(const struct kv_entry *e, int64_t now_ms)
 
 /* Find without returning an expired entry: one that is past its time is
  * deleted here and counted, as Redis's expireIfNeeded does. */
-static struct kv_entry *find_live(struct shard *s, struct kvt *t,
-                                  const struct slice *key, int64_t now_ms)
+static struct kv_entry *find_live(const struct cmd_ctx *c, struct shard *s, struct kvt *t,
+                                  const struct slice *key)
 {
-    struct kv_entry *e = kvt_find(t, key->p, key->len);
+    struct kv_entry *e = c->key1_hint && key == &c->argv[1]
+                         ? kvt_find_hinted(t, key->p, key->len, c->key1_hint)
+                         : kvt_find(t, key->p, key->len);
+    int64_t now_ms = c->now_ms;
 
     if (e && is_expired(e, now_ms)) {
         kvt_delete_entry(t, e);
@@ -185,7 +188,7 @@ static void touch(struct shard *s, struct kv_entry *e, int64_t now_ms)
 static struct kv_entry *lookup_read(struct cmd_ctx *c, const struct slice *key, int do_touch)
 {
     struct shard *s = shard_for(c, key);
-    struct kv_entry *e = find_live(s, s->db[c->db], key, c->now_ms);
+    struct kv_entry *e = find_live(c, s, s->db[c->db], key);
 
     if (!e) {
         s->keyspace_misses++;
@@ -218,7 +221,7 @@ int ks_exists(struct cmd_ctx *c, const struct slice *key)
 struct kv_entry *ks_lookup_write(struct cmd_ctx *c, const struct slice *key)
 {
     struct shard *s = shard_for(c, key);
-    struct kv_entry *e = find_live(s, s->db[c->db], key, c->now_ms);
+    struct kv_entry *e = find_live(c, s, s->db[c->db], key);
 
     if (e)
         touch(s, e, c->now_ms);
@@ -256,7 +259,7 @@ struct kv_entry *ks_set_string(struct cmd_ctx *c, const struct slice *key,
     struct kvt *t = s->db[c->db];
     enum kv_enc enc = string_enc(val, vlen);
     enum maxmemory_policy pol = evict_cfg_policy();
-    struct kv_entry *e = find_live(s, t, key, c->now_ms);
+    struct kv_entry *e = find_live(c, s, t, key);
 
     if (e) {
         /* Redis looks the key up for writing first (one LFU hit for the old
@@ -283,7 +286,7 @@ int ks_delete(struct cmd_ctx *c, const struct slice *key)
 {
     struct shard *s = shard_for(c, key);
     struct kvt *t = s->db[c->db];
-    struct kv_entry *e = find_live(s, t, key, c->now_ms);
+    struct kv_entry *e = find_live(c, s, t, key);
 
     if (!e)
         return 0;

@@ -691,17 +691,58 @@ static __attribute__((noinline)) struct kv_entry *find_rehashing(struct kvt *t, 
 /* The read path of every GET: outside a rehash there is one table and one
  * chain to walk, with no link bookkeeping (find_link's general loop cost ~57
  * instructions a lookup, callgrind). */
-struct kv_entry *kvt_find(struct kvt *t, const void *key, size_t klen)
+static inline struct kv_entry *find_hashed(struct kvt *t, const void *key, size_t klen,
+                                           uint64_t hash)
 {
     const struct kvt_ht *ht = &t->ht[0];
     struct kv_entry *e;
 
     if (rehashing(t) || ht->b == NULL)
         return rehashing(t) ? find_rehashing(t, key, klen) : NULL;
-    for (e = ht->b[key_hash(t, key, klen) & (ht->size - 1)]; e != NULL; e = e->next)
+    for (e = ht->b[hash & (ht->size - 1)]; e != NULL; e = e->next)
         if (key_eq(e, key, klen))
             return e;
     return NULL;
+}
+
+struct kv_entry *kvt_find(struct kvt *t, const void *key, size_t klen)
+{
+    return find_hashed(t, key, klen, key_hash(t, key, klen));
+}
+
+struct kv_entry *kvt_find_hinted(struct kvt *t, const void *key, size_t klen,
+                                 const struct kvt_hint *hint)
+{
+    return find_hashed(t, key, klen,
+                       hint->seed == t->seed ? hint->hash : key_hash(t, key, klen));
+}
+
+/* ---- cache warming ---- */
+
+void kvt_prefetch_bucket(const struct kvt *t, const void *key, size_t klen,
+                         struct kvt_hint *hint)
+{
+    hint->seed = t->seed;
+    hint->hash = key_hash(t, key, klen);
+    for (int k = 0; k < 2; k++)
+        if (t->ht[k].b != NULL)
+            __builtin_prefetch(&t->ht[k].b[hint->hash & (t->ht[k].size - 1)]);
+}
+
+void kvt_prefetch_entry(const struct kvt *t, const struct kvt_hint *hint)
+{
+    for (int k = 0; k < 2; k++) {
+        const struct kv_entry *e;
+
+        if (t->ht[k].b == NULL)
+            continue;
+        e = t->ht[k].b[hint->hash & (t->ht[k].size - 1)];
+        if (e != NULL) {
+            /* the header, the key and a short value: two lines at most */
+            __builtin_prefetch(e, 1);
+            __builtin_prefetch((const char *)e + 64, 1);
+        }
+    }
 }
 
 /* ---- create / destroy ---- */

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""10,000 mixed pipelined commands (SET GET INCR DEL MGET MSET EXPIRE ...) sent in
-one write to the target (slotd with --threads 2) and to redis-server; the reply
+"""10,000 mixed pipelined commands (SET GET INCR DEL MGET MSET EXPIRE SELECT
+SWAPDB ..., some inline) sent in one write to the target (slotd with --threads 2) and to redis-server; the reply
 streams must be byte-identical. Then the same from 4 connections at once, each
 on its own keys, to exercise replies that cross data cores under load.
 
@@ -20,7 +20,7 @@ from harness import Server, encode_cmd, show, split_replies  # noqa: E402
 N = int(os.environ.get("PIPELINE_N", "10000"))
 
 
-def gen_commands(rnd, n, prefix):
+def gen_commands(rnd, n, prefix, dbs=False):
     keys = ["%s:%d" % (prefix, i) for i in range(400)] + ["%s:{tag}%d" % (prefix, i) for i in range(20)]
     cmds = []
     for _ in range(n):
@@ -59,9 +59,26 @@ def gen_commands(rnd, n, prefix):
             cmds.append(("GETSET", k, "gs"))
         elif r < 0.985:
             cmds.append(("SETNX", k, "nx"))
+        elif dbs and r < 0.99:
+            # slotd parses a pipeline a few commands ahead and hashes their
+            # keys early: a SELECT or SWAPDB in between must not leave a
+            # command looking in the table it was parsed for
+            cmds.append(rnd.choice([("SELECT", "0"), ("SELECT", "1"), ("SWAPDB", "0", "1")]))
         else:
             cmds.append(("GETRANGE", k, "1", "-2"))
     return cmds
+
+
+def encode_mixed(cmds, rnd):
+    """Multibulk, with one GET in ten as an inline command: the parse ahead
+    stops at those and resumes after."""
+    out = []
+    for c in cmds:
+        if c[0] == "GET" and rnd.random() < 0.1:
+            out.append(("%s %s\r\n" % c).encode())
+        else:
+            out.append(encode_cmd(*c))
+    return b"".join(out)
 
 
 def run_pipeline(server, payload, n, out, idx):
@@ -124,8 +141,8 @@ def main():
     ref = Server("redis", name="ref-redis").start()
     tgt = harness.target_server(threads=2).start()
     try:
-        cmds = gen_commands(random.Random(20240607), N, "k")
-        payload = b"".join(encode_cmd(*c) for c in cmds)
+        cmds = gen_commands(random.Random(20240607), N, "k", dbs=True)
+        payload = encode_mixed(cmds, random.Random(5))
         out = [None, None]
         for i, s in enumerate((ref, tgt)):
             run_pipeline(s, payload, len(cmds), out, i)
@@ -138,11 +155,28 @@ def main():
         def state(s):
             c = s.conn()
             keys = sorted(set(("k:%d" % i) for i in range(400)) | set("k:{tag}%d" % i for i in range(20)))
-            c.send(b"".join(encode_cmd("GET", k) for k in keys))
-            vals = c.read_replies(len(keys))
+            vals = []
+            for db in ("0", "1"):
+                c.send(encode_cmd("SELECT", db) + b"".join(encode_cmd("GET", k) for k in keys))
+                vals += c.read_replies(len(keys) + 1)
             c.close()
             return vals
         res.check("final values equal", state(ref) == state(tgt), "GET of every key differs")
+
+        # The same key in two dbs, swapped between commands already parsed
+        # (and hashed) ahead: each GET must read the db as it is when it runs.
+        swaps = [("SELECT", "1")] + [("SET", "s%d" % i, "one") for i in range(50)]
+        swaps += [("SELECT", "0")] + [("SET", "s%d" % i, "zero") for i in range(50)]
+        for i in range(50):
+            swaps += [("SWAPDB", "0", "1"), ("GET", "s%d" % i), ("SET", "s%d" % i, "x%d" % i),
+                      ("GET", "s%d" % i)]
+        swaps += [("SELECT", "1")] + [("GET", "s%d" % i) for i in range(50)]
+        payload = b"".join(encode_cmd(*c) for c in swaps)
+        out = [None, None]
+        for i, s in enumerate((ref, tgt)):
+            run_pipeline(s, payload, len(swaps), out, i)
+        compare_streams(res, "SWAPDB inside a pipeline (%d commands)" % len(swaps), out[0], out[1],
+                        len(swaps))
 
         # 4 concurrent connections, disjoint key spaces.
         conns = 4

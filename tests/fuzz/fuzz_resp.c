@@ -12,7 +12,9 @@
  * retried; the chunked run may start with a parser already warmed by a
  * 16-argument command, so the one-pass path sees even the first command.
  * A third run, whole, is forced onto the exact path (exact_only). All runs
- * must yield the same commands and the same error. Every
+ * must yield the same commands and the same error, and wherever
+ * resp_parse_plain takes a command (between commands) resp_parse must
+ * return the same one. Every
  * command is then answered with each writer in RESP2 and RESP3, and the
  * output must parse back as well-formed replies. The shim's byte counter
  * must return to zero after each input. */
@@ -275,12 +277,24 @@ static void run(const char *in, size_t n, const struct resp_limits *lim, unsigne
         have += chunk;
         fed += chunk;
         for (;;) {
-            size_t used = 0;
-            enum resp_result r = resp_parse(&p, lim, buf, have, &used);
+            size_t used = 0, plain_used = 0;
+            struct slice plain[8];
+            int plain_argc = 0;
+            enum resp_result r;
 
+            /* client.c tries resp_parse_plain first between commands: what
+             * it takes, resp_parse must parse the same way */
+            if (resp_parser_between(&p))
+                plain_used = resp_parse_plain(lim, buf, have, plain, 8, &plain_argc);
+            r = resp_parse(&p, lim, buf, have, &used);
             if (r == RESP_ERROR && p.error == NULL && mem_shim_fail_after != NULL) {
                 mem_shim_fail_after(-1);
                 r = resp_parse(&p, lim, buf, have, &used);
+            }
+            if (plain_used > 0) {
+                CHECK(r == RESP_COMMAND && used == plain_used && p.argc == plain_argc);
+                for (int i = 0; i < plain_argc; i++)
+                    CHECK(plain[i].p == p.argv[i].p && plain[i].len == p.argv[i].len);
             }
             if (r == RESP_INCOMPLETE) {
                 CHECK(resp_parse_want(&p, have) <= (size_t)lim->proto_max_bulk_len + 2);

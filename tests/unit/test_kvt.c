@@ -866,6 +866,51 @@ static void test_rename_while_rehashing(void **state)
     rm(t);
 }
 
+/* ---- cache warming ---- */
+
+/* A hint finds what kvt_find finds, across growth and a rehash in progress;
+ * a hint from a table of another seed (SWAPDB moves seeds) is ignored, not
+ * trusted; prefetching an empty table or a missing key is harmless. */
+static void test_prefetch_hints(void **state)
+{
+    (void)state;
+    struct kvt *t = mk();
+    struct kvt *other = kvt_create(SEED + 1);
+    struct kvt_hint h, ho;
+    char k[32];
+    size_t kl = mkkey(k, "k", 7);
+
+    assert_non_null(other);
+    kvt_prefetch_bucket(t, k, kl, &h);
+    kvt_prefetch_entry(t, &h);
+    assert_null(kvt_find_hinted(t, k, kl, &h));
+    unsigned n = 0;
+    while (n < 4096)
+        add_id(t, n++);
+    finish_rehash(t);
+    while (!kvt_is_rehashing(t))
+        add_id(t, n++);
+    for (unsigned i = 0; i < n + 100; i++) {
+        kl = mkkey(k, "k", i);
+        kvt_prefetch_bucket(t, k, kl, &h);
+        kvt_prefetch_entry(t, &h);
+        kvt_prefetch_bucket(other, k, kl, &ho);
+        assert_ptr_equal(kvt_find_hinted(t, k, kl, &h), kvt_find(t, k, kl));
+        assert_ptr_equal(kvt_find_hinted(t, k, kl, &ho), kvt_find(t, k, kl));
+        if (i < n)
+            assert_non_null(kvt_find_hinted(t, k, kl, &ho));
+    }
+    /* after a swap the old hint belongs to the other table's seed */
+    kl = mkkey(k, "k", 3);
+    kvt_prefetch_bucket(t, k, kl, &h);
+    kvt_swap(t, other);
+    assert_null(kvt_find_hinted(t, k, kl, &h));
+    assert_non_null(kvt_find_hinted(other, k, kl, &h));
+    kvt_swap(t, other);
+    kvt_destroy(other);
+    rm(t);
+}
+
 /* ---- sampling ---- */
 
 static void test_random_coverage(void **state)
@@ -1461,6 +1506,7 @@ int main(void)
         cmocka_unit_test(test_set_value_same_length_overlap),
         cmocka_unit_test(test_rename),
         cmocka_unit_test(test_rename_while_rehashing),
+        cmocka_unit_test(test_prefetch_hints),
         cmocka_unit_test(test_random_coverage),
         cmocka_unit_test(test_clear_and_swap),
         cmocka_unit_test(test_resize_disallowed),

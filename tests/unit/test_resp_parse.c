@@ -74,7 +74,12 @@ static const struct resp_limits lim_auth = { 512ull * 1024 * 1024, 1 };
  * yet, so the first command takes the exact path), forced onto the exact
  * path, or warmed by a 64-argument command so the one-pass path may take
  * even the first command. All three must give the same events. */
-enum path_mode { PATH_COLD, PATH_EXACT, PATH_WARM };
+/* PATH_PLAIN feeds as client.c does: between commands, resp_parse_plain
+ * into the caller's own argv (PLAIN_ARGS of them) first, resp_parse when
+ * it declines. */
+enum path_mode { PATH_COLD, PATH_EXACT, PATH_WARM, PATH_PLAIN };
+
+#define PLAIN_ARGS 8
 
 #define WARM_ARGS 64
 
@@ -129,7 +134,20 @@ static void run_mode(const char *in, size_t n, size_t split, size_t step, int mo
         fed = next;
         for (;;) {
             size_t used = 0;
-            enum resp_result r = resp_parse(&p, lim, buf, have, &used);
+            struct slice plain[PLAIN_ARGS];
+            const struct slice *argv = p.argv;
+            int argc = 0;
+            enum resp_result r;
+
+            if (mode == PATH_PLAIN && resp_parser_between(&p) &&
+                (used = resp_parse_plain(lim, buf, have, plain, PLAIN_ARGS, &argc)) > 0) {
+                r = RESP_COMMAND;
+                argv = plain;
+            } else {
+                r = resp_parse(&p, lim, buf, have, &used);
+                argv = p.argv;
+                argc = p.argc;
+            }
 
             if (r == RESP_INCOMPLETE)
                 break;
@@ -144,11 +162,11 @@ static void run_mode(const char *in, size_t n, size_t split, size_t step, int mo
                 ev_add(ev, "E\n", 2);
             } else {
                 assert_int_equal(r, RESP_COMMAND);
-                assert_true(p.argc > 0);
-                ev_printf(ev, "C%d", p.argc);
-                for (int i = 0; i < p.argc; i++) {
+                assert_true(argc > 0);
+                ev_printf(ev, "C%d", argc);
+                for (int i = 0; i < argc; i++) {
                     char num[24];
-                    size_t k = sizeof(num), v = p.argv[i].len;
+                    size_t k = sizeof(num), v = argv[i].len;
 
                     /* By hand: this runs millions of times per test. */
                     num[--k] = ':';
@@ -158,7 +176,7 @@ static void run_mode(const char *in, size_t n, size_t split, size_t step, int mo
                     } while (v);
                     num[--k] = '|';
                     ev_add(ev, num + k, sizeof(num) - k);
-                    ev_add(ev, p.argv[i].p, p.argv[i].len);
+                    ev_add(ev, argv[i].p, argv[i].len);
                 }
                 ev_add(ev, "\n", 1);
             }
@@ -187,8 +205,9 @@ static void same_events(const struct events *a, const struct events *b, const ch
 }
 
 /* Whole feed must equal `want`; every other chunking must equal the whole,
- * and so must the exact path alone and a warmed parser (the one-pass path
- * then sees every command, cut at every byte). */
+ * and so must the exact path alone, a warmed parser (the one-pass path
+ * then sees every command, cut at every byte) and client.c's way of trying
+ * resp_parse_plain first between commands. */
 static void check_all_splits(const char *in, size_t n, const char *want, size_t wlen,
                              const struct resp_limits *lim, int every_split)
 {
@@ -214,6 +233,9 @@ static void check_all_splits(const char *in, size_t n, const char *want, size_t 
     for (size_t k = 0; k <= n; k += every_split ? 1 : (n > 64 ? n / 64 : 1)) {
         run_mode(in, n, k, 0, 1, lim, &ev, PATH_WARM);
         same_events(&ev, &whole, "warm parser, split at", k);
+        ev.len = 0;
+        run_mode(in, n, k, 0, 1, lim, &ev, PATH_PLAIN);
+        same_events(&ev, &whole, "resp_parse_plain first, split at", k);
         ev.len = 0;
     }
     for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
@@ -972,6 +994,41 @@ static void test_fast_path_taken(void **state)
     resp_parser_free(&p);
 }
 
+/* resp_parse_plain takes a whole plain command of at most `cap` arguments
+ * and declines everything else; resp_parser_between says when a caller may
+ * try it. */
+static void test_plain_and_between(void **state)
+{
+    static const char three[] = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+    struct slice argv[3];
+    struct resp_parser p;
+    size_t used = 0;
+    int argc = 0;
+
+    (void)state;
+    assert_int_equal(resp_parse_plain(&lim_default, LIT(three), argv, 3, &argc), strlen(three));
+    assert_int_equal(argc, 3);
+    assert_memory_equal(argv[1].p, "k", 1);
+    assert_memory_equal(argv[2].p, "v", 1);
+    assert_int_equal(resp_parse_plain(&lim_default, LIT(three), argv, 2, &argc), 0);
+    assert_int_equal(resp_parse_plain(&lim_default, three, strlen(three) - 1, argv, 3, &argc), 0);
+    assert_int_equal(resp_parse_plain(&lim_default, LIT("SET k v\r\n"), argv, 3, &argc), 0);
+    assert_int_equal(resp_parse_plain(&lim_default, LIT("*0\r\n"), argv, 3, &argc), 0);
+
+    resp_parser_init(&p);
+    assert_true(resp_parser_between(&p));
+    assert_int_equal(resp_parse(&p, &lim_default, three, 12, &used), RESP_INCOMPLETE);
+    assert_false(resp_parser_between(&p));
+    assert_int_equal(resp_parse(&p, &lim_default, LIT(three), &used), RESP_COMMAND);
+    assert_true(resp_parser_between(&p));
+    resp_parser_free(&p);
+    /* the tests' exact-only parser must not be bypassed */
+    resp_parser_init(&p);
+    p.exact_only = 1;
+    assert_false(resp_parser_between(&p));
+    resp_parser_free(&p);
+}
+
 static void test_null_limits_are_defaults(void **state)
 {
     struct resp_parser p;
@@ -1013,6 +1070,7 @@ int main(void)
         cmocka_unit_test_teardown(test_null_limits_are_defaults, teardown_mem),
         cmocka_unit_test_teardown(test_fast_path_boundaries, teardown_mem),
         cmocka_unit_test_teardown(test_fast_path_taken, teardown_mem),
+        cmocka_unit_test_teardown(test_plain_and_between, teardown_mem),
     };
 
     /* TEST_FILTER=name runs matching tests only (cmocka's own pattern syntax). */
