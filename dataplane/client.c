@@ -747,7 +747,8 @@ static void protocol_error(struct client *cl, const char *err)
  * command earlier) are on their way. The parse is the one resp_parse would
  * do (its one-pass path), made once. Only keys of this core's own tables
  * are warmed: fetching another core's lines would steal them from their
- * owner. A one-request packet has nothing ahead and warms nothing. */
+ * owner, and only tables too big for the caches. A one-request packet has
+ * nothing ahead and warms nothing. */
 #define AHEAD_DEPTH 3  /* commands parsed: the one to run and two ahead of it */
 #define AHEAD_RING 4   /* a power of two above AHEAD_DEPTH: a mask, not a division */
 #define AHEAD_ARGS 8   /* a command with more arguments ends the parse ahead */
@@ -761,37 +762,49 @@ struct ahead_cmd {
 };
 
 struct ahead {
-    size_t end;        /* qbuf offset past the commands parsed ahead */
+    size_t end;        /* qbuf offset past the commands parsed ahead; AHEAD_STOP
+                          after one the one-pass parse cannot take: the rest
+                          is resp_parse's */
     unsigned head, n;  /* ring of parsed commands, [qpos, end) */
-    int stopped;       /* a command the one-pass parse cannot take: resp_parse's */
     struct ahead_cmd cmd[AHEAD_RING];
 };
+
+#define AHEAD_STOP SIZE_MAX
+
+/* Below this size a table's lines are mostly in the core's L2 already, and
+ * warming would only cost instructions. */
+#define AHEAD_WARM_BYTES (1u << 20)
 
 static const struct kvt *own_table(const struct client *cl, const struct slice *key)
 {
     const struct core *core = cl->core;
+    const struct kvt *t = core->rt->shards[core->id]->db[cl->db];
 
+    if (kvt_used_bytes(t) < AHEAD_WARM_BYTES)
+        return NULL;
     if (core->rt->ncores > 1 &&
         slotmap_core(slotmap_current(), slot_of(key->p, key->len)) != core->id)
         return NULL;
-    return core->rt->shards[core->id]->db[cl->db];
+    return t;
 }
 
 /* The next command to run, parsed here, or NULL: resp_parse's turn. */
 static struct ahead_cmd *ahead_next(struct ahead *a, struct client *cl)
 {
+    const size_t qlen = cl->qlen;
+
     if (a->n == 0) {
-        if (a->stopped || !resp_parser_between(&cl->parser))
+        if (a->end == AHEAD_STOP || !resp_parser_between(&cl->parser))
             return NULL;
         a->end = cl->qpos;
     }
-    while (a->n < AHEAD_DEPTH && !a->stopped && a->end < cl->qlen) {
+    while (a->n < AHEAD_DEPTH && a->end < qlen) {
         struct ahead_cmd *c = &a->cmd[(a->head + a->n) & (AHEAD_RING - 1)];
 
-        c->len = resp_parse_plain(&cl->limits, cl->qbuf + a->end, cl->qlen - a->end,
+        c->len = resp_parse_plain(&cl->limits, cl->qbuf + a->end, qlen - a->end,
                                   c->argv, AHEAD_ARGS, &c->argc);
         if (c->len == 0) {
-            a->stopped = 1;
+            a->end = AHEAD_STOP;
             break;
         }
         a->end += c->len;
@@ -826,7 +839,7 @@ static void process_input(struct client *cl)
     struct ahead ahead;
 
     ahead.n = ahead.head = 0;
-    ahead.stopped = 0;
+    ahead.end = 0;
     set_waiting(cl, 0);
     /* CONFIG SET may have changed proto-max-bulk-len since the last read. */
     refresh_limits(cl);
