@@ -827,6 +827,34 @@ static struct ahead_cmd *ahead_next(struct ahead *a, struct client *cl)
     return &a->cmd[a->head];
 }
 
+int client_rx_peek(struct client *cl, const void *p, size_t n)
+{
+    const struct core *core = cl->core;
+    struct slice argv[AHEAD_ARGS];
+    int argc;
+
+    cl->warm_table = NULL;
+    if (kvt_used_bytes(core->rt->shards[core->id]->db[cl->db]) < AHEAD_WARM_BYTES)
+        return 0;
+    /* Bytes behind input not yet parsed do not start a command. */
+    if (cl->qpos != cl->qlen || !resp_parser_between(&cl->parser) ||
+        resp_parse_plain(&cl->limits, p, n, argv, AHEAD_ARGS, &argc) == 0 || argc < 2 ||
+        argv[1].len == 0)
+        return 1;
+    cl->warm_table = own_table(cl, &argv[1]);
+    if (cl->warm_table)
+        kvt_prefetch_bucket(cl->warm_table, argv[1].p, argv[1].len, &cl->warm_hint);
+    return 1;
+}
+
+void client_rx_peek_late(struct client *cl)
+{
+    if (cl->warm_table) {
+        kvt_prefetch_entry(cl->warm_table, &cl->warm_hint);
+        cl->warm_table = NULL;
+    }
+}
+
 static void ahead_pop(struct ahead *a)
 {
     a->head = (a->head + 1) & (AHEAD_RING - 1);

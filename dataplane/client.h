@@ -10,6 +10,7 @@
 #define SLOTD_CLIENT_H
 
 #include <stdint.h>
+#include "../kv/kvt.h"
 #include "phase.h"
 #include "resp_parse.h"
 #include "resp_write.h"
@@ -49,6 +50,9 @@ struct client {
     /* the command running (argc 0 between commands): CLIENT LIST argv-mem */
     int argc;
     const struct slice *argv;
+    /* client_rx_peek's key, its bucket asked for: the entry is next */
+    const struct kvt *warm_table;
+    struct kvt_hint warm_hint;
 
     /* output: bytes [out_sent, out.len) wait for the transport */
     struct resp_out out;
@@ -82,6 +86,13 @@ struct client *client_open(struct core *core, struct conn *conn);
 long client_rx_space(struct client *cl, char **buf, size_t want);
 /* n bytes were written into the space from client_rx_space. */
 PHASE_ROOT void client_rx_done(struct client *cl, size_t n);
+/* Cache warming, for a transport that sees a burst of input before it
+ * delivers it (the DPDK one: net.h's on_peek): p[0..n) is input to come. If it starts a
+ * command whose key lives in a table too big for the caches, ask for the
+ * key's bucket, and with client_rx_peek_late (a little later) for its
+ * entry. Returns 0 when no table of this client's is worth warming. */
+int client_rx_peek(struct client *cl, const void *p, size_t n);
+void client_rx_peek_late(struct client *cl);
 void client_writable(struct client *cl);
 void client_closed(struct client *cl);
 

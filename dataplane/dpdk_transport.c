@@ -2,6 +2,7 @@
  * user-space TCP/IP stack and its clients.
  *
  * Call chain: dpdk_transport_poll → rte_eth_rx_burst → net_input_burst
+ *                 → up_peek/up_peek_late → client_rx_peek* (cache warming)
  *                 → up_accept → client_open
  *                 → up_data → client_rx_space/client_rx_done (commands run)
  *             dpdk_transport_flush → net_flush | net_timers
@@ -221,6 +222,21 @@ static size_t up_data(void *ctx, const void *p, size_t n)
             return n;
     }
     return taken;
+}
+
+static int up_peek(void *ctx, const void *p, size_t n)
+{
+    struct dp_conn *dc = ctx;
+
+    return dc->closed || !dc->c.client ? 1 : client_rx_peek(dc->c.client, p, n);
+}
+
+static void up_peek_late(void *ctx)
+{
+    struct dp_conn *dc = ctx;
+
+    if (!dc->closed && dc->c.client)
+        client_rx_peek_late(dc->c.client);
 }
 
 static void up_writable(void *ctx)
@@ -498,6 +514,8 @@ struct dpdk_transport *dpdk_transport_create(struct core *core)
         .on_data = up_data,
         .on_writable = up_writable,
         .on_closed = up_closed,
+        .on_peek = up_peek,
+        .on_peek_late = up_peek_late,
     };
     uint64_t hz = rte_get_tsc_hz();
     int rc;

@@ -265,6 +265,8 @@ void net_input_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n,
         tcp_run_deliver(s);
     if (n > 0)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[0], void *));
+    if (n > 0 && s->up.on_peek != NULL)
+        tcp_peek_burst(s, pkts, n);
     s->cnt.rx_frames += n;
     for (unsigned i = 0; i < n; i++) {
         if (i + 1 < n)

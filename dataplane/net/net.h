@@ -238,6 +238,17 @@ struct net_upcalls {
      * net_flush, never inside a call made by the app. After it returns the
      * tcp_conn pointer and ctx are never used again. */
     void (*on_closed)(void *ctx, int err);
+    /* Optional cache warming (NULL: none). Before a received burst is
+     * processed, on_peek sees the payload of each in-order data segment of
+     * an established connection in it, first to last; on_peek_late gets the
+     * same ctx two segments later (or at the end of the pass), for a fetch
+     * that needs the first one's line to have arrived. The bytes are a
+     * preview: they come through on_data later, or not at all (a segment may
+     * still be dropped), and nothing may be done with them but warming.
+     * on_peek returns 0 to end the pass for this burst (nothing worth
+     * warming). */
+    int (*on_peek)(void *ctx, const void *p, size_t n);
+    void (*on_peek_late)(void *ctx);
 };
 
 /* ---- stack lifecycle and the per-turn calls ------------------------------ */

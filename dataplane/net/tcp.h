@@ -291,6 +291,10 @@ void tcp_run_reap(struct net_stack *s);
 uint32_t tcp_isn(struct net_stack *s, const struct tcp_key *k);
 
 /* tcp_in.c */
+/* The cache-warming pass over a burst (net_upcalls.on_peek), before
+ * net_input_burst processes it: headers are only looked at, nothing is
+ * checked, counted or changed. */
+void tcp_peek_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n);
 void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
                uint32_t l4off, uint32_t l4len);
 /* Give buffered input to the app as far as it takes it. */

@@ -1247,3 +1247,68 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
 drop:
     net_rx_free(s, m);
 }
+
+/* ---- cache warming ---------------------------------------------------------- */
+
+/* A plain IPv4/TCP frame to our address on an established connection, data
+ * in sequence and in the first segment of the mbuf: its payload, or NULL.
+ * No checksum: a corrupt frame only warms the wrong lines. */
+static const void *peek_payload(struct net_stack *s, const struct rte_mbuf *m, size_t *len,
+                                struct tcp_conn **conn)
+{
+    const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+    const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eh + 1);
+    const struct rte_tcp_hdr *th = (const struct rte_tcp_hdr *)(ip + 1);
+    const uint32_t hdrs = NET_ETH_HLEN + NET_IP_HLEN + TCP_HLEN;
+    struct tcp_key k;
+    struct tcp_conn *c;
+    uint32_t doff, tlen;
+
+    if (m->data_len < hdrs || eh->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
+        ip->version_ihl != RTE_IPV4_VHL_DEF || ip->next_proto_id != IPPROTO_TCP ||
+        ip->dst_addr != s->ip_be)
+        return NULL;
+    doff = (uint32_t)(th->data_off >> 4) * 4;
+    tlen = rte_be_to_cpu_16(ip->total_length);
+    if (doff < TCP_HLEN || tlen <= NET_IP_HLEN + doff ||
+        NET_ETH_HLEN + tlen > m->data_len)
+        return NULL;
+    k.rip = ip->src_addr;
+    k.lip = ip->dst_addr;
+    k.rport = th->src_port;
+    k.lport = th->dst_port;
+    c = tcp_lookup(s, &k, tcp_hash(s, &k));
+    if (c == NULL || c->state != TCP_ESTABLISHED || c->ctx == NULL ||
+        rte_be_to_cpu_32(th->sent_seq) != c->rcv_nxt)
+        return NULL;
+    *len = tlen - NET_IP_HLEN - doff;
+    *conn = c;
+    return (const char *)th + doff;
+}
+
+void tcp_peek_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n)
+{
+    void *late[2];
+    unsigned nlate = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        struct tcp_conn *c;
+        size_t len;
+        const void *p = peek_payload(s, pkts[i], &len, &c);
+
+        if (p == NULL)
+            continue;
+        if (!s->up.on_peek(c->ctx, p, len))
+            break;
+        if (s->up.on_peek_late == NULL)
+            continue;
+        if (nlate == 2) {
+            s->up.on_peek_late(late[0]);
+            late[0] = late[1];
+            nlate = 1;
+        }
+        late[nlate++] = c->ctx;
+    }
+    for (unsigned i = 0; i < nlate; i++)
+        s->up.on_peek_late(late[i]);
+}

@@ -173,6 +173,28 @@ static size_t up_data(void *ctx, const void *p, size_t n)
     return k;
 }
 
+/* Installed in every fake port: each test's bursts also go through the
+ * warming pass, which must change nothing. */
+static int up_peek(void *ctx, const void *p, size_t n)
+{
+    struct fp_conn *fc = ctx;
+
+    assert_int_equal(fc->closed, 0);
+    assert_true(n > 0);
+    fc->peeks++;
+    fc->peeked_len = n;
+    memcpy(fc->peeked, p, n < sizeof(fc->peeked) ? n : sizeof(fc->peeked));
+    return !fc->peek_stop;
+}
+
+static void up_peek_late(void *ctx)
+{
+    struct fp_conn *fc = ctx;
+
+    fc->peeks_late++;
+    assert_true(fc->peeks_late <= fc->peeks);
+}
+
 static void up_writable(void *ctx)
 {
     struct fp_conn *fc = ctx;
@@ -215,6 +237,7 @@ struct fp *fp_new(const struct net_config *cfg, unsigned pool_size)
     struct net_upcalls up = {
         .on_accept = up_accept, .on_connected = up_connected, .on_data = up_data,
         .on_writable = up_writable, .on_closed = up_closed,
+        .on_peek = up_peek, .on_peek_late = up_peek_late,
     };
     char name[32];
 

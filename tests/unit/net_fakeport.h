@@ -56,6 +56,10 @@ struct fp_conn {
     int close_in_data;            /* call net_tcp_close from on_data */
     int pause_in_data;            /* call net_tcp_pause_input(1) from on_data */
     int echo;                     /* send back what arrives, from on_data */
+    unsigned peeks, peeks_late;   /* on_peek / on_peek_late calls */
+    uint8_t peeked[64];           /* the last on_peek's bytes (first 64) */
+    size_t peeked_len;
+    int peek_stop;                /* on_peek returns 0 */
 };
 
 struct fp {

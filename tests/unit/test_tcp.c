@@ -1337,6 +1337,86 @@ static void peer_tx_burst(struct peer *p, const uint8_t *d, uint32_t seglen, uns
     fp_input(p->f, m, n);
 }
 
+/* The warming pass (on_peek) before a burst: one call per data segment at
+ * rcv_nxt of an established connection, with its bytes, and on_peek_late
+ * once for each; not for a later segment of the same connection in the
+ * burst, one out of order, or a frame for no connection. Delivery is as
+ * without it, and on_peek returning 0 ends the pass. */
+static void test_peek_burst(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer a, b, stray;
+    struct fp_conn *fa, *fb;
+    struct rte_mbuf *m[5];
+    struct fp_seg g;
+    uint32_t a0;
+
+    (void)state;
+    peer_init(&a, f, 50080, 1000);
+    peer_init(&b, f, 50081, 2000);
+    peer_init(&stray, f, 50082, 3000);
+    fa = accept_conn(&a);
+    fb = accept_conn(&b);
+    a0 = a.seq;
+    peer_seg(&a, &g, TCP_F_ACK);
+    g.data = (const uint8_t *)"GET-A";
+    g.len = 5;
+    m[0] = fp_tcp_frame(f, &g);
+    peer_seg(&b, &g, TCP_F_ACK);
+    g.data = (const uint8_t *)"GET-B";
+    g.len = 5;
+    m[1] = fp_tcp_frame(f, &g);
+    peer_seg(&a, &g, TCP_F_ACK);
+    g.seq = a0 + 5;
+    g.data = (const uint8_t *)"second";
+    g.len = 6;
+    m[2] = fp_tcp_frame(f, &g);
+    peer_seg(&a, &g, TCP_F_ACK);
+    g.seq = a0 + 1000;
+    g.data = (const uint8_t *)"ahead";
+    g.len = 5;
+    m[3] = fp_tcp_frame(f, &g);
+    peer_seg(&stray, &g, TCP_F_ACK);
+    g.data = (const uint8_t *)"nobody";
+    g.len = 6;
+    m[4] = fp_tcp_frame(f, &g);
+    fp_input(f, m, 5);
+    assert_int_equal(fa->peeks, 1);
+    assert_int_equal(fa->peeked_len, 5);
+    assert_memory_equal(fa->peeked, "GET-A", 5);
+    assert_int_equal(fb->peeks, 1);
+    assert_memory_equal(fb->peeked, "GET-B", 5);
+    assert_int_equal(fa->peeks_late, 1);
+    assert_int_equal(fb->peeks_late, 1);
+    assert_int_equal(fa->rxlen, 11);
+    assert_memory_equal(fa->rx, "GET-Asecond", 11);
+    assert_int_equal(fb->rxlen, 5);
+    a.seq = a0 + 11;
+    b.seq += 5;
+    fp_drain(f);
+
+    /* A declines: B's segment after it is not shown */
+    fa->peek_stop = 1;
+    peer_seg(&a, &g, TCP_F_ACK);
+    g.data = (const uint8_t *)"x";
+    g.len = 1;
+    m[0] = fp_tcp_frame(f, &g);
+    peer_seg(&b, &g, TCP_F_ACK);
+    g.data = (const uint8_t *)"y";
+    g.len = 1;
+    m[1] = fp_tcp_frame(f, &g);
+    fp_input(f, m, 2);
+    assert_int_equal(fa->peeks, 2);
+    assert_int_equal(fa->peeks_late, 1);
+    assert_int_equal(fb->peeks, 1);
+    assert_int_equal(fa->rxlen, 12);
+    assert_int_equal(fb->rxlen, 6);
+    net_tcp_abort(fa->c);
+    net_tcp_abort(fb->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
 static void test_ack_every_second_segment(void **state)
 {
     struct fp *f = fp_new(NULL, 0);
@@ -3946,6 +4026,7 @@ int main(void)
         cmocka_unit_test(test_early_retransmit),
         cmocka_unit_test(test_no_fast_retransmit_in_rto_recovery),
         cmocka_unit_test(test_ack_every_second_segment),
+        cmocka_unit_test(test_peek_burst),
         cmocka_unit_test(test_ack_at_once_for_gap_fill),
         cmocka_unit_test(test_zero_window_probe),
         cmocka_unit_test(test_zero_window_receive),
