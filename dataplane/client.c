@@ -443,7 +443,8 @@ exec_here(struct client *cl, const struct cmd_spec *cmd, int argc, const struct 
         .now_ms = core->now_ms,
         .cluster_slot = cslot,
         .asking = (uint8_t)asking,
-        .key1_hint = hint,
+        .hinted_key = hint ? &argv[1] : NULL,
+        .hint = hint,
     };
 
     if (cl->pend_head) {
@@ -771,16 +772,12 @@ struct ahead {
 
 #define AHEAD_STOP SIZE_MAX
 
-/* Below this size a table's lines are mostly in the core's L2 already, and
- * warming would only cost instructions. */
-#define AHEAD_WARM_BYTES (1u << 20)
-
 static const struct kvt *own_table(const struct client *cl, const struct slice *key)
 {
     const struct core *core = cl->core;
     const struct kvt *t = core->rt->shards[core->id]->db[cl->db];
 
-    if (kvt_used_bytes(t) < AHEAD_WARM_BYTES)
+    if (!kvt_worth_warming(t))
         return NULL;
     if (core->rt->ncores > 1 &&
         slotmap_core(slotmap_current(), slot_of(key->p, key->len)) != core->id)
@@ -834,7 +831,7 @@ int client_rx_peek(struct client *cl, const void *p, size_t n)
     int argc;
 
     cl->warm_table = NULL;
-    if (kvt_used_bytes(core->rt->shards[core->id]->db[cl->db]) < AHEAD_WARM_BYTES)
+    if (!kvt_worth_warming(core->rt->shards[core->id]->db[cl->db]))
         return 0;
     /* Bytes behind input not yet parsed do not start a command. */
     if (cl->qpos != cl->qlen || !resp_parser_between(&cl->parser) ||

@@ -45,10 +45,11 @@ struct cmd_ctx {
     int cluster_slot;              /* cluster mode: the keys' slot, re-checked for
                                       migration where the keys live; -1 otherwise */
     uint8_t asking;                /* the client sent ASKING before this command */
-    /* argv[1]'s hash, taken while the command was parsed ahead of running
-     * (client.c warms the cache for pipelines), or NULL: the keyspace's
-     * lookups of argv[1] then need not hash it again. */
-    const struct kvt_hint *key1_hint;
+    /* A key of argv whose hash is known already, taken while warming the
+     * cache for it (client.c for a pipeline's commands, MGET for its keys):
+     * the keyspace's lookups of that key need not hash it again. NULL: none. */
+    const struct slice *hinted_key;
+    const struct kvt_hint *hint;
     /* CMD_ASYNC: the request this command runs for, or NULL when it runs
      * inline (inside EXEC, or under the barrier) and must finish at once.
      * A command that keeps `req` to reply later sets `suspended`. */

@@ -310,11 +310,34 @@ void cmd_getex(struct cmd_ctx *c)
     }
 }
 
+/* Keys ahead of the one looked up: the bucket of key j+2 and the entry of
+ * key j+1 are on their way while key j is read (client.c does the same
+ * across a pipeline's commands). */
+#define MGET_AHEAD 2
+#define MGET_RING 4
+
 void cmd_mget(struct cmd_ctx *c)
 {
+    const struct kvt *t[MGET_RING] = { NULL };
+    struct kvt_hint h[MGET_RING];
+
     resp_add_array(c->out, c->argc - 1);
+    for (int j = 1; j < c->argc && j <= MGET_AHEAD; j++)
+        t[j & (MGET_RING - 1)] = ks_prefetch(c, &c->argv[j], &h[j & (MGET_RING - 1)]);
     for (int j = 1; j < c->argc; j++) {
-        struct kv_entry *e = ks_lookup_read(c, &c->argv[j]);
+        int ahead = j + MGET_AHEAD, next = (j + 1) & (MGET_RING - 1);
+        struct kv_entry *e;
+
+        if (ahead < c->argc)
+            t[ahead & (MGET_RING - 1)] = ks_prefetch(c, &c->argv[ahead],
+                                                     &h[ahead & (MGET_RING - 1)]);
+        if (j + 1 < c->argc && t[next])
+            kvt_prefetch_entry(t[next], &h[next]);
+        if (t[j & (MGET_RING - 1)]) {
+            c->hinted_key = &c->argv[j];
+            c->hint = &h[j & (MGET_RING - 1)];
+        }
+        e = ks_lookup_read(c, &c->argv[j]);
 
         /* MGET answers null for a key of another type, never WRONGTYPE */
         if (!e || kv_type(e) != KV_TYPE_STRING)
@@ -322,6 +345,7 @@ void cmd_mget(struct cmd_ctx *c)
         else
             reply_value(c, e);
     }
+    c->hinted_key = NULL;
 }
 
 static int mset_all(struct cmd_ctx *c)

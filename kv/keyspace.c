@@ -146,6 +146,16 @@ struct kvt *ks_table(struct cmd_ctx *c, const struct slice *key)
     return shard_for(c, key)->db[c->db];
 }
 
+const struct kvt *ks_prefetch(struct cmd_ctx *c, const struct slice *key, struct kvt_hint *hint)
+{
+    const struct kvt *t = shard_for(c, key)->db[c->db];
+
+    if (!kvt_worth_warming(t))
+        return NULL;
+    kvt_prefetch_bucket(t, key->p, key->len, hint);
+    return t;
+}
+
 /* ---- lookups ---- */
 
 static inline int is_expired(const struct kv_entry *e, int64_t now_ms)
@@ -160,9 +170,8 @@ static inline int is_expired(const struct kv_entry *e, int64_t now_ms)
 static struct kv_entry *find_live(const struct cmd_ctx *c, struct shard *s, struct kvt *t,
                                   const struct slice *key)
 {
-    struct kv_entry *e = c->key1_hint && key == &c->argv[1]
-                         ? kvt_find_hinted(t, key->p, key->len, c->key1_hint)
-                         : kvt_find(t, key->p, key->len);
+    struct kv_entry *e = key == c->hinted_key ? kvt_find_hinted(t, key->p, key->len, c->hint)
+                                              : kvt_find(t, key->p, key->len);
     int64_t now_ms = c->now_ms;
 
     if (e && is_expired(e, now_ms)) {

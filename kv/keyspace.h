@@ -50,6 +50,12 @@ struct shard *ks_shard_for(struct cmd_ctx *c, const struct slice *key);
 /* Table of db c->db that holds `key`. */
 struct kvt *ks_table(struct cmd_ctx *c, const struct slice *key);
 
+/* Cache warming for a lookup of `key` a little later in this command
+ * (MGET's keys): kvt_prefetch_bucket on its table, which is returned, or
+ * NULL when that table is not worth warming (kvt_worth_warming). Then
+ * kvt_prefetch_entry, and c->hinted_key/hint for the lookup. */
+const struct kvt *ks_prefetch(struct cmd_ctx *c, const struct slice *key, struct kvt_hint *hint);
+
 /* Lookup for a read: expired keys are deleted first (lazy expiry); hit/miss
  * counted; LRU/LFU touched. NULL if absent. */
 struct kv_entry *ks_lookup_read(struct cmd_ctx *c, const struct slice *key);

@@ -729,6 +729,11 @@ void kvt_prefetch_bucket(const struct kvt *t, const void *key, size_t klen,
             __builtin_prefetch(&t->ht[k].b[hint->hash & (t->ht[k].size - 1)]);
 }
 
+int kvt_worth_warming(const struct kvt *t)
+{
+    return t->used_bytes >= (1u << 20);
+}
+
 void kvt_prefetch_entry(const struct kvt *t, const struct kvt_hint *hint)
 {
     for (int k = 0; k < 2; k++) {

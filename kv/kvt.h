@@ -91,6 +91,9 @@ struct kvt_hint {
 };
 void kvt_prefetch_bucket(const struct kvt *t, const void *key, size_t klen,
                          struct kvt_hint *hint);
+/* Whether warming pays: a table under 1 MiB mostly sits in a core's L2
+ * already, and the prefetches would only cost instructions. */
+int kvt_worth_warming(const struct kvt *t);
 void kvt_prefetch_entry(const struct kvt *t, const struct kvt_hint *hint);
 struct kv_entry *kvt_find_hinted(struct kvt *t, const void *key, size_t klen,
                                  const struct kvt_hint *hint);

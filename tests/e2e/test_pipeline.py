@@ -164,7 +164,8 @@ def main():
         res.check("final values equal", state(ref) == state(tgt), "GET of every key differs")
 
         # The same key in two dbs, swapped between commands already parsed
-        # (and hashed) ahead: each GET must read the db as it is when it runs.
+        # (and hashed) ahead: each GET must read the db as it is when it runs
+        # (and each MGET, which warms the cache for its own keys too).
         # slotd warms only tables bigger than the caches (1 MiB a core):
         # both dbs get 30,000 keys of 100 bytes first.
         fill = b"".join(encode_cmd("SELECT", db) + b"".join(
@@ -178,7 +179,8 @@ def main():
         swaps += [("SELECT", "0")] + [("SET", "s%d" % i, "zero") for i in range(50)]
         for i in range(50):
             swaps += [("SWAPDB", "0", "1"), ("GET", "s%d" % i), ("SET", "s%d" % i, "x%d" % i),
-                      ("GET", "s%d" % i)]
+                      ("GET", "s%d" % i),
+                      ("MGET", "s%d" % i, "s%d" % ((i + 1) % 50), "fill:%d" % i, "nokey", "s%d" % i)]
         swaps += [("SELECT", "1")] + [("GET", "s%d" % i) for i in range(50)]
         payload = b"".join(encode_cmd(*c) for c in swaps)
         out = [None, None]
