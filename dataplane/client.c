@@ -673,6 +673,8 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
 
     if (cmd->flags & CMD_ALLCORES)
         owner = -2;
+    else if (core->rt->ncores == 1 && !(cmd->flags & CMD_ASYNC) && !keylock_count(&core->locks))
+        owner = -1;   /* one core and nothing to wait for: it runs here, keys or not */
     else
         owner = keys_owner(core, cmd, argc, argv, cslot);
     if (owner == -2 && !barrier_for(core, cmd))

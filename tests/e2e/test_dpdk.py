@@ -1225,7 +1225,8 @@ def run_loss_phase(res, ns, tgt, node, dp_before):
     rt1 = core_counter(dp2, "retransmits", r"retrans")
     deltas = []
     for name in ("retransmits", "fast_retransmits", "early_retransmits", "rto_fired", "tlp_sent",
-                 "limited_transmits"):
+                 "limited_transmits", "sack_recoveries", "sack_retransmits", "sack_rxt_lost",
+                 "sack_blocks_sent"):
         a = counter_sum(dp_before, r"^(dp_)?tcp_%s$" % name)
         b = counter_sum(dp2, r"^(dp_)?tcp_%s$" % name)
         if a is not None and b is not None:
