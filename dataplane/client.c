@@ -829,20 +829,18 @@ static struct ahead_cmd *ahead_next(struct ahead *a, struct client *cl)
 int client_rx_peek(struct client *cl, const void *p, size_t n)
 {
     const struct core *core = cl->core;
-    struct slice argv[AHEAD_ARGS];
-    int argc;
+    struct slice key;
 
     cl->warm_table = NULL;
     if (!kvt_worth_warming(core->rt->shards[core->id]->db[cl->db]))
         return 0;
     /* Bytes behind input not yet parsed do not start a command. */
     if (cl->qpos != cl->qlen || !resp_parser_between(&cl->parser) ||
-        resp_parse_plain(&cl->limits, p, n, argv, AHEAD_ARGS, &argc) == 0 || argc < 2 ||
-        argv[1].len == 0)
+        (key.len = resp_peek_arg1(p, n, &key.p)) == 0)
         return 1;
-    cl->warm_table = own_table(cl, &argv[1]);
+    cl->warm_table = own_table(cl, &key);
     if (cl->warm_table)
-        kvt_prefetch_bucket(cl->warm_table, argv[1].p, argv[1].len, &cl->warm_hint);
+        kvt_prefetch_bucket(cl->warm_table, key.p, key.len, &cl->warm_hint);
     return 1;
 }
 

@@ -303,7 +303,8 @@ have_bulk_len:
  * overflow), the '\r' and the byte after it; the 1- and 2-digit lengths of
  * GET and SET are tested first, without a loop. Near the end a success
  * needs '\r' and a byte after the digits, so at most 17 digits fit. */
-static inline const char *fast_line(const char *q, const char *end, char tag, uint64_t *out)
+static inline __attribute__((always_inline)) const char *
+fast_line(const char *q, const char *end, char tag, uint64_t *out)
 {
     const char *dend;
     uint64_t v;
@@ -398,6 +399,22 @@ size_t resp_parse_plain(const struct resp_limits *lim, const char *buf, size_t l
                         struct slice *argv, int cap, int *argc)
 {
     return parse_plain(lim, buf, len, argv, cap, argc);
+}
+
+size_t resp_peek_arg1(const char *buf, size_t len, const char **arg1)
+{
+    const char *q, *end = buf + len;
+    uint64_t argc, n;
+
+    q = fast_line(buf, end, '*', &argc);
+    if (q == NULL || argc < 2 || (q = fast_line(q, end, '$', &n)) == NULL ||
+        (uint64_t)(end - q) < n + 2)
+        return 0;
+    q = fast_line(q + n + 2, end, '$', &n);
+    if (q == NULL || n == 0 || (uint64_t)(end - q) < n)
+        return 0;
+    *arg1 = q;
+    return (size_t)n;
 }
 
 /* resp_parse's one-pass path, into the parser's own argv: fast_cap is 0

@@ -78,6 +78,12 @@ size_t resp_parse_want(const struct resp_parser *p, size_t have);
 PHASE_ROOT size_t resp_parse_plain(const struct resp_limits *lim, const char *buf, size_t len,
                         struct slice *argv, int cap, int *argc);
 
+/* A preview for cache warming only (client_rx_peek): the second argument
+ * (most commands' key) of a plain multibulk command at buf, with its length,
+ * or 0 when there is none in buf. Nothing past it is read and nothing is
+ * checked against any limit: never act on it but to prefetch. */
+size_t resp_peek_arg1(const char *buf, size_t len, const char **arg1);
+
 /* 1 when the parser holds nothing of a command: the next byte starts one,
  * so a caller may parse the following commands itself with
  * resp_parse_plain. */

@@ -292,9 +292,23 @@ static void run(const char *in, size_t n, const struct resp_limits *lim, unsigne
                 r = resp_parse(&p, lim, buf, have, &used);
             }
             if (plain_used > 0) {
+                const char *arg1 = NULL;
+                size_t arg1_len = resp_peek_arg1(buf, have, &arg1);
+
                 CHECK(r == RESP_COMMAND && used == plain_used && p.argc == plain_argc);
                 for (int i = 0; i < plain_argc; i++)
                     CHECK(plain[i].p == p.argv[i].p && plain[i].len == p.argv[i].len);
+                /* the warming preview names the same key, or none if empty */
+                if (plain_argc >= 2 && plain[1].len > 0)
+                    CHECK(arg1_len == plain[1].len && arg1 == plain[1].p);
+                else
+                    CHECK(arg1_len == 0);
+            } else if (have > 0) {
+                const char *arg1 = NULL;
+                size_t arg1_len = resp_peek_arg1(buf, have, &arg1);
+
+                /* any input: what it names lies inside it */
+                CHECK(arg1_len == 0 || (arg1 >= buf && arg1 + arg1_len <= buf + have));
             }
             if (r == RESP_INCOMPLETE) {
                 CHECK(resp_parse_want(&p, have) <= (size_t)lim->proto_max_bulk_len + 2);

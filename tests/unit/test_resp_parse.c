@@ -1022,6 +1022,18 @@ static void test_plain_and_between(void **state)
     assert_int_equal(resp_parse(&p, &lim_default, LIT(three), &used), RESP_COMMAND);
     assert_true(resp_parser_between(&p));
     resp_parser_free(&p);
+    /* the warming preview: argv[1] of a plain multibulk, none otherwise */
+    {
+        const char *k = NULL;
+
+        assert_int_equal(resp_peek_arg1(LIT(three), &k), 1);
+        assert_ptr_equal(k, three + 17);
+        assert_int_equal(resp_peek_arg1(three, 18, &k), 1);
+        assert_int_equal(resp_peek_arg1(three, 17, &k), 0);
+        assert_int_equal(resp_peek_arg1(LIT("*1\r\n$4\r\nPING\r\n"), &k), 0);
+        assert_int_equal(resp_peek_arg1(LIT("*2\r\n$3\r\nGET\r\n$0\r\n\r\n"), &k), 0);
+        assert_int_equal(resp_peek_arg1(LIT("GET k\r\n"), &k), 0);
+    }
     /* the tests' exact-only parser must not be bypassed */
     resp_parser_init(&p);
     p.exact_only = 1;
