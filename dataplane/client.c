@@ -751,7 +751,9 @@ static void protocol_error(struct client *cl, const char *err)
  * do (its one-pass path), made once. Only keys of this core's own tables
  * are warmed: fetching another core's lines would steal them from their
  * owner, and only tables too big for the caches. A one-request packet has
- * nothing ahead and warms nothing. */
+ * nothing ahead and warms nothing (client_rx_peek serves it, earlier).
+ * A command parsed ahead was held to the limits of that moment; within one
+ * call they can only loosen (AUTH), refresh_limits running at its start. */
 #define AHEAD_DEPTH 3  /* commands parsed: the one to run and two ahead of it */
 #define AHEAD_RING 4   /* a power of two above AHEAD_DEPTH: a mask, not a division */
 #define AHEAD_ARGS 8   /* a command with more arguments ends the parse ahead */
@@ -826,6 +828,12 @@ static struct ahead_cmd *ahead_next(struct ahead *a, struct client *cl)
     return &a->cmd[a->head];
 }
 
+static void ahead_pop(struct ahead *a)
+{
+    a->head = (a->head + 1) & (AHEAD_RING - 1);
+    a->n--;
+}
+
 int client_rx_peek(struct client *cl, const void *p, size_t n)
 {
     const struct core *core = cl->core;
@@ -850,12 +858,6 @@ void client_rx_peek_late(struct client *cl)
         kvt_prefetch_entry(cl->warm_table, &cl->warm_hint);
         cl->warm_table = NULL;
     }
-}
-
-static void ahead_pop(struct ahead *a)
-{
-    a->head = (a->head + 1) & (AHEAD_RING - 1);
-    a->n--;
 }
 
 static void process_input(struct client *cl)
