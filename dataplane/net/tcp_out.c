@@ -807,7 +807,9 @@ static void tcp_ack_if_owed(struct tcp_conn *c)
     }
 }
 
-void tcp_output(struct tcp_conn *c)
+/* Inlined into tcp_flush_dirty, which sends nearly every segment; the
+ * out-of-line tcp_output below serves the other callers. */
+static inline __attribute__((always_inline)) void tcp_output_inline(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
     uint32_t unsent = 0;
@@ -891,6 +893,11 @@ void tcp_output(struct tcp_conn *c)
     tcp_ack_if_owed(c);
 }
 
+void tcp_output(struct tcp_conn *c)
+{
+    tcp_output_inline(c);
+}
+
 void tcp_flush_dirty(struct net_stack *s)
 {
     struct tcp_conn *c = s->tcp.dirty.head;
@@ -901,7 +908,7 @@ void tcp_flush_dirty(struct net_stack *s)
 
         c->on_dirty = 0;
         if (c->state != TCP_CLOSED)
-            tcp_output(c);
+            tcp_output_inline(c);
         c = next;
     }
 }
