@@ -33,6 +33,9 @@ struct net_stack {
     uint32_t ip_be, mask_be, gw_be;  /* network byte order copies of cfg */
     uint32_t bcast_be;               /* the subnet's broadcast; 0 for a /32 */
     struct rte_ether_addr mac;
+    /* The first 8 bytes of a frame to us, masked to the destination MAC:
+     * one load and compare per frame instead of three. */
+    uint64_t mac_word, mac_mask;
     uint64_t now_us;                 /* the turn's clock, set by input/timers */
     uint32_t now_ms;                 /* now_us / 1000, set with it: the timestamp
                                         clock, read by every segment sent */
@@ -42,9 +45,11 @@ struct net_stack {
     unsigned ntx;
     struct rte_mbuf *exc[NET_TX_BURST];
     unsigned nexc;
-    /* received frames done with, freed in one go at the end of the burst */
+    /* received frames done with, freed in one go at the end of the burst;
+     * rxfree_pool: their pool (meaningful while nrxfree > 0) */
     struct rte_mbuf *rxfree[NET_TX_BURST];
     unsigned nrxfree;
+    struct rte_mempool *rxfree_pool;
 
     struct arp_table arp;
     struct tcp_stack tcp;
@@ -328,8 +333,10 @@ static inline __attribute__((always_inline)) void net_rx_free(struct net_stack *
     m = rte_pktmbuf_prefree_seg(m);
     if (m == NULL)
         return;
-    if (s->nrxfree == NET_TX_BURST || (s->nrxfree > 0 && s->rxfree[0]->pool != m->pool))
+    if (m->pool != s->rxfree_pool || s->nrxfree == NET_TX_BURST) {
         net_rx_free_flush(s);
+        s->rxfree_pool = m->pool;
+    }
     s->rxfree[s->nrxfree++] = m;
 }
 /* Hand a received frame to the exception hook (takes m). */

@@ -259,7 +259,8 @@ struct tcp_seg {
     uint32_t off;                    /* payload offset in m */
     uint16_t wnd;
     uint8_t flags;
-    struct rte_ether_addr src_mac;
+    /* in m's Ethernet header: copied only by the paths that keep it */
+    const struct rte_ether_addr *src_mac;
     struct tcp_range sack[TCP_SACK_BLOCKS];
 };
 

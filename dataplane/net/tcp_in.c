@@ -350,7 +350,7 @@ static void tcp_listen_input(struct net_stack *s, struct tcp_seg *g, uint32_t h)
         return;
     c->passive = 1;
     c->mac_ok = 1;
-    c->peer_mac = g->src_mac;
+    c->peer_mac = *g->src_mac;
     c->irs = g->seq;
     c->rcv_nxt = g->seq + 1;
     c->rcv_adv = c->rcv_nxt;
@@ -394,7 +394,7 @@ static void tcp_synsent_input(struct tcp_conn *c, struct tcp_seg *g)
     c->rcv_nxt = g->seq + 1;
     c->rcv_adv = c->rcv_nxt;
     c->mac_ok = 1;
-    c->peer_mac = g->src_mac;
+    c->peer_mac = *g->src_mac;
     take_syn_options(c, g);
     if (g->flags & TCP_F_ACK) {
         c->ack_owed = c->ack_now = 1;
@@ -1216,7 +1216,7 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
     g.wnd = rte_be_to_cpu_16(th->rx_win);
     g.off = l4off + doff;
     g.len = l4len - doff;
-    rte_ether_addr_copy(&eh->src_addr, &g.src_mac);
+    g.src_mac = &eh->src_addr;
     /* Nearly every segment with options carries just the timestamps. */
     if (doff > TCP_HLEN && !(doff == TCP_HLEN + TCP_OPT_TS_LEN && ts_only_options(th + 1, &g)))
         parse_options(&g, (const uint8_t *)(th + 1), doff - TCP_HLEN);

@@ -414,7 +414,7 @@ void tcp_send_rst_reply(struct net_stack *s, const struct tcp_seg *g)
     if (m == NULL)
         return;
     s->cnt.tcp_rsts_sent++;
-    ip_output(s, m, g->key.rip, &g->src_mac);
+    ip_output(s, m, g->key.rip, g->src_mac);
 }
 
 /* Length of the segment starting at seq (data only) and whether the FIN
