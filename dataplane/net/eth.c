@@ -145,6 +145,14 @@ fail:
     return NULL;
 }
 
+void net_tx_recycle_release(struct net_stack *s)
+{
+    for (; s->ntxrec > 0; s->ntxrec--) {
+        rte_pktmbuf_free(s->txrec[s->txrec_head]);
+        s->txrec_head = (s->txrec_head + 1) & (NET_TX_RECYCLE - 1);
+    }
+}
+
 void net_stack_free(struct net_stack *s)
 {
     if (s == NULL)
@@ -156,6 +164,7 @@ void net_stack_free(struct net_stack *s)
     for (unsigned i = 0; i < s->nexc; i++)
         rte_pktmbuf_free(s->exc[i]);
     net_rx_free_flush(s);
+    net_tx_recycle_release(s);
     mem_free(s);
 }
 

@@ -22,6 +22,9 @@
 /* Frames gathered before the tx hook runs: twice a typical 32-frame rx
  * burst, so replies to one burst usually leave in one tx_burst call. */
 #define NET_TX_BURST 64
+/* Sent frames the stack keeps a reference to, reused for the next frames
+ * built once the port let go of them (net_alloc_frame): a power of two. */
+#define NET_TX_RECYCLE 64
 #define NET_ETH_HLEN 14
 #define NET_IP_HLEN 20
 #define NET_TTL 64               /* RFC 1700 / IANA default TTL */
@@ -50,6 +53,12 @@ struct net_stack {
     struct rte_mbuf *rxfree[NET_TX_BURST];
     unsigned nrxfree;
     struct rte_mempool *rxfree_pool;
+    /* Frames net_alloc_frame built, with a second reference the stack
+     * keeps, oldest first from txrec_head: a port that copies and frees at
+     * once (memif, TAP) only drops its reference, and the frame is built
+     * again without a trip through the mempool either way. */
+    struct rte_mbuf *txrec[NET_TX_RECYCLE];
+    unsigned txrec_head, ntxrec;
 
     struct arp_table arp;
     struct tcp_stack tcp;
@@ -70,6 +79,11 @@ static inline void net_tx(struct net_stack *s, struct rte_mbuf *m)
     s->tx[s->ntx++] = m;
 }
 
+/* Drop the references to recycled frames: each goes back to the pool now,
+ * or when its other holder frees it (net_stack_free; a test starving the
+ * pool). */
+void net_tx_recycle_release(struct net_stack *s);
+
 /* Out of line, so that net_alloc_frame stays small enough to inline:
  * frees m if there is one, counts drop.mbuf_alloc, returns NULL. */
 struct rte_mbuf *net_alloc_fail(struct net_stack *s, struct rte_mbuf *m);
@@ -77,13 +91,28 @@ struct rte_mbuf *net_alloc_fail(struct net_stack *s, struct rte_mbuf *m);
 /* A frame of `len` bytes with its data at the Ethernet header, or NULL
  * (counted as drop.mbuf_alloc). What rte_pktmbuf_alloc and
  * rte_pktmbuf_append do, without append's pointer arithmetic: one of
- * these per segment sent. */
+ * these per segment sent. The oldest recycled frame when everyone else
+ * let go of it (its count back to our one reference), reset as a fresh
+ * one would be; else a fresh one, recycled while there is room (an
+ * atomic count makes the second reference safe whoever drops the other:
+ * the port, a dropped frame, ARP's queue). */
 static inline struct rte_mbuf *net_alloc_frame(struct net_stack *s, uint32_t len)
 {
-    struct rte_mbuf *m = rte_mbuf_raw_alloc(s->cfg.pool);
+    struct rte_mbuf *m;
 
-    if (m == NULL)
-        return net_alloc_fail(s, NULL);
+    if (s->ntxrec > 0 && rte_mbuf_refcnt_read(s->txrec[s->txrec_head]) == 1) {
+        m = s->txrec[s->txrec_head];
+        s->txrec_head = (s->txrec_head + 1) & (NET_TX_RECYCLE - 1);
+        s->ntxrec--;
+    } else {
+        m = rte_mbuf_raw_alloc(s->cfg.pool);
+        if (m == NULL)
+            return net_alloc_fail(s, NULL);
+    }
+    if (s->ntxrec < NET_TX_RECYCLE) {
+        rte_mbuf_refcnt_set(m, 2);
+        s->txrec[(s->txrec_head + s->ntxrec++) & (NET_TX_RECYCLE - 1)] = m;
+    }
     rte_pktmbuf_reset(m);
     /* config_ok guarantees room for any frame up to the MTU */
     if (len > rte_pktmbuf_tailroom(m))
