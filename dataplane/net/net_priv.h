@@ -195,7 +195,7 @@ static inline uint32_t rcv_free(const struct tcp_conn *c)
 
 static inline uint32_t rcv_max_window(const struct tcp_conn *c)
 {
-    return 65535u << (c->ws_ok ? c->rcv_wscale : 0);
+    return 65535u << c->rcv_wscale;
 }
 
 static inline uint32_t tcp_rcv_window(struct tcp_conn *c)
@@ -217,7 +217,7 @@ static inline uint32_t tcp_rcv_window(struct tcp_conn *c)
  * which may round up by less than one scale unit; the ring's slack holds it. */
 static inline uint16_t tcp_wnd_field(struct tcp_conn *c)
 {
-    uint32_t ws = c->ws_ok ? c->rcv_wscale : 0;
+    uint32_t ws = c->rcv_wscale;
     uint32_t win = tcp_rcv_window(c);
     uint32_t field = win >> ws;
 
@@ -257,9 +257,9 @@ static inline void tcp_timer_sync(struct tcp_conn *c)
     if (due == 0)
         return;
     /* wheel_tick <= ceil(due / tick) exactly when due > (wheel_tick - 1)
-     * ticks: a multiply instead of the division, for the usual deadline
-     * that moved later (every reply re-arms its RTO). */
-    if (c->wheel_tick != 0 && due > (c->wheel_tick - 1) * TCP_TICK_US)
+     * ticks (wheel_from_us): one compare instead of the division, for the
+     * usual deadline that moved later (every reply re-arms its RTO). */
+    if (due > c->wheel_from_us)
         return;
     tick = (due + TCP_TICK_US - 1) / TCP_TICK_US;
     tcp_timer_relink(c, tick);
@@ -393,11 +393,13 @@ void icmp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip
  * sum (not folded, not complemented). */
 uint32_t net_cksum_mbuf(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint32_t sum);
 
+/* sum + (sum rotated by 16): the upper half is hi + lo plus the carry out
+ * of the lower half's same addition, i.e. hi + lo with its end-around
+ * carry (RFC 1071 2 (B)): the same value as folding twice, in fewer
+ * instructions (one fold per checksum, two checksums a segment). */
 static inline uint16_t net_cksum_fold(uint32_t sum)
 {
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)sum;
+    return (uint16_t)((sum + (sum << 16 | sum >> 16)) >> 16);
 }
 
 /* a + b with the carry folded back in: ones'-complement addition on 64 bits. */
@@ -498,11 +500,8 @@ static inline __attribute__((always_inline)) uint64_t net_cksum_add(uint64_t s, 
 /* A 64-bit sum reduced to 16 bits (not complemented). */
 static inline uint32_t net_cksum_fold64(uint64_t s)
 {
-    uint32_t s32;
-
-    s = (s & 0xffffffffu) + (s >> 32);
-    s32 = (uint32_t)s + (uint32_t)(s >> 32);
-    return net_cksum_fold(s32);
+    /* 64 to 32 bits as net_cksum_fold does 32 to 16 */
+    return net_cksum_fold((uint32_t)((s + (s << 32 | s >> 32)) >> 32));
 }
 
 /* The folded sum of len bytes at buf. */

@@ -232,10 +232,10 @@ static inline void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
     }
     var4 = 4 * c->rttvar_us;
     rto = c->srtt_us + (var4 > TCP_TICK_US ? var4 : TCP_TICK_US);   /* G = one tick */
-    if (rto < cfg->rto_min_ms * 1000)
-        rto = cfg->rto_min_ms * 1000;           /* RFC 6298 2.4 */
-    if (rto > cfg->rto_max_ms * 1000)
-        rto = cfg->rto_max_ms * 1000;           /* RFC 6298 2.5 */
+    if (rto < c->s->tcp.rto_min_us)
+        rto = c->s->tcp.rto_min_us;             /* RFC 6298 2.4 */
+    if (rto > c->s->tcp.rto_max_us)
+        rto = c->s->tcp.rto_max_us;             /* RFC 6298 2.5 */
     c->rto_us = rto;
     c->pto_us = cfg->tlp ? 2 * c->srtt_us : 0;  /* RFC 8985 7.2 */
 }
@@ -685,7 +685,7 @@ static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn 
 {
     struct net_stack *s = c->s;
     uint32_t ack = g->ack;
-    uint32_t wnd = (uint32_t)g->wnd << (c->ws_ok ? c->snd_wscale : 0);
+    uint32_t wnd = (uint32_t)g->wnd << c->snd_wscale;
 
     if (!predicted && seq_gt(ack, c->snd_max)) {
         NET_DROP(s, tcp_ack_unsent);
@@ -1125,7 +1125,7 @@ static void tcp_conn_input(struct tcp_conn *c, struct tcp_seg *g)
             tcp_send_rst_reply(s, g);
             return;
         }
-        if (tcp_established(c, g, (uint32_t)g->wnd << (c->ws_ok ? c->snd_wscale : 0)) != 0)
+        if (tcp_established(c, g, (uint32_t)g->wnd << c->snd_wscale) != 0)
             return;
     }
     if (tcp_ack(c, g) != 0)

@@ -206,13 +206,14 @@ tcp_frame_fast(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags, ui
     }
     if (len)
         tcp_ring_copy_out(&c->sring, seq - c->snd_buf_seq, p + hlen, len);
-    m->l2_len = NET_ETH_HLEN;
-    m->l3_len = NET_IP_HLEN;
     if (s->cfg.tx_csum_offload) {
         m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
-        m->l4_len = (uint8_t)(hlen - NET_ETH_HLEN - NET_IP_HLEN);
+        m->tx_offload = rte_mbuf_tx_offload(NET_ETH_HLEN, NET_IP_HLEN,
+                                            hlen - NET_ETH_HLEN - NET_IP_HLEN, 0, 0, 0, 0);
         th->cksum = (uint16_t)net_cksum_fold64(c->hdr_phsum + rte_cpu_to_be_16((uint16_t)l4len));
     } else {
+        /* the lengths tcp_frame's ip_fill sets, in one store */
+        m->tx_offload = rte_mbuf_tx_offload(NET_ETH_HLEN, NET_IP_HLEN, 0, 0, 0, 0, 0);
         ip->hdr_checksum = (uint16_t)~net_cksum_fold(c->hdr_ipsum + tot);
         th->cksum = (uint16_t)~net_cksum_fold64(
             net_cksum_add(c->hdr_phsum + rte_cpu_to_be_16((uint16_t)l4len), th, l4len));
@@ -309,7 +310,7 @@ void tcp_send_syn(struct tcp_conn *c)
         *p++ = TCPOPT_NOP;
         *p++ = TCPOPT_WS;
         *p++ = 3;
-        *p++ = c->rcv_wscale;
+        *p++ = active ? s->tcp.wscale : c->rcv_wscale;
     }
     sackok = active ? s->cfg.sack : c->sack_ok;
     if (active ? s->cfg.timestamps : c->ts_ok) {
