@@ -22,6 +22,9 @@
 /* Frames gathered before the tx hook runs: twice a typical 32-frame rx
  * burst, so replies to one burst usually leave in one tx_burst call. */
 #define NET_TX_BURST 64
+/* Sent frames the stack keeps a reference to, reused for the next frames
+ * built once the port let go of them (net_alloc_frame): a power of two. */
+#define NET_TX_RECYCLE 64
 #define NET_ETH_HLEN 14
 #define NET_IP_HLEN 20
 #define NET_TTL 64               /* RFC 1700 / IANA default TTL */
@@ -33,6 +36,9 @@ struct net_stack {
     uint32_t ip_be, mask_be, gw_be;  /* network byte order copies of cfg */
     uint32_t bcast_be;               /* the subnet's broadcast; 0 for a /32 */
     struct rte_ether_addr mac;
+    /* The first 8 bytes of a frame to us, masked to the destination MAC:
+     * one load and compare per frame instead of three. */
+    uint64_t mac_word, mac_mask;
     uint64_t now_us;                 /* the turn's clock, set by input/timers */
     uint32_t now_ms;                 /* now_us / 1000, set with it: the timestamp
                                         clock, read by every segment sent */
@@ -42,15 +48,40 @@ struct net_stack {
     unsigned ntx;
     struct rte_mbuf *exc[NET_TX_BURST];
     unsigned nexc;
-    /* received frames done with, freed in one go at the end of the burst */
+    /* received frames done with, freed in one go at the end of the burst;
+     * rxfree_pool: their pool (meaningful while nrxfree > 0) */
     struct rte_mbuf *rxfree[NET_TX_BURST];
     unsigned nrxfree;
+    struct rte_mempool *rxfree_pool;
+    /* Frames net_alloc_frame built, with a second reference the stack
+     * keeps, oldest first from txrec_head: a port that copies and frees at
+     * once (memif, TAP) only drops its reference, and the frame is built
+     * again without a trip through the mempool either way. */
+    struct rte_mbuf *txrec[NET_TX_RECYCLE];
+    unsigned txrec_head, ntxrec;
 
     struct arp_table arp;
     struct tcp_stack tcp;
 };
 
 #define NET_DROP(s, name) ((s)->cnt.drop.name++)
+
+/* Byte order for the per-segment fields. DPDK's x86 rte_bswap16/32 are
+ * volatile asm: the compiler may neither fold a swap into a compare with
+ * a constant nor drop one whose result goes unused, ~2 instructions a
+ * field on every segment; the builtins leave it both. Used on the send
+ * side (~15 instructions a segment); on the receive side (ip.c, eth.c,
+ * tcp_in.c) they made LTO take tcp_input out of the receive loop, which
+ * cost more than they saved. */
+#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
+#define net_hton16(x) ((uint16_t)__builtin_bswap16((uint16_t)(x)))
+#define net_hton32(x) ((uint32_t)__builtin_bswap32((uint32_t)(x)))
+#else
+#define net_hton16(x) ((uint16_t)(x))
+#define net_hton32(x) ((uint32_t)(x))
+#endif
+#define net_ntoh16(x) net_hton16(x)
+#define net_ntoh32(x) net_hton32(x)
 
 /* Push the tx array through the tx hook. */
 PHASE_ROOT void net_tx_flush(struct net_stack *s);
@@ -65,6 +96,11 @@ static inline void net_tx(struct net_stack *s, struct rte_mbuf *m)
     s->tx[s->ntx++] = m;
 }
 
+/* Drop the references to recycled frames: each goes back to the pool now,
+ * or when its other holder frees it (net_stack_free; a test starving the
+ * pool). */
+void net_tx_recycle_release(struct net_stack *s);
+
 /* Out of line, so that net_alloc_frame stays small enough to inline:
  * frees m if there is one, counts drop.mbuf_alloc, returns NULL. */
 struct rte_mbuf *net_alloc_fail(struct net_stack *s, struct rte_mbuf *m);
@@ -72,13 +108,28 @@ struct rte_mbuf *net_alloc_fail(struct net_stack *s, struct rte_mbuf *m);
 /* A frame of `len` bytes with its data at the Ethernet header, or NULL
  * (counted as drop.mbuf_alloc). What rte_pktmbuf_alloc and
  * rte_pktmbuf_append do, without append's pointer arithmetic: one of
- * these per segment sent. */
+ * these per segment sent. The oldest recycled frame when everyone else
+ * let go of it (its count back to our one reference), reset as a fresh
+ * one would be; else a fresh one, recycled while there is room (an
+ * atomic count makes the second reference safe whoever drops the other:
+ * the port, a dropped frame, ARP's queue). */
 static inline struct rte_mbuf *net_alloc_frame(struct net_stack *s, uint32_t len)
 {
-    struct rte_mbuf *m = rte_mbuf_raw_alloc(s->cfg.pool);
+    struct rte_mbuf *m;
 
-    if (m == NULL)
-        return net_alloc_fail(s, NULL);
+    if (s->ntxrec > 0 && rte_mbuf_refcnt_read(s->txrec[s->txrec_head]) == 1) {
+        m = s->txrec[s->txrec_head];
+        s->txrec_head = (s->txrec_head + 1) & (NET_TX_RECYCLE - 1);
+        s->ntxrec--;
+    } else {
+        m = rte_mbuf_raw_alloc(s->cfg.pool);
+        if (m == NULL)
+            return net_alloc_fail(s, NULL);
+    }
+    if (s->ntxrec < NET_TX_RECYCLE) {
+        rte_mbuf_refcnt_set(m, 2);
+        s->txrec[(s->txrec_head + s->ntxrec++) & (NET_TX_RECYCLE - 1)] = m;
+    }
     rte_pktmbuf_reset(m);
     /* config_ok guarantees room for any frame up to the MTU */
     if (len > rte_pktmbuf_tailroom(m))
@@ -161,7 +212,7 @@ static inline uint32_t rcv_free(const struct tcp_conn *c)
 
 static inline uint32_t rcv_max_window(const struct tcp_conn *c)
 {
-    return 65535u << (c->ws_ok ? c->rcv_wscale : 0);
+    return 65535u << c->rcv_wscale;
 }
 
 static inline uint32_t tcp_rcv_window(struct tcp_conn *c)
@@ -183,7 +234,7 @@ static inline uint32_t tcp_rcv_window(struct tcp_conn *c)
  * which may round up by less than one scale unit; the ring's slack holds it. */
 static inline uint16_t tcp_wnd_field(struct tcp_conn *c)
 {
-    uint32_t ws = c->ws_ok ? c->rcv_wscale : 0;
+    uint32_t ws = c->rcv_wscale;
     uint32_t win = tcp_rcv_window(c);
     uint32_t field = win >> ws;
 
@@ -195,7 +246,7 @@ static inline uint16_t tcp_wnd_field(struct tcp_conn *c)
     return (uint16_t)field;
 }
 
-static inline int tcp_window_update_due(struct tcp_conn *c)
+static inline __attribute__((always_inline)) int tcp_window_update_due(struct tcp_conn *c)
 {
     uint32_t cur = rcv_edge_room(c);
     uint32_t win, sws;
@@ -223,9 +274,9 @@ static inline void tcp_timer_sync(struct tcp_conn *c)
     if (due == 0)
         return;
     /* wheel_tick <= ceil(due / tick) exactly when due > (wheel_tick - 1)
-     * ticks: a multiply instead of the division, for the usual deadline
-     * that moved later (every reply re-arms its RTO). */
-    if (c->wheel_tick != 0 && due > (c->wheel_tick - 1) * TCP_TICK_US)
+     * ticks (wheel_from_us): one compare instead of the division, for the
+     * usual deadline that moved later (every reply re-arms its RTO). */
+    if (due > c->wheel_from_us)
         return;
     tick = (due + TCP_TICK_US - 1) / TCP_TICK_US;
     tcp_timer_relink(c, tick);
@@ -314,9 +365,12 @@ void eth_output(struct net_stack *s, struct rte_mbuf *m, const struct rte_ether_
 /* Free received frames in bulk: net_rx_free takes m; a single-segment
  * frame nothing else refers to waits in rxfree (all from one pool) and
  * goes back with the others in one mempool call at net_rx_free_flush,
- * which net_input_burst makes before it returns. */
+ * which net_input_burst makes before it returns. Always inline, as
+ * tcp_window_update_due: LTO moved both out of line when the input path
+ * grew, at ~40 instructions a segment. */
 void net_rx_free_flush(struct net_stack *s);
-static inline void net_rx_free(struct net_stack *s, struct rte_mbuf *m)
+static inline __attribute__((always_inline)) void net_rx_free(struct net_stack *s,
+                                                            struct rte_mbuf *m)
 {
     if (m->next != NULL) {
         rte_pktmbuf_free(m);
@@ -325,8 +379,10 @@ static inline void net_rx_free(struct net_stack *s, struct rte_mbuf *m)
     m = rte_pktmbuf_prefree_seg(m);
     if (m == NULL)
         return;
-    if (s->nrxfree == NET_TX_BURST || (s->nrxfree > 0 && s->rxfree[0]->pool != m->pool))
+    if (m->pool != s->rxfree_pool || s->nrxfree == NET_TX_BURST) {
         net_rx_free_flush(s);
+        s->rxfree_pool = m->pool;
+    }
     s->rxfree[s->nrxfree++] = m;
 }
 /* Hand a received frame to the exception hook (takes m). */
@@ -354,11 +410,13 @@ void icmp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip
  * sum (not folded, not complemented). */
 uint32_t net_cksum_mbuf(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint32_t sum);
 
+/* sum + (sum rotated by 16): the upper half is hi + lo plus the carry out
+ * of the lower half's same addition, i.e. hi + lo with its end-around
+ * carry (RFC 1071 2 (B)): the same value as folding twice, in fewer
+ * instructions (one fold per checksum, two checksums a segment). */
 static inline uint16_t net_cksum_fold(uint32_t sum)
 {
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)sum;
+    return (uint16_t)((sum + (sum << 16 | sum >> 16)) >> 16);
 }
 
 /* a + b with the carry folded back in: ones'-complement addition on 64 bits. */
@@ -374,15 +432,22 @@ static inline uint64_t net_cksum_add64(uint64_t a, uint64_t b)
  * addition (RFC 1071 2 (C): the sum may be taken over any word size and
  * folded); the loads are in host order, so once folded the result is the
  * network-order sum as stored, as __rte_raw_cksum's. The odd last byte is
- * the high-order byte of its word in network order, i.e. first in memory. */
-static inline uint64_t net_cksum_add(uint64_t s, const void *buf, uint32_t len)
+ * the high-order byte of its word in network order, i.e. first in memory.
+ * Always inline: a call (LTO's choice once the tx path inlined it) costs
+ * the rx path ~40 instructions a segment. */
+static inline __attribute__((always_inline)) uint64_t net_cksum_add(uint64_t s, const void *buf,
+                                                                    uint32_t len)
 {
     const uint8_t *p = (const uint8_t *)buf;
+    /* The blocks' end, not a count: len's low bits are the tail as they
+     * are, and the loop needs no trip count worked out (~10 instructions
+     * a call). */
+    const uint8_t *end = p + (len & ~(uint32_t)31);
 
 #if defined(__x86_64__) && defined(__GNUC__)
     /* One carry chain per block: 5 instructions for 32 bytes where the
      * compilers emit 11 (each carry re-derived by a compare). */
-    for (; len >= 32; len -= 32, p += 32)
+    for (; p != end; p += 32)
         __asm__("addq 0(%[p]), %[s]\n\t"
                 "adcq 8(%[p]), %[s]\n\t"
                 "adcq 16(%[p]), %[s]\n\t"
@@ -401,7 +466,7 @@ static inline uint64_t net_cksum_add(uint64_t s, const void *buf, uint32_t len)
         p += 16;
     }
 #else
-    for (; len >= 32; len -= 32, p += 32) {
+    for (; p != end; p += 32) {
         uint64_t w0, w1, w2, w3;
 
         memcpy(&w0, p, 8);
@@ -456,11 +521,8 @@ static inline uint64_t net_cksum_add(uint64_t s, const void *buf, uint32_t len)
 /* A 64-bit sum reduced to 16 bits (not complemented). */
 static inline uint32_t net_cksum_fold64(uint64_t s)
 {
-    uint32_t s32;
-
-    s = (s & 0xffffffffu) + (s >> 32);
-    s32 = (uint32_t)s + (uint32_t)(s >> 32);
-    return net_cksum_fold(s32);
+    /* 64 to 32 bits as net_cksum_fold does 32 to 16 */
+    return net_cksum_fold((uint32_t)((s + (s << 32 | s >> 32)) >> 32));
 }
 
 /* The folded sum of len bytes at buf. */
@@ -474,8 +536,8 @@ static inline uint32_t net_cksum_raw(const void *buf, uint32_t len)
 static inline uint64_t net_cksum_phdr(uint32_t src_be, uint32_t dst_be, uint8_t proto,
                                       uint32_t l4len)
 {
-    return (uint64_t)src_be + dst_be + rte_cpu_to_be_16((uint16_t)proto) +
-           rte_cpu_to_be_16((uint16_t)l4len);
+    return (uint64_t)src_be + dst_be + net_hton16((uint16_t)proto) +
+           net_hton16((uint16_t)l4len);
 }
 
 #endif

@@ -117,7 +117,10 @@ struct tcp_conn {
     uint8_t nrexmt;                  /* consecutive timeouts: the RTO backoff */
     uint8_t probes;                  /* zero-window probes since the peer last answered */
     uint8_t loss;                    /* TCP_LOSS_* */
-    uint8_t snd_wscale, rcv_wscale;  /* shift applied to the peer's / our window */
+    /* shift applied to the peer's / our window; both 0 unless ws_ok (set
+     * together by the SYN's options), so the per-segment shifts need no
+     * test of ws_ok */
+    uint8_t snd_wscale, rcv_wscale;
     uint16_t mss;                    /* payload bytes per segment (options excluded) */
     uint16_t peer_mss;
     uint16_t segs_unacked;           /* in-order data segments since our last ACK */
@@ -208,6 +211,7 @@ struct tcp_conn {
     uint64_t rto_due;                /* the RTO's deadline while rexmt_at is the PTO */
     uint64_t dack_at;
     uint64_t wheel_tick;             /* tick it sits in the wheel for; 0 = not */
+    uint64_t wheel_from_us;          /* (wheel_tick - 1) ticks; UINT64_MAX when not */
     struct tcp_conn *wheel_prev, *wheel_next;
 
     /* lists */
@@ -231,6 +235,7 @@ struct tcp_stack {
     uint32_t sbuf_cap, rbuf_cap;     /* ring sizes, powers of two */
     uint8_t wscale;                  /* the shift we offer */
     uint32_t tlp_delay_us;           /* cfg.tlp_ack_delay_ms, in the clock's unit */
+    uint32_t rto_min_us, rto_max_us; /* cfg.rto_min_ms, rto_max_ms in it (RFC 6298 2.4, 2.5) */
 
     struct tcp_list dirty, deliver, writable, closed, reap;
     struct tcp_list half_open, time_wait;   /* doubly linked via fifo_* */
@@ -259,7 +264,8 @@ struct tcp_seg {
     uint32_t off;                    /* payload offset in m */
     uint16_t wnd;
     uint8_t flags;
-    struct rte_ether_addr src_mac;
+    /* in m's Ethernet header: copied only by the paths that keep it */
+    const struct rte_ether_addr *src_mac;
     struct tcp_range sack[TCP_SACK_BLOCKS];
 };
 

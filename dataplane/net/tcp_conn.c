@@ -76,6 +76,8 @@ int tcp_init(struct net_stack *s)
             t->wscale++;
     t->next_port = s->cfg.eph_lo;
     t->tlp_delay_us = s->cfg.tlp_ack_delay_ms * 1000;
+    t->rto_min_us = s->cfg.rto_min_ms * 1000;
+    t->rto_max_us = s->cfg.rto_max_ms * 1000;
     return 0;
 }
 
@@ -296,6 +298,7 @@ struct tcp_conn *tcp_conn_new(struct net_stack *s, const struct tcp_key *k, uint
     }
     t->free = c->fifo_next;
     memset(c, 0, sizeof(*c));
+    c->wheel_from_us = UINT64_MAX;
     c->s = s;
     c->in_use = 1;
     c->key = *k;
@@ -561,7 +564,6 @@ int net_tcp_connect(struct net_stack *s, uint32_t ip, uint16_t port, void *ctx,
     c->snd_buf_seq = c->iss + 1;
     c->recover = c->iss;
     c->ts_offset = h * 2654435761u;    /* RFC 7323 5.4: a per-connection offset */
-    c->rcv_wscale = s->tcp.wscale;
     tcp_set_state(c, TCP_SYN_SENT);
     tcp_send_syn(c);
     *out = c;

@@ -232,10 +232,10 @@ static inline void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
     }
     var4 = 4 * c->rttvar_us;
     rto = c->srtt_us + (var4 > TCP_TICK_US ? var4 : TCP_TICK_US);   /* G = one tick */
-    if (rto < cfg->rto_min_ms * 1000)
-        rto = cfg->rto_min_ms * 1000;           /* RFC 6298 2.4 */
-    if (rto > cfg->rto_max_ms * 1000)
-        rto = cfg->rto_max_ms * 1000;           /* RFC 6298 2.5 */
+    if (rto < c->s->tcp.rto_min_us)
+        rto = c->s->tcp.rto_min_us;             /* RFC 6298 2.4 */
+    if (rto > c->s->tcp.rto_max_us)
+        rto = c->s->tcp.rto_max_us;             /* RFC 6298 2.5 */
     c->rto_us = rto;
     c->pto_us = cfg->tlp ? 2 * c->srtt_us : 0;  /* RFC 8985 7.2 */
 }
@@ -350,7 +350,7 @@ static void tcp_listen_input(struct net_stack *s, struct tcp_seg *g, uint32_t h)
         return;
     c->passive = 1;
     c->mac_ok = 1;
-    c->peer_mac = g->src_mac;
+    c->peer_mac = *g->src_mac;
     c->irs = g->seq;
     c->rcv_nxt = g->seq + 1;
     c->rcv_adv = c->rcv_nxt;
@@ -394,7 +394,7 @@ static void tcp_synsent_input(struct tcp_conn *c, struct tcp_seg *g)
     c->rcv_nxt = g->seq + 1;
     c->rcv_adv = c->rcv_nxt;
     c->mac_ok = 1;
-    c->peer_mac = g->src_mac;
+    c->peer_mac = *g->src_mac;
     take_syn_options(c, g);
     if (g->flags & TCP_F_ACK) {
         c->ack_owed = c->ack_now = 1;
@@ -685,7 +685,7 @@ static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn 
 {
     struct net_stack *s = c->s;
     uint32_t ack = g->ack;
-    uint32_t wnd = (uint32_t)g->wnd << (c->ws_ok ? c->snd_wscale : 0);
+    uint32_t wnd = (uint32_t)g->wnd << c->snd_wscale;
 
     if (!predicted && seq_gt(ack, c->snd_max)) {
         NET_DROP(s, tcp_ack_unsent);
@@ -1125,7 +1125,7 @@ static void tcp_conn_input(struct tcp_conn *c, struct tcp_seg *g)
             tcp_send_rst_reply(s, g);
             return;
         }
-        if (tcp_established(c, g, (uint32_t)g->wnd << (c->ws_ok ? c->snd_wscale : 0)) != 0)
+        if (tcp_established(c, g, (uint32_t)g->wnd << c->snd_wscale) != 0)
             return;
     }
     if (tcp_ack(c, g) != 0)
@@ -1216,7 +1216,7 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
     g.wnd = rte_be_to_cpu_16(th->rx_win);
     g.off = l4off + doff;
     g.len = l4len - doff;
-    rte_ether_addr_copy(&eh->src_addr, &g.src_mac);
+    g.src_mac = &eh->src_addr;
     /* Nearly every segment with options carries just the timestamps. */
     if (doff > TCP_HLEN && !(doff == TCP_HLEN + TCP_OPT_TS_LEN && ts_only_options(th + 1, &g)))
         parse_options(&g, (const uint8_t *)(th + 1), doff - TCP_HLEN);

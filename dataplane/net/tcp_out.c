@@ -95,11 +95,11 @@ static struct rte_mbuf *tcp_frame(struct net_stack *s, const struct tcp_hdr_args
     th = (struct rte_tcp_hdr *)(ip + 1);
     th->src_port = a->k->lport;
     th->dst_port = a->k->rport;
-    th->sent_seq = rte_cpu_to_be_32(a->seq);
-    th->recv_ack = rte_cpu_to_be_32(a->ack);
+    th->sent_seq = net_hton32(a->seq);
+    th->recv_ack = net_hton32(a->ack);
     th->data_off = (uint8_t)(((TCP_HLEN + a->optlen) / 4) << 4);
     th->tcp_flags = a->flags;
-    th->rx_win = rte_cpu_to_be_16(a->wnd);
+    th->rx_win = net_hton16(a->wnd);
     th->cksum = 0;
     th->tcp_urp = 0;
     if (a->optlen)
@@ -122,8 +122,8 @@ static struct rte_mbuf *tcp_frame(struct net_stack *s, const struct tcp_hdr_args
 
 static uint32_t put_ts(uint8_t *p, const struct tcp_conn *c)
 {
-    uint32_t tsval = rte_cpu_to_be_32(tcp_now_ms(c->s) + c->ts_offset);
-    uint32_t tsecr = rte_cpu_to_be_32(c->ts_recent);
+    uint32_t tsval = net_hton32(tcp_now_ms(c->s) + c->ts_offset);
+    uint32_t tsecr = net_hton32(c->ts_recent);
 
     p[0] = TCPOPT_NOP;
     p[1] = TCPOPT_NOP;
@@ -150,9 +150,9 @@ static __attribute__((noinline)) void tcp_hdr_build(struct tcp_conn *c)
     memset(c->hdr, 0, sizeof(c->hdr));
     rte_ether_addr_copy(&c->peer_mac, &eh->dst_addr);
     rte_ether_addr_copy(&s->mac, &eh->src_addr);
-    eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    eh->ether_type = net_hton16(RTE_ETHER_TYPE_IPV4);
     ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->fragment_offset = rte_cpu_to_be_16(0x4000);     /* DF, as ip_fill */
+    ip->fragment_offset = net_hton16(0x4000);     /* DF, as ip_fill */
     ip->time_to_live = NET_TTL;
     ip->next_proto_id = IPPROTO_TCP;
     ip->src_addr = s->ip_be;
@@ -179,7 +179,7 @@ tcp_frame_fast(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags, ui
     struct net_stack *s = c->s;
     uint32_t hlen = c->hdr_len;
     uint32_t l4len = hlen - NET_ETH_HLEN - NET_IP_HLEN + len;
-    uint16_t tot = rte_cpu_to_be_16((uint16_t)(NET_IP_HLEN + l4len));
+    uint16_t tot = net_hton16((uint16_t)(NET_IP_HLEN + l4len));
     struct rte_mbuf *m = net_alloc_frame(s, hlen + len);
     struct rte_ipv4_hdr *ip;
     struct rte_tcp_hdr *th;
@@ -194,28 +194,29 @@ tcp_frame_fast(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags, ui
     ip = (struct rte_ipv4_hdr *)(p + NET_ETH_HLEN);
     th = (struct rte_tcp_hdr *)(ip + 1);
     ip->total_length = tot;
-    th->sent_seq = rte_cpu_to_be_32(seq);
-    th->recv_ack = rte_cpu_to_be_32(c->rcv_nxt);
+    th->sent_seq = net_hton32(seq);
+    th->recv_ack = net_hton32(c->rcv_nxt);
     th->tcp_flags = flags;
-    th->rx_win = rte_cpu_to_be_16(wnd);
+    th->rx_win = net_hton16(wnd);
     if (c->ts_ok) {
-        uint32_t ts[2] = { rte_cpu_to_be_32(tcp_now_ms(s) + c->ts_offset),
-                           rte_cpu_to_be_32(c->ts_recent) };
+        uint32_t ts[2] = { net_hton32(tcp_now_ms(s) + c->ts_offset),
+                           net_hton32(c->ts_recent) };
 
         memcpy((uint8_t *)(th + 1) + 4, ts, sizeof(ts));
     }
     if (len)
         tcp_ring_copy_out(&c->sring, seq - c->snd_buf_seq, p + hlen, len);
-    m->l2_len = NET_ETH_HLEN;
-    m->l3_len = NET_IP_HLEN;
     if (s->cfg.tx_csum_offload) {
         m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
-        m->l4_len = (uint8_t)(hlen - NET_ETH_HLEN - NET_IP_HLEN);
-        th->cksum = (uint16_t)net_cksum_fold64(c->hdr_phsum + rte_cpu_to_be_16((uint16_t)l4len));
+        m->tx_offload = rte_mbuf_tx_offload(NET_ETH_HLEN, NET_IP_HLEN,
+                                            hlen - NET_ETH_HLEN - NET_IP_HLEN, 0, 0, 0, 0);
+        th->cksum = (uint16_t)net_cksum_fold64(c->hdr_phsum + net_hton16((uint16_t)l4len));
     } else {
+        /* the lengths tcp_frame's ip_fill sets, in one store */
+        m->tx_offload = rte_mbuf_tx_offload(NET_ETH_HLEN, NET_IP_HLEN, 0, 0, 0, 0, 0);
         ip->hdr_checksum = (uint16_t)~net_cksum_fold(c->hdr_ipsum + tot);
         th->cksum = (uint16_t)~net_cksum_fold64(
-            net_cksum_add(c->hdr_phsum + rte_cpu_to_be_16((uint16_t)l4len), th, l4len));
+            net_cksum_add(c->hdr_phsum + net_hton16((uint16_t)l4len), th, l4len));
     }
     s->cnt.tcp_segs_out++;
     return m;
@@ -292,7 +293,7 @@ void tcp_send_syn(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
     uint8_t opt[24], *p = opt;
-    uint16_t mss = rte_cpu_to_be_16(s->cfg.mss);
+    uint16_t mss = net_hton16(s->cfg.mss);
     struct tcp_hdr_args a = { .k = &c->key, .seq = c->iss, .flags = TCP_F_SYN, .opt = opt };
     uint32_t win = c->rcv_space ? c->rcv_space : s->tcp.rbuf_cap;
     int active = c->state == TCP_SYN_SENT;
@@ -309,12 +310,12 @@ void tcp_send_syn(struct tcp_conn *c)
         *p++ = TCPOPT_NOP;
         *p++ = TCPOPT_WS;
         *p++ = 3;
-        *p++ = c->rcv_wscale;
+        *p++ = active ? s->tcp.wscale : c->rcv_wscale;
     }
     sackok = active ? s->cfg.sack : c->sack_ok;
     if (active ? s->cfg.timestamps : c->ts_ok) {
-        uint32_t tsval = rte_cpu_to_be_32(tcp_now_ms(s) + c->ts_offset);
-        uint32_t tsecr = rte_cpu_to_be_32(active ? 0 : c->ts_recent);
+        uint32_t tsval = net_hton32(tcp_now_ms(s) + c->ts_offset);
+        uint32_t tsecr = net_hton32(active ? 0 : c->ts_recent);
 
         /* SACK-permitted takes the place of the two NOPs (RFC 2018 2,
          * RFC 7323 appendix A) */
@@ -414,7 +415,7 @@ void tcp_send_rst_reply(struct net_stack *s, const struct tcp_seg *g)
     if (m == NULL)
         return;
     s->cnt.tcp_rsts_sent++;
-    ip_output(s, m, g->key.rip, &g->src_mac);
+    ip_output(s, m, g->key.rip, g->src_mac);
 }
 
 /* Length of the segment starting at seq (data only) and whether the FIN
@@ -558,7 +559,7 @@ uint32_t tcp_sack_option(struct tcp_conn *c, uint8_t *p, unsigned max)
         if (i >= c->nooo || (used & (1u << i)))
             continue;
         used |= 1u << i;
-        uint32_t be[2] = { rte_cpu_to_be_32(c->ooo[i].lo), rte_cpu_to_be_32(c->ooo[i].hi) };
+        uint32_t be[2] = { net_hton32(c->ooo[i].lo), net_hton32(c->ooo[i].hi) };
 
         memcpy(q, be, sizeof(be));
         q += 8;
@@ -807,7 +808,9 @@ static void tcp_ack_if_owed(struct tcp_conn *c)
     }
 }
 
-void tcp_output(struct tcp_conn *c)
+/* Inlined into tcp_flush_dirty, which sends nearly every segment; the
+ * out-of-line tcp_output below serves the other callers. */
+static inline __attribute__((always_inline)) void tcp_output_inline(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
     uint32_t unsent = 0;
@@ -891,6 +894,11 @@ void tcp_output(struct tcp_conn *c)
     tcp_ack_if_owed(c);
 }
 
+void tcp_output(struct tcp_conn *c)
+{
+    tcp_output_inline(c);
+}
+
 void tcp_flush_dirty(struct net_stack *s)
 {
     struct tcp_conn *c = s->tcp.dirty.head;
@@ -901,7 +909,7 @@ void tcp_flush_dirty(struct net_stack *s)
 
         c->on_dirty = 0;
         if (c->state != TCP_CLOSED)
-            tcp_output(c);
+            tcp_output_inline(c);
         c = next;
     }
 }

@@ -32,6 +32,7 @@ static void wheel_unlink(struct tcp_stack *t, struct tcp_conn *c)
         c->wheel_next->wheel_prev = c->wheel_prev;
     c->wheel_prev = c->wheel_next = NULL;
     c->wheel_tick = 0;
+    c->wheel_from_us = UINT64_MAX;
 }
 
 static void wheel_link(struct tcp_stack *t, struct tcp_conn *c, uint64_t tick)
@@ -43,6 +44,7 @@ static void wheel_link(struct tcp_stack *t, struct tcp_conn *c, uint64_t tick)
         tick = t->wheel_now + 1;
     slot = (uint32_t)(tick & (TCP_WHEEL_SLOTS - 1));
     c->wheel_tick = tick;
+    c->wheel_from_us = (tick - 1) * TCP_TICK_US;
     c->wheel_prev = NULL;
     c->wheel_next = t->wheel[slot];
     if (c->wheel_next)
