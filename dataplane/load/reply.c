@@ -73,11 +73,50 @@ static enum reply_kind line_done(struct reply_parser *p)
     return REPLY_BAD;
 }
 
+/* What a GET/SET load gets back, whole in the buffer, in one step: +OK, or
+ * a bulk whose length is 1 to 18 plain digits. Returns the bytes it took
+ * (0: anything else, or a reply the buffer cuts, for the state machine),
+ * leaving the parser as the state machine would. */
+static size_t fast_reply(struct reply_parser *p, const uint8_t *b, size_t n,
+                         enum reply_kind *k)
+{
+    int64_t v = 0;
+    size_t i = 1;
+
+    if (n >= 5 && memcmp(b, "+OK\r\n", 5) == 0) {
+        p->type = '+';
+        p->linelen = 2;
+        memcpy(p->line, "OK", 3);
+        *k = REPLY_OK;
+        return 5;
+    }
+    if (n < 4 || b[0] != '$' || b[1] < '0' || b[1] > '9' || (b[1] == '0' && b[2] != '\r'))
+        return 0;
+    for (; i < n && i <= 18 && b[i] >= '0' && b[i] <= '9'; i++)
+        v = v * 10 + (b[i] - '0');
+    if (i + 1 >= n || b[i] != '\r' || b[i + 1] != '\n' || n - i - 2 < (uint64_t)v + 2)
+        return 0;
+    p->type = '$';
+    p->linelen = 0;
+    p->bulk_len = v;
+    *k = REPLY_BULK;
+    return i + 2 + (size_t)v + 2;
+}
+
 enum reply_kind reply_next(struct reply_parser *p, const uint8_t **buf, size_t *n)
 {
     const uint8_t *b = *buf, *end = b + *n;
     enum reply_kind k = REPLY_NONE;
 
+    if (p->state == ST_TYPE) {
+        size_t used = fast_reply(p, b, *n, &k);
+
+        if (used > 0) {
+            *buf = b + used;
+            *n -= used;
+            return k;
+        }
+    }
     while (b < end && k == REPLY_NONE && p->state != ST_BAD) {
         switch (p->state) {
         case ST_TYPE:

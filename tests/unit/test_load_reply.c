@@ -13,9 +13,10 @@
 
 static const char stream[] =
     "+OK\r\n$-1\r\n$5\r\nhello\r\n-ERR wrong type\r\n:12\r\n$0\r\n\r\n+PONG\r\n"
-    "$12\r\nab\r\ncd\r\nef\r\n\r\n";
+    "$12\r\nab\r\ncd\r\nef\r\n\r\n$01\r\nx\r\n+OKAY\r\n";
 static const enum reply_kind kinds[] = {
     REPLY_OK, REPLY_NIL, REPLY_BULK, REPLY_ERROR, REPLY_INT, REPLY_BULK, REPLY_STATUS, REPLY_BULK,
+    REPLY_BULK, REPLY_STATUS,
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -54,6 +55,24 @@ static void test_every_split(void **state)
         reply_init(&p);
         assert_int_equal(feed(&p, stream, sizeof(stream) - 1, chunk, got, NKINDS + 1), NKINDS);
         assert_memory_equal(got, kinds, sizeof(kinds));
+    }
+}
+
+/* Whole replies take the one-step path, cut ones the state machine: the
+ * caller reads the same bulk length either way. */
+static void test_bulk_len_both_paths(void **state)
+{
+    static const char r[] = "$16\r\n0123456789abcdef\r\n";
+
+    (void)state;
+    for (size_t chunk = 1; chunk <= sizeof(r) - 1; chunk++) {
+        struct reply_parser p;
+        enum reply_kind got[2];
+
+        reply_init(&p);
+        assert_int_equal(feed(&p, r, sizeof(r) - 1, chunk, got, 2), 1);
+        assert_int_equal(got[0], REPLY_BULK);
+        assert_int_equal(p.bulk_len, 16);
     }
 }
 
@@ -107,6 +126,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_split),
+        cmocka_unit_test(test_bulk_len_both_paths),
         cmocka_unit_test(test_error_line_kept),
         cmocka_unit_test(test_bad),
     };
