@@ -110,6 +110,19 @@ static void finish_rehash(struct kvt *t)
     assert_false(kvt_is_rehashing(t));
 }
 
+/* Keys "k0".. until the table is in the middle of a rehash: their count. */
+static unsigned fill_into_rehash(struct kvt *t)
+{
+    unsigned n = 0;
+
+    while (n < 4096)
+        add_id(t, n++);
+    finish_rehash(t);
+    while (!kvt_is_rehashing(t))
+        add_id(t, n++);
+    return n;
+}
+
 static int is_pow2(size_t n) { return n && !(n & (n - 1)); }
 
 /* ---- boundaries first ---- */
@@ -845,12 +858,7 @@ static void test_rename_while_rehashing(void **state)
     struct kvt *t = mk();
     char k[40];
 
-    unsigned n = 0;
-    while (n < 4096)
-        add_id(t, n++);
-    finish_rehash(t);
-    while (!kvt_is_rehashing(t))
-        add_id(t, n++);
+    unsigned n = fill_into_rehash(t);
     unsigned renamed = 0;
     for (unsigned i = 0; i < n && kvt_is_rehashing(t); i += 3) {
         struct kv_entry *e = find_id(t, i);
@@ -884,12 +892,7 @@ static void test_prefetch_hints(void **state)
     kvt_prefetch_bucket(t, k, kl, &h);
     kvt_prefetch_entry(t, &h);
     assert_null(kvt_find_hinted(t, k, kl, &h));
-    unsigned n = 0;
-    while (n < 4096)
-        add_id(t, n++);
-    finish_rehash(t);
-    while (!kvt_is_rehashing(t))
-        add_id(t, n++);
+    unsigned n = fill_into_rehash(t);
     for (unsigned i = 0; i < n + 100; i++) {
         kl = mkkey(k, "k", i);
         kvt_prefetch_bucket(t, k, kl, &h);

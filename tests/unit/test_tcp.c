@@ -1337,6 +1337,18 @@ static void peer_tx_burst(struct peer *p, const uint8_t *d, uint32_t seglen, uns
     fp_input(p->f, m, n);
 }
 
+/* A data segment from the peer at `seq`, built but not sent. */
+static struct rte_mbuf *peer_frame(struct peer *p, uint32_t seq, const char *data)
+{
+    struct fp_seg g;
+
+    peer_seg(p, &g, TCP_F_ACK);
+    g.seq = seq;
+    g.data = (const uint8_t *)data;
+    g.len = (uint32_t)strlen(data);
+    return fp_tcp_frame(p->f, &g);
+}
+
 /* The warming pass (on_peek) before a burst: one call per data segment at
  * rcv_nxt of an established connection, with its bytes, and on_peek_late
  * once for each; not for a later segment of the same connection in the
@@ -1348,7 +1360,6 @@ static void test_peek_burst(void **state)
     struct peer a, b, stray;
     struct fp_conn *fa, *fb;
     struct rte_mbuf *m[5];
-    struct fp_seg g;
     uint32_t a0;
 
     (void)state;
@@ -1358,28 +1369,11 @@ static void test_peek_burst(void **state)
     fa = accept_conn(&a);
     fb = accept_conn(&b);
     a0 = a.seq;
-    peer_seg(&a, &g, TCP_F_ACK);
-    g.data = (const uint8_t *)"GET-A";
-    g.len = 5;
-    m[0] = fp_tcp_frame(f, &g);
-    peer_seg(&b, &g, TCP_F_ACK);
-    g.data = (const uint8_t *)"GET-B";
-    g.len = 5;
-    m[1] = fp_tcp_frame(f, &g);
-    peer_seg(&a, &g, TCP_F_ACK);
-    g.seq = a0 + 5;
-    g.data = (const uint8_t *)"second";
-    g.len = 6;
-    m[2] = fp_tcp_frame(f, &g);
-    peer_seg(&a, &g, TCP_F_ACK);
-    g.seq = a0 + 1000;
-    g.data = (const uint8_t *)"ahead";
-    g.len = 5;
-    m[3] = fp_tcp_frame(f, &g);
-    peer_seg(&stray, &g, TCP_F_ACK);
-    g.data = (const uint8_t *)"nobody";
-    g.len = 6;
-    m[4] = fp_tcp_frame(f, &g);
+    m[0] = peer_frame(&a, a0, "GET-A");
+    m[1] = peer_frame(&b, b.seq, "GET-B");
+    m[2] = peer_frame(&a, a0 + 5, "second");
+    m[3] = peer_frame(&a, a0 + 1000, "ahead");
+    m[4] = peer_frame(&stray, stray.seq, "nobody");
     fp_input(f, m, 5);
     assert_int_equal(fa->peeks, 1);
     assert_int_equal(fa->peeked_len, 5);
@@ -1397,14 +1391,8 @@ static void test_peek_burst(void **state)
 
     /* A declines: B's segment after it is not shown */
     fa->peek_stop = 1;
-    peer_seg(&a, &g, TCP_F_ACK);
-    g.data = (const uint8_t *)"x";
-    g.len = 1;
-    m[0] = fp_tcp_frame(f, &g);
-    peer_seg(&b, &g, TCP_F_ACK);
-    g.data = (const uint8_t *)"y";
-    g.len = 1;
-    m[1] = fp_tcp_frame(f, &g);
+    m[0] = peer_frame(&a, a.seq, "x");
+    m[1] = peer_frame(&b, b.seq, "y");
     fp_input(f, m, 2);
     assert_int_equal(fa->peeks, 2);
     assert_int_equal(fa->peeks_late, 1);
