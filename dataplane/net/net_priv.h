@@ -53,12 +53,13 @@ struct net_stack {
     struct rte_mbuf *rxfree[NET_TX_BURST];
     unsigned nrxfree;
     struct rte_mempool *rxfree_pool;
-    /* Frames net_alloc_frame built, with a second reference the stack
-     * keeps, oldest first from txrec_head: a port that copies and frees at
-     * once (memif, TAP) only drops its reference, and the frame is built
-     * again without a trip through the mempool either way. */
+    /* The last NET_TX_RECYCLE frames net_alloc_frame built (NULL: none
+     * yet), each with a second reference the stack keeps; txrec_next is
+     * the slot of the oldest, the next one built. A port that copies and
+     * frees at once (memif, TAP) only drops its reference, and the frame
+     * is built again without a trip through the mempool either way. */
     struct rte_mbuf *txrec[NET_TX_RECYCLE];
-    unsigned txrec_head, ntxrec;
+    unsigned txrec_next;
 
     struct arp_table arp;
     struct tcp_stack tcp;
@@ -104,32 +105,31 @@ void net_tx_recycle_release(struct net_stack *s);
 /* Out of line, so that net_alloc_frame stays small enough to inline:
  * frees m if there is one, counts drop.mbuf_alloc, returns NULL. */
 struct rte_mbuf *net_alloc_fail(struct net_stack *s, struct rte_mbuf *m);
+/* The recycled frame in slot is missing or still held elsewhere: a fresh
+ * mbuf takes the slot (the old one's reference dropped), or NULL when the
+ * pool is empty (the slot as it was). */
+struct rte_mbuf *net_alloc_refill(struct net_stack *s, struct rte_mbuf **slot);
 
 /* A frame of `len` bytes with its data at the Ethernet header, or NULL
  * (counted as drop.mbuf_alloc). What rte_pktmbuf_alloc and
  * rte_pktmbuf_append do, without append's pointer arithmetic: one of
- * these per segment sent. The oldest recycled frame when everyone else
- * let go of it (its count back to our one reference), reset as a fresh
- * one would be; else a fresh one, recycled while there is room (an
+ * these per segment sent. The frame built NET_TX_RECYCLE frames ago when
+ * everyone else let go of it (its count back to our one reference),
+ * reset as a fresh one would be; else a fresh one in its slot. The
  * atomic count makes the second reference safe whoever drops the other:
- * the port, a dropped frame, ARP's queue). */
+ * the port, a dropped frame, ARP's queue. */
 static inline struct rte_mbuf *net_alloc_frame(struct net_stack *s, uint32_t len)
 {
-    struct rte_mbuf *m;
+    struct rte_mbuf **slot = &s->txrec[s->txrec_next];
+    struct rte_mbuf *m = *slot;
 
-    if (s->ntxrec > 0 && rte_mbuf_refcnt_read(s->txrec[s->txrec_head]) == 1) {
-        m = s->txrec[s->txrec_head];
-        s->txrec_head = (s->txrec_head + 1) & (NET_TX_RECYCLE - 1);
-        s->ntxrec--;
-    } else {
-        m = rte_mbuf_raw_alloc(s->cfg.pool);
+    if (m == NULL || rte_mbuf_refcnt_read(m) != 1) {
+        m = net_alloc_refill(s, slot);
         if (m == NULL)
             return net_alloc_fail(s, NULL);
     }
-    if (s->ntxrec < NET_TX_RECYCLE) {
-        rte_mbuf_refcnt_set(m, 2);
-        s->txrec[(s->txrec_head + s->ntxrec++) & (NET_TX_RECYCLE - 1)] = m;
-    }
+    s->txrec_next = (s->txrec_next + 1) & (NET_TX_RECYCLE - 1);
+    rte_mbuf_refcnt_set(m, 2);
     rte_pktmbuf_reset(m);
     /* config_ok guarantees room for any frame up to the MTU */
     if (len > rte_pktmbuf_tailroom(m))

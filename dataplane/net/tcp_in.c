@@ -1168,6 +1168,31 @@ static uint32_t tcp_rx_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr
     return net_cksum_fold(net_cksum_mbuf(m, l4off, l4len, net_cksum_fold64(ph)));
 }
 
+/* Every segment tcp_predicted does not take: out of line, so that
+ * tcp_input stays small enough for LTO to keep it in the receive loop.
+ * Returns 1 when m went to the exception path (not ours to free). */
+static __attribute__((noinline)) int tcp_input_other(struct net_stack *s, struct tcp_seg *g,
+                                                     struct tcp_conn *c, uint32_t h)
+{
+    if (c != NULL && c->state == TCP_TIME_WAIT && (g->flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_SYN &&
+        (seq_gt(g->seq, c->rcv_nxt) || (c->ts_ok && g->has_ts && seq_gt(g->tsval, c->ts_recent)))) {
+        /* RFC 6191: a new incarnation of a TIME_WAIT connection. */
+        tcp_conn_evict(c);
+        c = NULL;
+    }
+    if (c != NULL)
+        tcp_conn_input(c, g);
+    else if (tcp_is_listening(s, g->key.lport))
+        tcp_listen_input(s, g, h);
+    else {
+        /* Not ours: another port of the node's address, kept by the kernel. */
+        s->cnt.tcp_segs_in--;
+        net_exception(s, g->m);
+        return 1;
+    }
+    return 0;
+}
+
 _Static_assert(offsetof(struct tcp_seg, key) - offsetof(struct tcp_seg, has_mss) == 16 &&
                    offsetof(struct tcp_seg, has_mss) % 8 == 0,
                "tcp_seg: the option fields tcp_input zeroes are 16 aligned bytes");
@@ -1226,24 +1251,12 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
     }
     h = tcp_hash(s, &g.key);
     c = tcp_lookup(s, &g.key, h);
-    if (c != NULL && c->state == TCP_TIME_WAIT && (g.flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_SYN &&
-        (seq_gt(g.seq, c->rcv_nxt) || (c->ts_ok && g.has_ts && seq_gt(g.tsval, c->ts_recent)))) {
-        /* RFC 6191: a new incarnation of a TIME_WAIT connection. */
-        tcp_conn_evict(c);
-        c = NULL;
-    }
+    /* A predicted segment is never a SYN: the TIME_WAIT test is the
+     * other path's. */
     if (c != NULL && tcp_predicted(c, &g))
         tcp_fast_input(c, &g);
-    else if (c != NULL)
-        tcp_conn_input(c, &g);
-    else if (tcp_is_listening(s, g.key.lport))
-        tcp_listen_input(s, &g, h);
-    else {
-        /* Not ours: another port of the node's address, kept by the kernel. */
-        s->cnt.tcp_segs_in--;
-        net_exception(s, m);
+    else if (tcp_input_other(s, &g, c, h))
         return;
-    }
 drop:
     net_rx_free(s, m);
 }
