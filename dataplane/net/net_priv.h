@@ -212,14 +212,21 @@ static inline uint32_t rcv_free(const struct tcp_conn *c)
 
 static inline uint32_t rcv_max_window(const struct tcp_conn *c)
 {
-    return 65535u << c->rcv_wscale;
+    return c->rcv_wmax;
+}
+
+static inline void tcp_set_rcv_space(struct tcp_conn *c, uint32_t space)
+{
+    c->rcv_space = space;
+    c->rcv_half = space / 2;
+    c->rcv_sws = tcp_min32(space / 2, c->s->cfg.mss);
 }
 
 static inline uint32_t tcp_rcv_window(struct tcp_conn *c)
 {
     uint32_t cur = rcv_edge_room(c);
     uint32_t win = rcv_free(c);
-    uint32_t sws = tcp_min32(c->rcv_space / 2, c->s->cfg.mss);
+    uint32_t sws = c->rcv_sws;
 
     /* RFC 9293 3.8.6.2.2: move the right edge only by a useful amount ... */
     if (win > cur && win - cur < sws)
@@ -252,10 +259,10 @@ static inline __attribute__((always_inline)) int tcp_window_update_due(struct tc
     uint32_t win, sws;
 
     /* Only worth a segment of its own when the peer's view is narrow. */
-    if (cur >= c->rcv_space / 2)
+    if (cur >= c->rcv_half)
         return 0;
     win = tcp_min32(rcv_free(c), rcv_max_window(c));
-    sws = tcp_min32(c->rcv_space / 2, c->s->cfg.mss);
+    sws = c->rcv_sws;
     return win > cur && win - cur >= sws;
 }
 

@@ -254,6 +254,7 @@ static void take_syn_options(struct tcp_conn *c, const struct tcp_seg *g)
         c->ws_ok = 0;
         c->snd_wscale = c->rcv_wscale = 0;
     }
+    c->rcv_wmax = 65535u << c->rcv_wscale;
     if (g->has_ts && s->cfg.timestamps) {
         c->ts_ok = 1;
         c->ts_recent = g->tsval;
