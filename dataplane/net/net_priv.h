@@ -156,17 +156,29 @@ static inline uint32_t tcp_hash(const struct net_stack *s, const struct tcp_key 
     return (uint32_t)b;
 }
 
+_Static_assert(sizeof(struct tcp_key) == 12, "tcp_key: the 12 bytes tcp_lookup compares");
+
+/* The key compared as 8 + 4 bytes: two compares instead of four. */
 static inline struct tcp_conn *tcp_lookup(struct net_stack *s, const struct tcp_key *k, uint32_t h)
 {
     struct tcp_stack *t = &s->tcp;
+    uint64_t k8;
+    uint32_t k4;
 
+    memcpy(&k8, k, sizeof(k8));
+    memcpy(&k4, (const uint8_t *)k + sizeof(k8), sizeof(k4));
     for (uint32_t i = h & t->table_mask;; i = (i + 1) & t->table_mask) {
         struct tcp_conn *c = t->table[i];
+        uint64_t c8;
+        uint32_t c4;
 
         if (c == NULL)
             return NULL;
-        if (c->hash == h && c->key.rip == k->rip && c->key.lip == k->lip &&
-            c->key.rport == k->rport && c->key.lport == k->lport)
+        if (c->hash != h)
+            continue;
+        memcpy(&c8, &c->key, sizeof(c8));
+        memcpy(&c4, (const uint8_t *)&c->key + sizeof(c8), sizeof(c4));
+        if (c8 == k8 && c4 == k4)
             return c;
     }
 }
