@@ -70,10 +70,10 @@ struct net_stack {
 /* Byte order for the per-segment fields. DPDK's x86 rte_bswap16/32 are
  * volatile asm: the compiler may neither fold a swap into a compare with
  * a constant nor drop one whose result goes unused, ~2 instructions a
- * field on every segment; the builtins leave it both. Used on the send
- * side (~15 instructions a segment); on the receive side (ip.c, eth.c,
- * tcp_in.c) they made LTO take tcp_input out of the receive loop, which
- * cost more than they saved. */
+ * field on every segment; the builtins leave it both. Used by tcp_out.c
+ * (~15 instructions a segment) and tcp_in.c; in ip.c and eth.c they made
+ * LTO take tcp_input out of the receive loop, which cost more than they
+ * saved. */
 #if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
 #define net_hton16(x) ((uint16_t)__builtin_bswap16((uint16_t)(x)))
 #define net_hton32(x) ((uint32_t)__builtin_bswap32((uint32_t)(x)))

@@ -203,11 +203,11 @@ static int ts_only_options(const void *p, struct tcp_seg *g)
     uint32_t w[3];
 
     memcpy(w, p, sizeof(w));
-    if (w[0] != rte_cpu_to_be_32(0x0101080a))
+    if (w[0] != net_hton32(0x0101080a))
         return 0;
     g->has_ts = 1;
-    g->tsval = rte_be_to_cpu_32(w[1]);
-    g->tsecr = rte_be_to_cpu_32(w[2]);
+    g->tsval = net_ntoh32(w[1]);
+    g->tsecr = net_ntoh32(w[2]);
     return 1;
 }
 
@@ -1236,10 +1236,10 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
     g.key.lip = ip->dst_addr;
     g.key.rport = th->src_port;
     g.key.lport = th->dst_port;
-    g.seq = rte_be_to_cpu_32(th->sent_seq);
-    g.ack = rte_be_to_cpu_32(th->recv_ack);
+    g.seq = net_ntoh32(th->sent_seq);
+    g.ack = net_ntoh32(th->recv_ack);
     g.flags = th->tcp_flags & 0x3f;
-    g.wnd = rte_be_to_cpu_16(th->rx_win);
+    g.wnd = net_ntoh16(th->rx_win);
     g.off = l4off + doff;
     g.len = l4len - doff;
     g.src_mac = &eh->src_addr;
