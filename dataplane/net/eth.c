@@ -147,10 +147,23 @@ fail:
 
 void net_tx_recycle_release(struct net_stack *s)
 {
-    for (; s->ntxrec > 0; s->ntxrec--) {
-        rte_pktmbuf_free(s->txrec[s->txrec_head]);
-        s->txrec_head = (s->txrec_head + 1) & (NET_TX_RECYCLE - 1);
+    for (unsigned i = 0; i < NET_TX_RECYCLE; i++) {
+        if (s->txrec[i] != NULL)
+            rte_pktmbuf_free(s->txrec[i]);
+        s->txrec[i] = NULL;
     }
+}
+
+struct rte_mbuf *net_alloc_refill(struct net_stack *s, struct rte_mbuf **slot)
+{
+    struct rte_mbuf *m = rte_mbuf_raw_alloc(s->cfg.pool);
+
+    if (m == NULL)
+        return NULL;
+    if (*slot != NULL)
+        rte_pktmbuf_free(*slot);
+    *slot = m;
+    return m;
 }
 
 void net_stack_free(struct net_stack *s)

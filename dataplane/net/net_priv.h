@@ -53,12 +53,13 @@ struct net_stack {
     struct rte_mbuf *rxfree[NET_TX_BURST];
     unsigned nrxfree;
     struct rte_mempool *rxfree_pool;
-    /* Frames net_alloc_frame built, with a second reference the stack
-     * keeps, oldest first from txrec_head: a port that copies and frees at
-     * once (memif, TAP) only drops its reference, and the frame is built
-     * again without a trip through the mempool either way. */
+    /* The last NET_TX_RECYCLE frames net_alloc_frame built (NULL: none
+     * yet), each with a second reference the stack keeps; txrec_next is
+     * the slot of the oldest, the next one built. A port that copies and
+     * frees at once (memif, TAP) only drops its reference, and the frame
+     * is built again without a trip through the mempool either way. */
     struct rte_mbuf *txrec[NET_TX_RECYCLE];
-    unsigned txrec_head, ntxrec;
+    unsigned txrec_next;
 
     struct arp_table arp;
     struct tcp_stack tcp;
@@ -69,10 +70,10 @@ struct net_stack {
 /* Byte order for the per-segment fields. DPDK's x86 rte_bswap16/32 are
  * volatile asm: the compiler may neither fold a swap into a compare with
  * a constant nor drop one whose result goes unused, ~2 instructions a
- * field on every segment; the builtins leave it both. Used on the send
- * side (~15 instructions a segment); on the receive side (ip.c, eth.c,
- * tcp_in.c) they made LTO take tcp_input out of the receive loop, which
- * cost more than they saved. */
+ * field on every segment; the builtins leave it both. Used by tcp_out.c
+ * (~15 instructions a segment) and tcp_in.c; in ip.c and eth.c they made
+ * LTO take tcp_input out of the receive loop, which cost more than they
+ * saved. */
 #if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
 #define net_hton16(x) ((uint16_t)__builtin_bswap16((uint16_t)(x)))
 #define net_hton32(x) ((uint32_t)__builtin_bswap32((uint32_t)(x)))
@@ -104,32 +105,31 @@ void net_tx_recycle_release(struct net_stack *s);
 /* Out of line, so that net_alloc_frame stays small enough to inline:
  * frees m if there is one, counts drop.mbuf_alloc, returns NULL. */
 struct rte_mbuf *net_alloc_fail(struct net_stack *s, struct rte_mbuf *m);
+/* The recycled frame in slot is missing or still held elsewhere: a fresh
+ * mbuf takes the slot (the old one's reference dropped), or NULL when the
+ * pool is empty (the slot as it was). */
+struct rte_mbuf *net_alloc_refill(struct net_stack *s, struct rte_mbuf **slot);
 
 /* A frame of `len` bytes with its data at the Ethernet header, or NULL
  * (counted as drop.mbuf_alloc). What rte_pktmbuf_alloc and
  * rte_pktmbuf_append do, without append's pointer arithmetic: one of
- * these per segment sent. The oldest recycled frame when everyone else
- * let go of it (its count back to our one reference), reset as a fresh
- * one would be; else a fresh one, recycled while there is room (an
+ * these per segment sent. The frame built NET_TX_RECYCLE frames ago when
+ * everyone else let go of it (its count back to our one reference),
+ * reset as a fresh one would be; else a fresh one in its slot. The
  * atomic count makes the second reference safe whoever drops the other:
- * the port, a dropped frame, ARP's queue). */
+ * the port, a dropped frame, ARP's queue. */
 static inline struct rte_mbuf *net_alloc_frame(struct net_stack *s, uint32_t len)
 {
-    struct rte_mbuf *m;
+    struct rte_mbuf **slot = &s->txrec[s->txrec_next];
+    struct rte_mbuf *m = *slot;
 
-    if (s->ntxrec > 0 && rte_mbuf_refcnt_read(s->txrec[s->txrec_head]) == 1) {
-        m = s->txrec[s->txrec_head];
-        s->txrec_head = (s->txrec_head + 1) & (NET_TX_RECYCLE - 1);
-        s->ntxrec--;
-    } else {
-        m = rte_mbuf_raw_alloc(s->cfg.pool);
+    if (m == NULL || rte_mbuf_refcnt_read(m) != 1) {
+        m = net_alloc_refill(s, slot);
         if (m == NULL)
             return net_alloc_fail(s, NULL);
     }
-    if (s->ntxrec < NET_TX_RECYCLE) {
-        rte_mbuf_refcnt_set(m, 2);
-        s->txrec[(s->txrec_head + s->ntxrec++) & (NET_TX_RECYCLE - 1)] = m;
-    }
+    s->txrec_next = (s->txrec_next + 1) & (NET_TX_RECYCLE - 1);
+    rte_mbuf_refcnt_set(m, 2);
     rte_pktmbuf_reset(m);
     /* config_ok guarantees room for any frame up to the MTU */
     if (len > rte_pktmbuf_tailroom(m))
@@ -156,17 +156,29 @@ static inline uint32_t tcp_hash(const struct net_stack *s, const struct tcp_key 
     return (uint32_t)b;
 }
 
+_Static_assert(sizeof(struct tcp_key) == 12, "tcp_key: the 12 bytes tcp_lookup compares");
+
+/* The key compared as 8 + 4 bytes: two compares instead of four. */
 static inline struct tcp_conn *tcp_lookup(struct net_stack *s, const struct tcp_key *k, uint32_t h)
 {
     struct tcp_stack *t = &s->tcp;
+    uint64_t k8;
+    uint32_t k4;
 
+    memcpy(&k8, k, sizeof(k8));
+    memcpy(&k4, (const uint8_t *)k + sizeof(k8), sizeof(k4));
     for (uint32_t i = h & t->table_mask;; i = (i + 1) & t->table_mask) {
         struct tcp_conn *c = t->table[i];
+        uint64_t c8;
+        uint32_t c4;
 
         if (c == NULL)
             return NULL;
-        if (c->hash == h && c->key.rip == k->rip && c->key.lip == k->lip &&
-            c->key.rport == k->rport && c->key.lport == k->lport)
+        if (c->hash != h)
+            continue;
+        memcpy(&c8, &c->key, sizeof(c8));
+        memcpy(&c4, (const uint8_t *)&c->key + sizeof(c8), sizeof(c4));
+        if (c8 == k8 && c4 == k4)
             return c;
     }
 }
@@ -212,14 +224,21 @@ static inline uint32_t rcv_free(const struct tcp_conn *c)
 
 static inline uint32_t rcv_max_window(const struct tcp_conn *c)
 {
-    return 65535u << c->rcv_wscale;
+    return c->rcv_wmax;
+}
+
+static inline void tcp_set_rcv_space(struct tcp_conn *c, uint32_t space)
+{
+    c->rcv_space = space;
+    c->rcv_half = space / 2;
+    c->rcv_sws = tcp_min32(space / 2, c->s->cfg.mss);
 }
 
 static inline uint32_t tcp_rcv_window(struct tcp_conn *c)
 {
     uint32_t cur = rcv_edge_room(c);
     uint32_t win = rcv_free(c);
-    uint32_t sws = tcp_min32(c->rcv_space / 2, c->s->cfg.mss);
+    uint32_t sws = c->rcv_sws;
 
     /* RFC 9293 3.8.6.2.2: move the right edge only by a useful amount ... */
     if (win > cur && win - cur < sws)
@@ -252,10 +271,10 @@ static inline __attribute__((always_inline)) int tcp_window_update_due(struct tc
     uint32_t win, sws;
 
     /* Only worth a segment of its own when the peer's view is narrow. */
-    if (cur >= c->rcv_space / 2)
+    if (cur >= c->rcv_half)
         return 0;
     win = tcp_min32(rcv_free(c), rcv_max_window(c));
-    sws = tcp_min32(c->rcv_space / 2, c->s->cfg.mss);
+    sws = c->rcv_sws;
     return win > cur && win - cur >= sws;
 }
 

@@ -165,6 +165,10 @@ struct tcp_conn {
     /* receive sequence variables */
     uint32_t irs, rcv_nxt, rcv_adv;     /* rcv_adv: right edge last advertised */
     uint32_t rcv_space;                 /* window basis: rring.cap minus slack */
+    /* set with rcv_space / rcv_wscale, read by every segment sent: half
+     * of rcv_space, the SWS threshold min(rcv_space / 2, MSS) and the
+     * largest window the scale can say (65535 << rcv_wscale) */
+    uint32_t rcv_half, rcv_sws, rcv_wmax;
     uint32_t ooo_fin_seq;
     struct tcp_ring rring;
     struct tcp_range ooo[TCP_OOO_MAX];

@@ -306,7 +306,8 @@ struct tcp_conn *tcp_conn_new(struct net_stack *s, const struct tcp_key *k, uint
     c->peer_mss = TCP_DEFAULT_MSS;
     c->rto_us = s->cfg.rto_init_ms * 1000;
     c->ssthresh = UINT32_MAX;        /* RFC 5681 3.1: arbitrarily high at first */
-    c->rcv_space = s->tcp.rbuf_cap - (s->tcp.wscale ? (1u << s->tcp.wscale) : 0);
+    tcp_set_rcv_space(c, s->tcp.rbuf_cap - (s->tcp.wscale ? (1u << s->tcp.wscale) : 0));
+    c->rcv_wmax = 65535;
     table_insert(t, c);
     s->cnt.tcp_conns_open++;
     return c;
@@ -331,7 +332,7 @@ int tcp_conn_buffers(struct tcp_conn *c)
     c->rring.cap = rc;
     s->cnt.tcp_buf_bytes += (uint64_t)sc + rc;
     /* The slack keeps a window rounded up to the scale unit inside the ring. */
-    c->rcv_space = rc - (s->tcp.wscale ? (1u << s->tcp.wscale) : 0);
+    tcp_set_rcv_space(c, rc - (s->tcp.wscale ? (1u << s->tcp.wscale) : 0));
     return 0;
 fail:
     NET_DROP(s, tcp_buf_nomem);

@@ -203,11 +203,11 @@ static int ts_only_options(const void *p, struct tcp_seg *g)
     uint32_t w[3];
 
     memcpy(w, p, sizeof(w));
-    if (w[0] != rte_cpu_to_be_32(0x0101080a))
+    if (w[0] != net_hton32(0x0101080a))
         return 0;
     g->has_ts = 1;
-    g->tsval = rte_be_to_cpu_32(w[1]);
-    g->tsecr = rte_be_to_cpu_32(w[2]);
+    g->tsval = net_ntoh32(w[1]);
+    g->tsecr = net_ntoh32(w[2]);
     return 1;
 }
 
@@ -254,6 +254,7 @@ static void take_syn_options(struct tcp_conn *c, const struct tcp_seg *g)
         c->ws_ok = 0;
         c->snd_wscale = c->rcv_wscale = 0;
     }
+    c->rcv_wmax = 65535u << c->rcv_wscale;
     if (g->has_ts && s->cfg.timestamps) {
         c->ts_ok = 1;
         c->ts_recent = g->tsval;
@@ -1168,6 +1169,31 @@ static uint32_t tcp_rx_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr
     return net_cksum_fold(net_cksum_mbuf(m, l4off, l4len, net_cksum_fold64(ph)));
 }
 
+/* Every segment tcp_predicted does not take: out of line, so that
+ * tcp_input stays small enough for LTO to keep it in the receive loop.
+ * Returns 1 when m went to the exception path (not ours to free). */
+static __attribute__((noinline)) int tcp_input_other(struct net_stack *s, struct tcp_seg *g,
+                                                     struct tcp_conn *c, uint32_t h)
+{
+    if (c != NULL && c->state == TCP_TIME_WAIT && (g->flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_SYN &&
+        (seq_gt(g->seq, c->rcv_nxt) || (c->ts_ok && g->has_ts && seq_gt(g->tsval, c->ts_recent)))) {
+        /* RFC 6191: a new incarnation of a TIME_WAIT connection. */
+        tcp_conn_evict(c);
+        c = NULL;
+    }
+    if (c != NULL)
+        tcp_conn_input(c, g);
+    else if (tcp_is_listening(s, g->key.lport))
+        tcp_listen_input(s, g, h);
+    else {
+        /* Not ours: another port of the node's address, kept by the kernel. */
+        s->cnt.tcp_segs_in--;
+        net_exception(s, g->m);
+        return 1;
+    }
+    return 0;
+}
+
 _Static_assert(offsetof(struct tcp_seg, key) - offsetof(struct tcp_seg, has_mss) == 16 &&
                    offsetof(struct tcp_seg, has_mss) % 8 == 0,
                "tcp_seg: the option fields tcp_input zeroes are 16 aligned bytes");
@@ -1210,10 +1236,10 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
     g.key.lip = ip->dst_addr;
     g.key.rport = th->src_port;
     g.key.lport = th->dst_port;
-    g.seq = rte_be_to_cpu_32(th->sent_seq);
-    g.ack = rte_be_to_cpu_32(th->recv_ack);
+    g.seq = net_ntoh32(th->sent_seq);
+    g.ack = net_ntoh32(th->recv_ack);
     g.flags = th->tcp_flags & 0x3f;
-    g.wnd = rte_be_to_cpu_16(th->rx_win);
+    g.wnd = net_ntoh16(th->rx_win);
     g.off = l4off + doff;
     g.len = l4len - doff;
     g.src_mac = &eh->src_addr;
@@ -1226,24 +1252,12 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
     }
     h = tcp_hash(s, &g.key);
     c = tcp_lookup(s, &g.key, h);
-    if (c != NULL && c->state == TCP_TIME_WAIT && (g.flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_SYN &&
-        (seq_gt(g.seq, c->rcv_nxt) || (c->ts_ok && g.has_ts && seq_gt(g.tsval, c->ts_recent)))) {
-        /* RFC 6191: a new incarnation of a TIME_WAIT connection. */
-        tcp_conn_evict(c);
-        c = NULL;
-    }
+    /* A predicted segment is never a SYN: the TIME_WAIT test is the
+     * other path's. */
     if (c != NULL && tcp_predicted(c, &g))
         tcp_fast_input(c, &g);
-    else if (c != NULL)
-        tcp_conn_input(c, &g);
-    else if (tcp_is_listening(s, g.key.lport))
-        tcp_listen_input(s, &g, h);
-    else {
-        /* Not ours: another port of the node's address, kept by the kernel. */
-        s->cnt.tcp_segs_in--;
-        net_exception(s, m);
+    else if (tcp_input_other(s, &g, c, h))
         return;
-    }
 drop:
     net_rx_free(s, m);
 }
