@@ -776,17 +776,22 @@ struct ahead {
 
 #define AHEAD_STOP SIZE_MAX
 
-static const struct kvt *own_table(const struct client *cl, const struct slice *key)
+/* This core's table of the client's db, or NULL when it is not worth
+ * warming. */
+static const struct kvt *warm_table(const struct client *cl)
 {
     const struct core *core = cl->core;
     const struct kvt *t = core->rt->shards[core->id]->db[cl->db];
 
-    if (!kvt_worth_warming(t))
-        return NULL;
-    if (core->rt->ncores > 1 &&
-        slotmap_core(slotmap_current(), slot_of(key->p, key->len)) != core->id)
-        return NULL;
-    return t;
+    return kvt_worth_warming(t) ? t : NULL;
+}
+
+static int key_is_ours(const struct client *cl, const struct slice *key)
+{
+    const struct core *core = cl->core;
+
+    return core->rt->ncores == 1 ||
+           slotmap_core(slotmap_current(), slot_of(key->p, key->len)) == core->id;
 }
 
 /* The next command to run, parsed here, or NULL: resp_parse's turn. */
@@ -812,9 +817,12 @@ static struct ahead_cmd *ahead_next(struct ahead *a, struct client *cl)
         c->table = NULL;
         /* The command about to run gains nothing from a prefetch. */
         if (a->n > 0 && c->argc > 1 && c->argv[1].len > 0) {
-            c->table = own_table(cl, &c->argv[1]);
-            if (c->table)
-                kvt_prefetch_bucket(c->table, c->argv[1].p, c->argv[1].len, &c->hint);
+            const struct kvt *t = warm_table(cl);
+
+            if (t && key_is_ours(cl, &c->argv[1])) {
+                c->table = t;
+                kvt_prefetch_bucket(t, c->argv[1].p, c->argv[1].len, &c->hint);
+            }
         }
         a->n++;
     }
@@ -836,19 +844,18 @@ static void ahead_pop(struct ahead *a)
 
 int client_rx_peek(struct client *cl, const void *p, size_t n)
 {
-    const struct core *core = cl->core;
+    const struct kvt *t = warm_table(cl);
     struct slice key;
 
     cl->warm_table = NULL;
-    if (!kvt_worth_warming(core->rt->shards[core->id]->db[cl->db]))
+    if (t == NULL)
         return 0;
     /* Bytes behind input not yet parsed do not start a command. */
     if (cl->qpos != cl->qlen || !resp_parser_between(&cl->parser) ||
-        (key.len = resp_peek_arg1(p, n, &key.p)) == 0)
+        (key.len = resp_peek_arg1(p, n, &key.p)) == 0 || !key_is_ours(cl, &key))
         return 1;
-    cl->warm_table = own_table(cl, &key);
-    if (cl->warm_table)
-        kvt_prefetch_bucket(cl->warm_table, key.p, key.len, &cl->warm_hint);
+    cl->warm_table = t;
+    kvt_prefetch_bucket(t, key.p, key.len, &cl->warm_hint);
     return 1;
 }
 

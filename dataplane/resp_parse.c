@@ -433,6 +433,7 @@ static inline int parse_fast(struct resp_parser *p, const struct resp_limits *li
     return 1;
 }
 
+/* isspace() in the C locale, which Redis's sdssplitargs uses to skip blanks. */
 static int is_blank(unsigned char c)
 {
     return c == ' ' || (c >= '\t' && c <= '\r');

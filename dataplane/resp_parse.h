@@ -62,7 +62,7 @@ void resp_parser_free(struct resp_parser *p);
  * NULL (out of memory) only when argv cannot grow; the state is then kept, and
  * a later call with the same bytes retries. */
 PHASE_ROOT enum resp_result resp_parse(struct resp_parser *p, const struct resp_limits *lim,
-                            const char *buf, size_t len, size_t *consumed);
+                                       const char *buf, size_t len, size_t *consumed);
 
 /* Bytes the parser still needs before the current bulk is complete (0 if not
  * inside a bulk); lets the caller size a read buffer for large values. */
@@ -76,7 +76,7 @@ size_t resp_parse_want(const struct resp_parser *p, size_t have);
  * must judge (between commands it gives the same result for the same bytes,
  * errors included). */
 PHASE_ROOT size_t resp_parse_plain(const struct resp_limits *lim, const char *buf, size_t len,
-                        struct slice *argv, int cap, int *argc);
+                                   struct slice *argv, int cap, int *argc);
 
 /* A preview for cache warming only (client_rx_peek): the second argument
  * (most commands' key) of a plain multibulk command at buf, with its length,
