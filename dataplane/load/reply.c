@@ -74,14 +74,16 @@ static enum reply_kind line_done(struct reply_parser *p)
 }
 
 /* What a GET/SET load gets back, whole in the buffer, in one step: +OK, or
- * a bulk whose length is 1 to 18 plain digits. Returns the bytes it took
- * (0: anything else, or a reply the buffer cuts, for the state machine),
- * leaving the parser as the state machine would. */
+ * a bulk (nil included) whose length line is short. Returns the bytes it
+ * took (0: anything else, or a reply the buffer cuts, for the state
+ * machine), leaving what the caller reads (type, bulk_len) as the state
+ * machine would; the length is read by the same parse_len. */
 static size_t fast_reply(struct reply_parser *p, const uint8_t *b, size_t n,
                          enum reply_kind *k)
 {
-    int64_t v = 0;
-    size_t i = 1;
+    const uint8_t *cr;
+    size_t head;
+    int64_t v;
 
     if (n >= 5 && memcmp(b, "+OK\r\n", 5) == 0) {
         p->type = '+';
@@ -90,17 +92,22 @@ static size_t fast_reply(struct reply_parser *p, const uint8_t *b, size_t n,
         *k = REPLY_OK;
         return 5;
     }
-    if (n < 4 || b[0] != '$' || b[1] < '0' || b[1] > '9' || (b[1] == '0' && b[2] != '\r'))
+    if (n < 4 || b[0] != '$' || (cr = memchr(b + 1, '\r', n - 1 < 21 ? n - 1 : 21)) == NULL)
         return 0;
-    for (; i < n && i <= 18 && b[i] >= '0' && b[i] <= '9'; i++)
-        v = v * 10 + (b[i] - '0');
-    if (i + 1 >= n || b[i] != '\r' || b[i + 1] != '\n' || n - i - 2 < (uint64_t)v + 2)
+    head = (size_t)(cr - b) + 2;
+    if (head > n || b[head - 1] != '\n' ||
+        parse_len((const char *)b + 1, head - 3, &v) != 0 || v < -1)
+        return 0;
+    if (v >= 0 && n - head < (uint64_t)v + 2)
         return 0;
     p->type = '$';
-    p->linelen = 0;
     p->bulk_len = v;
+    if (v == -1) {
+        *k = REPLY_NIL;
+        return head;
+    }
     *k = REPLY_BULK;
-    return i + 2 + (size_t)v + 2;
+    return head + (size_t)v + 2;
 }
 
 enum reply_kind reply_next(struct reply_parser *p, const uint8_t **buf, size_t *n)
