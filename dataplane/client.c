@@ -31,6 +31,7 @@
 #include "monitor.h"
 #include "multi.h"
 #include "slowlog.h"
+#include "tsc.h"
 
 #define QBUF_INITIAL 16384            /* Redis PROTO_IOBUF_LEN */
 #define PENDING_PAUSE 4096            /* replies in flight before we stop reading */
@@ -427,7 +428,7 @@ static int keys_owner(const struct core *core, const struct cmd_spec *cmd, int a
  * call layer more cost ~25 instructions a command (callgrind). */
 static inline __attribute__((always_inline)) void
 exec_here(struct client *cl, const struct cmd_spec *cmd, int argc, const struct slice *argv,
-          int all, int cslot, int asking, const struct kvt_hint *hint)
+          int all, int cslot, int asking, const struct kvt_hint *hint, uint64_t *tick)
 {
     struct core *core = cl->core;
     struct xreq *r = NULL;
@@ -455,7 +456,7 @@ exec_here(struct client *cl, const struct cmd_spec *cmd, int argc, const struct 
         }
         ctx.out = &r->out;
     }
-    core_exec(core, &ctx);
+    core_exec(core, &ctx, tick);
     if (r) {
         r->done = 1;
         queue_append(cl, r);
@@ -618,7 +619,7 @@ static enum dispatch_result queue_in_multi(struct client *cl, const struct slotm
 }
 
 static enum dispatch_result dispatch(struct client *cl, int argc, const struct slice *argv,
-                                     const struct kvt_hint *hint)
+                                     const struct kvt_hint *hint, uint64_t *tick)
 {
     const struct cmd_spec *parent = NULL, *cmd;
     const struct slotmap *map;
@@ -691,11 +692,11 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
         monitor_feed(cl, argc, argv);
 
     if (owner == -2) {
-        exec_here(cl, cmd, argc, argv, 1, cslot, asking, hint);
+        exec_here(cl, cmd, argc, argv, 1, cslot, asking, hint, tick);
         core_barrier_release(core);
     } else if (owner < 0 || ((unsigned)owner == core->id && !(cmd->flags & CMD_ASYNC) &&
                              !keylock_count(&core->locks))) {
-        exec_here(cl, cmd, argc, argv, 0, cslot, asking, hint);
+        exec_here(cl, cmd, argc, argv, 0, cslot, asking, hint, tick);
     } else {
         struct xreq *r = xreq_new(cl, cmd, argc, argv);
         if (!r) {
@@ -708,6 +709,7 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
         r->remote = 1;
         queue_append(cl, r);
         cl->inflight++;
+        *tick = 0;   /* the next command here starts its own clock */
         /* Here too as a request: the reply of a command that finishes
          * later (MIGRATE), or one a MIGRATE makes wait, needs a home. */
         if (r->owner == core->id)
@@ -871,6 +873,10 @@ static void process_input(struct client *cl)
 {
     const uint32_t stop = CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_CLOSED;
     struct ahead ahead;
+    /* The clock of the commands below: each runs from the end of the one
+     * before it run here (core_exec), so a command's time includes its own
+     * parse and dispatch, a few tens of nanoseconds. */
+    uint64_t tick = tsc_now();
 
     ahead.n = ahead.head = 0;
     ahead.end = 0;
@@ -902,7 +908,7 @@ static void process_input(struct client *cl)
             cl->argv = cl->parser.argv;
         }
         if (cl->argc > 0) {
-            if (dispatch(cl, cl->argc, cl->argv, hint) == DISPATCH_WAIT) {
+            if (dispatch(cl, cl->argc, cl->argv, hint, &tick) == DISPATCH_WAIT) {
                 /* Leave the command unconsumed; it is parsed again next
                  * time. */
                 cl->argc = 0;

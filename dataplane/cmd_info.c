@@ -36,6 +36,7 @@
 #include "dpdk_transport.h"
 #include "exception.h"
 #include "mem.h"
+#include "tsc.h"
 
 #ifndef SLOTD_VERSION
 #define SLOTD_VERSION "0.1.0"
@@ -534,6 +535,7 @@ static void sec_commandstats(struct cmd_ctx *c, struct resp_out *b, const struct
         struct cmd_stats sum = { 0, 0, 0, 0 };
         const struct cmd_spec *spec = cmd_by_id(id);
         char name[96];
+        uint64_t usec;
 
         for (unsigned k = 0; k < rt->ncores; k++) {
             const struct cmd_stats *cs;
@@ -541,16 +543,17 @@ static void sec_commandstats(struct cmd_ctx *c, struct resp_out *b, const struct
                 continue;
             cs = &rt->cores[k]->cmdstats[id];
             sum.calls += cs->calls;
-            sum.usec += cs->usec;
+            sum.ticks += cs->ticks;
             sum.rejected += cs->rejected;
             sum.failed += cs->failed;
         }
         if (!spec || (!sum.calls && !sum.failed && !sum.rejected))
             continue;
+        usec = tsc_total_us(sum.ticks);
         addf(b, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,failed_calls=%llu\r\n",
              cmd_fullname(spec, name, sizeof(name)),
-             (unsigned long long)sum.calls, (unsigned long long)sum.usec,
-             sum.calls ? (double)sum.usec / (double)sum.calls : 0.0,
+             (unsigned long long)sum.calls, (unsigned long long)usec,
+             sum.calls ? (double)usec / (double)sum.calls : 0.0,
              (unsigned long long)sum.rejected, (unsigned long long)sum.failed);
     }
 }

@@ -287,30 +287,31 @@ static void count_failure(struct core *self, unsigned cmd_id, const struct resp_
 
 /* core_account's body, inline in core_exec: a call per command costs ~10
  * instructions on the pipelined path. */
-static inline void account(struct core *self, const struct cmd_ctx *ctx, size_t start, int64_t dur)
+static inline void account(struct core *self, const struct cmd_ctx *ctx, size_t start,
+                           uint64_t ticks, int64_t dur_us)
 {
     const struct cmd_spec *cmd = ctx->cmd;
     struct cmd_stats *cs = &self->cmdstats[cmd->id];
 
     cs->calls++;
-    cs->usec += (uint64_t)dur;
+    cs->ticks += ticks;
     self->stats.commands_processed++;
     count_failure(self, cmd->id, ctx->out, start);
     if (ctx->client && !(cmd->flags & CMD_SKIP_SLOWLOG))
-        slowlog_push(self, ctx->client, ctx->argv, ctx->argc, dur);
+        slowlog_push(self, ctx->client, ctx->argv, ctx->argc, dur_us);
 }
 
-void core_account(struct core *self, const struct cmd_ctx *ctx, size_t start, int64_t dur)
+void core_account(struct core *self, const struct cmd_ctx *ctx, size_t start, uint64_t ticks)
 {
-    account(self, ctx, start, dur);
+    account(self, ctx, start, ticks, tsc_ticks_us(ticks));
 }
 
-int64_t core_exec(struct core *self, struct cmd_ctx *ctx)
+int64_t core_exec(struct core *self, struct cmd_ctx *ctx, uint64_t *tick)
 {
     const struct cmd_spec *cmd = ctx->cmd;
     struct cmd_stats *cs = &self->cmdstats[cmd->id];
     size_t start = ctx->out->len;
-    uint64_t t0;
+    uint64_t t0 = *tick ? *tick : tsc_now(), ticks;
     int64_t dur;
 
     if (ctx->cluster_slot >= 0 && migration_redirect(ctx)) {
@@ -327,10 +328,11 @@ int64_t core_exec(struct core *self, struct cmd_ctx *ctx)
         return 0;
     }
 
-    t0 = tsc_now();
     cmd->fn(ctx);
-    dur = tsc_elapsed_us(t0, tsc_now());
-    account(self, ctx, start, dur);
+    *tick = tsc_now();
+    ticks = tsc_elapsed(t0, *tick);
+    dur = tsc_ticks_us(ticks);
+    account(self, ctx, start, ticks, dur);
     return dur;
 }
 
@@ -380,8 +382,9 @@ static void execute(struct core *self, struct xreq *r)
         .asking = r->asking,
         .req = r,
     };
+    uint64_t tick = tsc_now();
 
-    r->exec_us = core_exec(self, &ctx);
+    r->exec_us = core_exec(self, &ctx, &tick);
     if (!ctx.suspended)
         send_home(self, r);
 }

@@ -416,14 +416,12 @@ static void run_queued(struct cmd_ctx *exec, const struct multi_cmd *q)
     };
     size_t start = ctx.out->len;
     uint64_t t0 = tsc_now();
-    int64_t dur;
 
     if (q->cmd->fn == cmd_monitor)
         resp_add_error(ctx.out, ERR_MONITOR);   /* a transaction may not block */
     else
         q->cmd->fn(&ctx);
-    dur = tsc_elapsed_us(t0, tsc_now());
-    core_account(core, &ctx, start, dur);
+    core_account(core, &ctx, start, tsc_elapsed(t0, tsc_now()));
     if (!(q->cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
         monitor_feed(cl, q->argc, q->argv);
 }

@@ -9,6 +9,7 @@ The command mix is generated from a fixed seed, so it is the same every run.
 
 import os
 import random
+import re
 import sys
 import threading
 import time
@@ -136,6 +137,29 @@ def compare_streams(res, name, ref, tgt, n):
     res.fail(name, "\n".join(lines))
 
 
+def check_command_time(res):
+    """A GET takes a fraction of a microsecond, and INFO commandstats still
+    adds those fractions up (Redis: usec of cmdstat_get grows with the
+    calls). One data core, so every GET runs where it is parsed; 20 ns a GET
+    is far below what one costs, and what summing truncated durations gave
+    (0)."""
+    one = harness.target_server(threads=1, name="one-core").start()
+    try:
+        n = 20000
+        c = one.conn()
+        c.send(b"".join(encode_cmd("GET", "t:%d" % (i % 100)) for i in range(n)))
+        c.read_replies(n)
+        raw = c.call("INFO", "commandstats")
+        c.close()
+        m = re.search(rb"cmdstat_get:calls=(\d+),usec=(\d+),", raw)
+        st = (int(m.group(1)), int(m.group(2))) if m else None
+        res.check("cmdstat_get adds up fractions of a microsecond",
+                  st is not None and st[0] == n and st[1] >= n * 20 // 1000,
+                  "cmdstat_get (calls, usec): %r" % (st,))
+    finally:
+        one.stop()
+
+
 def main():
     res = harness.Results("pipeline")
     ref = Server("redis", name="ref-redis").start()
@@ -212,6 +236,7 @@ def main():
             compare_streams(res, "concurrent connection %d (%d commands)" % (j, per),
                             results["ref"][j], results["tgt"][j], per)
         res.check("target alive after pipelines", tgt.alive(), tgt.death_note())
+        check_command_time(res)
     finally:
         ref.stop()
         tgt.stop()

@@ -54,6 +54,28 @@ static void test_long_spans(void **state)
     assert_int_equal(tsc_elapsed_us(5000000, 0), 0);
 }
 
+/* Sums of ticks (commandstats) keep what truncating each span would lose:
+ * a thousand 600 ns commands took 600 µs, not 0. */
+static void test_sums_keep_fractions(void **state)
+{
+    uint64_t sum = 0, t = 0;
+
+    (void)state;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t end = t + 600;
+
+        assert_int_equal(tsc_elapsed_us(t, end), 0);
+        sum += tsc_elapsed(t, end);
+        t = end;
+    }
+    assert_int_equal(tsc_total_us(sum), 600);
+    assert_int_equal(tsc_elapsed(10, 9), 0);
+    assert_int_equal(tsc_ticks_us(1999), 1);
+    /* a sum past 2^32 x 2^32 / mult (years of CPU time) still converts */
+    assert_true(tsc_total_us(UINT64_MAX) >= UINT64_MAX / 1000);
+    assert_true(tsc_total_us(UINT64_MAX) - UINT64_MAX / 1000 <= UINT64_MAX / 1000 / 1000000);
+}
+
 /* After calibration (counter or clock, whichever this machine trusts) a
  * sleep measures what CLOCK_MONOTONIC measures, within the calibration's
  * accuracy. */
@@ -86,6 +108,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clock_rounding),
         cmocka_unit_test(test_long_spans),
+        cmocka_unit_test(test_sums_keep_fractions),
         cmocka_unit_test(test_calibrated_agrees_with_clock),
     };
 
