@@ -626,7 +626,7 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
     struct core *core = cl->core;
     int owner, cslot = -1, asking;
 
-    cmd = cmd_lookup(&argv[0], argc > 1 ? &argv[1] : NULL, &parent);
+    cmd = cmd_lookup_memo(&cl->cmd_memo, &argv[0], argc > 1 ? &argv[1] : NULL, &parent);
     if (!cmd) {
         /* 7.0 forgets the last command too: CLIENT LIST then says cmd=NULL */
         cl->last_cmd_id = CMD_ID_NONE;

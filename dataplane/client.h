@@ -10,6 +10,7 @@
 #define SLOTD_CLIENT_H
 
 #include <stdint.h>
+#include "../kv/cmd.h"
 #include "../kv/kvt.h"
 #include "phase.h"
 #include "resp_parse.h"
@@ -70,6 +71,7 @@ struct client {
     char *name, *lib_name, *lib_ver;     /* mem_alloc'd, NULL when unset */
     int64_t ctime_ms, last_ms;
     unsigned last_cmd_id;                /* cmd id, for CLIENT LIST cmd=, or CMD_ID_NONE */
+    struct cmd_memo cmd_memo;            /* the last command name looked up */
     uint64_t commands;
     struct multi_state *multi;           /* open transaction (MULTI), or NULL */
     struct watched_keys *watched;        /* WATCHed keys (multi.c), or NULL */

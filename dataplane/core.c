@@ -274,66 +274,29 @@ static inline int migration_redirect(struct cmd_ctx *ctx)
     return migration_redirect_slow(ctx, map, s);
 }
 
-/* An error reply (from `start` of out) fails its command: Redis counts it
- * per command and per error code. */
-static void count_failure(struct core *self, unsigned cmd_id, const struct resp_out *out,
-                          size_t start)
-{
-    if (out->len > start && out->buf[start] == '-') {
-        self->cmdstats[cmd_id].failed++;
-        core_count_error(self, out->buf + start, out->len - start);
-    }
-}
-
-/* core_account's body, inline in core_exec: a call per command costs ~10
- * instructions on the pipelined path. */
-static inline void account(struct core *self, const struct cmd_ctx *ctx, size_t start,
-                           uint64_t ticks, int64_t dur_us)
-{
-    const struct cmd_spec *cmd = ctx->cmd;
-    struct cmd_stats *cs = &self->cmdstats[cmd->id];
-
-    cs->calls++;
-    cs->ticks += ticks;
-    self->stats.commands_processed++;
-    count_failure(self, cmd->id, ctx->out, start);
-    if (ctx->client && !(cmd->flags & CMD_SKIP_SLOWLOG))
-        slowlog_push(self, ctx->client, ctx->argv, ctx->argc, dur_us);
-}
-
 void core_account(struct core *self, const struct cmd_ctx *ctx, size_t start, uint64_t ticks)
 {
-    account(self, ctx, start, ticks, tsc_ticks_us(ticks));
+    core_account_inline(self, ctx, start, ticks, tsc_ticks_us(ticks));
 }
 
-int64_t core_exec(struct core *self, struct cmd_ctx *ctx, uint64_t *tick)
+int core_exec_refuses(struct core *self, struct cmd_ctx *ctx)
 {
-    const struct cmd_spec *cmd = ctx->cmd;
-    struct cmd_stats *cs = &self->cmdstats[cmd->id];
+    struct cmd_stats *cs = &self->cmdstats[ctx->cmd->id];
     size_t start = ctx->out->len;
-    uint64_t t0 = *tick ? *tick : tsc_now(), ticks;
-    int64_t dur;
 
     if (ctx->cluster_slot >= 0 && migration_redirect(ctx)) {
         cs->rejected++;
         core_count_error(self, ctx->out->buf + start, ctx->out->len - start);
-        return 0;
+        return 1;
     }
-
-    if ((cmd->flags & CMD_DENYOOM) && config_live()->maxmemory &&
+    if ((ctx->cmd->flags & CMD_DENYOOM) && config_live()->maxmemory &&
         evict_before_write(ctx) != 0) {
         resp_add_error(ctx->out, ERR_OOM);
         cs->rejected++;
         core_count_error(self, ctx->out->buf + start, ctx->out->len - start);
-        return 0;
+        return 1;
     }
-
-    cmd->fn(ctx);
-    *tick = tsc_now();
-    ticks = tsc_elapsed(t0, *tick);
-    dur = tsc_ticks_us(ticks);
-    account(self, ctx, start, ticks, dur);
-    return dur;
+    return 0;
 }
 
 
@@ -421,7 +384,7 @@ void core_finish_async(struct core *self, struct xreq *r, size_t reply_start,
                        int64_t started_us)
 {
     r->exec_us = clock_us() - started_us;
-    count_failure(self, r->cmd->id, &r->out, reply_start);
+    core_count_failure(self, r->cmd->id, &r->out, reply_start);
     send_home(self, r);
 }
 

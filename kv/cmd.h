@@ -126,6 +126,17 @@ static inline int cmd_key_range(const struct cmd_spec *cmd, int argc, const stru
  * Returns NULL if unknown. */
 const struct cmd_spec *cmd_lookup(const struct slice *name, const struct slice *sub,
                                   const struct cmd_spec **parent);
+/* The last name a client looked up, as sent (case and all): a pipeline
+ * repeats its command names, and comparing one word is a third of a lookup. */
+struct cmd_memo {
+    uint64_t word;                 /* the name's bytes, zero-padded; names of 1..8 */
+    size_t len;                    /* 0: empty */
+    const struct cmd_spec *spec;   /* one without subcommands */
+};
+
+/* cmd_lookup through a memo (zeroed: empty); parent must not be NULL. */
+const struct cmd_spec *cmd_lookup_memo(struct cmd_memo *m, const struct slice *name,
+                                       const struct slice *sub, const struct cmd_spec **parent);
 /* Number of ids handed out (size of per-core stats arrays). */
 unsigned cmd_count_ids(void);
 /* Iterate the top-level table (COMMAND, COMMAND COUNT). */

@@ -421,6 +421,29 @@ const struct cmd_spec *cmd_lookup(const struct slice *name, const struct slice *
     return find_sub(found->subcommands, sub);
 }
 
+const struct cmd_spec *cmd_lookup_memo(struct cmd_memo *m, const struct slice *name,
+                                       const struct slice *sub, const struct cmd_spec **parent)
+{
+    const struct cmd_spec *found;
+    uint64_t w;
+
+    if (name->len - 1 >= 8)
+        return cmd_lookup(name, sub, parent);
+    w = load_upto8(name->p, name->len);
+    if (w == m->word && name->len == m->len) {
+        *parent = NULL;
+        return m->spec;
+    }
+    found = cmd_lookup(name, sub, parent);
+    /* A container's answer depends on the subcommand too: not memoized. */
+    if (found && !found->subcommands && !*parent) {
+        m->word = w;
+        m->len = name->len;
+        m->spec = found;
+    }
+    return found;
+}
+
 /* Fill the index with multiplier `mult`; returns the longest distance of a
  * name from its home slot. */
 static unsigned build_index(uint64_t mult)

@@ -376,6 +376,42 @@ static void test_lookup_every_name(void **state)
     }
 }
 
+/* Through a memo, every answer is cmd_lookup's, whatever came before:
+ * repeats, other cases, prefixes, a trailing NUL, containers (whose answer
+ * depends on the subcommand), unknown names, long names. */
+static void test_lookup_memo(void **state)
+{
+    static const char *const seq[][2] = {
+        { "GET", NULL }, { "GET", NULL }, { "get", NULL }, { "GE", NULL }, { "GET", "x" },
+        { "config", "get" }, { "config", "set" }, { "config", NULL }, { "nosuch", NULL },
+        { "nosuch", NULL }, { "SET", NULL }, { "get", NULL }, { "client", "list" },
+        { "client", "nosuch" }, { "client", "list" }, { "zrangebyscore", NULL },
+        { "ZRANGEBYSCORE", NULL }, { "set", NULL }, { "s", NULL }, { "", NULL },
+        { "x", NULL }, { "SET", NULL },
+    };
+    struct cmd_memo memo = { 0 };
+
+    (void)state;
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+            struct slice a = sl(seq[i][0]), b = seq[i][1] ? sl(seq[i][1]) : (struct slice){ NULL, 0 };
+            const struct cmd_spec *p1, *p2 = (const void *)&memo;
+            const struct cmd_spec *want = cmd_lookup(&a, seq[i][1] ? &b : NULL, &p1);
+
+            assert_ptr_equal(cmd_lookup_memo(&memo, &a, seq[i][1] ? &b : NULL, &p2), want);
+            assert_ptr_equal(p2, p1);
+        }
+    }
+    {
+        struct slice get = sl("get"), nul = { "get\0", 4 };
+        const struct cmd_spec *p;
+
+        assert_non_null(cmd_lookup_memo(&memo, &get, NULL, &p));
+        assert_null(cmd_lookup_memo(&memo, &nul, NULL, &p));
+        assert_non_null(cmd_lookup_memo(&memo, &get, NULL, &p));
+    }
+}
+
 static void test_specs_match_redis(void **state)
 {
     const struct cmd_spec *p, *s;
@@ -444,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_table_sorted_and_ids),
         cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_lookup_every_name),
+        cmocka_unit_test(test_lookup_memo),
         cmocka_unit_test(test_specs_match_redis),
         cmocka_unit_test(test_routing_flags),
     };
