@@ -330,7 +330,8 @@ static void send_home(struct core *self, struct xreq *r)
         xsend(self, r->origin, r);
 }
 
-static void execute(struct core *self, struct xreq *r)
+/* *tick as core_exec's: requests drained together share clock reads. */
+static void execute(struct core *self, struct xreq *r, uint64_t *tick)
 {
     struct cmd_ctx ctx = {
         .cmd = r->cmd,
@@ -345,14 +346,13 @@ static void execute(struct core *self, struct xreq *r)
         .asking = r->asking,
         .req = r,
     };
-    uint64_t tick = tsc_now();
 
-    r->exec_us = core_exec(self, &ctx, &tick);
+    r->exec_us = core_exec(self, &ctx, tick);
     if (!ctx.suspended)
         send_home(self, r);
 }
 
-void core_run_request(struct core *self, struct xreq *r)
+static void run_request(struct core *self, struct xreq *r, uint64_t *tick)
 {
     if (must_wait(self, r, self->deferred_head != NULL)) {
         r->xnext = NULL;
@@ -363,7 +363,14 @@ void core_run_request(struct core *self, struct xreq *r)
         self->deferred_tail = r;
         return;
     }
-    execute(self, r);
+    execute(self, r, tick);
+}
+
+void core_run_request(struct core *self, struct xreq *r)
+{
+    uint64_t tick = 0;
+
+    run_request(self, r, &tick);
 }
 
 /* Keys were unlocked: run the waiting requests in arrival order, up to the
@@ -371,12 +378,13 @@ void core_run_request(struct core *self, struct xreq *r)
 static void run_deferred(struct core *self)
 {
     struct xreq *r;
+    uint64_t tick = 0;
 
     while ((r = self->deferred_head) != NULL && !must_wait(self, r, 0)) {
         self->deferred_head = r->xnext;
         if (!self->deferred_head)
             self->deferred_tail = NULL;
-        execute(self, r);
+        execute(self, r, &tick);
     }
 }
 
@@ -409,6 +417,7 @@ static unsigned drain_rings(struct core *self, int only_from)
 {
     void *burst[RING_DRAIN_BURST];
     unsigned total = 0;
+    uint64_t tick = 0;   /* requests run one after another share clock reads */
 
     for (unsigned from = 0; from < self->rt->ncores; from++) {
         struct rte_ring *ring = self->in[from];
@@ -425,12 +434,14 @@ static unsigned drain_rings(struct core *self, int only_from)
                 struct xreq *r = burst[i];
                 if (i + 1 < n)
                     __builtin_prefetch(burst[i + 1]);
+                if (r->executed || r->kind != XREQ_CMD)
+                    tick = 0;   /* not a command: the next one reads afresh */
                 if (r->kind == XREQ_MONITOR)
                     monitor_deliver(self, r);
                 else if (r->kind == XREQ_UNWATCH)
                     multi_unwatch_deliver(self, r);
                 else if (!r->executed)
-                    core_run_request(self, r);
+                    run_request(self, r, &tick);
                 else
                     client_reply_ready(r->client, r);
             }

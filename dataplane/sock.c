@@ -50,6 +50,7 @@ struct sock_transport {
     unsigned nlfd;
     int new_lfd[SOCK_MAX_LISTENERS];   /* opened by sock_rebind_prepare */
     unsigned new_nlfd;
+    int port;                          /* of lfd */
     struct sock_conn *dead;
     struct epoll_event evs[SOCK_EVENTS];
 };
@@ -272,33 +273,38 @@ int sock_poll(struct sock_transport *t, int timeout_ms)
     return n;
 }
 
-static int listen_one(int *lfd, unsigned *nlfd, const char *spec, int port, int backlog)
+static int listen_one(int *lfd, unsigned *nlfd, const char *spec, int port, int backlog,
+                      int flags)
 {
     int fd, rc;
 
     if (*nlfd >= SOCK_MAX_LISTENERS)
         return -ENOSPC;
     /* One listener per core on the same port: the kernel balances accepts. */
-    rc = listen_tcp(spec, port, backlog, LISTEN_REUSEPORT, &fd);
+    rc = listen_tcp(spec, port, backlog, LISTEN_REUSEPORT | flags, &fd);
     if (rc == 0 && fd >= 0)
         lfd[(*nlfd)++] = fd;
     return rc;
 }
 
 /* Open listeners for every bind address of the live config. port 0: none, as
- * in Redis (tests attach connections themselves). On failure nothing stays open. */
-static int open_listeners(int *lfd, unsigned *nlfd)
+ * in Redis (tests attach connections themselves). On failure nothing stays open.
+ * `exclusive`: the process holds none of them yet (the first core's, on a new
+ * port), so a holder of any is another process: fail as Redis does. */
+static int open_listeners(int *lfd, unsigned *nlfd, int exclusive)
 {
     const struct config *cfg = config_live();
     int rc = 0;
 
     *nlfd = 0;
     for (int i = 0; cfg->port != 0 && i < cfg->bind_count && rc == 0; i++)
-        rc = listen_one(lfd, nlfd, cfg->bind[i], cfg->port, cfg->tcp_backlog);
-    if (rc == 0 && *nlfd == 0 && cfg->port != 0) {
-        log_msg(LL_WARNING, "Failed listening on port %d (tcp), aborting.", cfg->port);
+        rc = listen_one(lfd, nlfd, cfg->bind[i], cfg->port, cfg->tcp_backlog,
+                        exclusive ? LISTEN_EXCLUSIVE : 0);
+    if (rc == 0 && *nlfd == 0 && cfg->port != 0)
         rc = -EADDRNOTAVAIL;
-    }
+    /* At start-up Redis 7.0 then exits; CONFIG SET only refuses. */
+    if (rc != 0 && exclusive)
+        log_msg(LL_WARNING, "Failed listening on port %d (TCP), aborting.", cfg->port);
     if (rc != 0) {
         for (unsigned i = 0; i < *nlfd; i++)
             close(lfd[i]);
@@ -325,7 +331,9 @@ static int watch_listeners(struct sock_transport *t)
 
 int sock_rebind_prepare(struct sock_transport *t)
 {
-    return open_listeners(t->new_lfd, &t->new_nlfd);
+    /* Same port: this process's own sockets hold it, a probe would fail. */
+    return open_listeners(t->new_lfd, &t->new_nlfd,
+                          t->core->id == 0 && config_live()->port != t->port);
 }
 
 void sock_rebind_abort(struct sock_transport *t)
@@ -344,6 +352,7 @@ void sock_rebind_commit(struct sock_transport *t)
     memcpy(t->lfd, t->new_lfd, t->new_nlfd * sizeof(t->lfd[0]));
     t->nlfd = t->new_nlfd;
     t->new_nlfd = 0;
+    t->port = config_live()->port;
     watch_listeners(t);
 }
 
@@ -366,8 +375,10 @@ struct sock_transport *sock_create(struct core *core)
         log_errno(LL_WARNING, "epoll_ctl", "core %u: cannot watch its wake-up descriptor", core->id);
         goto fail;
     }
-    if (open_listeners(t->lfd, &t->nlfd) != 0 || watch_listeners(t) != 0)
+    /* Cores are created in order, core 0 first. */
+    if (open_listeners(t->lfd, &t->nlfd, core->id == 0) != 0 || watch_listeners(t) != 0)
         goto fail;
+    t->port = config_live()->port;
     return t;
 fail:
     sock_destroy(t);

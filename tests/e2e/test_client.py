@@ -6,6 +6,7 @@ single round-trip commands through the library's own reply parsing.
 """
 
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -21,6 +22,26 @@ def value(i):
     # Deterministic, varied lengths and bytes (binary included, 0..200 bytes).
     n = (i * 7919) % 201
     return bytes(((i + j * 31) & 0xFF) for j in range(n))
+
+
+def check_port_in_use(res, holder):
+    """A second server on a port in use refuses to start, as redis-server
+    does, instead of quietly taking a share of the connections (slotd's
+    per-core listeners use SO_REUSEPORT, which another slotd could join)."""
+    second = harness.Server(harness.target_server().kind, threads=2, name="second")
+    try:
+        out = subprocess.run(second.argv(holder.port), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             timeout=30, preexec_fn=harness._die_with_parent).stdout
+        code = "exited"
+    except subprocess.TimeoutExpired as e:
+        out, code = e.output or b"", "still running"
+    res.check("a second server on port %s's port refuses to start" % holder.name,
+              code == "exited" and b"Address already in use" in out,
+              "%s: %s" % (code, out[-300:]))
+    c = holder.conn()
+    res.check("%s still serves its port" % holder.name, c.call("PING") == b"+PONG\r\n")
+    c.close()
 
 
 def main():
@@ -81,6 +102,12 @@ def main():
         res.check("FLUSHDB", r.flushdb() is True and r.dbsize() == 0)
         r.close()
         res.check("target alive", srv.alive(), srv.death_note())
+        check_port_in_use(res, srv)
+        ref = harness.Server("redis", name="redis").start()
+        try:
+            check_port_in_use(res, ref)
+        finally:
+            ref.stop()
     finally:
         srv.stop()
     res.check_sanitizers([srv])
