@@ -171,13 +171,27 @@ start_slotd() {
     sleep "$settle"
 }
 
+# slotd_alive WHEN: dies when slotd is gone, with the end of its log, where
+# valgrind reports a fatal signal and its stack ($WORK, the log with it, is
+# removed at exit). A SIGSEGV in the memif PMD as a slotd-load run ends is
+# net_memif's disconnect race (close_all in dataplane/load/worker.c).
+slotd_alive() {
+    local rc=0
+    kill -0 "$SPID" 2>/dev/null && return 0
+    wait "$SPID" 2>/dev/null || rc=$?
+    echo "slotd exited with status $rc $1; the end of its log:" >&2
+    tail -n 40 "$WORK/slotd.log" >&2
+    lib_die "slotd died $1"
+}
+
 # run_load P CONNS ROUND: SET then GET through slotd-load; results into R[].
 run_load() {
     local p=$1 c=$2 round=$3 csv name rps errs cpu busy p50 p99 t
     csv=$(ip netns exec "$NS" taskset -c "$CLIENT_CPU" "$SLOTD_LOAD_BIN" --eal "$EAL_LOAD" \
             --ip "$LOAD_IP/24" --server "$SLOTD_IP" --port "$SLOTD_PORT" -c "$c" -P "$p" \
             -n "$BENCH_N" -t set,get -d "$DSIZE" -r "$BENCH_RANGE" --server-pid "$SPID" \
-            --server-telemetry "$SLOTD_TELEMETRY" --csv -q 2>"$WORK/load.err") || { cat "$WORK/load.err" >&2; echo "$csv" >&2; lib_die "slotd-load failed (-P $p -c $c)"; }
+            --server-telemetry "$SLOTD_TELEMETRY" --csv -q 2>"$WORK/load.err") || { slotd_alive "during slotd-load -P $p -c $c"; cat "$WORK/load.err" >&2; echo "$csv" >&2; lib_die "slotd-load failed (-P $p -c $c)"; }
+    slotd_alive "after slotd-load -P $p -c $c"
     # only the lines after slotd-load's CSV header
     csv=$(sed -n '/^test,rps,/,$p' <<<"$csv" | tail -n +2)
     [ -n "$csv" ] || { cat "$WORK/load.err" >&2; lib_die "slotd-load printed no results (-P $p -c $c)"; }
@@ -243,7 +257,8 @@ load_once() {
     out=$(ip netns exec "$NS" taskset -c "$CLIENT_CPU" "$SLOTD_LOAD_BIN" --eal "$EAL_LOAD" \
             --ip "$LOAD_IP/24" --server "$SLOTD_IP" --port "$SLOTD_PORT" -c "$2" -P "$1" \
             -n "$3" -t "$4" -d "$DSIZE" -r "$CALLGRIND_RANGE" --stall 60 --csv -q 2>"$WORK/load.err") ||
-        { cat "$WORK/load.err" >&2; echo "$out" >&2; lib_die "slotd-load failed ($4 -P $1 -c $2)"; }
+        { slotd_alive "during slotd-load $4 -P $1 -c $2"; cat "$WORK/load.err" >&2; echo "$out" >&2; lib_die "slotd-load failed ($4 -P $1 -c $2)"; }
+    slotd_alive "after slotd-load $4 -P $1 -c $2"
     out=$(sed -n '/^test,rps,/,$p' <<<"$out" | tail -n +2)
     IFS=, read -r _ rps _ errs _ <<<"$out"
     [ "${errs:-x}" = 0 ] || { cat "$WORK/load.err" >&2; lib_die "slotd-load: ${errs:-no} errors ($4 -P $1 -c $2)"; }
@@ -253,11 +268,14 @@ load_once() {
 # cg_dump NAME: dump (and zero) the counters of every thread; profiles land
 # in $WORK/cg.out.<dump number>-<thread>.
 CG_DUMPS=0
+# callgrind_control exits 0 when it finds no such process: a profile missing
+# after it is first checked against slotd being gone.
 cg_dump() {
     callgrind_control -d "$1" "$SPID" >"$WORK/cgctl.log" 2>&1 ||
-        { cat "$WORK/cgctl.log" >&2; lib_die "callgrind_control -d $1 failed"; }
+        { slotd_alive "before the $1 dump"; cat "$WORK/cgctl.log" >&2; lib_die "callgrind_control -d $1 failed"; }
     CG_DUMPS=$((CG_DUMPS + 1))
-    ls "$WORK"/cg.out."$CG_DUMPS"-* >/dev/null 2>&1 || lib_die "callgrind wrote no profile for $1"
+    ls "$WORK"/cg.out."$CG_DUMPS"-* >/dev/null 2>&1 ||
+        { slotd_alive "before the $1 dump"; cat "$WORK/cgctl.log" >&2; lib_die "callgrind wrote no profile for $1"; }
 }
 
 run_callgrind() {

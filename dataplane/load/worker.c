@@ -37,6 +37,7 @@
 #define LINK_TIMEOUT_S 5        /* then try anyway: the connect timeout reports */
 #define CONNECT_TIMEOUT_S 10
 #define CLOSE_TIMEOUT_S 2
+#define CLOSE_QUIET_MS 50       /* no frame for this long: the server is done */
 #define KEY_DIGITS 12           /* redis-benchmark -r: "key:" + 12 digits */
 
 enum { LC_IDLE, LC_CONNECTING, LC_UP, LC_DEAD };
@@ -533,9 +534,23 @@ static void run_test(struct worker *w, unsigned t)
     w->res = NULL;
 }
 
+/* Close every connection and return once the server is done with us:
+ * each FIN answered by the server's (ours then in TIME_WAIT, which the stack
+ * ends itself when freed, or already freed) and no frame for CLOSE_QUIET_MS.
+ * on_closed comes at the flush after net_tcp_close, so ndead alone says
+ * nothing about the server.
+ * Why wait: the port goes down when we exit, and a memif server (DPDK
+ * 22.11's net_memif) unmaps the shared rings from its interrupt thread with
+ * no synchronisation with its polling core; a core between the PMD's
+ * "connected" test and its ring accesses then faults (the likely cause of
+ * slotd's SIGSEGV at the end of a load run under callgrind). Leaving at
+ * once put the disconnect where slotd's core was busy with our FINs, much
+ * of it inside rx and tx bursts; idle, it only reads a ring index, a far
+ * smaller window. That window remains: the race is the PMD's. */
 static void close_all(struct worker *w)
 {
-    uint64_t end;
+    const struct net_counters *nc = net_counters(w->st);
+    uint64_t end, quiet = w->hz / 1000 * CLOSE_QUIET_MS, rx, rx_at;
 
     w->now = rte_rdtsc();
     end = w->now + w->hz * CLOSE_TIMEOUT_S;
@@ -543,10 +558,18 @@ static void close_all(struct worker *w)
     for (unsigned i = 0; i < w->nconns; i++)
         if (w->conns[i].state == LC_UP || w->conns[i].state == LC_CONNECTING)
             net_tcp_close(w->conns[i].c);
-    /* Let the FINs go out and be answered; the stack ends TIME_WAIT itself
-     * when freed. */
-    while (w->ndead < w->nopened && (int64_t)(w->now - end) < 0)
+    rx = nc->rx_frames;
+    rx_at = w->now;
+    while ((int64_t)(w->now - end) < 0) {
         turn(w);
+        if (nc->rx_frames != rx) {
+            rx = nc->rx_frames;
+            rx_at = w->now;
+        }
+        if (w->ndead >= w->nopened && nc->tcp_conns_open == nc->tcp_conns_time_wait &&
+            w->now - rx_at >= quiet)
+            break;
+    }
 }
 
 static struct worker *worker_new(struct load_core *core)
