@@ -1031,6 +1031,15 @@ static void tcp_conn_input(struct tcp_conn *c, struct tcp_seg *g)
      * number, is answered with a challenge ACK and dropped. */
     if ((g->flags & (TCP_F_SYN | TCP_F_RST)) == TCP_F_SYN) {
         NET_DROP(s, tcp_syn_challenge);
+        /* A peer that lost the connection and opens it again (a restarted
+         * host, its NIC replaced: a new MAC) must see the challenge to
+         * answer it with the RST that ends this connection; at the MAC of
+         * the old handshake it would be lost, and the port stay taken until
+         * a timeout. Later segments go where the SYN came from too. */
+        if (!rte_is_same_ether_addr(g->src_mac, &c->peer_mac)) {
+            c->peer_mac = *g->src_mac;
+            c->hdr_len = 0;   /* the header template is built again */
+        }
         tcp_send_challenge_ack(c);
         return;
     }

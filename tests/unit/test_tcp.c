@@ -338,6 +338,83 @@ static void test_handshake_passive(void **state)
     fp_free(f);
 }
 
+/* The peer's host comes back with a new MAC and opens the same 4-tuple
+ * again while the stack still holds the old connection: the challenge ACK
+ * to its SYN goes to the new MAC (at the old one it would be lost), the
+ * peer's RST ends the old connection, and its SYN then opens a new one,
+ * answered at the new MAC too. */
+static void test_reopen_from_new_mac(void **state)
+{
+    static const uint8_t new_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x77, 0x01 };
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_conn *fc;
+    struct fp_seg g;
+    struct rte_mbuf *m;
+
+    (void)state;
+    peer_init(&p, f, 50011, 7000);
+    fc = accept_conn(&p);
+    assert_int_equal(fc->c->state, TCP_ESTABLISHED);
+    assert_int_equal(net_tcp_send(fc->c, "x", 1), 1);
+    fp_flush(f);
+    assert_int_equal(peer_rx(&p, &g), 1);        /* the template's first frame */
+
+    /* the new incarnation's SYN, another ISN, from new_mac */
+    peer_seg(&p, &g, TCP_F_SYN);
+    g.seq = 900000;
+    g.ack = 0;
+    g.mss = 1460;
+    m = fp_tcp_frame(f, &g);
+    memcpy(rte_pktmbuf_mtod_offset(m, uint8_t *, 6), new_mac, 6);
+    fp_input1(f, m);
+    assert_int_equal(fp_pop_seg(f, &g), 1);
+    assert_int_equal(g.flags, TCP_F_ACK);
+    assert_memory_equal(g.dst_mac, new_mac, 6);
+    assert_int_equal(cnt(f)->drop.tcp_syn_challenge, 1);
+
+    /* its answer: RST at the challenge's ACK number (RFC 9293 3.10.7.3) */
+    peer_seg(&p, &g, TCP_F_RST);
+    g.seq = g.ack = 0;
+    g.seq = p.seq;
+    fp_send(f, &g);
+    assert_int_equal(fc->closed, 1);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+
+    /* and the retransmitted SYN opens the connection, answered at new_mac */
+    peer_seg(&p, &g, TCP_F_SYN);
+    g.seq = 900000;
+    g.ack = 0;
+    g.mss = 1460;
+    m = fp_tcp_frame(f, &g);
+    memcpy(rte_pktmbuf_mtod_offset(m, uint8_t *, 6), new_mac, 6);
+    fp_input1(f, m);
+    assert_int_equal(fp_pop_seg(f, &g), 1);
+    assert_int_equal(g.flags, TCP_F_SYN | TCP_F_ACK);
+    assert_int_equal(g.ack, 900001);
+    assert_memory_equal(g.dst_mac, new_mac, 6);
+    assert_int_equal(cnt(f)->tcp_conns_half_open, 1);
+    p.seq = 900001;
+    p.ack = g.seq + 1;
+    peer_ack(&p);
+    assert_int_equal(f->nconns, 2);
+    fc = &f->conns[1];
+    assert_int_equal(fc->c->state, TCP_ESTABLISHED);
+    assert_int_equal(net_tcp_send(fc->c, "y", 1), 1);
+    fp_flush(f);
+    assert_int_equal(fp_pop_seg(f, &g), 1);
+    assert_int_equal(g.len, 1);
+    assert_memory_equal(g.dst_mac, new_mac, 6);
+    p.ack = g.seq + 1;
+    net_tcp_close(fc->c);
+    fp_flush(f);
+    while (fp_pop_seg(f, &g))
+        p.ack = g.seq + g.len + !!(g.flags & TCP_F_FIN);
+    peer_tx(&p, TCP_F_FIN | TCP_F_ACK, NULL, 0);
+    expect_all_closed(f);
+    fp_free(f);
+}
+
 static void test_handshake_active(void **state)
 {
     struct fp *f = fp_new(NULL, 0);
@@ -3995,6 +4072,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wraparound_near_2_32),
         cmocka_unit_test(test_handshake_passive),
+        cmocka_unit_test(test_reopen_from_new_mac),
         cmocka_unit_test(test_handshake_active),
         cmocka_unit_test(test_connect_port_collision),
         cmocka_unit_test(test_simultaneous_open),
