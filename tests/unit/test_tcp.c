@@ -343,6 +343,20 @@ static void test_handshake_passive(void **state)
  * to its SYN goes to the new MAC (at the old one it would be lost), the
  * peer's RST ends the old connection, and its SYN then opens a new one,
  * answered at the new MAC too. */
+static void syn_from_mac(struct peer *p, uint32_t isn, const uint8_t mac[6])
+{
+    struct fp_seg g;
+    struct rte_mbuf *m;
+
+    peer_seg(p, &g, TCP_F_SYN);
+    g.seq = isn;
+    g.ack = 0;
+    g.mss = 1460;
+    m = fp_tcp_frame(p->f, &g);
+    memcpy(rte_pktmbuf_mtod_offset(m, uint8_t *, 6), mac, 6);   /* Ethernet source */
+    fp_input1(p->f, m);
+}
+
 static void test_reopen_from_new_mac(void **state)
 {
     static const uint8_t new_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x77, 0x01 };
@@ -350,7 +364,6 @@ static void test_reopen_from_new_mac(void **state)
     struct peer p;
     struct fp_conn *fc;
     struct fp_seg g;
-    struct rte_mbuf *m;
 
     (void)state;
     peer_init(&p, f, 50011, 7000);
@@ -361,13 +374,7 @@ static void test_reopen_from_new_mac(void **state)
     assert_int_equal(peer_rx(&p, &g), 1);        /* the template's first frame */
 
     /* the new incarnation's SYN, another ISN, from new_mac */
-    peer_seg(&p, &g, TCP_F_SYN);
-    g.seq = 900000;
-    g.ack = 0;
-    g.mss = 1460;
-    m = fp_tcp_frame(f, &g);
-    memcpy(rte_pktmbuf_mtod_offset(m, uint8_t *, 6), new_mac, 6);
-    fp_input1(f, m);
+    syn_from_mac(&p, 900000, new_mac);
     assert_int_equal(fp_pop_seg(f, &g), 1);
     assert_int_equal(g.flags, TCP_F_ACK);
     assert_memory_equal(g.dst_mac, new_mac, 6);
@@ -375,20 +382,13 @@ static void test_reopen_from_new_mac(void **state)
 
     /* its answer: RST at the challenge's ACK number (RFC 9293 3.10.7.3) */
     peer_seg(&p, &g, TCP_F_RST);
-    g.seq = g.ack = 0;
-    g.seq = p.seq;
+    g.ack = 0;
     fp_send(f, &g);
     assert_int_equal(fc->closed, 1);
     assert_int_equal(cnt(f)->tcp_conns_open, 0);
 
     /* and the retransmitted SYN opens the connection, answered at new_mac */
-    peer_seg(&p, &g, TCP_F_SYN);
-    g.seq = 900000;
-    g.ack = 0;
-    g.mss = 1460;
-    m = fp_tcp_frame(f, &g);
-    memcpy(rte_pktmbuf_mtod_offset(m, uint8_t *, 6), new_mac, 6);
-    fp_input1(f, m);
+    syn_from_mac(&p, 900000, new_mac);
     assert_int_equal(fp_pop_seg(f, &g), 1);
     assert_int_equal(g.flags, TCP_F_SYN | TCP_F_ACK);
     assert_int_equal(g.ack, 900001);
