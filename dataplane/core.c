@@ -276,7 +276,7 @@ static inline int migration_redirect(struct cmd_ctx *ctx)
 
 void core_account(struct core *self, const struct cmd_ctx *ctx, size_t start, uint64_t ticks)
 {
-    core_account_inline(self, ctx, start, ticks, tsc_ticks_us(ticks));
+    core_account_inline(self, ctx, start, ticks);
 }
 
 int core_exec_refuses(struct core *self, struct cmd_ctx *ctx)

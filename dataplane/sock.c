@@ -302,9 +302,6 @@ static int open_listeners(int *lfd, unsigned *nlfd, int exclusive)
                         exclusive ? LISTEN_EXCLUSIVE : 0);
     if (rc == 0 && *nlfd == 0 && cfg->port != 0)
         rc = -EADDRNOTAVAIL;
-    /* At start-up Redis 7.0 then exits; CONFIG SET only refuses. */
-    if (rc != 0 && exclusive)
-        log_msg(LL_WARNING, "Failed listening on port %d (TCP), aborting.", cfg->port);
     if (rc != 0) {
         for (unsigned i = 0; i < *nlfd; i++)
             close(lfd[i]);
@@ -376,7 +373,12 @@ struct sock_transport *sock_create(struct core *core)
         goto fail;
     }
     /* Cores are created in order, core 0 first. */
-    if (open_listeners(t->lfd, &t->nlfd, core->id == 0) != 0 || watch_listeners(t) != 0)
+    if (open_listeners(t->lfd, &t->nlfd, core->id == 0) != 0) {
+        /* Redis 7.0's words; the server then exits (CONFIG SET only refuses) */
+        log_msg(LL_WARNING, "Failed listening on port %d (TCP), aborting.", config_live()->port);
+        goto fail;
+    }
+    if (watch_listeners(t) != 0)
         goto fail;
     t->port = config_live()->port;
     return t;

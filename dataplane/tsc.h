@@ -58,15 +58,6 @@ static inline int64_t tsc_ticks_us(uint64_t d)
     return (int64_t)(((d >> s) * tsc_scale.mult) >> (TSC_SHIFT - s));
 }
 
-/* Microseconds between two tsc_now() readings, truncated; 0 if end is
- * before start (a counter read on another CPU a little behind). */
-static inline int64_t tsc_elapsed_us(uint64_t start, uint64_t end)
-{
-    uint64_t d = end - start;
-
-    return (int64_t)d < 0 ? 0 : tsc_ticks_us(d);
-}
-
 /* Ticks between two readings, 0 if end is before start. Sums of these
  * (INFO commandstats) keep the fractions of a microsecond that truncating
  * each command's duration would lose: a GET takes a fraction. */
@@ -75,6 +66,13 @@ static inline uint64_t tsc_elapsed(uint64_t start, uint64_t end)
     uint64_t d = end - start;
 
     return (int64_t)d < 0 ? 0 : d;
+}
+
+/* Microseconds between two tsc_now() readings, truncated; 0 if end is
+ * before start (a counter read on another CPU a little behind). */
+static inline int64_t tsc_elapsed_us(uint64_t start, uint64_t end)
+{
+    return tsc_ticks_us(tsc_elapsed(start, end));
 }
 
 /* A sum of ticks in microseconds, exact for any sum (cold paths). */
