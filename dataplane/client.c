@@ -432,22 +432,16 @@ exec_here(struct client *cl, const struct cmd_spec *cmd, int argc, const struct 
 {
     struct core *core = cl->core;
     struct xreq *r = NULL;
-    struct cmd_ctx ctx = {
-        .cmd = cmd,
-        .argc = argc,
-        .argv = argv,
-        .db = cl->db,
-        .out = &cl->out,
-        .view = core_view(core, all),
-        .client = cl,
-        .core = core,
-        .now_ms = core->now_ms,
-        .cluster_slot = cslot,
-        .asking = (uint8_t)asking,
-        .hinted_key = hint ? &argv[1] : NULL,
-        .hint = hint,
-    };
+    struct cmd_ctx ctx;
 
+    core_ctx_init(&ctx, core, cmd, argc, argv, cl->db, &cl->out, all);
+    ctx.client = cl;
+    ctx.cluster_slot = cslot;
+    ctx.asking = (uint8_t)asking;
+    if (hint) {
+        ctx.hinted_key = &argv[1];
+        ctx.hint = hint;
+    }
     if (cl->pend_head) {
         r = xreq_new(cl, cmd, 0, NULL);
         if (!r) {

@@ -333,21 +333,14 @@ static void send_home(struct core *self, struct xreq *r)
 /* *tick as core_exec's: requests drained together share clock reads. */
 static void execute(struct core *self, struct xreq *r, uint64_t *tick)
 {
-    struct cmd_ctx ctx = {
-        .cmd = r->cmd,
-        .argc = r->argc,
-        .argv = r->argv,
-        .db = r->db,
-        .out = &r->out,
-        .view = core_view(self, 0),
-        .core = self,
-        .now_ms = self->now_ms,
-        .cluster_slot = r->cluster_slot,
-        .asking = r->asking,
-        .req = r,
-    };
+    struct cmd_ctx ctx;
 
-    r->exec_us = core_exec(self, &ctx, tick);
+    core_ctx_init(&ctx, self, r->cmd, r->argc, r->argv, r->db, &r->out, 0);
+    ctx.cluster_slot = r->cluster_slot;
+    ctx.asking = r->asking;
+    ctx.req = r;
+
+    r->exec_us = tsc_ticks_us(core_exec(self, &ctx, tick));
     if (!ctx.suspended)
         send_home(self, r);
 }

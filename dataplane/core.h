@@ -205,6 +205,33 @@ static inline struct ks_view core_view(const struct core *c, int all)
                              .self = c->id, .all = all };
 }
 
+/* Every field of a command's context, for core `self` to run `cmd`: callers
+ * then set what differs (client, slot, hint, req). Field by field, not an
+ * initializer: that would have the compiler clear the whole struct first, a
+ * `rep stos` whose start-up costs more cycles than the stores it saves, on
+ * every command. */
+static inline void core_ctx_init(struct cmd_ctx *ctx, struct core *self,
+                                 const struct cmd_spec *cmd, int argc,
+                                 const struct slice *argv, unsigned db,
+                                 struct resp_out *out, int all)
+{
+    ctx->cmd = cmd;
+    ctx->argc = argc;
+    ctx->argv = argv;
+    ctx->db = db;
+    ctx->out = out;
+    ctx->view = core_view(self, all);
+    ctx->client = NULL;
+    ctx->core = self;
+    ctx->now_ms = self->now_ms;
+    ctx->cluster_slot = -1;
+    ctx->asking = 0;
+    ctx->hinted_key = NULL;
+    ctx->hint = NULL;
+    ctx->req = NULL;
+    ctx->suspended = 0;
+}
+
 /* Run a request (from another core, or this core's own) here, or defer it
  * while a MIGRATE holds one of its keys. Its reply then goes home. */
 void core_run_request(struct core *self, struct xreq *r);
@@ -244,21 +271,22 @@ static inline void core_count_failure(struct core *self, unsigned cmd_id,
     }
 }
 
-/* core_account's body, inline in core_exec; returns the time in µs. */
-static inline int64_t core_account_inline(struct core *self, const struct cmd_ctx *ctx,
-                                          size_t start, uint64_t ticks)
+/* core_account's body, inline in core_exec. The slow log's test is made on
+ * the ticks: their conversion to µs only for a command that may be slow. */
+static inline void core_account_inline(struct core *self, const struct cmd_ctx *ctx,
+                                       size_t start, uint64_t ticks)
 {
     const struct cmd_spec *cmd = ctx->cmd;
     struct cmd_stats *cs = &self->cmdstats[cmd->id];
-    int64_t dur_us = tsc_ticks_us(ticks);
+    long long slower_than = config_live()->slowlog_log_slower_than;
 
     cs->calls++;
     cs->ticks += ticks;
     self->stats.commands_processed++;
     core_count_failure(self, cmd->id, ctx->out, start);
-    if (ctx->client && !(cmd->flags & CMD_SKIP_SLOWLOG))
-        slowlog_push(self, ctx->client, ctx->argv, ctx->argc, dur_us);
-    return dur_us;
+    if (ctx->client && !(cmd->flags & CMD_SKIP_SLOWLOG) && slower_than >= 0 &&
+        !tsc_surely_below(ticks, (uint64_t)slower_than))
+        slowlog_push(self, ctx->client, ctx->argv, ctx->argc, tsc_ticks_us(ticks));
 }
 
 /* Run ctx->cmd here and now on this core with ctx's view: stats, OOM check,
@@ -268,13 +296,13 @@ static inline int64_t core_account_inline(struct core *self, const struct cmd_ct
  * command and becomes the reading at its end: commands run back to back pass
  * it on and read the counter once each, not twice (a read costs ~35 cycles,
  * ~8% of a pipelined GET); 0 has it read afresh. Returns the execution
- * time in µs. Inline: every command of a pipeline comes through here, and a
- * call costs ~20 instructions of a GET's ~850 (callgrind). */
-static inline int64_t core_exec(struct core *self, struct cmd_ctx *ctx, uint64_t *tick)
+ * time in ticks. Inline: every command of a pipeline comes through here, and
+ * a call costs ~20 instructions of a GET's ~850 (callgrind). */
+static inline uint64_t core_exec(struct core *self, struct cmd_ctx *ctx, uint64_t *tick)
 {
     const struct cmd_spec *cmd = ctx->cmd;
     size_t start = ctx->out->len;
-    uint64_t t0;
+    uint64_t t0, ticks;
 
     if (((ctx->cluster_slot >= 0 && !slotmap_current()->direct[ctx->cluster_slot]) ||
          ((cmd->flags & CMD_DENYOOM) && config_live()->maxmemory)) &&
@@ -283,7 +311,9 @@ static inline int64_t core_exec(struct core *self, struct cmd_ctx *ctx, uint64_t
     t0 = *tick ? *tick : tsc_now();
     cmd->fn(ctx);
     *tick = tsc_now();
-    return core_account_inline(self, ctx, start, tsc_elapsed(t0, *tick));
+    ticks = tsc_elapsed(t0, *tick);
+    core_account_inline(self, ctx, start, ticks);
+    return ticks;
 }
 
 /* All-cores barrier. try_acquire returns 1 when every other core is parked and

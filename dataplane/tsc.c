@@ -20,10 +20,14 @@
 #define PAIR_TRIES 20
 #define CLOCKSOURCE_PATH "/sys/devices/system/clocksource/clocksource0/current_clocksource"
 
-/* Rounded up, so exactly one microsecond of ticks reads as 1, not 0. */
+/* The clock's ticks are nanoseconds. Rounded up, so exactly one microsecond
+ * of ticks reads as 1, not 0. */
+#define CLOCK_MULT (((1ull << TSC_SHIFT) + 999) / 1000)
+
 struct tsc_scale tsc_scale = {
     .counter = 0,
-    .mult = ((1ull << TSC_SHIFT) + 999) / 1000,
+    .mult = CLOCK_MULT,
+    .whole_per_us = (1ull << TSC_SHIFT) / CLOCK_MULT,
 };
 
 static int kernel_uses_tsc(void)
@@ -82,6 +86,7 @@ int tsc_init(void)
     if (hz <= US_PER_S)
         return 0;
     tsc_scale.mult = ((US_PER_S << TSC_SHIFT) + hz - 1) / hz;
+    tsc_scale.whole_per_us = (1ull << TSC_SHIFT) / tsc_scale.mult;
     tsc_scale.counter = 1;
     return 1;
 #else

@@ -21,6 +21,7 @@
 struct tsc_scale {
     int counter;          /* 1: tsc_now() reads the time-stamp counter */
     uint64_t mult;        /* microseconds = ticks * mult >> TSC_SHIFT */
+    uint64_t whole_per_us;  /* 2^TSC_SHIFT / mult, rounded down: tsc_surely_below */
 };
 
 #define TSC_SHIFT 32
@@ -56,6 +57,15 @@ static inline int64_t tsc_ticks_us(uint64_t d)
     while (d >> 32 >> s)
         s++;
     return (int64_t)(((d >> s) * tsc_scale.mult) >> (TSC_SHIFT - s));
+}
+
+/* 1 when a span of `ticks` surely converts to fewer than `us` microseconds;
+ * 0 when it may not, for tsc_ticks_us to tell. A multiply where the
+ * conversion is a loop and a multiply: every command's slow-log test. A
+ * product past 2^64 wraps smaller and answers 0, never a wrong 1. */
+static inline int tsc_surely_below(uint64_t ticks, uint64_t us)
+{
+    return ticks < us * tsc_scale.whole_per_us;
 }
 
 /* Ticks between two readings, 0 if end is before start. Sums of these

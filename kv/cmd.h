@@ -32,6 +32,8 @@ struct ks_view {
 
 struct kvt_hint;
 
+/* core_ctx_init (dataplane/core.h) sets every field: one added here is added
+ * there. */
 struct cmd_ctx {
     const struct cmd_spec *cmd;
     int argc;

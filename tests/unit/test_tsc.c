@@ -76,6 +76,55 @@ static void test_sums_keep_fractions(void **state)
     assert_true(tsc_total_us(UINT64_MAX) - UINT64_MAX / 1000 <= UINT64_MAX / 1000 / 1000000);
 }
 
+/* The smallest span that converts to `us` microseconds or more. */
+static uint64_t first_span_of(uint64_t us)
+{
+    uint64_t lo = 0, hi = UINT64_MAX >> 1;
+
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+
+        if ((uint64_t)tsc_ticks_us(mid) >= us)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* tsc_surely_below never says "below" of a span that converts to `us` or
+ * more, and says it of nearly every span that does not (it is the slow
+ * log's filter: a miss only costs the exact conversion). */
+static void check_surely_below(void)
+{
+    static const uint64_t limits[] = { 0, 1, 2, 10, 999, 10000, 1000000, 3600000000ull };
+
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        uint64_t us = limits[i], edge = first_span_of(us);
+
+        for (uint64_t d = 0; d < 64; d++)
+            assert_false(tsc_surely_below(edge + d, us));
+        for (uint64_t d = 1; d <= 64 && d <= edge; d++)
+            if (tsc_surely_below(edge - d, us))
+                assert_true((uint64_t)tsc_ticks_us(edge - d) < us);
+        if (us > 0)
+            assert_true(tsc_surely_below(edge - edge / 100 - 1, us));
+    }
+    /* limits whose product wraps: a smaller product, never a wrong yes */
+    for (uint64_t us = UINT64_MAX / 4096; us < UINT64_MAX / 2; us += UINT64_MAX / 64)
+        for (uint64_t t = 1; t < UINT64_MAX / 4; t = t * 3 + 1)
+            if (tsc_surely_below(t, us))
+                assert_true((uint64_t)tsc_ticks_us(t) < us);
+}
+
+static void test_surely_below(void **state)
+{
+    (void)state;
+    check_surely_below();   /* the clock's scale, before tsc_init */
+    tsc_init();
+    check_surely_below();   /* the counter's, where this machine trusts it */
+}
+
 /* After calibration (counter or clock, whichever this machine trusts) a
  * sleep measures what CLOCK_MONOTONIC measures, within the calibration's
  * accuracy. */
@@ -109,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_clock_rounding),
         cmocka_unit_test(test_long_spans),
         cmocka_unit_test(test_sums_keep_fractions),
+        cmocka_unit_test(test_surely_below),
         cmocka_unit_test(test_calibrated_agrees_with_clock),
     };
 
