@@ -273,8 +273,8 @@ static inline void core_count_failure(struct core *self, unsigned cmd_id,
 
 /* core_account's body, inline in core_exec. The slow log's test is made on
  * the ticks: their conversion to µs only for a command that may be slow. */
-static inline void core_account_inline(struct core *self, const struct cmd_ctx *ctx,
-                                       size_t start, uint64_t ticks)
+static inline __attribute__((always_inline)) void
+core_account_inline(struct core *self, const struct cmd_ctx *ctx, size_t start, uint64_t ticks)
 {
     const struct cmd_spec *cmd = ctx->cmd;
     struct cmd_stats *cs = &self->cmdstats[cmd->id];
@@ -298,7 +298,8 @@ static inline void core_account_inline(struct core *self, const struct cmd_ctx *
  * ~8% of a pipelined GET); 0 has it read afresh. Returns the execution
  * time in ticks. Inline: every command of a pipeline comes through here, and
  * a call costs ~20 instructions of a GET's ~850 (callgrind). */
-static inline uint64_t core_exec(struct core *self, struct cmd_ctx *ctx, uint64_t *tick)
+static inline __attribute__((always_inline)) uint64_t
+core_exec(struct core *self, struct cmd_ctx *ctx, uint64_t *tick)
 {
     const struct cmd_spec *cmd = ctx->cmd;
     size_t start = ctx->out->len;
