@@ -45,6 +45,7 @@
 #include "log.h"
 #include "mem.h"
 #include "transport.h"
+#include "tsc.h"
 
 #define DP_RX_BURST 32           /* frames per rte_eth_rx_burst */
 #define DP_RX_BURSTS_PER_TURN 4  /* bounds a turn's input: 128 frames */
@@ -79,7 +80,7 @@ struct dpdk_transport {
     struct rte_mempool *pool;
     struct net_stack *stack;
 
-    uint64_t tsc_per_us;
+    uint64_t us_mult;            /* tsc_us_mult of the TSC rate */
     uint64_t now_us, next_timer_us;
     uint64_t turn_start;         /* TSC at this turn's poll */
     unsigned turn_frames;        /* frames received or sent this turn */
@@ -409,7 +410,7 @@ unsigned dpdk_transport_poll(struct dpdk_transport *t)
     unsigned total = 0, nhold = 0;
 
     t->turn_start = rte_get_tsc_cycles();
-    t->now_us = t->turn_start / t->tsc_per_us;
+    t->now_us = tsc_cycles_us(t->turn_start, t->us_mult);
     /* stored atomically for dpdk_transport_load; a plain store on x86 */
     __atomic_store_n(&t->st.rx_polls, t->st.rx_polls + 1, __ATOMIC_RELAXED);
     if (t->stalled)
@@ -533,7 +534,7 @@ struct dpdk_transport *dpdk_transport_create(struct core *core)
     t->port_id = rt->port->port_id;
     t->qid = (uint16_t)core->id;
     t->pool = rt->port->pool[core->id];
-    t->tsc_per_us = hz >= 1000000 ? hz / 1000000 : 1;
+    t->us_mult = tsc_us_mult(hz);
     t->rng = rte_rand() | 1;
     t->pick_cursor = (uint16_t)(rte_rand() % (65536 - 49152));
 
@@ -573,7 +574,7 @@ struct dpdk_transport *dpdk_transport_create(struct core *core)
                 strerror(-rc));
         goto fail;
     }
-    t->now_us = rte_get_tsc_cycles() / t->tsc_per_us;
+    t->now_us = tsc_cycles_us(rte_get_tsc_cycles(), t->us_mult);
     t->next_timer_us = t->now_us + DP_TIMER_US;
     return t;
 fail:

@@ -91,4 +91,22 @@ static inline uint64_t tsc_total_us(uint64_t ticks)
     return (uint64_t)(((unsigned __int128)ticks * tsc_scale.mult) >> TSC_SHIFT);
 }
 
+/* A counter rate of `hz` (above 1 MHz) as a multiplier for tsc_cycles_us:
+ * the DPDK loops read their clock with the counter of rte_get_tsc_hz() on
+ * every turn, where a division costs tens of cycles and a multiply a few.
+ * 64 fraction bits, rounded up: off by under a µs for any count. */
+static inline uint64_t tsc_us_mult(uint64_t hz)
+{
+    unsigned __int128 one_s = (unsigned __int128)1000000 << 64;
+
+    return hz > 1000000 ? (uint64_t)((one_s + hz - 1) / hz) : UINT64_MAX;
+}
+
+/* Counter cycles (any count, a reading included) in µs, by tsc_us_mult's
+ * multiplier: the high half of the product. */
+static inline uint64_t tsc_cycles_us(uint64_t cycles, uint64_t mult)
+{
+    return (uint64_t)(((unsigned __int128)cycles * mult) >> 64);
+}
+
 #endif

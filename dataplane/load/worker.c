@@ -26,6 +26,7 @@
 #include "../dpdk_port.h"
 #include "../mem.h"
 #include "../net/net.h"
+#include "../tsc.h"
 #include "histo.h"
 #include "load.h"
 #include "reply.h"
@@ -62,7 +63,7 @@ struct worker {
     const struct dpdk_port *port;
     struct net_stack *st;
     uint16_t port_id, q;
-    uint64_t now, hz, cyc_per_us, last_timer;
+    uint64_t now, hz, us_mult, last_timer;   /* us_mult: tsc_us_mult(hz) */
     struct lconn *conns;
     unsigned nconns, nup, ndead, nopened;
     uint32_t next_sport;
@@ -428,11 +429,11 @@ static void turn(struct worker *w)
 
     w->now = rte_rdtsc();
     n = rte_eth_rx_burst(w->port_id, w->q, pkts, RX_BURST);
-    net_input_burst(w->st, pkts, n, w->now / w->cyc_per_us);
+    net_input_burst(w->st, pkts, n, tsc_cycles_us(w->now, w->us_mult));
     net_flush(w->st);
-    if (w->now - w->last_timer >= w->cyc_per_us * 1000) {
+    if (w->now - w->last_timer >= w->hz / 1000) {
         w->last_timer = w->now;
-        net_timers(w->st, w->now / w->cyc_per_us);
+        net_timers(w->st, tsc_cycles_us(w->now, w->us_mult));
     }
 }
 
@@ -593,7 +594,7 @@ static struct worker *worker_new(struct load_core *core)
     w->port_id = w->port->port_id;
     w->q = (uint16_t)core->id;
     w->hz = core->sh->tsc_hz;
-    w->cyc_per_us = w->hz / 1000000 ? w->hz / 1000000 : 1;
+    w->us_mult = tsc_us_mult(w->hz);
     w->next_sport = 10000 + (uint32_t)rte_rand_max(55536);
     w->nconns = core->nconns;
     w->conns = mem_calloc(sizeof(*w->conns) * (w->nconns ? w->nconns : 1));
