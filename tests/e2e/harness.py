@@ -14,7 +14,8 @@ Environment:
   SLOTD_ARGS    extra arguments for slotd only (shell-quoted).
   REDIS_BIN     redis-server binary (default redis-server from PATH).
   E2E_START_TIMEOUT seconds to wait for a server to answer PING (default 20).
-  E2E_LOGDIR    where server logs go (default a fresh temp dir).
+  E2E_LOGDIR    where server logs go (default a fresh temp dir, removed after
+                a run that passed, kept and named after one that failed).
 """
 
 import atexit
@@ -22,6 +23,7 @@ import ctypes
 import os
 import random
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,14 +47,25 @@ REDIS_ONLY_ARGS = ["--appendonly", "no", "--daemonize", "no", "--logfile", ""]
 
 _servers = []
 _logdir = None
+_logdir_ours = False    # made here (no E2E_LOGDIR): removed at exit after a pass
+_logdir_keep = False    # a failure keeps the servers' logs for reading
 
 
 def logdir():
-    global _logdir
+    global _logdir, _logdir_ours
     if _logdir is None:
-        _logdir = os.environ.get("E2E_LOGDIR") or tempfile.mkdtemp(prefix="slotd-e2e-")
-        os.makedirs(_logdir, exist_ok=True)
+        _logdir = os.environ.get("E2E_LOGDIR")
+        if _logdir:
+            os.makedirs(_logdir, exist_ok=True)
+        else:
+            _logdir = tempfile.mkdtemp(prefix="slotd-e2e-")
+            _logdir_ours = True
     return _logdir
+
+
+def keep_logs():
+    global _logdir_keep
+    _logdir_keep = True
 
 
 def _port_free(port):
@@ -231,11 +244,21 @@ def stop_all():
 
 
 def _on_signal(signum, frame):
+    keep_logs()
     stop_all()
     sys.exit(128 + signum)
 
 
-atexit.register(stop_all)
+def _at_exit():
+    stop_all()
+    if _logdir_ours and os.path.isdir(_logdir):
+        if _logdir_keep:
+            print("logs kept in %s" % _logdir, flush=True)
+        else:
+            shutil.rmtree(_logdir, ignore_errors=True)
+
+
+atexit.register(_at_exit)
 for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
     signal.signal(_sig, _on_signal)
 
@@ -465,7 +488,10 @@ class Results:
         if self.failures:
             print("%s failures: %s" % (self.title, ", ".join(self.failures)))
         print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
-        return 1 if self.failed or not self.passed else 0
+        if self.failed or not self.passed:
+            keep_logs()
+            return 1
+        return 0
 
 
 def key_slot(key):
@@ -506,6 +532,7 @@ def guard(main):
     except Exception:
         import traceback
         traceback.print_exc()
+        keep_logs()
         print("0 passed, 1 failed", flush=True)
         return 1
 
