@@ -665,7 +665,11 @@ static inline __attribute__((always_inline)) void tcp_new_ack(struct tcp_conn *c
     if (!c->persist) {
         if (c->snd_una == c->snd_max) {
             c->rexmt_at = 0;                /* (TCP_LOSS_PTO means nothing then) */
-            tcp_timer_sync(c);
+            /* tcp_timer_sync has nothing to do without a delayed ACK: the
+             * test here spares every request/response exchange the call
+             * LTO leaves it as (~10 instructions). */
+            if (c->dack_at != 0)
+                tcp_timer_sync(c);
         } else {
             tcp_arm_loss_timer(c, 1);
         }
