@@ -982,8 +982,11 @@ static int tcp_predicted(const struct tcp_conn *c, const struct tcp_seg *g)
            g->len <= rcv_edge_room(c) && !c->ooo_fin;
 }
 
-/* The steps of tcp_conn_input that act on a predicted segment, in order. */
-static void tcp_fast_input(struct tcp_conn *c, const struct tcp_seg *g)
+/* The steps of tcp_conn_input that act on a predicted segment, in order.
+ * Inlined into tcp_input (one call per request): the call and the six
+ * registers it saved and restored were ~8 instructions a GET at -P 1. */
+static inline __attribute__((always_inline)) void tcp_fast_input(struct tcp_conn *c,
+                                                                 const struct tcp_seg *g)
 {
     /* RFC 7323 4.3 (2) */
     if (c->ts_ok && seq_le(g->seq, c->last_ack_sent))
