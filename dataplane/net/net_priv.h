@@ -84,6 +84,51 @@ struct net_stack {
 #define net_ntoh16(x) net_hton16(x)
 #define net_ntoh32(x) net_hton32(x)
 
+/* memcpy for the short copies request/response traffic makes (a reply of
+ * a few dozen bytes into the send ring, then into its frame): inline, two
+ * moves of the largest power of two not above n, overlapping in the
+ * middle. The library call cost ~20 instructions a copy with the
+ * registers saved around it, this ~10; over 32 bytes, memcpy. */
+static inline __attribute__((always_inline)) void net_copy(void *dst, const void *src, size_t n)
+{
+    uint8_t *d = (uint8_t *)dst;
+    const uint8_t *p = (const uint8_t *)src;
+
+    if (n > 32) {
+        memcpy(d, p, n);
+    } else if (n >= 16) {
+        uint8_t a[16], b[16];
+
+        memcpy(a, p, 16);
+        memcpy(b, p + n - 16, 16);
+        memcpy(d, a, 16);
+        memcpy(d + n - 16, b, 16);
+    } else if (n >= 8) {
+        uint64_t a, b;
+
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n >= 2) {
+        uint16_t a, b;
+
+        memcpy(&a, p, 2);
+        memcpy(&b, p + n - 2, 2);
+        memcpy(d, &a, 2);
+        memcpy(d + n - 2, &b, 2);
+    } else if (n == 1) {
+        d[0] = p[0];
+    }
+}
+
 /* Push the tx array through the tx hook. */
 PHASE_ROOT void net_tx_flush(struct net_stack *s);
 
