@@ -1254,6 +1254,10 @@ void tcp_input(struct net_stack *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
     g.key.lport = th->dst_port;
     g.seq = net_ntoh32(th->sent_seq);
     g.ack = net_ntoh32(th->recv_ack);
+    /* seq, ack, len and off are neighbours: as one vector store they came
+     * back to the ACK and data steps through lane extracts (~8
+     * instructions a segment) */
+    NET_NO_SLP(g.ack);
     g.flags = th->tcp_flags & 0x3f;
     g.wnd = net_ntoh16(th->rx_win);
     g.off = l4off + doff;
