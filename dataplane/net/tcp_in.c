@@ -667,7 +667,7 @@ static inline __attribute__((always_inline)) void tcp_new_ack(struct tcp_conn *c
             c->rexmt_at = 0;                /* (TCP_LOSS_PTO means nothing then) */
             /* tcp_timer_sync has nothing to do without a delayed ACK: the
              * test here spares every request/response exchange the call
-             * LTO leaves it as (~10 instructions). */
+             * LTO leaves it as (~5 instructions a GET at -P 1, callgrind). */
             if (c->dack_at != 0)
                 tcp_timer_sync(c);
         } else {
