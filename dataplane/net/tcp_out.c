@@ -76,7 +76,7 @@ static inline void tcp_ring_copy_out(const struct tcp_ring *r, uint32_t off, uin
     uint32_t pos = (r->head + off) & (r->cap - 1);
     uint32_t first = min32(n, r->cap - pos);
 
-    memcpy(dst, r->buf + pos, first);
+    net_copy(dst, r->buf + pos, first);
     if (n > first)
         memcpy(dst + first, r->buf, n - first);
 }
@@ -954,7 +954,7 @@ ssize_t net_tcp_send(struct tcp_conn *c, const void *p, size_t n)
         return 0;
     pos = (r->head + r->len) & (r->cap - 1);
     first = min32(k, r->cap - pos);
-    memcpy(r->buf + pos, p, first);
+    net_copy(r->buf + pos, p, first);
     if (k > first)
         memcpy(r->buf, (const uint8_t *)p + first, k - first);
     r->len += k;

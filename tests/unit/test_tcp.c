@@ -2748,6 +2748,27 @@ static void test_conn_ops_adapter(void **state)
 
 /* ---- more edges --------------------------------------------------------------- */
 
+/* net_copy, which moves replies into the send ring and out into frames:
+ * every length across each of its size classes and into memcpy's, at
+ * every start alignment of source and destination; not a byte outside
+ * [dst, dst + n) written. */
+static void test_net_copy_lengths(void **state)
+{
+    uint8_t src[64], dst[80], want[80];
+
+    (void)state;
+    fill(src, sizeof(src), 9);
+    for (size_t n = 0; n <= 40; n++)
+        for (size_t so = 0; so < 8; so++)
+            for (size_t d0 = 0; d0 < 8; d0++) {
+                memset(dst, 0xa5, sizeof(dst));
+                memset(want, 0xa5, sizeof(want));
+                memcpy(want + 8 + d0, src + so, n);
+                net_copy(dst + 8 + d0, src + so, n);
+                assert_memory_equal(dst, want, sizeof(dst));
+            }
+}
+
 static void test_chained_mbufs(void **state)
 {
     struct fp *f = fp_new(NULL, 0);
@@ -4120,6 +4141,7 @@ int main(void)
         cmocka_unit_test(test_tx_hook_refuses),
         cmocka_unit_test(test_delayed_ack_timer),
         cmocka_unit_test(test_conn_ops_adapter),
+        cmocka_unit_test(test_net_copy_lengths),
         cmocka_unit_test(test_chained_mbufs),
         cmocka_unit_test(test_window_trim),
         cmocka_unit_test(test_congestion_avoidance),
