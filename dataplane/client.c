@@ -614,18 +614,55 @@ static enum dispatch_result queue_in_multi(struct client *cl, const struct slotm
 }
 
 /* What nearly every command finds, in one test: an authenticated client
- * outside MULTI and without ASKING, a standalone node nobody MONITORs, a
- * command that needs neither the barrier nor the asynchronous path. Then
- * each check of dispatch but the owner core's would pass and change
- * nothing. Bitwise: one branch, not eight. */
-static inline int runs_plainly(const struct client *cl, const struct cmd_spec *cmd,
-                               const struct slotmap *map)
+ * outside MULTI and without ASKING, nobody MONITORing, a command that needs
+ * neither the barrier nor the asynchronous path. Then each check of
+ * dispatch but the slot's and the owner core's would pass and change
+ * nothing. Bitwise: one branch, not seven. */
+static inline int runs_plainly(const struct client *cl, const struct cmd_spec *cmd)
 {
-    return cl->authenticated & !cl->multi & !(cl->flags & CLIENT_ASKING) & !map->cluster &
+    return cl->authenticated & !cl->multi & !(cl->flags & CLIENT_ASKING) &
            !(cmd->flags & (CMD_ALLCORES | CMD_ASYNC)) & (cmd->fn != cmd_restore_asking) &
            (atomic_load_explicit(&cl->core->rt->monitors, memory_order_relaxed) == 0);
 }
 
+/* redirected's general case: cluster_redirect, and its error reply. A
+ * redirected command also spends an ASKING outside MULTI. */
+static __attribute__((noinline)) int
+redirected_general(struct client *cl, const struct slotmap *map, const struct cmd_spec *cmd,
+                   int argc, const struct slice *argv, int *cslot)
+{
+    char moved[SLOTMAP_ENDPOINT_LEN + 32];
+    const char *err = cluster_redirect(cl, map, cmd, argc, argv, cslot, moved, sizeof(moved));
+
+    if (!err)
+        return 0;
+    reject(cl, err);
+    if (!cl->multi)
+        cl->flags &= ~(uint32_t)CLIENT_ASKING;
+    return 1;
+}
+
+/* Cluster mode: 1 when the command was answered with a redirection, else 0
+ * with *cslot set. Inline for what nearly every request is, one key at a
+ * fixed place in a slot served here: its slot and one byte of the map. */
+static inline int redirected(struct client *cl, const struct slotmap *map,
+                             const struct cmd_spec *cmd, int argc, const struct slice *argv,
+                             int *cslot)
+{
+    int k = cmd->first_key;
+
+    if (k > 0 && k < argc && k == cmd->last_key && !cmd->getkeys) {
+        int s = (int)slot_of(argv[k].p, argv[k].len);
+
+        if (map->direct[s]) {
+            *cslot = s;
+            return 0;
+        }
+    }
+    return redirected_general(cl, map, cmd, argc, argv, cslot);
+}
+
+/* dispatch's owner core until the plain case or the general path knows it */
 #define OWNER_UNKNOWN INT_MIN
 
 static enum dispatch_result dispatch(struct client *cl, int argc, const struct slice *argv,
@@ -653,15 +690,17 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
         return DISPATCH_DONE;
     }
     map = slotmap_current();
-    if (runs_plainly(cl, cmd, map)) {
+    if (runs_plainly(cl, cmd)) {
+        if (map->cluster && redirected(cl, map, cmd, argc, argv, &cslot))
+            return DISPATCH_DONE;
         owner = core->rt->ncores == 1 && !keylock_count(&core->locks)
-                    ? -1 : keys_owner(core, cmd, argc, argv, -1);
+                    ? -1 : keys_owner(core, cmd, argc, argv, cslot);
         if (owner == -1 || ((unsigned)owner == core->id && !keylock_count(&core->locks))) {
-            exec_here(cl, cmd, argc, argv, 0, -1, 0, hint, tick);
+            exec_here(cl, cmd, argc, argv, 0, cslot, 0, hint, tick);
             return DISPATCH_DONE;
         }
         /* another core's keys, or one a MIGRATE holds: the general path,
-         * owner known */
+         * slot and owner known */
     }
     if (!cl->authenticated && !(cmd->flags & CMD_NO_AUTH)) {
         core->cmdstats[cmd->id].rejected++;
@@ -674,17 +713,8 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
         return DISPATCH_DONE;
     }
 
-    if (map->cluster) {
-        char moved[SLOTMAP_ENDPOINT_LEN + 32];
-        const char *err = cluster_redirect(cl, map, cmd, argc, argv, &cslot,
-                                           moved, sizeof(moved));
-        if (err) {
-            reject(cl, err);
-            if (!cl->multi)
-                cl->flags &= ~(uint32_t)CLIENT_ASKING;
-            return DISPATCH_DONE;
-        }
-    }
+    if (map->cluster && owner == OWNER_UNKNOWN && redirected(cl, map, cmd, argc, argv, &cslot))
+        return DISPATCH_DONE;
     if (cl->multi && !multi_runs_now(cmd))
         return queue_in_multi(cl, map, cmd, argc, argv, cslot,
                               (cl->flags & CLIENT_ASKING) != 0);

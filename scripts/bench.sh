@@ -318,6 +318,10 @@ run_callgrind_cluster() {
             lib_log "callgrind $name: ${M[$name.$phase.ipr]} instructions per ${phase^^} on the serving thread"
         done
     done
+    if [ -n "${CALLGRIND_KEEP:-}" ]; then
+        mkdir -p "$CALLGRIND_KEEP"
+        cp "$WORK"/*.callgrind* "$CALLGRIND_KEEP"/
+    fi
 }
 
 # Throughput table rows, one per depth and metric, each pair of servers
