@@ -607,7 +607,9 @@ void core_turn(struct core *self, int may_sleep)
     unsigned work;
     int timeout;
 
-    self->now_ms = clock_ms();
+    /* a DPDK core's is read by its poll, less often (dpdk_transport_poll) */
+    if (!self->dpdk)
+        self->now_ms = clock_ms();
     if (pg != self->seen_park_gen) {
         self->seen_park_gen = pg;
         if (holder && holder != self->id + 1)
