@@ -241,7 +241,7 @@ struct net_upcalls {
     /* Optional cache warming (NULL: none). Before a received burst is
      * processed, on_peek sees the payload of each in-order data segment of
      * an established connection in it, first to last; on_peek_late gets the
-     * same ctx two segments later (or at the end of the pass), for a fetch
+     * same ctx a few segments later (or at the end of the pass), for a fetch
      * that needs the first one's line to have arrived. The bytes are a
      * preview: they come through on_data later, or not at all (a segment may
      * still be dropped), and nothing may be done with them but warming.

@@ -1327,10 +1327,16 @@ static const void *peek_payload(struct net_stack *s, const struct rte_mbuf *m, s
     return (const char *)th + doff;
 }
 
+/* Segments between a connection's on_peek and its on_peek_late: the late
+ * fetch needs the line the first one asked for, and two segments' worth of
+ * peeking left it in flight at -P 1 (its load stalled); eight cost the
+ * pipelined case what they gained there (A/B rounds, bench-dpdk.sh). */
+#define PEEK_LAG 4
+
 void tcp_peek_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n)
 {
-    void *late[2];
-    unsigned nlate = 0;
+    void *late[PEEK_LAG];
+    unsigned nlate = 0, first = 0;
 
     for (unsigned i = 0; i < n; i++) {
         struct tcp_conn *c;
@@ -1343,13 +1349,14 @@ void tcp_peek_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n)
             break;
         if (s->up.on_peek_late == NULL)
             continue;
-        if (nlate == 2) {
-            s->up.on_peek_late(late[0]);
-            late[0] = late[1];
-            nlate = 1;
+        if (nlate == PEEK_LAG) {
+            s->up.on_peek_late(late[first]);
+            late[first] = c->ctx;
+            first = (first + 1) % PEEK_LAG;
+        } else {
+            late[nlate++] = c->ctx;
         }
-        late[nlate++] = c->ctx;
     }
     for (unsigned i = 0; i < nlate; i++)
-        s->up.on_peek_late(late[i]);
+        s->up.on_peek_late(late[(first + i) % PEEK_LAG]);
 }

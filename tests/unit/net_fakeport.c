@@ -182,6 +182,7 @@ static int up_peek(void *ctx, const void *p, size_t n)
     assert_int_equal(fc->closed, 0);
     assert_true(n > 0);
     fc->peeks++;
+    fc->peek_at = ++fc->f->peek_clock;
     fc->peeked_len = n;
     memcpy(fc->peeked, p, n < sizeof(fc->peeked) ? n : sizeof(fc->peeked));
     return !fc->peek_stop;
@@ -192,6 +193,7 @@ static void up_peek_late(void *ctx)
     struct fp_conn *fc = ctx;
 
     fc->peeks_late++;
+    fc->late_at = ++fc->f->peek_clock;
     assert_true(fc->peeks_late <= fc->peeks);
 }
 

@@ -57,6 +57,7 @@ struct fp_conn {
     int pause_in_data;            /* call net_tcp_pause_input(1) from on_data */
     int echo;                     /* send back what arrives, from on_data */
     unsigned peeks, peeks_late;   /* on_peek / on_peek_late calls */
+    unsigned peek_at, late_at;    /* fp.peek_clock at the last of each */
     uint8_t peeked[64];           /* the last on_peek's bytes (first 64) */
     size_t peeked_len;
     int peek_stop;                /* on_peek returns 0 */
@@ -73,6 +74,7 @@ struct fp {
     struct rte_mbuf *exc[FP_MAX_FRAMES];
     unsigned nexc, exc_head;
     int tx_take;                  /* -1: take all; n: take at most n per call */
+    unsigned peek_clock;          /* on_peek and on_peek_late calls so far */
     int exc_take;
     int refuse_accept;
     int close_in_accept;          /* net_tcp_close from inside on_accept */

@@ -1482,6 +1482,44 @@ static void test_peek_burst(void **state)
     fp_free(f);
 }
 
+/* A burst from more connections than the pass keeps waiting: each gets its
+ * on_peek_late once, after its on_peek and in the order of the peeks, and
+ * the later ones at the end of the pass. */
+static void test_peek_burst_many(void **state)
+{
+    enum { N = 11 };
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p[N];
+    struct fp_conn *fc[N];
+    struct rte_mbuf *m[N];
+
+    (void)state;
+    for (int i = 0; i < N; i++) {
+        peer_init(&p[i], f, (uint16_t)(50100 + i), 1000u * (uint32_t)(i + 1));
+        fc[i] = accept_conn(&p[i]);
+    }
+    for (int i = 0; i < N; i++)
+        m[i] = peer_frame(&p[i], p[i].seq, "GET k");
+    fp_input(f, m, N);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(fc[i]->peeks, 1);
+        assert_int_equal(fc[i]->peeks_late, 1);
+        assert_true(fc[i]->late_at > fc[i]->peek_at);
+        if (i > 0) {
+            assert_true(fc[i]->peek_at > fc[i - 1]->peek_at);
+            assert_true(fc[i]->late_at > fc[i - 1]->late_at);
+        }
+        assert_int_equal(fc[i]->rxlen, 5);
+    }
+    /* the first waited for later peeks; the last, for the pass's end */
+    assert_true(fc[0]->late_at > fc[1]->peek_at);
+    assert_true(fc[N - 1]->late_at > fc[N - 1]->peek_at + 1);
+    for (int i = 0; i < N; i++)
+        net_tcp_abort(fc[i]->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
 static void test_ack_every_second_segment(void **state)
 {
     struct fp *f = fp_new(NULL, 0);
@@ -4116,6 +4154,7 @@ int main(void)
         cmocka_unit_test(test_no_fast_retransmit_in_rto_recovery),
         cmocka_unit_test(test_ack_every_second_segment),
         cmocka_unit_test(test_peek_burst),
+        cmocka_unit_test(test_peek_burst_many),
         cmocka_unit_test(test_ack_at_once_for_gap_fill),
         cmocka_unit_test(test_zero_window_probe),
         cmocka_unit_test(test_zero_window_receive),
