@@ -750,6 +750,22 @@ void kvt_prefetch_entry(const struct kvt *t, const struct kvt_hint *hint)
     }
 }
 
+void kvt_prefetch_next(const struct kvt *t, const struct kvt_hint *hint, const void *key,
+                       size_t klen)
+{
+    for (int k = 0; k < 2; k++) {
+        const struct kv_entry *e;
+
+        if (t->ht[k].b == NULL)
+            continue;
+        e = t->ht[k].b[hint->hash & (t->ht[k].size - 1)];
+        if (e != NULL && e->next != NULL && !key_eq(e, key, klen)) {
+            __builtin_prefetch(e->next, 1);
+            __builtin_prefetch((const char *)e->next + 64, 1);
+        }
+    }
+}
+
 /* ---- create / destroy ---- */
 
 struct kvt *kvt_create(uint64_t seed)
