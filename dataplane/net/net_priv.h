@@ -84,6 +84,19 @@ struct net_stack {
 #define net_ntoh16(x) net_hton16(x)
 #define net_ntoh32(x) net_hton32(x)
 
+/* net_copy's step: the first and the last w of n bytes, w <= n <= 2w. */
+static inline __attribute__((always_inline)) void net_copy_ends(uint8_t *d, const uint8_t *p,
+                                                                size_t n, size_t w)
+{
+    uint8_t a[16], b[16];
+
+    /* w is a constant once inlined: fixed-size moves, both loads first */
+    memcpy(a, p, w);
+    memcpy(b, p + n - w, w);
+    memcpy(d, a, w);
+    memcpy(d + n - w, b, w);
+}
+
 /* memcpy for the short copies request/response traffic makes (a reply of
  * a few dozen bytes into the send ring, then into its frame): inline, two
  * moves of the largest power of two not above n, overlapping in the
@@ -95,39 +108,18 @@ static inline __attribute__((always_inline)) void net_copy(void *dst, const void
     uint8_t *d = (uint8_t *)dst;
     const uint8_t *p = (const uint8_t *)src;
 
-    if (n > 32) {
+    if (n > 32)
         memcpy(d, p, n);
-    } else if (n >= 16) {
-        uint8_t a[16], b[16];
-
-        memcpy(a, p, 16);
-        memcpy(b, p + n - 16, 16);
-        memcpy(d, a, 16);
-        memcpy(d + n - 16, b, 16);
-    } else if (n >= 8) {
-        uint64_t a, b;
-
-        memcpy(&a, p, 8);
-        memcpy(&b, p + n - 8, 8);
-        memcpy(d, &a, 8);
-        memcpy(d + n - 8, &b, 8);
-    } else if (n >= 4) {
-        uint32_t a, b;
-
-        memcpy(&a, p, 4);
-        memcpy(&b, p + n - 4, 4);
-        memcpy(d, &a, 4);
-        memcpy(d + n - 4, &b, 4);
-    } else if (n >= 2) {
-        uint16_t a, b;
-
-        memcpy(&a, p, 2);
-        memcpy(&b, p + n - 2, 2);
-        memcpy(d, &a, 2);
-        memcpy(d + n - 2, &b, 2);
-    } else if (n == 1) {
+    else if (n >= 16)
+        net_copy_ends(d, p, n, 16);
+    else if (n >= 8)
+        net_copy_ends(d, p, n, 8);
+    else if (n >= 4)
+        net_copy_ends(d, p, n, 4);
+    else if (n >= 2)
+        net_copy_ends(d, p, n, 2);
+    else if (n == 1)
         d[0] = p[0];
-    }
 }
 
 /* No code: an empty asm that says field x may have changed in memory, so
