@@ -414,8 +414,8 @@ unsigned dpdk_transport_poll(struct dpdk_transport *t)
     t->turn_start = rte_get_tsc_cycles();
     t->now_us = tsc_cycles_us(t->turn_start, t->us_mult);
     /* The core's wall clock in ms (expiry, as Redis's cached mstime): read
-     * through the vDSO on every turn it took ~4% of a pipelined GET's time
-     * (perf); a millisecond clock needs it once per DP_WALL_US. */
+     * through the vDSO on every turn it drew ~4% of the core's perf samples
+     * at -P 16; a millisecond clock needs it once per DP_WALL_US. */
     if (t->now_us - t->wall_read_us >= DP_WALL_US) {
         t->core->now_ms = clock_ms();
         t->wall_read_us = t->now_us;

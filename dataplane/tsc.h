@@ -62,7 +62,7 @@ static inline int64_t tsc_ticks_us(uint64_t d)
 /* 1 when a span of `ticks` surely converts to fewer than `us` microseconds;
  * 0 when it may not, for tsc_ticks_us to tell. A multiply where the
  * conversion is a loop and a multiply: every command's slow-log test. A
- * product past 2^64 wraps smaller and answers 0, never a wrong 1. */
+ * product past 2^64 wraps to a smaller bound, so a 1 is still right. */
 static inline int tsc_surely_below(uint64_t ticks, uint64_t us)
 {
     return ticks < us * tsc_scale.whole_per_us;
