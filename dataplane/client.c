@@ -273,12 +273,24 @@ static struct xreq *xreq_new(struct client *cl, const struct cmd_spec *cmd,
     r = mem_alloc(bytes);
     if (!r)
         return NULL;
-    memset(r, 0, sizeof(*r));
+    /* Every field, one by one: a memset of the struct compiles to a `rep
+     * stos`, whose start-up cost a command more than its stores (see
+     * core_ctx_init); a request is made for every command sent to another
+     * core. */
     r->client = cl;
+    r->next = NULL;
+    r->xnext = NULL;
     r->cmd = cmd;
     r->origin = cl->core->id;
     r->owner = cl->core->id;
     r->db = cl->db;
+    r->done = 0;
+    r->executed = 0;
+    r->remote = 0;
+    r->kind = XREQ_CMD;
+    r->exec_us = 0;
+    r->cluster_slot = 0;
+    r->asking = 0;
     r->argc = argc;
     r->argv = (struct slice *)(r + 1);
     p = (char *)(r->argv + argc);

@@ -41,6 +41,7 @@ enum xreq_kind {
     XREQ_UNWATCH,      /* WATCH nodes of the owner's shard to release (multi.c) */
 };
 
+/* xreq_new (client.c) sets every field: one added here is added there. */
 struct xreq {
     struct client *client;        /* origin's; the owner never dereferences it */
     struct xreq *next;            /* origin client's in-order queue */
