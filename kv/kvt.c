@@ -734,19 +734,27 @@ int kvt_worth_warming(const struct kvt *t)
     return t->used_bytes >= (1u << 20);
 }
 
+/* The first entry of the hint's chain in table k (NULL: none). */
+static inline const struct kv_entry *chain_head(const struct kvt *t, int k,
+                                                const struct kvt_hint *hint)
+{
+    return t->ht[k].b ? t->ht[k].b[hint->hash & (t->ht[k].size - 1)] : NULL;
+}
+
+/* An entry's header, key and a short value: two lines at most. */
+static inline void prefetch_entry_lines(const struct kv_entry *e)
+{
+    __builtin_prefetch(e, 1);
+    __builtin_prefetch((const char *)e + 64, 1);
+}
+
 void kvt_prefetch_entry(const struct kvt *t, const struct kvt_hint *hint)
 {
     for (int k = 0; k < 2; k++) {
-        const struct kv_entry *e;
+        const struct kv_entry *e = chain_head(t, k, hint);
 
-        if (t->ht[k].b == NULL)
-            continue;
-        e = t->ht[k].b[hint->hash & (t->ht[k].size - 1)];
-        if (e != NULL) {
-            /* the header, the key and a short value: two lines at most */
-            __builtin_prefetch(e, 1);
-            __builtin_prefetch((const char *)e + 64, 1);
-        }
+        if (e != NULL)
+            prefetch_entry_lines(e);
     }
 }
 
@@ -754,15 +762,10 @@ void kvt_prefetch_next(const struct kvt *t, const struct kvt_hint *hint, const v
                        size_t klen)
 {
     for (int k = 0; k < 2; k++) {
-        const struct kv_entry *e;
+        const struct kv_entry *e = chain_head(t, k, hint);
 
-        if (t->ht[k].b == NULL)
-            continue;
-        e = t->ht[k].b[hint->hash & (t->ht[k].size - 1)];
-        if (e != NULL && e->next != NULL && !key_eq(e, key, klen)) {
-            __builtin_prefetch(e->next, 1);
-            __builtin_prefetch((const char *)e->next + 64, 1);
-        }
+        if (e != NULL && e->next != NULL && !key_eq(e, key, klen))
+            prefetch_entry_lines(e->next);
     }
 }
 

@@ -48,7 +48,7 @@ REDIS_ONLY_ARGS = ["--appendonly", "no", "--daemonize", "no", "--logfile", ""]
 _servers = []
 _logdir = None
 _logdir_ours = False    # made here (no E2E_LOGDIR): removed at exit after a pass
-_logdir_keep = False    # a failure keeps the servers' logs for reading
+_verdict = None         # "pass" once a Results passed, "fail" (for good) once one did not
 
 
 def logdir():
@@ -64,8 +64,9 @@ def logdir():
 
 
 def keep_logs():
-    global _logdir_keep
-    _logdir_keep = True
+    """A failure: the servers' logs stay for reading."""
+    global _verdict
+    _verdict = "fail"
 
 
 def _port_free(port):
@@ -251,11 +252,13 @@ def _on_signal(signum, frame):
 
 def _at_exit():
     stop_all()
+    # removed only after a recorded pass: an exit that skipped the count
+    # (an exception outside guard, say) keeps them too
     if _logdir_ours and os.path.isdir(_logdir):
-        if _logdir_keep:
-            print("logs kept in %s" % _logdir, flush=True)
-        else:
+        if _verdict == "pass":
             shutil.rmtree(_logdir, ignore_errors=True)
+        else:
+            print("logs kept in %s" % _logdir, flush=True)
 
 
 atexit.register(_at_exit)
@@ -485,12 +488,15 @@ class Results:
                 self.fail("%ssanitizer report in %s's log" % (label + ": " if label else "", s.name), rep)
 
     def finish(self):
+        global _verdict
         if self.failures:
             print("%s failures: %s" % (self.title, ", ".join(self.failures)))
         print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
         if self.failed or not self.passed:
             keep_logs()
             return 1
+        if _verdict is None:
+            _verdict = "pass"
         return 0
 
 
