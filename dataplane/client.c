@@ -504,23 +504,21 @@ static const char *cluster_redirect_slot(const struct client *cl, const struct s
 }
 
 /* Cluster mode, on the client's core: the redirections that the slot map
- * alone decides (Redis 7.0 getNodeByQuery, in its order). Returns NULL when
- * the command may run here, with *slot set for the owner core's migration
- * check (ASK / TRYAGAIN need to know which keys exist), else the error line
- * (in `buf` or static). The slot is hashed here only, once per command. */
+ * alone decides (Redis 7.0 getNodeByQuery, in its order). `s` is the keys'
+ * slot when the caller hashed the command's one key already (redirected),
+ * else -1. Returns NULL when the command may run here, with *slot set for
+ * the owner core's migration check (ASK / TRYAGAIN need to know which keys
+ * exist), else the error line (in `buf` or static). The slot is hashed
+ * once per command. */
 static const char *cluster_redirect(const struct client *cl, const struct slotmap *map,
                                     const struct cmd_spec *cmd, int argc,
-                                    const struct slice *argv, int *slot, char *buf, size_t cap)
+                                    const struct slice *argv, int s, int *slot, char *buf,
+                                    size_t cap)
 {
-    int first, last, step, s;
+    int first, last, step;
 
     *slot = -1;
-    /* Most keyed commands name one key at a fixed place (GET, SET...):
-     * cmd_key_range's general arithmetic is for the others. */
-    if (!cmd->getkeys && cmd->first_key == cmd->last_key && cmd->first_key > 0 &&
-        cmd->first_key < argc) {
-        s = (int)slot_of(argv[cmd->first_key].p, argv[cmd->first_key].len);
-    } else {
+    if (s < 0) {
         if (!cmd_key_range(cmd, argc, argv, &first, &last, &step))
             return NULL;
         s = (int)slot_of(argv[first].p, argv[first].len);
@@ -637,14 +635,15 @@ static inline int runs_plainly(const struct client *cl, const struct cmd_spec *c
            (atomic_load_explicit(&cl->core->rt->monitors, memory_order_relaxed) == 0);
 }
 
-/* redirected's general case: cluster_redirect, and its error reply. A
- * redirected command also spends an ASKING outside MULTI. */
+/* redirected's general case: cluster_redirect (s as its), and its error
+ * reply. A redirected command also spends an ASKING outside MULTI. */
 static __attribute__((noinline)) int
 redirected_general(struct client *cl, const struct slotmap *map, const struct cmd_spec *cmd,
-                   int argc, const struct slice *argv, int *cslot)
+                   int argc, const struct slice *argv, int s, int *cslot)
 {
     char moved[SLOTMAP_ENDPOINT_LEN + 32];
-    const char *err = cluster_redirect(cl, map, cmd, argc, argv, cslot, moved, sizeof(moved));
+    const char *err = cluster_redirect(cl, map, cmd, argc, argv, s, cslot, moved,
+                                       sizeof(moved));
 
     if (!err)
         return 0;
@@ -656,22 +655,22 @@ redirected_general(struct client *cl, const struct slotmap *map, const struct cm
 
 /* Cluster mode: 1 when the command was answered with a redirection, else 0
  * with *cslot set. Inline for what nearly every request is, one key at a
- * fixed place in a slot served here: its slot and one byte of the map. */
+ * fixed place (GET, SET...) in a slot served here: its slot and one byte of
+ * the map; cmd_key_range's general arithmetic is for the others. */
 static inline int redirected(struct client *cl, const struct slotmap *map,
                              const struct cmd_spec *cmd, int argc, const struct slice *argv,
                              int *cslot)
 {
-    int k = cmd->first_key;
+    int k = cmd->first_key, s = -1;
 
     if (k > 0 && k < argc && k == cmd->last_key && !cmd->getkeys) {
-        int s = (int)slot_of(argv[k].p, argv[k].len);
-
+        s = (int)slot_of(argv[k].p, argv[k].len);
         if (map->direct[s]) {
             *cslot = s;
             return 0;
         }
     }
-    return redirected_general(cl, map, cmd, argc, argv, cslot);
+    return redirected_general(cl, map, cmd, argc, argv, s, cslot);
 }
 
 /* dispatch's owner core until the plain case or the general path knows it */
