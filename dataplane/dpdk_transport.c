@@ -47,8 +47,13 @@
 #include "transport.h"
 #include "tsc.h"
 
-#define DP_RX_BURST 32           /* frames per rte_eth_rx_burst */
-#define DP_RX_BURSTS_PER_TURN 4  /* bounds a turn's input: 128 frames */
+/* Frames a turn takes in, in one rte_eth_rx_burst. Their replies leave at
+ * the end of the turn, so this bounds how long a reply waits for the input
+ * ahead of it. Four bursts a turn (128 frames, up to 2,048 requests at -P 16)
+ * held every reply ~80 µs and made a closed-loop client send in lumps: at
+ * -c 50 -P 16 both ends idled a quarter of the time (7.5M GET/s); one burst
+ * a turn delivers 10-11M (scripts/bench-dpdk.sh), and -P 1 is unchanged. */
+#define DP_RX_BURST 32
 #define DP_TX_TRIES 4            /* a full TX ring gets a few retries, then the stack drops */
 #define DP_TIMER_US 1000         /* net_timers about every ms: the wheel's tick */
 #define DP_WALL_US 100           /* core->now_ms read every 100 µs: at most that stale */
@@ -95,7 +100,7 @@ struct dpdk_transport {
     struct dp_conn *stalled;
 
     /* reorder knob: frames held back from the previous turn */
-    struct rte_mbuf *held[DP_RX_BURST * DP_RX_BURSTS_PER_TURN];
+    struct rte_mbuf *held[DP_RX_BURST];
     unsigned nheld;
 
     struct dpdk_transport_stats st;
@@ -384,7 +389,7 @@ static unsigned apply_knobs(struct dpdk_transport *t, struct rte_mbuf **pkts, un
     for (unsigned i = 0; i < n; i++) {
         struct rte_mbuf *m = in[i];
 
-        if (rng_pct(t, reorder_pct) && *nhold < DP_RX_BURST * DP_RX_BURSTS_PER_TURN) {
+        if (rng_pct(t, reorder_pct) && *nhold < DP_RX_BURST) {
             hold[(*nhold)++] = m;
             t->st.test_reordered++;
             continue;
@@ -407,9 +412,9 @@ unsigned dpdk_transport_poll(struct dpdk_transport *t)
 {
     const struct config *cfg = config_live();
     int reorder = cfg->dpdk_test_reorder_pct, dup = cfg->dpdk_test_duplicate_pct;
-    struct rte_mbuf *pkts[2 * DP_RX_BURST + DP_RX_BURST * DP_RX_BURSTS_PER_TURN];
-    struct rte_mbuf *hold[DP_RX_BURST * DP_RX_BURSTS_PER_TURN];
-    unsigned total = 0, nhold = 0;
+    struct rte_mbuf *pkts[3 * DP_RX_BURST];
+    struct rte_mbuf *hold[DP_RX_BURST];
+    unsigned got, n, nhold = 0;
 
     t->turn_start = rte_get_tsc_cycles();
     t->now_us = tsc_cycles_us(t->turn_start, t->us_mult);
@@ -424,35 +429,22 @@ unsigned dpdk_transport_poll(struct dpdk_transport *t)
     __atomic_store_n(&t->st.rx_polls, t->st.rx_polls + 1, __ATOMIC_RELAXED);
     if (t->stalled)
         unstall(t);
-    for (unsigned b = 0; b < DP_RX_BURSTS_PER_TURN; b++) {
-        unsigned got = rte_eth_rx_burst(t->port_id, t->qid, pkts, DP_RX_BURST), n = got;
-
-        if (got == 0)
-            break;
-        total += got;
+    n = got = rte_eth_rx_burst(t->port_id, t->qid, pkts, DP_RX_BURST);
+    if (got > 0) {
         t->turn_frames += got;
         t->st.rx_bursts++;
         if (reorder > 0 || dup > 0)
             n = apply_knobs(t, pkts, n, 2 * DP_RX_BURST, hold, &nhold, reorder, dup);
-        /* Frames held last turn come after this turn's first burst. */
-        if (t->nheld) {
-            memcpy(pkts + n, t->held, t->nheld * sizeof(pkts[0]));
-            n += t->nheld;
-            t->nheld = 0;
-        }
-        net_input_burst(t->stack, pkts, n, t->now_us);
-        if (got < DP_RX_BURST)
-            break;               /* the queue is empty for now */
     }
-    if (total == 0) {
-        /* Every turn: the stack also delivers input a client resumed. */
-        net_input_burst(t->stack, t->held, t->nheld, t->now_us);
-        t->nheld = 0;
-    }
+    /* Frames held last turn come after this turn's; with none received,
+     * the call still delivers input a client resumed. */
+    memcpy(pkts + n, t->held, t->nheld * sizeof(pkts[0]));
+    n += t->nheld;
+    net_input_burst(t->stack, pkts, n, t->now_us);
     if (nhold > 0)
         memcpy(t->held, hold, nhold * sizeof(hold[0]));
     t->nheld = nhold;
-    return total;
+    return got;
 }
 
 /* Frames the kernel sent on the exception TAP, when they leave through this

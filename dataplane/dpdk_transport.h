@@ -5,7 +5,7 @@
  * dataplane/sock.c does for kernel sockets.
  *
  * A turn of a DPDK data core (core_turn):
- *   dpdk_transport_poll   one clock read, RX bursts, the stack's input and
+ *   dpdk_transport_poll   one clock read, one RX burst, the stack's input and
  *                         upcalls (clients parse and run commands)
  *   ... rings, flush_clients (replies copied into the stack's send rings) ...
  *   dpdk_transport_flush  segments built and sent, timers about every ms
@@ -30,7 +30,7 @@ struct dpdk_transport *dpdk_transport_create(struct core *core);
  * Clients must have been freed first (core_destroy does). NULL is fine. */
 void dpdk_transport_destroy(struct dpdk_transport *t);
 
-/* Start of a turn: read the clock once, receive bounded RX bursts, apply the
+/* Start of a turn: read the clock once, receive one RX burst, apply the
  * test knobs, run the stack's input (upcalls into the clients). Returns the
  * number of frames received. */
 unsigned dpdk_transport_poll(struct dpdk_transport *t);
