@@ -136,11 +136,7 @@ EAL_SLOTD="--lcores 0@$SERVER_CPU,1@$SERVER_CPU $SLOTD_MEM --file-prefix ${TAG}s
 # slotd's DPDK telemetry socket (EAL's runtime directory for its prefix):
 # slotd-load reads the data core's busy time there around each test.
 SLOTD_TELEMETRY=/var/run/dpdk/${TAG}s/dpdk_telemetry.v2
-# The load generator's side of the memif is zero-copy (memif then shares
-# its mbuf memory, which must be one file per segment list): the PMD's copy
-# was a third of slotd-load's time, and the benchmark measures slotd, whose
-# side (role=server, always copying) is what a memif server costs.
-EAL_LOAD="--lcores 0@$CLIENT_CPU,1@$CLIENT_CPU $LOAD_MEM --single-file-segments --file-prefix ${TAG}l --no-telemetry $EAL_COMMON --vdev=net_memif0,role=client,zero-copy=yes,$MEMIF"
+EAL_LOAD="--lcores 0@$CLIENT_CPU,1@$CLIENT_CPU $LOAD_MEM --file-prefix ${TAG}l --no-telemetry $EAL_COMMON --vdev=net_memif0,role=client,$MEMIF"
 LIB_CLEANUP_HOOKS+=("rm -rf /var/run/dpdk/${TAG}s /var/run/dpdk/${TAG}l")
 
 # ---- the namespace --------------------------------------------------------
