@@ -675,6 +675,7 @@ static const struct {
     NF("dp_icmp_echo_replies", icmp_echo_replies),
     NF("dp_tcp_segs_in", tcp_segs_in),
     NF("dp_tcp_segs_out", tcp_segs_out),
+    NF("dp_tcp_tso_frames", tcp_tso_frames),
     NF("dp_tcp_retransmits", tcp_retransmits),
     NF("dp_tcp_fast_retransmits", tcp_fast_retransmits),
     NF("dp_tcp_rto_fired", tcp_rto_fired),

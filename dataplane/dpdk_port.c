@@ -382,6 +382,7 @@ int dpdk_port_open(const struct dpdk_port_config *cfg, struct dpdk_port *p,
         goto fail;
     }
 
+    tap = !strcmp(info.driver_name, "net_tap");
     memset(&conf, 0, sizeof(conf));
     conf.rxmode.mtu = p->mtu;
     want = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
@@ -393,18 +394,28 @@ int dpdk_port_open(const struct dpdk_port_config *cfg, struct dpdk_port *p,
     if ((info.tx_offload_capa & want) == want) {
         conf.txmode.offloads |= want;
         p->tx_csum = 1;
-        if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO) {
-            conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
-            p->tso = 1;
-        }
     }
     if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
         conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+    /* TSO frames are mbuf chains (net.h tso_segs), and a segment of one may
+     * straddle two mbufs of the chain. Limits of 0 mean none given. */
+    want = RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+    if (p->tx_csum && (info.tx_offload_capa & want) == want &&
+        info.tx_desc_lim.nb_seg_max != 1 &&
+        (info.tx_desc_lim.nb_mtu_seg_max == 0 || info.tx_desc_lim.nb_mtu_seg_max >= 2)) {
+        conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
+        p->tso = 1;
+        p->tso_segs = info.tx_desc_lim.nb_seg_max == 0 || info.tx_desc_lim.nb_seg_max > UINT8_MAX
+                          ? UINT8_MAX
+                          : (uint8_t)info.tx_desc_lim.nb_seg_max;
+        /* DPDK 22.11's net_tap refuses a TSO frame whose segments, Ethernet
+         * header included, exceed the MTU (it counts errors, sends nothing) */
+        p->tso_frame_in_mtu = tap;
+    }
     /* net_tap accepts RSS but spreads with the kernel's own flow hash
      * unless its BPF classifier loads; the kernel then steers a flow back to
      * the queue that last sent on it, which keeps connections on their core
      * without a Toeplitz hash. */
-    tap = !strcmp(info.driver_name, "net_tap");
     want = RTE_ETH_RSS_NONFRAG_IPV4_TCP;
     if (p->nqueues > 1 && !tap && (info.flow_type_rss_offloads & want)) {
         size_t klen = info.hash_key_size ? info.hash_key_size : RSS_SYM_KEY_LEN;
@@ -555,6 +566,8 @@ void dpdk_port_net_config(const struct dpdk_port *p, unsigned q, struct net_conf
     nc->pool = p->pool[q < p->nqueues ? q : 0];
     nc->rx_csum_offload = p->rx_csum;
     nc->tx_csum_offload = p->tx_csum;
+    nc->tso_segs = p->tso ? p->tso_segs : 0;
+    nc->tso_frame_in_mtu = p->tso_frame_in_mtu;
 }
 
 unsigned dpdk_port_rx_queue_of(const struct dpdk_port *p, const struct net_tuple *t)

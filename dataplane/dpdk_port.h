@@ -47,6 +47,8 @@ struct dpdk_port {
     uint8_t mac[6];
     /* what the port offered and we enabled; software fallback otherwise */
     uint8_t rx_csum, tx_csum, tso, rss;
+    uint8_t tso_segs;        /* mbufs a TSO frame may chain (net.h) */
+    uint8_t tso_frame_in_mtu;    /* net.h: net_tap's reading of the MTU */
     /* one pool per NUMA socket in use; queue q takes pool[q] */
     struct rte_mempool *pool[DPDK_PORT_MAX_QUEUES];
     char name[64];
@@ -61,7 +63,7 @@ int dpdk_port_open(const struct dpdk_port_config *cfg, struct dpdk_port *p,
 void dpdk_port_close(struct dpdk_port *p);
 
 /* Fill the stack's port-dependent settings for queue q: MAC, MTU, pool,
- * offload flags. Addresses and the rest stay as the caller set them. */
+ * offload flags and TSO. Addresses and the rest stay as the caller set them. */
 void dpdk_port_net_config(const struct dpdk_port *p, unsigned q, struct net_config *nc);
 
 /* The RX queue the port's RSS puts the reply traffic of tuple t (as seen

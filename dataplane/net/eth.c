@@ -98,7 +98,26 @@ static int config_ok(const struct net_config *c)
     /* RFC 9293 3.8.6.3: an ACK is never delayed beyond 0.5 s */
     if (c->delack_ms > 500 || c->rto_min_ms == 0 || c->rto_max_ms < c->rto_min_ms)
         return 0;
+    /* a port that cuts segments also checksums them */
+    if (c->tso_segs && !c->tx_csum_offload)
+        return 0;
     return 1;
+}
+
+/* The payload of the largest TSO frame (built from the header template,
+ * at most TCP_HDR_TMPL bytes): its IP length must fit 16 bits and its
+ * chain the port's mbuf count, the first mbuf holding the headers too. */
+static uint32_t tso_max(const struct net_config *c)
+{
+    uint32_t room = rte_pktmbuf_data_room_size(c->pool) - RTE_PKTMBUF_HEADROOM;
+    uint32_t hdrs = TCP_HDR_TMPL;
+    uint32_t ip_max = UINT16_MAX - (TCP_HDR_TMPL - NET_ETH_HLEN);
+    uint32_t chain;
+
+    if (c->tso_segs == 0)
+        return 0;
+    chain = (uint32_t)c->tso_segs * room - hdrs;
+    return chain < ip_max ? chain : ip_max;
 }
 
 struct net_stack *net_stack_create(const struct net_config *cfg,
@@ -115,6 +134,7 @@ struct net_stack *net_stack_create(const struct net_config *cfg,
     s->cfg = *cfg;
     if (s->cfg.mss == 0)
         s->cfg.mss = (uint16_t)(s->cfg.mtu - NET_IP_HLEN - TCP_HLEN);
+    s->tso_max = tso_max(cfg);
     if (s->cfg.max_half_open == 0 || s->cfg.max_half_open > s->cfg.max_conns)
         s->cfg.max_half_open = s->cfg.max_conns;
     if (hooks)

@@ -107,7 +107,8 @@ struct net_counters {
     uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
     uint64_t exception_frames;       /* handed to the exception hook */
     uint64_t arp_requests_sent, arp_replies_sent, icmp_echo_replies;
-    uint64_t tcp_segs_in, tcp_segs_out;
+    uint64_t tcp_segs_in, tcp_segs_out;  /* out: on the wire, TSO frames' segments each */
+    uint64_t tcp_tso_frames;         /* frames of more than one MSS the port cut */
     uint64_t tcp_retransmits;        /* segments sent again, any cause */
     uint64_t tcp_fast_retransmits;   /* entries into fast recovery */
     uint64_t tcp_early_retransmits;  /* ... of them on fewer than 3 dupacks (RFC 5827) */
@@ -179,6 +180,14 @@ struct net_config {
     uint8_t sack;                    /* offer RFC 2018 SACK, recover per RFC 6675 */
     uint8_t rx_csum_offload;         /* trust RTE_MBUF_F_RX_*_CKSUM_GOOD/BAD */
     uint8_t tx_csum_offload;         /* set RTE_MBUF_F_TX_*_CKSUM, checksum by NIC */
+    /* TSO: the mbufs one frame may chain for the port to cut into MSS
+     * segments (needs tx_csum_offload); 0 = every segment built here. The
+     * stack fills each mbuf of a chain to its data room. */
+    uint8_t tso_segs;
+    /* The port's TSO counts each segment's whole frame, Ethernet header
+     * included, against the MTU (net_tap refuses a frame otherwise): its
+     * segments then carry mtu - headers bytes, a little under an MSS. */
+    uint8_t tso_frame_in_mtu;
 
     uint64_t secret[2];              /* keys the ISN (RFC 6528) and table hash */
 };

@@ -39,6 +39,7 @@ struct net_stack {
     /* The first 8 bytes of a frame to us, masked to the destination MAC:
      * one load and compare per frame instead of three. */
     uint64_t mac_word, mac_mask;
+    uint32_t tso_max;                /* payload of one TSO frame; 0: no TSO */
     uint64_t now_us;                 /* the turn's clock, set by input/timers */
     uint32_t now_ms;                 /* now_us / 1000, set with it: the timestamp
                                         clock, read by every segment sent */

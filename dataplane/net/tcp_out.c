@@ -222,6 +222,66 @@ tcp_frame_fast(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags, ui
     return m;
 }
 
+/* More than one MSS in one frame for the port to cut (TSO): the template's
+ * header, then the payload over a chain of fresh mbufs, each filled to its
+ * data room. Not a recycled frame: the stack's second reference would hold
+ * the first mbuf only, and the chain's others go back to the pool when the
+ * port is done. The port writes each segment's IP length, sequence number
+ * and checksums; PSH and FIN stay on the last segment only. */
+static __attribute__((noinline)) struct rte_mbuf *tcp_frame_tso(struct tcp_conn *c, uint32_t seq,
+                                                                uint32_t len, uint8_t flags,
+                                                                uint16_t wnd)
+{
+    struct net_stack *s = c->s;
+    struct rte_mbuf *ms[UINT8_MAX];
+    uint32_t hlen = c->hdr_len, l4h = hlen - NET_ETH_HLEN - NET_IP_HLEN;
+    uint32_t room = rte_pktmbuf_data_room_size(s->cfg.pool) - RTE_PKTMBUF_HEADROOM;
+    uint32_t off = seq - c->snd_buf_seq, left = len;
+    uint32_t segsz = s->cfg.tso_frame_in_mtu ? min32(c->mss, s->cfg.mtu - hlen) : c->mss;
+    unsigned n = 1 + (len + hlen - 1) / room;
+    struct rte_ipv4_hdr *ip;
+    struct rte_tcp_hdr *th;
+    uint8_t *p;
+
+    if (n > s->cfg.tso_segs || rte_pktmbuf_alloc_bulk(s->cfg.pool, ms, n) != 0)
+        return net_alloc_fail(s, NULL);
+    p = rte_pktmbuf_mtod(ms[0], uint8_t *);
+    memcpy(p, c->hdr, TCP_HDR_TMPL);
+    ip = (struct rte_ipv4_hdr *)(p + NET_ETH_HLEN);
+    th = (struct rte_tcp_hdr *)(ip + 1);
+    ip->total_length = net_hton16((uint16_t)(NET_IP_HLEN + l4h + len));
+    th->sent_seq = net_hton32(seq);
+    th->recv_ack = net_hton32(c->rcv_nxt);
+    th->tcp_flags = flags;
+    th->rx_win = net_hton16(wnd);
+    if (c->ts_ok) {
+        uint32_t ts[2] = { net_hton32(tcp_now_ms(s) + c->ts_offset),
+                           net_hton32(c->ts_recent) };
+
+        memcpy((uint8_t *)(th + 1) + 4, ts, sizeof(ts));
+    }
+    /* the pseudo-header without the length, which differs per segment */
+    th->cksum = (uint16_t)net_cksum_fold64(c->hdr_phsum);
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t at = i == 0 ? hlen : 0;
+        uint32_t k = min32(left, room - at);
+
+        tcp_ring_copy_out(&c->sring, off, rte_pktmbuf_mtod(ms[i], uint8_t *) + at, k);
+        ms[i]->data_len = (uint16_t)(at + k);
+        off += k;
+        left -= k;
+        if (i > 0)
+            ms[i - 1]->next = ms[i];
+    }
+    ms[0]->nb_segs = (uint16_t)n;
+    ms[0]->pkt_len = hlen + len;
+    ms[0]->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_SEG;
+    ms[0]->tx_offload = rte_mbuf_tx_offload(NET_ETH_HLEN, NET_IP_HLEN, l4h, segsz, 0, 0, 0);
+    s->cnt.tcp_segs_out += (len + segsz - 1) / segsz;
+    s->cnt.tcp_tso_frames++;
+    return ms[0];
+}
+
 /* A segment with SACK blocks (RFC 2018 4: in every ACK while data waits
  * out of order, as many as fit beside the payload within the MSS), by the
  * general path: the template holds what nearly every segment needs, and
@@ -257,6 +317,9 @@ static inline __attribute__((always_inline)) int tcp_xmit_inline(struct tcp_conn
         len + 12 <= c->mss) {
         m = tcp_frame_sack(c, seq, len, flags);
         fast = 0;
+    } else if (len > c->mss) {
+        /* only tcp_output asks, with the template built (tcp_seg_cap) */
+        m = tcp_frame_tso(c, seq, len, flags, tcp_wnd_field(c));
     } else if (fast) {
         m = tcp_frame_fast(c, seq, len, flags, tcp_wnd_field(c));
     } else {
@@ -808,12 +871,21 @@ static void tcp_ack_if_owed(struct tcp_conn *c)
     }
 }
 
+/* The most new data one frame of tcp_output may carry: an MSS, or a TSO
+ * frame's worth when the port cuts segments, the header template is there
+ * (peer MAC known: tcp_xmit_inline builds it) and no SACK blocks are owed
+ * (they ride on short segments, tcp_frame_sack). */
+static inline uint32_t tcp_seg_cap(const struct tcp_conn *c)
+{
+    return c->s->tso_max > c->mss && c->mac_ok && c->nooo == 0 ? c->s->tso_max : c->mss;
+}
+
 /* Inlined into tcp_flush_dirty, which sends nearly every segment; the
  * out-of-line tcp_output below serves the other callers. */
 static inline __attribute__((always_inline)) void tcp_output_inline(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
-    uint32_t unsent = 0;
+    uint32_t unsent = 0, cap;
 
     if (c->state != TCP_ESTABLISHED) {
         switch (c->state) {
@@ -837,13 +909,14 @@ static inline __attribute__((always_inline)) void tcp_output_inline(struct tcp_c
         tcp_ack_if_owed(c);
         return;
     }
+    cap = tcp_seg_cap(c);
     while (!c->persist) {
         uint32_t off = c->snd_nxt - c->snd_buf_seq;
         uint32_t avail = off < c->sring.len ? c->sring.len - off : 0;
         uint32_t wnd = min32(c->snd_wnd, c->cwnd);
         uint32_t flight = c->snd_nxt - c->snd_una;
         uint32_t usable = wnd > flight ? wnd - flight : 0;
-        uint32_t len = min32(min32(avail, usable), c->mss);
+        uint32_t len = min32(min32(avail, usable), cap);
         /* Once the FIN is out snd_nxt is past it and this stays false. */
         int fin = c->fin_queued && c->snd_nxt + len == c->snd_buf_seq + c->sring.len;
 

@@ -74,6 +74,13 @@ struct fp {
     struct rte_mbuf *exc[FP_MAX_FRAMES];
     unsigned nexc, exc_head;
     int tx_take;                  /* -1: take all; n: take at most n per call */
+    /* TSO frames (RTE_MBUF_F_TX_TCP_SEG) are checked against DPDK's
+     * contract and cut into the segments a NIC would send, checksums
+     * computed, before capture; unset, they are captured as they are. */
+    int tso_cut;
+    unsigned tso_frames, tso_segs;    /* cut so far */
+    unsigned tso_max_nb_segs;         /* the longest chain seen */
+    unsigned tso_segsz;               /* the last frame's segment payload */
     unsigned peek_clock;          /* on_peek and on_peek_late calls so far */
     int exc_take;
     int refuse_accept;

@@ -3601,6 +3601,163 @@ static void test_sack_negotiation(void **state)
     }
 }
 
+/* A TSO port: data beyond an MSS leaves in frames the port cuts (the fake
+ * port cuts them as a NIC would, checking each against DPDK's contract).
+ * Returns the stack with `segs` mbufs a frame; frame_in_mtu as net.h. */
+static struct fp *tso_port(unsigned segs, int frame_in_mtu)
+{
+    struct net_config cfg;
+    struct fp *f;
+
+    fp_config(&cfg);
+    cfg.tx_csum_offload = 1;
+    cfg.tso_segs = (uint8_t)segs;
+    cfg.tso_frame_in_mtu = (uint8_t)frame_in_mtu;
+    f = fp_new(&cfg, 0);
+    f->tso_cut = 1;
+    return f;
+}
+
+/* The app sends n bytes of out to the peer, which reads and ACKs each turn. */
+static void tso_transfer(struct peer *p, struct fp_conn *fc, const uint8_t *out, size_t n)
+{
+    uint8_t *got = malloc(n);
+    size_t sent = 0, have = 0;
+
+    assert_non_null(got);
+    for (int turn = 0; sent < n || have < n; turn++) {
+        assert_true(turn < 1000);
+        if (sent < n) {
+            ssize_t k = net_tcp_send(fc->c, out + sent, n - sent);
+
+            assert_true(k >= 0);
+            sent += (size_t)k;
+        }
+        fp_flush(p->f);
+        peer_read(p, got, &have, n);
+        peer_ack(p);
+    }
+    assert_memory_equal(got, out, n);
+    free(got);
+}
+
+static void test_tso_bulk(void **state)
+{
+    struct fp *f = tso_port(8, 0);
+    struct net_config bad = f->cfg;
+    struct peer p;
+    struct fp_conn *fc;
+    enum { N = 300000 };
+    uint8_t *out = malloc(N);
+    uint64_t segs0;
+
+    (void)state;
+    /* a port that cuts segments must also checksum them */
+    bad.tx_csum_offload = 0;
+    assert_null(net_stack_create(&bad, NULL, NULL));
+    fill(out, N, 5);
+    peer_init(&p, f, 50200, 777);
+    fc = accept_conn(&p);
+    segs0 = cnt(f)->tcp_segs_out;
+    tso_transfer(&p, fc, out, N);
+    /* frames of several MSS, chains within the port's limit, segments of
+     * one MSS, and the counters telling frames from wire segments */
+    assert_true(f->tso_frames > 0);
+    assert_int_equal(cnt(f)->tcp_tso_frames, f->tso_frames);
+    assert_true(f->tso_max_nb_segs >= 2 && f->tso_max_nb_segs <= 8);
+    assert_int_equal(f->tso_segsz, MSS_TS);
+    assert_true(f->tso_segs > f->tso_frames);
+    assert_true(cnt(f)->tcp_segs_out - segs0 >= f->tso_segs);
+    assert_true((cnt(f)->tcp_segs_out - segs0) * MSS_TS >= N);
+    assert_int_equal(cnt(f)->tcp_retransmits, 0);
+    net_tcp_close(fc->c);
+    fp_flush(f);
+    finish_from_peer(&p);
+    expect_all_closed(f);
+    free(out);
+    fp_free(f);
+}
+
+/* net_tap's TSO counts each segment's Ethernet header against the MTU: the
+ * stack's segments are then mtu - headers long. */
+static void test_tso_frame_in_mtu(void **state)
+{
+    struct fp *f = tso_port(32, 1);
+    struct peer p;
+    struct fp_conn *fc;
+    enum { N = 100000 };
+    uint8_t *out = malloc(N);
+
+    (void)state;
+    fill(out, N, 6);
+    peer_init(&p, f, 50201, 778);
+    fc = accept_conn(&p);
+    tso_transfer(&p, fc, out, N);
+    assert_true(f->tso_frames > 0);
+    assert_int_equal(f->tso_segsz, 1500 - (14 + 20 + 20 + 12));
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    free(out);
+    fp_free(f);
+}
+
+/* While our ACKs owe SACK blocks the options differ segment by segment, so
+ * data leaves MSS by MSS; once the hole is filled, TSO frames again. */
+static void test_tso_not_while_sack_owed(void **state)
+{
+    struct fp *f = tso_port(8, 0);
+    struct peer p;
+    struct fp_conn *fc;
+    uint8_t d[200], *out = malloc(20000);
+    struct fp_seg g;
+    uint32_t s0;
+    size_t have = 0;
+    uint8_t *got = malloc(20000);
+
+    (void)state;
+    fill(d, sizeof(d), 7);
+    fill(out, 20000, 8);
+    peer_init(&p, f, 50202, 779);
+    p.sack = 1;
+    fc = accept_conn(&p);
+    s0 = p.seq;
+    p.seq = s0 + 100;
+    peer_tx(&p, TCP_F_ACK, d + 100, 100);
+    expect_sack(&p, s0, s0, 1, 100, 200);
+    assert_int_equal(fc->c->nooo, 1);
+    assert_int_equal(net_tcp_send(fc->c, out, 10000), 10000);
+    fp_flush(f);
+    assert_int_equal(f->tso_frames, 0);
+    while (peer_rx(&p, &g)) {
+        assert_true(g.len <= MSS_TS);
+        assert_int_equal(g.seq, p.ack);
+        memcpy(got + have, g.payload, g.len);
+        have += g.len;
+        p.ack += g.len;
+    }
+    assert_int_equal(have, 10000);
+    /* the hole filled: nothing owed, the next reply goes as one frame */
+    p.seq = s0;
+    peer_tx(&p, TCP_F_ACK, d, 100);
+    assert_int_equal(fc->c->nooo, 0);
+    while (peer_rx(&p, &g))
+        ;
+    p.seq = s0 + 200;
+    assert_int_equal(net_tcp_send(fc->c, out + 10000, 10000), 10000);
+    fp_flush(f);
+    assert_int_equal(f->tso_frames, 1);
+    peer_read(&p, got, &have, 20000);
+    assert_int_equal(have, 20000);
+    assert_memory_equal(got, out, 20000);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_drain(f);
+    free(out);
+    free(got);
+    fp_free(f);
+}
+
 static void test_sack_blocks_out_of_order(void **state)
 {
     struct fp *f = fp_new(NULL, 0);
@@ -4139,6 +4296,9 @@ int main(void)
         cmocka_unit_test(test_synsent_bad_segments),
         cmocka_unit_test(test_request_reply_piggyback),
         cmocka_unit_test(test_bulk_both_ways),
+        cmocka_unit_test(test_tso_bulk),
+        cmocka_unit_test(test_tso_frame_in_mtu),
+        cmocka_unit_test(test_tso_not_while_sack_owed),
         cmocka_unit_test(test_out_of_order_and_duplicates),
         cmocka_unit_test(test_ooo_list_full),
         cmocka_unit_test(test_rto_backoff_and_timeout),
