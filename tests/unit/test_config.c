@@ -509,6 +509,8 @@ static void test_dpdk_directives(void **state)
         {"dpdk-mac 02:00:00:00:00:0g\n", 1, "dpdk-mac 02:00:00:00:00:0g", DPDK_MAC_WHY},
         {"dpdk-mac 01:00:5e:00:00:01\n", 1, "dpdk-mac 01:00:5e:00:00:01", DPDK_MCAST_WHY},
         {"dpdk-mac ff:ff:ff:ff:ff:ff\n", 1, "dpdk-mac ff:ff:ff:ff:ff:ff", DPDK_MCAST_WHY},
+        {"dpdk-mac 00:00:00:00:00:00\n", 1, "dpdk-mac 00:00:00:00:00:00",
+         "dpdk-mac must not be 00:00:00:00:00:00"},
         {"dpdk-mtu 575\n", 1, "dpdk-mtu 575", "argument must be between 576 and 9000 inclusive"},
         {"dpdk-mtu 9001\n", 1, "dpdk-mtu 9001", "argument must be between 576 and 9000 inclusive"},
         {"dpdk-mtu 1500b\n", 1, "dpdk-mtu 1500b", "argument couldn't be parsed into an integer"},
