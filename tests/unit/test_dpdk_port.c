@@ -25,7 +25,6 @@
 #include <cmocka.h>
 
 #include <rte_ethdev.h>
-#include <rte_ip.h>
 #include <rte_mempool.h>
 #include <rte_thash.h>
 
@@ -39,6 +38,9 @@
  * from a cursor that walks the dynamic range 49152..65535 (RFC 6335) */
 #define PICK_SCAN 64
 #define PICK_LO 49152u
+
+/* DPDK's RTE_IPV4 shifts an int: undefined for a first byte above 127 */
+#define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
 
 /* One port per queue count; ports[0] is unused. EAL is process-wide. */
 static struct dpdk_port ports[NQ_MAX + 1];
@@ -130,11 +132,11 @@ static void test_reference_hash(void **state)
         uint16_t sport, dport;
         uint32_t hash;
     } v[] = {
-        {RTE_IPV4(66, 9, 149, 187), RTE_IPV4(161, 142, 100, 80), 2794, 1766, 0x51ccc178},
-        {RTE_IPV4(199, 92, 111, 2), RTE_IPV4(65, 69, 140, 83), 14230, 4739, 0xc626b0ea},
-        {RTE_IPV4(24, 19, 198, 95), RTE_IPV4(12, 22, 207, 184), 12898, 38024, 0x5c2b394a},
-        {RTE_IPV4(38, 27, 205, 30), RTE_IPV4(209, 142, 163, 6), 48228, 2217, 0xafc7327f},
-        {RTE_IPV4(153, 39, 163, 191), RTE_IPV4(202, 188, 127, 2), 44251, 1303, 0x10e828a2},
+        {IP4(66, 9, 149, 187), IP4(161, 142, 100, 80), 2794, 1766, 0x51ccc178},
+        {IP4(199, 92, 111, 2), IP4(65, 69, 140, 83), 14230, 4739, 0xc626b0ea},
+        {IP4(24, 19, 198, 95), IP4(12, 22, 207, 184), 12898, 38024, 0x5c2b394a},
+        {IP4(38, 27, 205, 30), IP4(209, 142, 163, 6), 48228, 2217, 0xafc7327f},
+        {IP4(153, 39, 163, 191), IP4(202, 188, 127, 2), 44251, 1303, 0x10e828a2},
     };
     struct toeplitz t;
 
@@ -395,7 +397,7 @@ static void test_pick_port_scan_bound(void **state)
 
         for (uint32_t c = 0; c <= mask; c++) {
             /* the e2e set-up (node 198.18.0.2, peer .1:6379) first */
-            struct net_tuple tu = {.lip = RTE_IPV4(198, 18, 0, 2), .rip = RTE_IPV4(198, 18, 0, 1),
+            struct net_tuple tu = {.lip = IP4(198, 18, 0, 2), .rip = IP4(198, 18, 0, 1),
                                    .rport = 6379};
 
             while ((toeplitz_wire(&t, tu.rip, tu.lip, tu.rport, 0) & mask) != c)
