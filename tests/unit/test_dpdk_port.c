@@ -167,8 +167,8 @@ static void test_key_symmetric(void **state)
     assert_memory_not_equal(key, zero, sizeof(key));
     toeplitz_init(&t, key, sizeof(key));
     for (int i = 0; i < 20000; i++) {
-        uint32_t a = rnd32(), b = rnd32(), ports = rnd32();
-        uint16_t pa = (uint16_t)ports, pb = (uint16_t)(ports >> 16);
+        uint32_t a = rnd32(), b = rnd32(), pp = rnd32();
+        uint16_t pa = (uint16_t)pp, pb = (uint16_t)(pp >> 16);
         uint32_t h = toeplitz_wire(&t, a, b, pa, pb);
 
         assert_int_equal(toeplitz_wire(&t, b, a, pb, pa), h);
