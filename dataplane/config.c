@@ -628,7 +628,12 @@ static int chk_dpdk_mac(const char *s, long long v, struct sctx *x)
     if (config_parse_mac(s, mac) != 0)
         return fail(x, "dpdk-mac must be six hex bytes separated by colons, e.g. 02:00:00:00:00:01");
     /* the I/G bit: a group address cannot be a station's */
-    return mac[0] & 1 ? fail(x, "dpdk-mac must be a unicast address (first byte even)") : 0;
+    if (mac[0] & 1)
+        return fail(x, "dpdk-mac must be a unicast address (first byte even)");
+    /* nor is all-zero one: ethdev refuses to set it, and only at port
+     * start-up, long after the config was read */
+    static const uint8_t zero[6];
+    return memcmp(mac, zero, 6) ? 0 : fail(x, "dpdk-mac must not be 00:00:00:00:00:00");
 }
 
 static int is_basename(const char *s)

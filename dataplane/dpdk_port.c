@@ -186,7 +186,7 @@ void dpdk_eal_stop(void)
 
 /* ---- port --------------------------------------------------------------- */
 
-static void rss_sym_key(uint8_t *key, size_t len)
+void dpdk_port_rss_key(uint8_t *key, size_t len)
 {
     for (size_t i = 0; i < len; i++)
         key[i] = i & 1 ? 0x5a : 0x6d;
@@ -421,7 +421,7 @@ int dpdk_port_open(const struct dpdk_port_config *cfg, struct dpdk_port *p,
         size_t klen = info.hash_key_size ? info.hash_key_size : RSS_SYM_KEY_LEN;
         if (klen > sizeof(key))
             klen = sizeof(key);
-        rss_sym_key(key, klen);
+        dpdk_port_rss_key(key, klen);
         conf.rx_adv_conf.rss_conf.rss_key = key;
         conf.rx_adv_conf.rss_conf.rss_key_len = (uint8_t)klen;
         conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
@@ -583,7 +583,7 @@ unsigned dpdk_port_rx_queue_of(const struct dpdk_port *p, const struct net_tuple
      * enough for a device-info read each */
     if (rte_eth_dev_info_get(p->port_id, &info) != 0 || info.reta_size == 0)
         return 0;
-    rss_sym_key(key, sizeof(key));
+    dpdk_port_rss_key(key, sizeof(key));
     /* the reply as the port receives it: from the peer to us */
     in.src_addr = t->rip;
     in.dst_addr = t->lip;

@@ -72,4 +72,10 @@ void dpdk_port_net_config(const struct dpdk_port *p, unsigned q, struct net_conf
  * Ports without RSS: 0. */
 unsigned dpdk_port_rx_queue_of(const struct dpdk_port *p, const struct net_tuple *t);
 
+/* The first len bytes of the Toeplitz key dpdk_port_open gives a port with
+ * RSS and dpdk_port_rx_queue_of hashes with: 0x6d5a repeated, so a flow
+ * hashes the same in both directions, and a shorter key (40 bytes) is a
+ * prefix of the longer one a port may take (52 on i40e). */
+void dpdk_port_rss_key(uint8_t *key, size_t len);
+
 #endif

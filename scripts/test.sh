@@ -9,7 +9,7 @@
 #   TARGET=redis       validate the end-to-end harnesses against a second
 #                      redis-server instead of slotd (no build, no unit/fuzz)
 #   TEST_PHASES        subset of "unit e2e asan fuzz" (default: all four)
-#   FUZZ_SECONDS       per fuzz target (default 30; 60 when CI=true)
+#   FUZZ_SECONDS       per fuzz target (default 30, under CI=true too)
 #   TEST_LOGDIR        where step logs go (default a fresh dir under /tmp)
 #
 # Counting: a step whose output ends with "N passed, N failed" (the e2e

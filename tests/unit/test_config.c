@@ -366,6 +366,256 @@ static void test_command_line(void **state)
     config_free(c);
 }
 
+/* ---- dataplane dpdk ---- */
+
+/* The parsers main hands the port and the stack their addresses with:
+ * what each accepts, what it makes of it, and that a refusal leaves the
+ * outputs alone (the contract in config.h). */
+static void test_dpdk_address_parsers(void **state)
+{
+    (void)state;
+    static const struct { const char *s; uint32_t ip; unsigned len; } ok[] = {
+        {"198.18.0.2/24", 0xc6120002u, 24}, {"10.0.0.1/32", 0x0a000001u, 32},
+        {"10.0.0.1/1", 0x0a000001u, 1}, {"255.255.255.254/31", 0xfffffffeu, 31},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        uint32_t ip = 0;
+        unsigned len = 0;
+        assert_int_equal(config_parse_ipv4_prefix(ok[i].s, &ip, &len), 0);
+        assert_int_equal(ip, ok[i].ip);
+        assert_int_equal(len, ok[i].len);
+    }
+    /* prefix 0 would make every address on-link; lengths take the integer
+     * rules of the rest of the config (no sign, no leading zero) */
+    static const char *bad_prefix[] = {
+        "198.18.0.2", "198.18.0.2/", "198.18.0.2/0", "198.18.0.2/33", "198.18.0.2/-1",
+        "198.18.0.2/+24", "198.18.0.2/024", "198.18.0.2/24x", "198.18.0.2/24/1",
+        "198.18.0.2/4294967320", "/24", "198.18.0/24", "198.18.0.256/24", "198.018.0.2/24",
+        "1.2.3.4.5/24", "198.18.0.2 /24", "::1/64", "", "198.180.100.200.1/24",
+    };
+    for (size_t i = 0; i < sizeof(bad_prefix) / sizeof(bad_prefix[0]); i++) {
+        uint32_t ip = 7;
+        unsigned len = 7;
+        assert_int_equal(config_parse_ipv4_prefix(bad_prefix[i], &ip, &len), -EINVAL);
+        assert_int_equal(ip, 7);
+        assert_int_equal(len, 7);
+    }
+    assert_int_equal(config_parse_ipv4_prefix(NULL, NULL, NULL), -EINVAL);
+
+    uint32_t gw = 7;
+    assert_int_equal(config_parse_ipv4("198.18.0.1", &gw), 0);
+    assert_int_equal(gw, 0xc6120001u);
+    static const char *bad_ip[] = {"198.18.0.1/24", "gw", "198.18.0", "1.2.3.4 ", "01.2.3.4",
+                                   "1.2.3.256", ""};
+    for (size_t i = 0; i < sizeof(bad_ip) / sizeof(bad_ip[0]); i++) {
+        gw = 7;
+        assert_int_equal(config_parse_ipv4(bad_ip[i], &gw), -EINVAL);
+        assert_int_equal(gw, 7);
+    }
+
+    uint8_t mac[6], want[6] = {0x02, 0xab, 0xcd, 0xef, 0x00, 0xff};
+    assert_int_equal(config_parse_mac("02:AB:cd:EF:00:ff", mac), 0);
+    assert_memory_equal(mac, want, 6);
+    static const char *bad_mac[] = {
+        "02:00:00:00:00", "02:00:00:00:00:01:02", "02:00:00:00:00:01 ", "02-00-00-00-00-01",
+        "2:0:0:0:0:1", "02:00:00:00:00:1", "02:00:00:00:00:0g", "0200.0000.0001", "",
+    };
+    for (size_t i = 0; i < sizeof(bad_mac) / sizeof(bad_mac[0]); i++) {
+        memcpy(mac, want, 6);
+        assert_int_equal(config_parse_mac(bad_mac[i], mac), -EINVAL);
+        assert_memory_equal(mac, want, 6);
+    }
+}
+
+static void expect_load_errors(struct fx *f, const struct bad_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char want[1024];
+        struct config *c = config_new();
+        assert_non_null(c);
+        snprintf(want, sizeof(want),
+                 "\n*** FATAL CONFIG FILE ERROR (slotd %s) ***\n"
+                 "Reading the configuration file, at line %d\n>>> '%s'\n%s\n",
+                 SLOTD_VERSION, cases[i].line, cases[i].shown, cases[i].reason);
+        assert_int_equal(config_load_string(c, cases[i].text, f->err, sizeof(f->err)), -EINVAL);
+        assert_string_equal(f->err, want);
+        config_free(c);
+    }
+}
+
+#define DPDK_IP_WHY "dpdk-ip must be an IPv4 address with a prefix length, e.g. 198.18.0.2/24"
+#define DPDK_GW_WHY "dpdk-gateway must be an IPv4 address, e.g. 198.18.0.1"
+#define DPDK_MAC_WHY "dpdk-mac must be six hex bytes separated by colons, e.g. 02:00:00:00:00:01"
+#define DPDK_MCAST_WHY "dpdk-mac must be a unicast address (first byte even)"
+
+static void test_dpdk_directives(void **state)
+{
+    struct fx *f = *state;
+    struct config *c = f->cfg;
+
+    /* defaults: socket data plane, so nothing is required */
+    assert_string_equal(get(c, "dpdk-ip"), "");
+    assert_string_equal(get(c, "dpdk-gateway"), "");
+    assert_string_equal(get(c, "dpdk-mac"), "");
+    assert_string_equal(get(c, "dpdk-mtu"), "1500");
+    assert_string_equal(get(c, "dpdk-max-conns"), "16384");
+    assert_string_equal(get(c, "dpdk-tap"), "slotd0");
+    assert_string_equal(get(c, "dpdk-test-reorder-pct"), "0");
+    assert_string_equal(get(c, "dpdk-test-duplicate-pct"), "0");
+
+    /* every bound itself is accepted, and read back as given */
+    assert_int_equal(config_load_string(c,
+        "dataplane dpdk\n"              /* before dpdk-ip: checked at the end */
+        "dpdk-ip 198.18.0.2/24\n"
+        "dpdk-gateway 198.18.0.1\n"
+        "dpdk-mac 02:AB:cd:ef:00:01\n"
+        "dpdk-mtu 576\n"
+        "dpdk-max-conns 1\n"
+        "dpdk-test-reorder-pct 100\n"
+        "dpdk-test-duplicate-pct 100\n"
+        "dpdk-eal-args \"-l 0-1 --no-huge -m 512\"\n"
+        "dpdk-port net_tap0\n"
+        "dpdk-tap \"\"\n", f->err, sizeof(f->err)), 0);
+    assert_int_equal(c->dataplane, DATAPLANE_DPDK);
+    assert_string_equal(c->dpdk_ip, "198.18.0.2/24");
+    assert_string_equal(c->dpdk_gateway, "198.18.0.1");
+    assert_string_equal(get(c, "dpdk-mac"), "02:AB:cd:ef:00:01");
+    assert_int_equal(c->dpdk_mtu, 576);
+    assert_int_equal(c->dpdk_max_conns, 1);
+    assert_int_equal(c->dpdk_test_reorder_pct, 100);
+    assert_int_equal(c->dpdk_test_duplicate_pct, 100);
+    assert_string_equal(c->dpdk_eal_args, "-l 0-1 --no-huge -m 512");
+    assert_string_equal(c->dpdk_port, "net_tap0");
+    assert_string_equal(c->dpdk_tap, "");
+    assert_int_equal(config_load_string(c,
+        "dpdk-mtu 9000\ndpdk-max-conns 16777216\ndpdk-test-reorder-pct 0\n"
+        "dpdk-test-duplicate-pct 0\ndpdk-gateway \"\"\ndpdk-mac \"\"\n", f->err, sizeof(f->err)), 0);
+    assert_int_equal(c->dpdk_mtu, 9000);
+    assert_int_equal(c->dpdk_max_conns, 1 << 24);
+    assert_string_equal(c->dpdk_gateway, "");     /* no default route */
+    assert_string_equal(c->dpdk_mac, "");         /* the port's own */
+
+    static const struct bad_case cases[] = {
+        {"dpdk-ip 198.18.0.2\n", 1, "dpdk-ip 198.18.0.2", DPDK_IP_WHY},
+        {"port 1\ndpdk-ip 198.18.0.2/33\n", 2, "dpdk-ip 198.18.0.2/33", DPDK_IP_WHY},
+        {"dpdk-ip 198.18.0.2/0\n", 1, "dpdk-ip 198.18.0.2/0", DPDK_IP_WHY},
+        {"dpdk-ip 198.18.0.256/24\n", 1, "dpdk-ip 198.18.0.256/24", DPDK_IP_WHY},
+        {"dpdk-ip fe80::1/64\n", 1, "dpdk-ip fe80::1/64", DPDK_IP_WHY},
+        {"dpdk-ip \"198.18.0.2 /24\"\n", 1, "dpdk-ip \"198.18.0.2 /24\"", DPDK_IP_WHY},
+        {"dpdk-gateway 198.18.0.1/24\n", 1, "dpdk-gateway 198.18.0.1/24", DPDK_GW_WHY},
+        {"dpdk-gateway router\n", 1, "dpdk-gateway router", DPDK_GW_WHY},
+        {"dpdk-mac 02:00:00:00:00\n", 1, "dpdk-mac 02:00:00:00:00", DPDK_MAC_WHY},
+        {"dpdk-mac 02-00-00-00-00-01\n", 1, "dpdk-mac 02-00-00-00-00-01", DPDK_MAC_WHY},
+        {"dpdk-mac 02:00:00:00:00:0g\n", 1, "dpdk-mac 02:00:00:00:00:0g", DPDK_MAC_WHY},
+        {"dpdk-mac 01:00:5e:00:00:01\n", 1, "dpdk-mac 01:00:5e:00:00:01", DPDK_MCAST_WHY},
+        {"dpdk-mac ff:ff:ff:ff:ff:ff\n", 1, "dpdk-mac ff:ff:ff:ff:ff:ff", DPDK_MCAST_WHY},
+        {"dpdk-mac 00:00:00:00:00:00\n", 1, "dpdk-mac 00:00:00:00:00:00",
+         "dpdk-mac must not be 00:00:00:00:00:00"},
+        {"dpdk-mtu 575\n", 1, "dpdk-mtu 575", "argument must be between 576 and 9000 inclusive"},
+        {"dpdk-mtu 9001\n", 1, "dpdk-mtu 9001", "argument must be between 576 and 9000 inclusive"},
+        {"dpdk-mtu 1500b\n", 1, "dpdk-mtu 1500b", "argument couldn't be parsed into an integer"},
+        {"dpdk-max-conns 0\n", 1, "dpdk-max-conns 0",
+         "argument must be between 1 and 16777216 inclusive"},
+        {"dpdk-max-conns 16777217\n", 1, "dpdk-max-conns 16777217",
+         "argument must be between 1 and 16777216 inclusive"},
+        {"dpdk-test-reorder-pct 101\n", 1, "dpdk-test-reorder-pct 101",
+         "argument must be between 0 and 100 inclusive"},
+        {"dpdk-test-reorder-pct -1\n", 1, "dpdk-test-reorder-pct -1",
+         "argument must be between 0 and 100 inclusive"},
+        {"dpdk-test-duplicate-pct 101\n", 1, "dpdk-test-duplicate-pct 101",
+         "argument must be between 0 and 100 inclusive"},
+        {"dpdk-test-duplicate-pct -1\n", 1, "dpdk-test-duplicate-pct -1",
+         "argument must be between 0 and 100 inclusive"},
+        {"dpdk-ip 198.18.0.2/24 extra\n", 1, "dpdk-ip 198.18.0.2/24 extra", "wrong number of arguments"},
+    };
+    expect_load_errors(f, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* `dataplane dpdk` is useless without the node's address; the check runs
+ * once everything is read (file, then command line), so order does not
+ * matter and a later empty dpdk-ip undoes an earlier one. */
+static void test_dpdk_needs_ip(void **state)
+{
+    struct fx *f = *state;
+    char want[512];
+    struct config *c;
+
+    snprintf(want, sizeof(want),
+             "\n*** FATAL CONFIG FILE ERROR (slotd %s) ***\n"
+             "dataplane dpdk needs the node's address: dpdk-ip a.b.c.d/len "
+             "(e.g. dpdk-ip 198.18.0.2/24)\n", SLOTD_VERSION);
+    static const char *missing[] = {
+        "dataplane dpdk\n",
+        "dataplane dpdk\ndpdk-gateway 198.18.0.1\n",
+        "dpdk-ip 198.18.0.2/24\ndataplane dpdk\ndpdk-ip \"\"\n",
+    };
+    for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+        c = config_new();
+        assert_non_null(c);
+        assert_int_equal(config_load_string(c, missing[i], f->err, sizeof(f->err)), -EINVAL);
+        assert_string_equal(f->err, want);
+        config_free(c);
+    }
+
+    char path[128];
+    snprintf(path, sizeof(path), "%s/d.conf", f->dir);
+    write_file(path, "dpdk-mtu 9000\n");
+    c = config_new();
+    char *argv[] = {"slotd", path, "--dataplane", "dpdk", NULL};
+    assert_int_equal(config_load_argv(c, 4, argv, f->err, sizeof(f->err)), -EINVAL);
+    assert_string_equal(f->err, want);
+    config_free(c);
+
+    /* given on the command line after a file that chose dpdk */
+    write_file(path, "dataplane dpdk\n");
+    c = config_new();
+    char *ok[] = {"slotd", path, "--dpdk-ip", "198.18.0.2/24", NULL};
+    assert_int_equal(config_load_argv(c, 4, ok, f->err, sizeof(f->err)), 0);
+    assert_int_equal(c->dataplane, DATAPLANE_DPDK);
+    assert_string_equal(c->dpdk_ip, "198.18.0.2/24");
+    config_free(c);
+
+    /* a bad value on the command line is reported as its line */
+    c = config_new();
+    char *bad[] = {"slotd", "--dataplane", "dpdk", "--dpdk-ip", "198.18.0.2", NULL};
+    assert_int_equal(config_load_argv(c, 5, bad, f->err, sizeof(f->err)), -EINVAL);
+    snprintf(want, sizeof(want),
+             "\n*** FATAL CONFIG FILE ERROR (slotd %s) ***\n"
+             "Reading the configuration file, at line 3\n>>> 'dpdk-ip \"198.18.0.2\"'\n"
+             DPDK_IP_WHY "\n", SLOTD_VERSION);
+    assert_string_equal(f->err, want);
+    config_free(c);
+
+    /* the socket data plane needs none of it */
+    c = config_new();
+    assert_int_equal(config_load_string(c, "dataplane socket\n", f->err, sizeof(f->err)), 0);
+    config_free(c);
+}
+
+/* The port, the stack and the TAP are set up once at start: CONFIG SET
+ * refuses every DPDK directive before looking at the value, and leaves it. */
+static void test_dpdk_immutable(void **state)
+{
+    struct fx *f = *state;
+    static const char *nv[][2] = {
+        {"dataplane", "dpdk"}, {"dpdk-eal-args", "-l 0-1"}, {"dpdk-port", "net_tap0"},
+        {"dpdk-ip", "198.18.0.3/24"}, {"dpdk-ip", "bogus"}, {"dpdk-gateway", "198.18.0.1"},
+        {"dpdk-mac", "02:00:00:00:00:09"}, {"dpdk-mtu", "9000"}, {"dpdk-mtu", "1"},
+        {"dpdk-tap", "x"}, {"dpdk-max-conns", "10"}, {"dpdk-test-reorder-pct", "5"},
+        {"dpdk-test-duplicate-pct", "5"}, {"DPDK-IP", "198.18.0.3/24"},
+    };
+    assert_int_equal(config_load_string(f->cfg, "dpdk-ip 198.18.0.2/24\n", f->err,
+                                        sizeof(f->err)), 0);
+    for (size_t i = 0; i < sizeof(nv) / sizeof(nv[0]); i++)
+        expect_set_error(f, nv[i][0], nv[i][1], "can't set immutable config");
+    assert_int_equal(f->cfg->dataplane, DATAPLANE_SOCKET);
+    assert_string_equal(f->cfg->dpdk_ip, "198.18.0.2/24");
+    assert_int_equal(f->cfg->dpdk_mtu, 1500);
+    assert_string_equal(get(f->cfg, "dpdk-mac"), "");
+    assert_int_equal(f->cfg->dpdk_max_conns, 16384);
+    assert_int_equal(f->cfg->dpdk_test_reorder_pct, 0);
+}
+
 /* ---- CONFIG GET ---- */
 
 static int find_kv(const struct config_kv *kv, int n, const char *name)
@@ -679,6 +929,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parse_bad_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_command_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dpdk_address_parsers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dpdk_directives, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dpdk_needs_ip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dpdk_immutable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_patterns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_errors_and_atomicity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rewrite_round_trip, setup, teardown),
