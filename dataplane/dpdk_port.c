@@ -294,13 +294,17 @@ static int make_pools(struct dpdk_port *p, const struct dpdk_port_config *cfg,
 
 /* Entry i -> queue i % nqueues. Ports that do not let us write it keep
  * their own, which is the same for the PMDs we know. */
-static void set_reta(const struct dpdk_port *p, uint16_t reta_size)
+static void set_reta(struct dpdk_port *p, uint16_t reta_size)
 {
-    struct rte_eth_rss_reta_entry64 reta[512 / RTE_ETH_RETA_GROUP_SIZE];
+    struct rte_eth_rss_reta_entry64 reta[DPDK_PORT_RETA_MAX / RTE_ETH_RETA_GROUP_SIZE];
     int rc;
 
-    if (reta_size == 0 || reta_size > 512)
+    p->reta_size = 0;
+    if (reta_size == 0 || reta_size > DPDK_PORT_RETA_MAX) {
+        log_msg(LL_WARNING, "DPDK: port %s: RSS table of %u entries not handled; connections "
+                "this node opens may be answered on another core", p->name, reta_size);
         return;
+    }
     memset(reta, 0, sizeof(reta));
     for (unsigned i = 0; i < reta_size; i++) {
         reta[i / RTE_ETH_RETA_GROUP_SIZE].mask |= 1ull << (i % RTE_ETH_RETA_GROUP_SIZE);
@@ -310,6 +314,16 @@ static void set_reta(const struct dpdk_port *p, uint16_t reta_size)
     rc = rte_eth_dev_rss_reta_update(p->port_id, reta, reta_size);
     if (rc != 0)
         log_msg(LL_VERBOSE, "DPDK: port %s keeps its RSS table (%s)", p->name, rte_strerror(-rc));
+    /* what the port holds, ours or its own: the queue of a flow follows it */
+    rc = rte_eth_dev_rss_reta_query(p->port_id, reta, reta_size);
+    if (rc != 0) {
+        log_msg(LL_WARNING, "DPDK: port %s: RSS table unreadable (%s); connections this node "
+                "opens may be answered on another core", p->name, rte_strerror(-rc));
+        return;
+    }
+    for (unsigned i = 0; i < reta_size; i++)
+        p->reta[i] = reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+    p->reta_size = reta_size;
 }
 
 /* Free each pool once (queues of one socket share a pool) and mark the
@@ -572,17 +586,14 @@ void dpdk_port_net_config(const struct dpdk_port *p, unsigned q, struct net_conf
 
 unsigned dpdk_port_rx_queue_of(const struct dpdk_port *p, const struct net_tuple *t)
 {
-    struct rte_eth_dev_info info;
     struct rte_ipv4_tuple in;
     uint8_t key[RSS_SYM_KEY_LEN];
     uint32_t h;
 
     if (!p->rss || p->nqueues <= 1)
         return 0;
-    /* reta_size is not kept in struct dpdk_port; active opens are rare
-     * enough for a device-info read each */
-    if (rte_eth_dev_info_get(p->port_id, &info) != 0 || info.reta_size == 0)
-        return 0;
+    if (p->reta_size == 0)
+        return DPDK_PORT_QUEUE_UNKNOWN;
     dpdk_port_rss_key(key, sizeof(key));
     /* the reply as the port receives it: from the peer to us */
     in.src_addr = t->rip;
@@ -590,5 +601,15 @@ unsigned dpdk_port_rx_queue_of(const struct dpdk_port *p, const struct net_tuple
     in.sport = t->rport;
     in.dport = t->lport;
     h = rte_softrss((uint32_t *)&in, RTE_THASH_V4_L4_LEN, key);
-    return (h % info.reta_size) % p->nqueues;
+    return p->reta[h % p->reta_size];
+}
+
+int dpdk_port_replies_to(const struct dpdk_port *p, const struct net_tuple *t, unsigned q)
+{
+    unsigned got;
+
+    if (!p->rss || p->nqueues <= 1)
+        return 1;
+    got = dpdk_port_rx_queue_of(p, t);
+    return got == q || got == DPDK_PORT_QUEUE_UNKNOWN;
 }

@@ -19,6 +19,8 @@ struct net_config;
 struct net_tuple;
 
 #define DPDK_PORT_MAX_QUEUES 64
+#define DPDK_PORT_RETA_MAX 512     /* RSS table entries slotd sets and keeps */
+#define DPDK_PORT_QUEUE_UNKNOWN (~0u)
 
 /* rte_eal_init with `eal_args` split on blanks (a program name is put in
  * front). Fills lcores[] with the worker lcore ids in EAL order (data core i
@@ -49,6 +51,9 @@ struct dpdk_port {
     uint8_t rx_csum, tx_csum, tso, rss;
     uint8_t tso_segs;        /* mbufs a TSO frame may chain (net.h) */
     uint8_t tso_frame_in_mtu;    /* net.h: net_tap's reading of the MTU */
+    /* the port's RSS table as read back once started (0 entries: unknown) */
+    uint16_t reta_size;
+    uint16_t reta[DPDK_PORT_RETA_MAX];
     /* one pool per NUMA socket in use; queue q takes pool[q] */
     struct rte_mempool *pool[DPDK_PORT_MAX_QUEUES];
     char name[64];
@@ -67,10 +72,15 @@ void dpdk_port_close(struct dpdk_port *p);
 void dpdk_port_net_config(const struct dpdk_port *p, unsigned q, struct net_config *nc);
 
 /* The RX queue the port's RSS puts the reply traffic of tuple t (as seen
- * from this node: local ip/port, remote ip/port) on. Used by active opens to
- * pick a source port that brings the replies back to the opening core.
- * Ports without RSS: 0. */
+ * from this node: local ip/port, remote ip/port) on, from the key and the
+ * table read back at open (no call into the driver). Ports without RSS: 0;
+ * RSS with a table that could not be read: DPDK_PORT_QUEUE_UNKNOWN. */
 unsigned dpdk_port_rx_queue_of(const struct dpdk_port *p, const struct net_tuple *t);
+/* Whether replies to tuple t come to queue q, as far as the port lets us
+ * know: active opens try source ports until this holds. True on a port
+ * without RSS (one queue, or net_tap, which steers a flow back to the queue
+ * that sent on it) and when the table is unknown. */
+int dpdk_port_replies_to(const struct dpdk_port *p, const struct net_tuple *t, unsigned q);
 
 /* The first len bytes of the Toeplitz key dpdk_port_open gives a port with
  * RSS and dpdk_port_rx_queue_of hashes with: 0x6d5a repeated, so a flow

@@ -62,7 +62,6 @@
  * 64 KiB each; beyond it a new connection is refused with RST, counted. */
 #define DP_BUF_BUDGET (1ull << 30)
 #define DP_MAX_CONNS_DEFAULT 16384
-#define DP_PICK_SCAN 64          /* source ports tried per pick_port call */
 /* Kernel frames relayed per turn when the port has no TX queue for the
  * control plane (net_tap): the bus and ssh are low-volume, 64 a turn is far
  * above what they send between two turns. */
@@ -323,12 +322,13 @@ static int hook_pick_port(void *arg, const struct net_tuple *tu, unsigned attemp
     struct net_tuple x = *tu;
 
     (void)attempt;
-    for (unsigned i = 0; i < DP_PICK_SCAN; i++) {
+    /* Up to the whole range: ports whose replies go to other queues come in
+     * runs of hundreds with some queue counts (15 queues, a 128-entry
+     * table: 270), and a port is a hash, with no call into the driver. */
+    for (unsigned i = 0; i < span; i++) {
         x.lport = (uint16_t)(lo + t->pick_cursor % span);
         t->pick_cursor = (uint16_t)((t->pick_cursor + 1) % span);
-        /* Without RSS the port itself decides where replies arrive (net_tap:
-         * the queue that last sent on the flow), so any port will do. */
-        if (!t->port->rss || dpdk_port_rx_queue_of(t->port, &x) == t->qid)
+        if (dpdk_port_replies_to(t->port, &x, t->qid))
             return x.lport;
     }
     return -1;

@@ -414,7 +414,7 @@ static int hook_pick_port(void *arg, const struct net_tuple *t, unsigned attempt
 
         w->next_sport = p >= 65535 ? 10000 : p + 1;
         c.lport = (uint16_t)p;
-        if (dpdk_port_rx_queue_of(w->port, &c) == w->q)
+        if (dpdk_port_replies_to(w->port, &c, w->q))
             return (int)p;
     }
     return -1;
