@@ -281,8 +281,8 @@ int net_listen(struct net_stack *s, uint16_t port);
  * input that was waiting for the app to resume. now_us: the turn's clock in
  * microseconds, monotonic. Frames for the port go out in bursts through the
  * tx hook; they may wait in the tx array until net_flush. */
-void net_input_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n,
-                     uint64_t now_us);
+PHASE_ROOT void net_input_burst(struct net_stack *s, struct rte_mbuf **pkts, unsigned n,
+                                uint64_t now_us);
 
 /* End of the turn: build segments for data the app queued (coalesced per
  * connection, ACKs piggy-backed), send ACKs still owed, deliver on_closed,
