@@ -436,10 +436,339 @@ def worker_many(a):
                                    xbad, ndel, 2 * len(keys), dbsize)}
 
 
+# Commands that need several connections at once (MULTI/EXEC with WATCH,
+# MONITOR, SLOWLOG, AUTH with requirepass, TIME, CLIENT KILL). Each part
+# keeps a transcript in which what differs between servers for no fault of
+# theirs (client ids, addresses, times) is replaced by a name, so that it can
+# be compared with the reference's, and checks on its own what Redis answers.
+
+REQUIREPASS = "dpdk-test-pw"
+
+
+def _sds_repr(b):
+    """Redis's sdscatrepr: how MONITOR quotes an argument."""
+    out = ['"']
+    for ch in b:
+        c = chr(ch)
+        if c in '\\"':
+            out.append("\\" + c)
+        elif c in "\n\r\t\a\b":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t", "\a": "\\a", "\b": "\\b"}[c])
+        elif 32 <= ch < 127:
+            out.append(c)
+        else:
+            out.append("\\x%02x" % ch)
+    out.append('"')
+    return "".join(out)
+
+
+class _Part:
+    """One part's connections, transcript and problems."""
+
+    def __init__(self, a):
+        self.a = a
+        self.lines = []
+        self.problems = []
+        self.conns = []
+        self.names = []         # (text as sent/received, name in the transcript)
+
+    def conn(self, name):
+        import harness
+        c = harness.RawConn(self.a.port, host=self.a.host, timeout=self.a.timeout)
+        c.name = name
+        self.conns.append(c)
+        self.names.append((c.local_addr(), "<addr %s>" % name))
+        return c
+
+    def norm(self, data):
+        s = data.decode("latin-1") if isinstance(data, bytes) else str(data)
+        for real, name in self.names:
+            s = s.replace(real, name)
+        return s
+
+    def call(self, c, *args, want=None, shown=None):
+        """Send one command on c; it and its reply (raw bytes) go to the
+        transcript (the command as `shown` if given: an id in it); `want` is
+        what Redis answers."""
+        r = c.call(*args)
+        self.lines.append("%s> %s -> %s" % (c.name, shown or self.norm(" ".join(
+            x.decode("latin-1") if isinstance(x, bytes) else str(x) for x in args)),
+            self.norm(r).replace("\r\n", " ").strip()))
+        if want is not None and r != want:
+            self.problems.append("%s> %s: got %r, Redis answers %r"
+                                 % (c.name, " ".join(str(x) for x in args), r, want))
+        return r
+
+    def note(self, text):
+        self.lines.append(self.norm(text))
+
+    def expect(self, cond, what):
+        if not cond:
+            self.problems.append(what)
+        return cond
+
+    def closed(self, c, timeout=5.0):
+        """Whether the server closed c within timeout (noted and checked)."""
+        state = c.wait_closed(timeout)
+        self.note("%s: %s" % (c.name, state))
+        return state == "closed"
+
+    def close(self):
+        for c in self.conns:
+            c.close()
+
+
+OK = b"+OK\r\n"
+QUEUED = b"+QUEUED\r\n"
+NIL_ARRAY = b"*-1\r\n"
+
+
+def _bulk(s):
+    s = s.encode() if isinstance(s, str) else s
+    return b"$%d\r\n%s\r\n" % (len(s), s)
+
+
+def _adm_watch(p, seed):
+    """A watched key written by another connection makes EXEC return a nil
+    array (Redis: even when the value written is the same, or a DEL); an
+    untouched watch, or one UNWATCHed, lets EXEC run."""
+    a, b = p.conn("A"), p.conn("B")
+    k, k2, k3, other = ("w:%s:%s" % (seed, x) for x in ("k", "k2", "k3", "other"))
+    p.call(a, "DEL", k, k2, k3, other)
+    p.call(a, "SET", k3, "same", want=OK)
+    p.call(a, "WATCH", k, want=OK)
+    p.call(b, "SET", k, "theirs", want=OK)
+    p.call(a, "MULTI", want=OK)
+    p.call(a, "SET", k, "mine", want=QUEUED)
+    p.call(a, "EXEC", want=NIL_ARRAY)
+    p.call(a, "GET", k, want=_bulk("theirs"))
+    p.call(a, "WATCH", k2, want=OK)
+    p.call(b, "SET", other, "x", want=OK)
+    p.call(a, "MULTI", want=OK)
+    p.call(a, "INCR", k2, want=QUEUED)
+    p.call(a, "EXEC", want=b"*1\r\n:1\r\n")
+    p.call(a, "WATCH", k3, want=OK)
+    p.call(b, "SET", k3, "same", want=OK)
+    p.call(a, "MULTI", want=OK)
+    p.call(a, "GET", k3, want=QUEUED)
+    p.call(a, "EXEC", want=NIL_ARRAY)
+    p.call(a, "WATCH", k, want=OK)
+    p.call(a, "UNWATCH", want=OK)
+    p.call(b, "SET", k, "again", want=OK)
+    p.call(a, "MULTI", want=OK)
+    p.call(a, "GET", k, want=QUEUED)
+    p.call(a, "EXEC", want=b"*1\r\n" + _bulk("again"))
+    p.call(a, "WATCH", k, want=OK)
+    p.call(b, "DEL", k, want=b":1\r\n")
+    p.call(a, "MULTI", want=OK)
+    p.call(a, "SET", k, "late", want=QUEUED)
+    p.call(a, "EXEC", want=NIL_ARRAY)
+    p.call(a, "EXISTS", k, want=b":0\r\n")
+    p.call(a, "DEL", k, k2, k3, other, want=b":3\r\n")
+
+
+def _adm_monitor(p, seed):
+    """MONITOR on one connection shows what another sends, one line each in
+    Redis's format: +<unix time>.<usec> [<db> <client addr>] "arg" ...
+    (arguments quoted as sdscatrepr does; administrative commands such as
+    CONFIG are not shown)."""
+    m, s = p.conn("M"), p.conn("S")
+    k, kb, k2 = ("mon:%s:%s" % (seed, x) for x in ("k", "bin", "k2"))
+    binval = b'a b"c\n\x01\xff\\'
+    p.call(m, "MONITOR", want=OK)
+    # (db shown, command): 7.0 feeds a command to MONITOR once it has run,
+    # so SELECT (and RESET) show the database chosen; a transaction shows as
+    # MULTI, then its commands and EXEC when EXEC runs them, not as queued
+    sent = [(0, ["SET", k, "v"]), (0, ["GET", k]), (0, ["SET", kb, binval]), (2, ["SELECT", "2"]),
+            (2, ["SET", k2, "42"]), (2, ["DEL", k2]), (0, ["SELECT", "0"]), (2, ["SELECT", "2"]),
+            (0, ["RESET"]),
+            (None, ["CONFIG", "GET", "maxmemory"]), (0, ["MULTI"]), (None, ["INCR", k2]),
+            (None, ["EXEC"]), (0, ["DEL", k, kb, k2])]
+    t0 = time.time()
+    for _, args in sent:
+        s.call(*args)
+    want = [(db, args) for db, args in sent if db is not None]
+    want[-1:-1] = [(0, ["INCR", k2]), (0, ["EXEC"])]
+    addr = s.local_addr()
+    for db, args in want:
+        r = m.read_reply(timeout=p.a.timeout)
+        line = r.decode("latin-1")
+        mm = re.match(r"^\+(\d+)\.(\d{6}) \[(\d+) (\S+)\] (.*)\r\n$", line, re.S)
+        expect = " ".join(_sds_repr(x.encode() if isinstance(x, str) else x) for x in args)
+        if not p.expect(mm is not None, "MONITOR line %r is not in Redis's format" % line):
+            p.note("M: %r" % line)
+            break
+        p.note("M: +<time> [%s %s] %s" % (mm.group(3), p.norm(mm.group(4)), mm.group(5)))
+        p.expect(int(mm.group(3)) == db and mm.group(4) == addr and mm.group(5) == expect,
+                 "MONITOR line %r, want [%d %s] %s" % (line, db, addr, expect))
+        p.expect(abs(int(mm.group(1)) - t0) < 30, "MONITOR time %s, now %.0f" % (mm.group(1), t0))
+    extra = m.read_reply(timeout=0.3)
+    import harness
+    p.expect(extra == harness.TIMEOUT, "MONITOR: more than the %d commands shown: %r" % (len(want), extra))
+
+
+def _adm_slowlog(p, seed):
+    """slowlog-log-slower-than 0 logs every command: SLOWLOG LEN/GET/RESET,
+    each entry [id, unix time, microseconds, [args], client addr, name]."""
+    import harness
+    c = p.conn("L")
+    k = "sl:%s:k" % seed
+    try:
+        p.call(c, "CONFIG", "SET", "slowlog-log-slower-than", "0", want=OK)
+        p.call(c, "SLOWLOG", "RESET", want=OK)
+        p.call(c, "CLIENT", "SETNAME", "sltest", want=OK)
+        p.call(c, "SET", k, "v", want=OK)
+        p.call(c, "GET", k, want=_bulk("v"))
+        # RESET itself is logged once it has run, then each command after it
+        p.call(c, "SLOWLOG", "LEN", want=b":4\r\n")
+        t0 = time.time()
+        r = c.call("SLOWLOG", "GET")
+        node, _ = harness.parse_reply(r)
+        entries = node[1] if node[0] == "*" and node[1] is not None else []
+        p.expect(len(entries) == 5, "SLOWLOG GET: %d entries, want 5: %r" % (len(entries), r[:300]))
+        ids = []
+        got = []
+        for e in entries:
+            f = e[1] if e[0] == "*" else []
+            if not p.expect(len(f) == 6 and f[0][0] == ":" and f[1][0] == ":" and f[2][0] == ":"
+                            and f[3][0] == "*" and f[4][0] == "$" and f[5][0] == "$",
+                            "SLOWLOG entry is not [id, time, usec, args, addr, name]: %r" % (e,)):
+                continue
+            ids.append(f[0][1])
+            args = [x[1].decode("latin-1") for x in f[3][1]]
+            p.expect(abs(f[1][1] - t0) < 30 and 0 <= f[2][1] < 10 ** 7,
+                     "SLOWLOG entry time %s / duration %s us" % (f[1][1], f[2][1]))
+            p.expect(f[4][1].decode() == c.local_addr(), "SLOWLOG entry addr %r, the client is %s"
+                     % (f[4][1], c.local_addr()))
+            name = f[5][1].decode()
+            p.note("SLOWLOG entry: id%+d <time> <usec> %s %s %r"
+                   % (f[0][1] - ids[0], args, p.norm(f[4][1]), name))
+            got.append((args, name))
+        # an entry has the client's name as it was when the command ended
+        p.expect(got == [(["SLOWLOG", "LEN"], "sltest"), (["GET", k], "sltest"), (["SET", k, "v"], "sltest"),
+                         (["CLIENT", "SETNAME", "sltest"], "sltest"), (["SLOWLOG", "RESET"], "")],
+                 "SLOWLOG GET, newest first: %r" % got)
+        p.expect(ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids),
+                 "SLOWLOG ids not strictly decreasing: %r" % ids)
+        r = c.call("SLOWLOG", "GET", "1")
+        node, _ = harness.parse_reply(r)
+        one = node[1] if node[0] == "*" and node[1] else []
+        p.expect(len(one) == 1 and [x[1] for x in one[0][1][3][1]] == [b"SLOWLOG", b"GET"],
+                 "SLOWLOG GET 1: %r" % r[:200])
+        p.note("SLOWLOG GET 1: %d entry" % len(one))
+        p.call(c, "SLOWLOG", "RESET", want=OK)
+        p.call(c, "SLOWLOG", "LEN", want=b":1\r\n")
+    finally:
+        p.call(c, "CONFIG", "SET", "slowlog-log-slower-than", "10000", want=OK)
+        p.call(c, "SLOWLOG", "RESET", want=OK)
+
+
+def _adm_auth(p, seed):
+    """requirepass set at runtime: a new connection gets -NOAUTH until AUTH
+    (a wrong password: -WRONGPASS); the connection that set it stays in;
+    requirepass "" lets everyone in again."""
+    a = p.conn("A")
+    noauth = b"-NOAUTH Authentication required.\r\n"
+    wrongpass = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    try:
+        p.call(a, "CONFIG", "SET", "requirepass", REQUIREPASS, want=OK)
+        n = p.conn("N")
+        p.call(n, "GET", "auth:%s" % seed, want=noauth)
+        p.call(n, "PING", want=noauth)
+        p.call(n, "AUTH", "wrong", want=wrongpass)
+        p.call(n, "AUTH", REQUIREPASS, want=OK)
+        p.call(n, "GET", "auth:%s" % seed, want=b"$-1\r\n")
+        n2 = p.conn("N2")
+        p.call(n2, "AUTH", "default", REQUIREPASS, want=OK)
+        p.call(n2, "PING", want=b"+PONG\r\n")
+        n3 = p.conn("N3")
+        p.call(n3, "HELLO", "2", "AUTH", "default", "wrong", want=wrongpass)
+        p.call(n3, "PING", want=noauth)
+        p.call(a, "PING", want=b"+PONG\r\n")
+    finally:
+        r = p.call(a, "CONFIG", "SET", "requirepass", "", want=OK)
+        if r != OK:         # A lost: a new connection with the password undoes it
+            import harness
+            c = harness.RawConn(p.a.port, host=p.a.host, timeout=p.a.timeout)
+            c.call("AUTH", REQUIREPASS)
+            c.call("CONFIG", "SET", "requirepass", "")
+            c.close()
+    n4 = p.conn("N4")
+    p.call(n4, "PING", want=b"+PONG\r\n")
+    p.call(n4, "AUTH", "x", want=b"-ERR AUTH <password> called without any password configured for the "
+                                   b"default user. Are you sure your configuration is correct?\r\n")
+
+
+def _adm_time(p, seed):
+    """TIME: [unix seconds, microseconds] as bulk strings, the server's clock."""
+    c = p.conn("T")
+    t0 = time.time()
+    vals = []
+    for _ in range(2):
+        r = c.call("TIME")
+        mm = re.match(rb"^\*2\r\n\$\d+\r\n(\d+)\r\n\$\d+\r\n(\d+)\r\n$", r)
+        p.note("T> TIME -> %s" % ("*2 $<seconds> $<microseconds>" if mm else p.norm(r)))
+        if p.expect(mm is not None, "TIME reply %r is not two integer bulk strings" % r):
+            vals.append((int(mm.group(1)), int(mm.group(2))))
+    if len(vals) == 2:
+        p.expect(abs(vals[0][0] - t0) < 5, "TIME says %d, this host %.0f" % (vals[0][0], t0))
+        p.expect(all(0 <= us < 10 ** 6 for _, us in vals) and vals[1] >= vals[0],
+                 "TIME microseconds / order: %r" % vals)
+
+
+def _adm_kill(p, seed):
+    """CLIENT KILL by ID, by ADDR and the old form: the victim's connection is
+    closed by the server; SKIPME (yes by default) spares the caller."""
+    a, b, c, d = p.conn("A"), p.conn("B"), p.conn("C"), p.conn("D")
+    r = b.call("CLIENT", "ID")
+    mm = re.match(rb"^:(\d+)\r\n$", r)
+    p.note("B> CLIENT ID -> %s" % (":<id B>" if mm else p.norm(r)))
+    if not p.expect(mm is not None, "CLIENT ID: %r" % r):
+        return
+    idb = mm.group(1).decode()
+    p.call(a, "CLIENT", "KILL", "ID", idb, want=b":1\r\n", shown="CLIENT KILL ID <id B>")
+    p.expect(p.closed(b), "B not closed after CLIENT KILL ID")
+    p.call(a, "CLIENT", "KILL", "ID", idb, want=b":0\r\n", shown="CLIENT KILL ID <id B>")
+    p.call(a, "CLIENT", "KILL", "ADDR", c.local_addr(), want=b":1\r\n")
+    p.expect(p.closed(c), "C not closed after CLIENT KILL ADDR")
+    p.call(a, "CLIENT", "KILL", d.local_addr(), want=OK)
+    p.expect(p.closed(d), "D not closed after CLIENT KILL <addr>")
+    p.call(a, "CLIENT", "KILL", d.local_addr(), want=b"-ERR No such client\r\n")
+    p.call(a, "CLIENT", "KILL", "ADDR", a.local_addr(), want=b":0\r\n")
+    listing = a.call("CLIENT", "LIST")
+    gone = [x.name for x in (b, c, d) if ("addr=%s " % x.local_addr()).encode() in listing]
+    p.note("A> CLIENT LIST: B, C, D %s" % ("listed: %s" % gone if gone else "gone"))
+    p.expect(not gone and ("addr=%s " % a.local_addr()).encode() in listing,
+             "CLIENT LIST after the kills still has %s (or not A): %r" % (gone, listing[:400]))
+    p.call(a, "CLIENT", "KILL", "ADDR", a.local_addr(), "SKIPME", "no", want=b":1\r\n")
+    p.expect(p.closed(a), "A not closed after killing itself (SKIPME no)")
+    e = p.conn("E")
+    p.call(e, "PING", want=b"+PONG\r\n")
+
+
+ADMIN_PARTS = (("MULTI/EXEC with WATCH", _adm_watch), ("MONITOR", _adm_monitor), ("SLOWLOG", _adm_slowlog),
+               ("AUTH with requirepass", _adm_auth), ("TIME", _adm_time), ("CLIENT KILL", _adm_kill))
+
+
+def worker_admin(a):
+    out = {}
+    for name, fn in ADMIN_PARTS:
+        p = _Part(a)
+        try:
+            fn(p, a.seed)
+        except Exception as e:
+            p.problems.append("%s: %s" % (type(e).__name__, e))
+        finally:
+            p.close()
+        out[name] = {"transcript": p.lines, "problems": p.problems}
+    bad = [n for n, v in out.items() if v["problems"]]
+    return {"ok": not bad, "parts": out, "detail": "problems in: %s" % ", ".join(bad) if bad else "all as Redis"}
+
+
 def worker_main(argv):
     import argparse
     p = argparse.ArgumentParser()
-    p.add_argument("kind", choices=["keys", "values", "conns", "connect", "protected", "many"])
+    p.add_argument("kind", choices=["keys", "values", "conns", "connect", "protected", "many", "admin"])
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--n", type=int, default=0)
@@ -449,7 +778,7 @@ def worker_main(argv):
     p.add_argument("--timeout", type=float, default=30)
     a = p.parse_args(argv)
     fn = {"keys": worker_keys, "values": worker_values, "conns": worker_conns, "connect": worker_connect,
-          "protected": worker_protected, "many": worker_many}[a.kind]
+          "protected": worker_protected, "many": worker_many, "admin": worker_admin}[a.kind]
     try:
         out = fn(a)
     except Exception as e:
@@ -924,8 +1253,100 @@ DBSIZE
 """
 
 
-def family_lines():
-    return [ln for ln in FAMILY_SCRIPT.strip().splitlines() if ln.strip()]
+# Transactions and the server commands that answer the same on any server
+# (their multi-connection behaviour is in the admin worker): MULTI/EXEC/
+# DISCARD, WATCH's errors, TIME, SLOWLOG, FUNCTION as a server without
+# libraries, MEMORY (USAGE of a missing key: the size of a present one is a
+# deliberate difference, README), CLIENT KILL's and AUTH's errors.
+SERVER_SCRIPT = r"""
+MULTI
+SET tx:a 1
+INCR tx:a
+GET tx:a
+EXEC
+EXEC
+DISCARD
+MULTI
+MULTI
+SET tx:b 2
+DISCARD
+GET tx:b
+MULTI
+SET tx:c 1
+NOSUCHCMD
+EXEC
+GET tx:c
+MULTI
+INCR tx:a
+SET tx:a notanumber
+INCR tx:a
+GET tx:a
+EXEC
+MULTI
+WATCH tx:a
+EXEC
+WATCH tx:a
+MULTI
+INCR tx:n
+EXEC
+UNWATCH
+TIME extra
+SLOWLOG
+SLOWLOG NOSUCH
+SLOWLOG GET -2
+SLOWLOG GET notanumber
+SLOWLOG HELP
+FUNCTION LIST
+FUNCTION STATS
+FUNCTION FLUSH
+FUNCTION FLUSH ASYNC
+FUNCTION DUMP
+FUNCTION RESTORE garbage
+FUNCTION HELP
+FUNCTION NOSUCH
+MEMORY USAGE tx:nope
+MEMORY HELP
+MEMORY NOSUCH
+CLIENT KILL ID 999999
+CLIENT KILL ADDR 198.18.99.99:1
+CLIENT KILL 198.18.99.99:1
+CLIENT KILL ID notanumber
+CLIENT KILL NOSUCHFILTER x
+AUTH
+AUTH nopass
+AUTH default x
+DEL tx:a tx:b tx:c tx:n
+DBSIZE
+"""
+
+# DEBUG where it is allowed (a node with enable-debug-command yes, the
+# reference on loopback); DEBUG DIGEST is left out: it covers the whole
+# dataset, and the reference keeps none of the node's keys.
+DEBUG_SCRIPT = r"""
+SET dbg:k hello
+SET dbg:n 12345
+DEBUG SLEEP 0
+DEBUG SLEEP 0.1
+DEBUG DIGEST-VALUE dbg:k dbg:n dbg:nope
+DEBUG ERROR "custom failure"
+DEBUG LOG "from test_dpdk"
+DEBUG NOSUCH
+DEBUG
+DEL dbg:k dbg:n
+"""
+
+# DEBUG from a client that is not on loopback (every client of the DPDK
+# port): refused under enable-debug-command local, arity errors first.
+REMOTE_DEBUG_SCRIPT = r"""
+DEBUG SLEEP 0
+DEBUG DIGEST-VALUE dbg:k
+DEBUG HELP
+DEBUG
+"""
+
+
+def family_lines(script=FAMILY_SCRIPT):
+    return [ln for ln in script.strip().splitlines() if ln.strip()]
 
 
 def _client_ids(text):
@@ -933,25 +1354,45 @@ def _client_ids(text):
     return re.sub(r"(^|\n)id(\n| )\d+(?=\n|$)", r"\1id\2<id>", text)
 
 
-def case_families(res, tgt, ref_cli):
-    """ref_cli(input) -> stdout of redis-cli against the reference."""
-    script = "\n".join(family_lines()) + "\n"
-    want = ref_cli(script)
-    got = tgt.cli(timeout=60, input=script)
+def compare_script(res, tgt, ref_cli, label, script, ref_name=None):
+    """The script through redis-cli (one connection) against tgt and the
+    reference (ref_cli(input) -> its redis-cli's CompletedProcess): the same
+    output, line by line."""
+    lines = family_lines(script)
+    text = "\n".join(lines) + "\n"
+    want = ref_cli(text)
+    got = tgt.cli(timeout=60, input=text)
     wl = _client_ids(want.stdout).splitlines()
     gl = _client_ids(got.stdout).splitlines()
-    if wl == gl:
-        res.ok("redis-cli command families (%d commands) same as %s" % (len(family_lines()), REF_KIND))
-    else:
-        diffs = []
-        for i in range(max(len(wl), len(gl))):
-            a = wl[i] if i < len(wl) else "<missing>"
-            b = gl[i] if i < len(gl) else "<missing>"
-            if a != b:
-                diffs.append("  output line %d: want %r got %r" % (i + 1, a, b))
-        res.fail("redis-cli command families same as %s" % REF_KIND,
-                 "%d differing lines (script: %d commands)\n%s\nstderr: %s"
-                 % (len(diffs), len(family_lines()), "\n".join(diffs[:25]), got.stderr[-500:]))
+    ref_name = ref_name or REF_KIND
+    if wl == gl and wl:
+        res.ok("redis-cli %s (%d commands) same as %s" % (label, len(lines), ref_name))
+        return True
+    diffs = []
+    for i in range(max(len(wl), len(gl))):
+        a = wl[i] if i < len(wl) else "<missing>"
+        b = gl[i] if i < len(gl) else "<missing>"
+        if a != b:
+            diffs.append("  output line %d: want %r got %r" % (i + 1, a, b))
+    res.fail("redis-cli %s same as %s" % (label, ref_name),
+             "%d differing lines (script: %d commands)\n%s\nstderr: %s / reference's: %s"
+             % (len(diffs), len(lines), "\n".join(diffs[:25]), got.stderr[-500:], want.stderr[-300:]))
+    return False
+
+
+def case_families(res, tgt, ref_cli):
+    """ref_cli(input) -> stdout of redis-cli against the reference."""
+    compare_script(res, tgt, ref_cli, "command families", FAMILY_SCRIPT)
+    compare_script(res, tgt, ref_cli, "transactions and server commands", SERVER_SCRIPT)
+    # MEMORY USAGE of a present key is slotd's own cost (README): at least
+    # the value's bytes, and not more than a page over them.
+    val = "m" * 1000
+    tgt.cli("SET", "mem:k", val)
+    used = [tgt.cli("MEMORY", "USAGE", "mem:k", *x).stdout.strip() for x in ([], ["SAMPLES", "0"])]
+    res.check("MEMORY USAGE of a 1000-byte value: %s" % used,
+              all(u.isdigit() and len(val) <= int(u) <= len(val) + 4096 for u in used) and used[0] == used[1],
+              repr(used))
+    tgt.cli("DEL", "mem:k")
 
     # SCAN: every key exactly once, with MATCH and COUNT.
     n = 500
@@ -1085,16 +1526,59 @@ def case_conns(res, tgt):
         print("  " + r["detail"], flush=True)
 
 
+class _RootNs:
+    """Target's namespace interface for the root namespace (the reference)."""
+    name = "root namespace"
+
+    @staticmethod
+    def run(argv, **kw):
+        return netns.run(argv, **kw)
+
+
+def case_admin(res, tgt, ref):
+    """The admin worker's parts (MULTI/EXEC with WATCH, MONITOR, SLOWLOG,
+    AUTH with requirepass, TIME, CLIENT KILL) over the DPDK port, each
+    checked against what Redis answers and its transcript compared with the
+    same worker's against the reference on loopback."""
+    got = tgt.worker("admin", timeout=120, seed="adm")
+    want = Target(_RootNs, "127.0.0.1", ref.port).worker("admin", timeout=120, seed="adm")
+    for name, _ in ADMIN_PARTS:
+        mine = (got.get("parts") or {}).get(name)
+        theirs = (want.get("parts") or {}).get(name)
+        if mine is None:
+            res.fail("%s over the DPDK port" % name, got.get("detail", ""))
+            continue
+        res.check("%s over the DPDK port: as Redis answers" % name, not mine["problems"],
+                  "\n".join(mine["problems"]) + "\ntranscript:\n  " + "\n  ".join(mine["transcript"]))
+        if theirs is None:
+            res.fail("%s: the reference's transcript" % name, want.get("detail", ""))
+            continue
+        diffs = ["  line %d: %s has %r, the DPDK port %r" % (i + 1, REF_KIND, a, b)
+                 for i, (a, b) in enumerate(zip(theirs["transcript"], mine["transcript"])) if a != b]
+        if len(theirs["transcript"]) != len(mine["transcript"]):
+            diffs.append("  %d lines against %d" % (len(theirs["transcript"]), len(mine["transcript"])))
+        res.check("%s over the DPDK port: same transcript as %s on loopback (%d lines)"
+                  % (name, REF_KIND, len(mine["transcript"])), not diffs,
+                  "\n".join(diffs[:20]) + ("\nreference's own problems: %s" % theirs["problems"]
+                                            if theirs["problems"] else ""))
+    # Whatever happened above, the node must be open again.
+    cp = tgt.cli("PING")
+    res.check("after the admin parts: PING without AUTH answers PONG (requirepass back to \"\")",
+              cp.stdout.strip() == "PONG", cp.stdout + cp.stderr)
+
+
 def case_migrate(res, ns, tgt):
     """MIGRATE both ways between slotd and a redis-server inside the namespace:
     slotd's outbound link is a kernel socket of its control plane, so it
     leaves through the exception TAP; redis-server's RESTOREs arrive on the
-    data path."""
+    data path. Then the same redis-server is the reference for DEBUG from a
+    remote client."""
     port = 6390
     logp = os.path.join(harness.logdir(), "migrate-redis.log")
     log = open(logp, "wb")
     srv = subprocess.Popen(ns.argv(["redis-server", "--bind", PEER_IP, "--port", str(port), "--save", "",
-                                    "--appendonly", "no", "--protected-mode", "no"]),
+                                    "--appendonly", "no", "--protected-mode", "no",
+                                    "--enable-debug-command", "local"]),
                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                            cwd=harness.logdir(), preexec_fn=_die_with_parent)
     log.close()
@@ -1119,6 +1603,11 @@ def case_migrate(res, ns, tgt):
         info = tgt.cli("INFO", "stats").stdout
         res.check("INFO migrate_cached_sockets:1 after the MIGRATE", "migrate_cached_sockets:1" in info,
                   [ln for ln in info.splitlines() if ln.startswith("migrate_cached")])
+        # A client of the DPDK port is never local: with enable-debug-command
+        # local, DEBUG is refused as this redis-server refuses its own remote
+        # client (both reached from the namespace at their 198.18 address).
+        compare_script(res, tgt, lambda text: red.cli(input=text), "DEBUG from a remote client "
+                       "(enable-debug-command local)", REMOTE_DEBUG_SCRIPT, ref_name="redis-server in the namespace")
     finally:
         srv.terminate()
         try:
@@ -1458,6 +1947,7 @@ def run_dpdk(res, ns):
             run_loss_phase(res, ns, tgt, node, dp0)
             return
         res.run("command families", case_families, res, tgt, ref_cli)
+        res.run("admin commands", case_admin, res, tgt, ref)
         if not alive_check(res, node, "after command families"):
             return
         case_benchmark(res, tgt)
