@@ -195,12 +195,16 @@ def worker_conns(a):
     t0 = time.time()
     failed = []
     try:
-        for i in range(a.n):
-            try:
-                s = socket.create_connection((a.host, a.port), timeout=10)
-                socks.append(s)
-            except OSError as e:
-                failed.append(str(e))
+        if a.wave:
+            for start in range(0, a.n, a.wave):
+                _open_wave(a.host, a.port, min(a.wave, a.n - start), 20, socks, failed)
+        else:
+            for i in range(a.n):
+                try:
+                    s = socket.create_connection((a.host, a.port), timeout=10)
+                    socks.append(s)
+                except OSError as e:
+                    failed.append(str(e))
         t_open = time.time() - t0
         ping = b"*1\r\n$4\r\nPING\r\n"
         bad = 0
@@ -262,6 +266,45 @@ def worker_conns(a):
                                 % (len(socks), t_open, len(failed), (": " + failed[0]) if failed else "",
                                    bad, a.timeout, t_ping, during, after,
                                    "".join("\n  " + x for x in stuck))}
+
+
+def _open_wave(host, port, n, timeout, socks, failed):
+    """n connects at once (non-blocking): under loss, a lost SYN costs its
+    connection the kernel's 1 s SYN timeout, and one after the other those
+    seconds would add up. Connected sockets go to socks (blocking again),
+    errors to failed."""
+    import errno
+    import select
+    pending = {}
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        rc = s.connect_ex((host, port))
+        if rc not in (0, errno.EINPROGRESS):
+            failed.append("connect: %s" % os.strerror(rc))
+            s.close()
+            continue
+        pending[s.fileno()] = s
+    poller = select.poll()
+    for fd in pending:
+        poller.register(fd, select.POLLOUT)
+    deadline = time.time() + timeout
+    while pending and time.time() < deadline:
+        for fd, _ in poller.poll(max(1, int((deadline - time.time()) * 1000))):
+            s = pending.pop(fd, None)
+            if s is None:
+                continue
+            poller.unregister(fd)
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                failed.append("connect: %s" % os.strerror(err))
+                s.close()
+            else:
+                s.setblocking(True)
+                socks.append(s)
+    for s in pending.values():
+        failed.append("connect: not done within %ss" % timeout)
+        s.close()
 
 
 def _ss(lport):
@@ -774,6 +817,7 @@ def worker_main(argv):
     p.add_argument("--n", type=int, default=0)
     p.add_argument("--sizes", default="")
     p.add_argument("--per", type=int, default=20)
+    p.add_argument("--wave", type=int, default=0)     # conns: connects at once (0: one by one)
     p.add_argument("--seed", default="s")
     p.add_argument("--timeout", type=float, default=30)
     a = p.parse_args(argv)
@@ -812,6 +856,11 @@ N_KEYS = int(os.environ.get("DPDK_KEYS", 10000 if QUICK else 100000))
 N_CONNS = int(os.environ.get("DPDK_CONNS", 1000 if QUICK else 10000))
 BENCH_N = int(os.environ.get("DPDK_BENCH_N", 100000 if QUICK else 1000000))
 VALUE_SIZES = [1024, 1 << 20] + ([] if QUICK else [64 << 20])
+# Under loss and reordering: a burst of this many concurrent connections,
+# all connecting at once (one by one, each SYN lost would cost its 1 s in
+# turn; slotd holds 1024 half-open connections a core, net/eth.c).
+BURST_CONNS = int(os.environ.get("DPDK_BURST_CONNS", min(1000, N_CONNS)))
+BURST_WAVE = min(BURST_CONNS, 1000)
 MAXCLIENTS = max(10100, N_CONNS + 100)
 REF_KIND = os.environ.get("DPDK_REF", "slotd")
 # Only the hugepage and two-core phases (start, checks, stop).
@@ -841,10 +890,13 @@ class Target:
         self.host = host
         self.port = port
 
-    def worker(self, kind, timeout, **kw):
+    def worker(self, kind, timeout, client_timeout=None, **kw):
         """Run a worker in the namespace; its JSON outcome, or a failure with
-        what went wrong (timeout: the worker is killed, "hung")."""
+        what went wrong (timeout: the worker is killed, "hung").
+        client_timeout: the worker's own --timeout (its clients' operations)."""
         argv = [PY, os.path.abspath(__file__), "--worker", kind, "--host", self.host, "--port", str(self.port)]
+        if client_timeout is not None:
+            argv += ["--timeout", str(client_timeout)]
         for k, v in kw.items():
             argv += ["--" + k, str(v)]
         try:
@@ -1519,9 +1571,15 @@ def case_values(res, tgt, label, sizes, timeout=240):
         print("  " + r["detail"], flush=True)
 
 
-def case_conns(res, tgt):
-    r = tgt.worker("conns", timeout=300, n=N_CONNS)
-    res.check("%d concurrent connections, PING on each" % N_CONNS, r.get("ok"), r.get("detail", ""))
+def case_conns(res, tgt, label="", n=None, timeout=300, ping_timeout=30, wave=0):
+    """n connections open at once, a PING on each; the worker is killed
+    after timeout seconds, and every PING must be answered within
+    ping_timeout of the last one sent. wave: connects made that many at a
+    time (0: one after the other)."""
+    n = n or N_CONNS
+    r = tgt.worker("conns", timeout=timeout, client_timeout=ping_timeout, n=n, wave=wave)
+    res.check("%s%d concurrent connections, PING on each" % (label + ": " if label else "", n),
+              r.get("ok"), r.get("detail", ""))
     if r.get("ok"):
         print("  " + r["detail"], flush=True)
 
@@ -1681,24 +1739,37 @@ def kernel_tcp_counters(ns):
     return out
 
 
+def verify_again(res, tgt, label, seed):
+    """The clean phase's verification once more, under whatever the caller
+    injects: the keys, the values (64 MB but in --quick) and a burst of
+    BURST_CONNS concurrent connections, each with a bounded time. Returns
+    the seconds each took."""
+    t = [time.time()]
+    case_keys(res, tgt, label, seed, timeout=420)
+    t.append(time.time())
+    case_values(res, tgt, label, VALUE_SIZES, timeout=300)
+    t.append(time.time())
+    case_conns(res, tgt, label, n=BURST_CONNS, timeout=180, ping_timeout=60, wave=BURST_WAVE)
+    t.append(time.time())
+    return [b - a for a, b in zip(t, t[1:])]
+
+
 def keys_under_loss(res, ns, tgt, label):
-    """The keys and a 1 MB value under LOSS_PCT random loss both ways, inside
-    the namespace only (the rules always removed); prints the phase's time and
+    """verify_again under LOSS_PCT random loss both ways, inside the
+    namespace only (the rules always removed); prints the phase's time and
     what the clients' kernel did to recover, checks nftables dropped both
     ways."""
     kern0 = kernel_tcp_counters(ns)
     ns.loss_on(LOSS_PCT)
     t0 = time.time()
     try:
-        case_keys(res, tgt, "%s%d%% loss" % (label, LOSS_PCT), "b", timeout=420)
-        t_keys = time.time() - t0
-        case_values(res, tgt, "%s%d%% loss" % (label, LOSS_PCT), [1 << 20])
+        took = verify_again(res, tgt, "%s%d%% loss" % (label, LOSS_PCT), "b")
         dropped = ns.loss_counters()
     finally:
         ns.loss_off()
     kern1 = kernel_tcp_counters(ns)
-    print("  %s%d%% loss phase: keys %.1fs, keys + 1 MB value %.1fs"
-          % (label, LOSS_PCT, t_keys, time.time() - t0), flush=True)
+    print("  %s%d%% loss phase %.1fs: keys %.1fs, values %.1fs, %d connections %.1fs"
+          % (label, LOSS_PCT, time.time() - t0, took[0], took[1], BURST_CONNS, took[2]), flush=True)
     print("  the clients' kernel in the loss phase: "
           + ", ".join("%s +%d" % (k, kern1[k] - kern0.get(k, 0)) for k in sorted(kern1)), flush=True)
     res.check("%snftables dropped packets both ways (in %d, out %d)" % ((label,) + dropped),
@@ -2000,8 +2071,10 @@ def run_dpdk(res, ns):
         node = DpdkNode(ns, port, extra=["--dpdk-test-reorder-pct", str(REORDER_PCT),
                                          "--dpdk-test-duplicate-pct", str(DUP_PCT)], tag="reorder").start()
         case_ping(res, tgt, count=3)
-        case_keys(res, tgt, "reorder %d%% + duplicate %d%%" % (REORDER_PCT, DUP_PCT), "c", timeout=420)
-        case_values(res, tgt, "reorder %d%% + duplicate %d%%" % (REORDER_PCT, DUP_PCT), [1 << 20], timeout=240)
+        t0 = time.time()
+        took = verify_again(res, tgt, "reorder %d%% + duplicate %d%%" % (REORDER_PCT, DUP_PCT), "c")
+        print("  reorder/duplicate phase %.1fs: keys %.1fs, values %.1fs, %d connections %.1fs"
+              % ((time.time() - t0,) + tuple(took[:2]) + (BURST_CONNS, took[2])), flush=True)
         dptext, dpr = dataplane_info(tgt)
         reo = counter_sum(dpr, r"test_reorder")
         dup = counter_sum(dpr, r"test_dup\w*(?<!nomem)$")
