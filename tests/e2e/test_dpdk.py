@@ -1101,8 +1101,18 @@ def runtime_dir_cleanup(prefix):
             subprocess.run(["rm", "-rf", "--one-file-system", d], check=False)
 
 
-def reap_runtime_dirs():
-    """Runtime directories of runs that were killed (their PID is gone)."""
+def runtime_dir(prefix):
+    """EAL's runtime directory for --file-prefix prefix, or None."""
+    for base in ("/var/run/dpdk", "/run/dpdk"):
+        d = os.path.join(base, prefix)
+        if os.path.isdir(d):
+            return d
+    return None
+
+
+def reap_runtime_dirs(pid=None):
+    """Runtime directories of our prefix (EAL_PREFIX, a PID, a letter for
+    a second process of the run) whose PID is gone, or those of pid."""
     gone = []
     for base in ("/var/run/dpdk", "/run/dpdk"):
         try:
@@ -1110,8 +1120,11 @@ def reap_runtime_dirs():
         except OSError:
             continue
         for name in names:
-            m = re.match(re.escape(EAL_PREFIX) + r"(\d+)$", name)
-            if m and int(m.group(1)) != os.getpid() and not netns._pid_alive(int(m.group(1))):
+            m = re.match(re.escape(EAL_PREFIX) + r"(\d+)[a-z]?$", name)
+            if not m or not os.path.isdir(os.path.join(base, name)):
+                continue
+            owner = int(m.group(1))
+            if (owner == pid) if pid is not None else (owner != os.getpid() and not netns._pid_alive(owner)):
                 runtime_dir_cleanup(name)
                 gone.append(name)
     return gone
@@ -1800,6 +1813,114 @@ def run_loss_phase(res, ns, tgt, node, dp_before):
 
 
 # ---------------------------------------------------------------------------
+# Start-up checks: slotd must refuse to start, say what to do, and leave
+# nothing behind.
+
+STARTUP_TIMEOUT = 15         # "promptly": EAL start-up takes about 0.2 s here
+# An empty capture (pcap global header only): net_pcap reads it as the RX
+# side of a port that has exactly one queue pair, which net_tap (16 queues,
+# fixed at build time, no devarg) and net_ring (16) cannot be made to have.
+EMPTY_PCAP = bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000")
+
+
+def free_hugepages():
+    """Free hugepages of every size, as slotd's own check counts them."""
+    total = 0
+    base = "/sys/kernel/mm/hugepages"
+    for d in os.listdir(base) if os.path.isdir(base) else []:
+        try:
+            total += _read_int(os.path.join(base, d, "free_hugepages"))
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def startup_refused(res, ns, label, suffix, eal, extra, keywords, excuse=None):
+    """Start slotd in ns with EAL arguments eal (the --file-prefix added)
+    and expect: exit status 1 within STARTUP_TIMEOUT, every keyword in its
+    output, none of its interfaces left in ns, EAL cleaned up (no socket
+    left in its runtime directory, which the test then removes; a killed
+    EAL leaves mp_socket and dpdk_telemetry.v2 there). excuse(): a reason
+    (or None) why a start that got further is no fault of slotd's; the
+    check is then skipped with it."""
+    pid = os.getpid()
+    prefix = EAL_PREFIX + str(pid) + suffix
+    port_if, exc_if = "sdy%d" % pid, "sdx%d" % pid
+    argv = [harness.SLOTD_BIN, "--port", str(harness.free_port()), "--bind", "127.0.0.1", "--save", "",
+            "--protected-mode", "no", "--dataplane", "dpdk",
+            "--dpdk-eal-args", "%s --no-pci --file-prefix %s" % (eal.replace("IFACE", port_if), prefix),
+            "--dpdk-ip", "%s/%d" % (NODE_IP, PREFIX_LEN), "--dpdk-tap", exc_if] + extra
+    t0 = time.time()
+    try:
+        cp = ns.run(argv, timeout=STARTUP_TIMEOUT, check=False)
+        rc, out = cp.returncode, cp.stdout + cp.stderr
+    except CmdError as e:
+        rc, out = None, str(e)
+    took = time.time() - t0
+    msg = [ln for ln in out.splitlines() if "# DPDK:" in ln]
+    missing = [k for k in keywords if k not in out]
+    why = excuse() if excuse and (rc != 1 or missing) else None
+    if why:
+        print("SKIP start-up check, %s: %s" % (label, why), flush=True)
+    else:
+        res.check("start-up check, %s: slotd exits 1 in %.1fs, saying %s"
+                  % (label, took, " / ".join(repr(k) for k in keywords)),
+                  rc == 1 and not missing,
+                  "exit status %s (None: still running after %ds, killed); missing %s\n%s"
+                  % (rc, STARTUP_TIMEOUT, missing, out[-2500:]))
+    if msg:
+        print("  " + msg[-1].split("DPDK: ", 1)[-1], flush=True)
+    left = [n for n in (port_if, exc_if) if netns.link_exists(n, ns=ns.name)]
+    d = runtime_dir(prefix)
+    sockets = sorted(f for f in (os.listdir(d) if d else [])
+                     if not os.path.isfile(os.path.join(d, f)) or f.endswith("socket"))
+    runtime_dir_cleanup(prefix)
+    res.check("start-up check, %s: nothing left (interfaces, EAL sockets; runtime directory %s)"
+              % (label, "removed" if d else "never made"),
+              not left and not sockets and runtime_dir(prefix) is None,
+              "interfaces %s, in %s: %s, directory now %s" % (left, d, sockets, runtime_dir(prefix)))
+
+
+def run_startup_checks(res, ns):
+    """slotd --dataplane dpdk refusing to start: (a) no hugepages without
+    --no-huge, (b) a dpdk-port EAL does not have, (c) more data cores than
+    the port has queue pairs. Run in the namespace, so that whatever slotd
+    might create is there."""
+    # (a) slotd checks before it starts EAL: nothing may be made at all.
+    free = free_hugepages()
+    if free:
+        print("SKIP start-up check without hugepages: this host has %d free hugepages (not changed "
+              "by the test)" % free, flush=True)
+    else:
+        startup_refused(res, ns, "no --no-huge, no free hugepages", "a",
+                        "-m 64 -l 0,1 --vdev=net_pcap0,rx_pcap=%s,tx_pcap=%s" % pcap_files(),
+                        [], ["no free hugepages", "nr_hugepages", "mount -t hugetlbfs", "--no-huge"],
+                        excuse=lambda: ("%d hugepages became free while it ran (another run's?)"
+                                        % free_hugepages()) if free_hugepages() else None)
+    # (b) net_tap makes its interface in EAL start-up; gone again with EAL.
+    startup_refused(res, ns, "dpdk-port net_tap9 that EAL does not have", "b",
+                    "--no-huge -m 256 -l 0,1 --vdev=net_tap0,iface=IFACE", ["--dpdk-port", "net_tap9"],
+                    ["port 'net_tap9' not found", "EAL sees: net_tap0 (port 0)"])
+    # (c) two worker lcores (data cores) on a port with one queue pair.
+    cpus = sorted(os.sched_getaffinity(0))
+    lcores = ",".join("%d@%d" % (i, cpus[i % len(cpus)]) for i in range(3))
+    startup_refused(res, ns, "2 data cores, a port with 1 queue pair", "c",
+                    "--no-huge -m 256 --lcores %s --vdev=net_pcap0,rx_pcap=%s,tx_pcap=%s"
+                    % ((lcores,) + pcap_files()), [],
+                    ["port net_pcap0 has 1 RX and 1 TX queues", "one pair per data core (2)",
+                     "give EAL at most 1 worker lcore"])
+
+
+def pcap_files():
+    """(rx, tx) capture files for a net_pcap port with one queue pair."""
+    rx = os.path.join(harness.logdir(), "empty.pcap")
+    if not os.path.exists(rx):
+        with open(rx, "wb") as f:
+            f.write(EMPTY_PCAP)
+    return rx, os.path.join(harness.logdir(), "out.pcap")
+
+
+# ---------------------------------------------------------------------------
 # Hugepage mode and two data cores.
 
 HUGE_NR = "/proc/sys/vm/nr_hugepages"
@@ -1998,6 +2119,7 @@ def run_dpdk(res, ns):
 
     node = None
     try:
+        res.run("start-up checks", run_startup_checks, res, ns)
         if MODES_ONLY:
             res.run("hugepages", run_hugepages, res, ns, port)
             res.run("two cores", run_two_cores, res, ns, port)
@@ -2133,7 +2255,7 @@ def run_dpdk(res, ns):
         if node is not None:
             node.stop()
         ref.stop()
-        runtime_dir_cleanup(EAL_PREFIX + str(os.getpid()))
+        reap_runtime_dirs(os.getpid())
 
 
 def run_selftest(res, ns):
@@ -2247,9 +2369,9 @@ def main():
             huge_left += hp.release()
         ns_names = [n.name for n in list(netns._namespaces)]
         left_ns = netns.cleanup()
-        runtime_dir_cleanup(EAL_PREFIX + str(pid))
+        reap_runtime_dirs(pid)
         links = netns.run(["ip", "-o", "link", "show"], check=False).stdout
-        ours = ["sdt%d" % pid, "sde%d" % pid, "sdva%d" % pid, "sdvb%d" % pid]
+        ours = ["sd%s%d" % (x, pid) for x in ("t", "e", "va", "vb", "x", "y")]
         left_links = [n for n in ours if re.search(r"\b%s\b" % n, links)]
         left_ns += [n for n in ns_names if n in netns.namespaces()]
         # Only what is ours: our interfaces, our /24, or anything outside the
