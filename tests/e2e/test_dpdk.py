@@ -2109,6 +2109,126 @@ def run_two_cores(res, ns, port):
         node.stop()
 
 
+class MemifNode(DpdkNode):
+    """slotd on the server side of a net_memif port, in namespace ns (where
+    its exception TAP is made), set up as scripts/bench-dpdk.sh does: both
+    lcores on one CPU, --no-huge -m 512, a --file-prefix of its own, the
+    memif socket at a path."""
+
+    def __init__(self, ns, port, sock, cpu):
+        DpdkNode.__init__(self, ns, port, tag="memif")
+        self.sock = sock
+        self.cpu = cpu
+        self.prefix = EAL_PREFIX + str(os.getpid()) + "m"
+
+    def eal_args(self):
+        return ("--lcores 0@%d,1@%d --no-huge -m 512 --file-prefix %s --no-pci --log-level=lib.eal:error "
+                "--vdev=net_memif0,role=server,socket=%s,socket-abstract=no"
+                % (self.cpu, self.cpu, self.prefix, self.sock))
+
+    def argv(self):
+        return [harness.SLOTD_BIN, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--protected-mode", "no", "--dataplane", "dpdk", "--dpdk-eal-args", self.eal_args(),
+                "--dpdk-ip", "%s/%d" % (NODE_IP, PREFIX_LEN), "--dpdk-tap", self.exc_if]
+
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix="memif-", dir=harness.logdir())
+        self.log_path = os.path.join(self.dir, "slotd-memif.log")
+        log = open(self.log_path, "wb")
+        # ip netns exec execs slotd: the PID is slotd's
+        self.proc = subprocess.Popen(self.ns.argv(self.argv()), stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.dir, preexec_fn=_die_with_parent)
+        log.close()
+        self.pid = self.proc.pid
+        _nodes.append(self)
+        t0 = time.time()
+        while not (os.path.exists(self.sock) and "Ready to accept connections" in self.log_text()):
+            if self.proc.poll() is not None:
+                raise RuntimeError("slotd (memif) exited with %s during start-up:\n%s"
+                                   % (self.proc.returncode, self.log_tail()))
+            if time.time() > t0 + START_TIMEOUT:
+                raise RuntimeError("slotd (memif): no socket %s and 'Ready to accept connections' within "
+                                   "%ss:\n%s" % (self.sock, START_TIMEOUT, self.log_tail()))
+            time.sleep(0.05)
+        self.ready_secs = time.time() - t0
+        return self
+
+
+MEMIF_LOAD_RUNS = ((20, 8, 200000), (20, 1, 50000))   # (-c, -P, -n), each -t set,get
+
+
+def run_memif(res):
+    """slotd on a net_memif server port, slotd-load (the stack's active
+    open, dataplane/load/worker.c) on the client side, both in a namespace
+    of their own, as scripts/bench-dpdk.sh runs them: a short pipelined and
+    an unpipelined SET then GET; every reply checked by slotd-load (errors
+    0, each test all its requests), slotd alive after each and exiting 0."""
+    load_bin = os.path.join(os.path.dirname(os.path.abspath(harness.SLOTD_BIN)), "slotd-load")
+    if not os.access(load_bin, os.X_OK):
+        res.fail("memif: slotd-load beside slotd", "%s is missing: it is built with slotd "
+                 "(ninja -C %s)" % (load_bin, os.path.dirname(load_bin)))
+        return
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpu, client_cpu = cpus[-1], cpus[0]     # one each, as bench-dpdk.sh (the same with one CPU)
+    mns = Netns("-m").create()
+    node = None
+    try:
+        port = 6379
+        node = MemifNode(mns, port, os.path.join(harness.logdir(), "memif-%d.sock" % os.getpid()),
+                         server_cpu).start()
+        res.ok("memif: slotd up on net_memif0 (server), socket %s (%.1fs)" % (node.sock, node.ready_secs))
+        tel = os.path.join(runtime_dir(node.prefix) or "/var/run/dpdk/" + node.prefix, "dpdk_telemetry.v2")
+        eal = ("--lcores 0@%d,1@%d --no-huge -m 256 --file-prefix %sl --no-telemetry --no-pci "
+               "--log-level=lib.eal:error --vdev=net_memif0,role=client,socket=%s,socket-abstract=no"
+               % (client_cpu, client_cpu, EAL_PREFIX + str(os.getpid()), node.sock))
+        for i, (c, p, n) in enumerate(MEMIF_LOAD_RUNS):
+            argv = [load_bin, "--eal", eal, "--ip", "%s.3/%d" % (NET, PREFIX_LEN), "--server", NODE_IP,
+                    "--port", str(port), "-c", str(c), "-P", str(p), "-n", str(n), "-t", "set,get",
+                    "-d", "16", "-r", "10000", "--csv", "-q", "--server-pid", str(node.pid)]
+            if i == 0:
+                argv += ["--server-telemetry", tel]
+            what = "memif: slotd-load -c %d -P %d -n %d -t set,get" % (c, p, n)
+            t0 = time.time()
+            try:
+                cp = mns.run(argv, timeout=60, check=False)
+            except CmdError as e:
+                res.fail(what, "hung: %s" % e)
+                break
+            # the CSV: a header, then one line per test
+            rows = {}
+            lines = cp.stdout.splitlines()
+            hi = next((k for k, ln in enumerate(lines) if ln.startswith("test,rps,")), None)
+            for ln in lines[hi + 1:] if hi is not None else []:
+                f = ln.split(",")
+                if len(f) == len(lines[hi].split(",")):
+                    rows[f[0]] = dict(zip(lines[hi].split(","), f))
+            good = (cp.returncode == 0 and set(rows) == {"SET", "GET"}
+                    and all(int(r["requests"]) == n and int(r["errors"]) == 0 and float(r["rps"]) > 0
+                            for r in rows.values())
+                    and (i != 0 or all(float(r["server_busy_s"]) > 0 for r in rows.values())))
+            res.check("%s (%.1fs): %s" % (what, time.time() - t0, ", ".join(
+                      "%s %.0f/s, %s errors%s" % (k, float(r["rps"]), r["errors"],
+                                                  ", server busy %ss" % r["server_busy_s"] if i == 0 else "")
+                      for k, r in sorted(rows.items()))),
+                      good, "exit %d\nstdout: %s\nstderr: %s\nslotd:\n%s"
+                      % (cp.returncode, cp.stdout[-1500:], cp.stderr[-1500:], node.log_tail(15)))
+            if not alive_check(res, node, "memif, after slotd-load -P %d" % p):
+                return
+        # (net_memif zeroes its port counters, /ethdev/stats, when the peer
+        # leaves; slotd's own per-core counters stay)
+        cores = telemetry(node.prefix, "/slotd/cores")
+        res.check("memif: DPDK telemetry /slotd/cores: the data core was busy (%s)" % cores,
+                  cores is not None and len(cores.get("busy_usec", [])) == 1 and cores["busy_usec"][0] > 0
+                  and cores["busy_turns"][0] > 0, str(cores))
+        stop_check(res, node, "memif", taps_too=False)
+        res.check("memif: slotd removed its memif socket on exit", not os.path.exists(node.sock), node.sock)
+        node = None
+    finally:
+        if node is not None:
+            node.stop()
+        mns.delete()
+
+
 def run_dpdk(res, ns):
     port = harness.free_port()
     ref = harness.Server("redis" if REF_KIND == "redis" else "slotd", name="ref-" + REF_KIND).start()
@@ -2123,6 +2243,7 @@ def run_dpdk(res, ns):
         if MODES_ONLY:
             res.run("hugepages", run_hugepages, res, ns, port)
             res.run("two cores", run_two_cores, res, ns, port)
+            res.run("memif", run_memif, res)
             return
         node = DpdkNode(ns, port, tag="plain").start()
         res.ok("slotd --dataplane dpdk on net_tap up, PONG from %s (%.1fs)" % (NODE_IP, node.ready_secs))
@@ -2251,6 +2372,7 @@ def run_dpdk(res, ns):
 
         res.run("hugepages", run_hugepages, res, ns, port)
         res.run("two cores", run_two_cores, res, ns, port)
+        res.run("memif", run_memif, res)
     finally:
         if node is not None:
             node.stop()
