@@ -479,6 +479,27 @@ def worker_many(a):
                                    xbad, ndel, 2 * len(keys), dbsize)}
 
 
+def worker_mtu(a):
+    """One connection: SET and GET of a.n random bytes, compared; then the
+    kernel's view of its segment sizes (struct tcp_info: tcpi_snd_mss and
+    tcpi_rcv_mss, the u32s at offsets 16 and 20)."""
+    import struct
+    import harness
+    c = harness.RawConn(a.port, host=a.host, timeout=a.timeout)
+    data = os.urandom(a.n)
+    t0 = time.time()
+    r1 = c.call("SET", "mtu:v", data)
+    r2 = c.call("GET", "mtu:v")
+    took = time.time() - t0
+    snd, rcv = struct.unpack_from("II", c.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104), 16)
+    r3 = c.call("DEL", "mtu:v")
+    c.close()
+    ok = r1 == b"+OK\r\n" and r2 == b"$%d\r\n" % len(data) + data + b"\r\n" and r3 == b":1\r\n"
+    return {"ok": ok, "snd_mss": snd, "rcv_mss": rcv,
+            "detail": "%d bytes SET %r, GET %s (%.2fs), DEL %r; tcp_info snd_mss %d rcv_mss %d"
+                      % (a.n, r1, "intact" if r2[-len(data) - 2:-2] == data else "CORRUPT %r" % r2[:60],
+                         took, r3, snd, rcv)}
+
 # Commands that need several connections at once (MULTI/EXEC with WATCH,
 # MONITOR, SLOWLOG, AUTH with requirepass, TIME, CLIENT KILL). Each part
 # keeps a transcript in which what differs between servers for no fault of
@@ -811,7 +832,7 @@ def worker_admin(a):
 def worker_main(argv):
     import argparse
     p = argparse.ArgumentParser()
-    p.add_argument("kind", choices=["keys", "values", "conns", "connect", "protected", "many", "admin"])
+    p.add_argument("kind", choices=["keys", "values", "conns", "connect", "protected", "many", "admin", "mtu"])
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--n", type=int, default=0)
@@ -822,7 +843,8 @@ def worker_main(argv):
     p.add_argument("--timeout", type=float, default=30)
     a = p.parse_args(argv)
     fn = {"keys": worker_keys, "values": worker_values, "conns": worker_conns, "connect": worker_connect,
-          "protected": worker_protected, "many": worker_many, "admin": worker_admin}[a.kind]
+          "protected": worker_protected, "many": worker_many, "admin": worker_admin,
+          "mtu": worker_mtu}[a.kind]
     try:
         out = fn(a)
     except Exception as e:
@@ -925,9 +947,16 @@ _nodes = []     # started and not yet stopped: the teardown stops them
 
 
 class DpdkNode:
-    def __init__(self, ns, port, extra=(), tag="dpdk", workers=1, huge_dir=None):
+    """slotd on a net_tap port whose kernel side is moved into namespace ns.
+    slotd itself runs in the root namespace, or in namespace home (its
+    exception TAP, and what dpdk-gateway adds to it, are then made there);
+    peer_mac: the MAC address ns gives the port's kernel side."""
+
+    def __init__(self, ns, port, extra=(), tag="dpdk", workers=1, huge_dir=None, home=None, peer_mac=None):
         pid = os.getpid()
         self.ns = ns
+        self.home = home
+        self.peer_mac = peer_mac
         self.port = port
         self.extra = list(extra)
         self.tag = tag
@@ -978,18 +1007,21 @@ class DpdkNode:
         argv = self.argv()
         with open(os.path.join(self.dir, "argv"), "w") as f:
             f.write(" ".join(shlex.quote(a) for a in argv) + "\n")
-        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        # ip netns exec execs slotd: the PID is slotd's
+        self.proc = subprocess.Popen(self.home.argv(argv) if self.home else argv, stdout=log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      cwd=self.dir, preexec_fn=_die_with_parent)
         log.close()
         self.pid = self.proc.pid
         _nodes.append(self)
         t0 = time.time()
         deadline = t0 + START_TIMEOUT
+        home = self.home.name if self.home else None
         # Move the port's interface only once slotd has started the port: the
         # net_tap PMD attaches its queue descriptors by interface name in
         # slotd's namespace at port set-up, and would create a second,
         # unrelated TAP of that name if the first were already gone.
-        while not (netns.link_exists(self.port_if) and "Ready to accept connections" in self.log_text()):
+        while not (netns.link_exists(self.port_if, ns=home) and "Ready to accept connections" in self.log_text()):
             if self.proc.poll() is not None:
                 raise RuntimeError("slotd (%s) exited with %s during start-up:\n%s"
                                    % (self.tag, self.proc.returncode, self.log_tail()))
@@ -997,7 +1029,8 @@ class DpdkNode:
                 raise RuntimeError("slotd (%s) not ready (interface %s, 'Ready to accept connections') "
                                    "within %ss:\n%s" % (self.tag, self.port_if, START_TIMEOUT, self.log_tail()))
             time.sleep(0.05)
-        self.ns.adopt(self.port_if, "%s/%d" % (PEER_IP, PREFIX_LEN), txqueuelen=TAP_QLEN)
+        self.ns.adopt(self.port_if, "%s/%d" % (PEER_IP, PREFIX_LEN), txqueuelen=TAP_QLEN, src=home,
+                      mac=self.peer_mac)
         # Ready when the data path answers PING on the client port.
         last = ""
         while time.time() < deadline:
@@ -1042,7 +1075,8 @@ class DpdkNode:
         left = []
         if not netns.wait_link_gone(self.port_if, 10, ns=self.ns.name if self.ns.exists() else None):
             left.append(self.port_if)
-        if not netns.wait_link_gone(self.exc_if, 10):
+        if not netns.wait_link_gone(self.exc_if, 10,
+                                    ns=self.home.name if self.home and self.home.exists() else None):
             left.append(self.exc_if)
         return rc, left
 
@@ -1530,13 +1564,16 @@ def case_families(res, tgt, ref_cli):
 # ---------------------------------------------------------------------------
 # Load and verification phases (shared by the DPDK run and --selftest).
 
-def case_ping(res, tgt, count=5):
+def case_ping(res, tgt, count=5, big=1400):
+    """ping, then pings of big bytes of payload, not to be fragmented."""
     cp = tgt.ns.run(["ping", "-c", str(count), "-i", "0.2", "-W", "2", tgt.host], timeout=30, check=False)
     m = re.search(r"(\d+) received", cp.stdout)
     res.check("ping %s from the namespace (%d sent)" % (tgt.host, count),
               cp.returncode == 0 and m and int(m.group(1)) == count, cp.stdout[-600:] + cp.stderr[-300:])
-    cp = tgt.ns.run(["ping", "-c", "3", "-i", "0.2", "-s", "1400", "-W", "2", tgt.host], timeout=30, check=False)
-    res.check("ping with 1400-byte payload", cp.returncode == 0, cp.stdout[-400:] + cp.stderr[-300:])
+    cp = tgt.ns.run(["ping", "-c", "3", "-i", "0.2", "-s", str(big), "-M", "do", "-W", "2", tgt.host],
+                    timeout=30, check=False)
+    res.check("ping with %d-byte payload (%d-byte packets, DF)" % (big, big + 28), cp.returncode == 0,
+              cp.stdout[-400:] + cp.stderr[-300:])
 
 
 def case_protected(res, tgt):
@@ -1638,6 +1675,42 @@ def case_admin(res, tgt, ref):
               cp.stdout.strip() == "PONG", cp.stdout + cp.stderr)
 
 
+class NsRedis:
+    """A redis-server in namespace ns on host:port (a with block): started,
+    answering PING, stopped at the end."""
+
+    def __init__(self, ns, host, port):
+        self.ns, self.host, self.port = ns, host, port
+        self.srv = None
+
+    def __enter__(self):
+        logp = os.path.join(harness.logdir(), "ns-redis-%s-%d.log" % (self.host, self.port))
+        log = open(logp, "wb")
+        self.srv = subprocess.Popen(self.ns.argv(["redis-server", "--bind", self.host, "--port", str(self.port),
+                                                  "--save", "", "--appendonly", "no", "--protected-mode", "no",
+                                                  "--enable-debug-command", "local"]),
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    cwd=harness.logdir(), preexec_fn=_die_with_parent)
+        log.close()
+        red = Target(self.ns, self.host, self.port)
+        deadline = time.time() + 10
+        while red.cli("PING", timeout=5).stdout.strip() != "PONG":
+            if time.time() > deadline or self.srv.poll() is not None:
+                self.__exit__()
+                raise RuntimeError("redis-server in %s on %s:%d did not answer PING"
+                                   % (self.ns.name, self.host, self.port))
+            time.sleep(0.1)
+        return red
+
+    def __exit__(self, *exc):
+        self.srv.terminate()
+        try:
+            self.srv.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.srv.kill()
+            self.srv.wait()
+
+
 def case_migrate(res, ns, tgt):
     """MIGRATE both ways between slotd and a redis-server inside the namespace:
     slotd's outbound link is a kernel socket of its control plane, so it
@@ -1645,21 +1718,7 @@ def case_migrate(res, ns, tgt):
     data path. Then the same redis-server is the reference for DEBUG from a
     remote client."""
     port = 6390
-    logp = os.path.join(harness.logdir(), "migrate-redis.log")
-    log = open(logp, "wb")
-    srv = subprocess.Popen(ns.argv(["redis-server", "--bind", PEER_IP, "--port", str(port), "--save", "",
-                                    "--appendonly", "no", "--protected-mode", "no",
-                                    "--enable-debug-command", "local"]),
-                           stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                           cwd=harness.logdir(), preexec_fn=_die_with_parent)
-    log.close()
-    try:
-        red = Target(ns, PEER_IP, port)
-        deadline = time.time() + 10
-        while red.cli("PING", timeout=5).stdout.strip() != "PONG":
-            if time.time() > deadline or srv.poll() is not None:
-                raise RuntimeError("redis-server in %s did not answer PING" % ns.name)
-            time.sleep(0.1)
+    with NsRedis(ns, PEER_IP, port) as red:
         big = "v" * 100000
         tgt.cli("SET", "mig:out", big)
         out = tgt.cli("MIGRATE", PEER_IP, str(port), "mig:out", "0", "5000").stdout.strip()
@@ -1679,13 +1738,6 @@ def case_migrate(res, ns, tgt):
         # client (both reached from the namespace at their 198.18 address).
         compare_script(res, tgt, lambda text: red.cli(input=text), "DEBUG from a remote client "
                        "(enable-debug-command local)", REMOTE_DEBUG_SCRIPT, ref_name="redis-server in the namespace")
-    finally:
-        srv.terminate()
-        try:
-            srv.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
 
 
 def stop_check(res, node, label, taps_too=True):
@@ -2109,6 +2161,103 @@ def run_two_cores(res, ns, port):
         node.stop()
 
 
+# The port options node: dpdk-mac, dpdk-mtu and dpdk-gateway at once.
+OPT_MAC = "02:5d:00:00:00:02"   # locally administered (bit 1 of the first byte), unicast
+OPT_PEER_MAC = "02:5d:00:00:00:01"  # the namespace's side (net_tap would give it the node's)
+OPT_MTU = 1280                  # net_tap takes 46..1504 (its frames are 1522 bytes at most)
+GW_NET = "198.19.254"           # a second subnet, on the namespace's loopback, off the node's
+
+
+def run_port_options(res, ns, port, ref_cli):
+    """slotd with dpdk-mac, dpdk-mtu and dpdk-gateway, in a namespace of its
+    own: dpdk-gateway makes a default route through the exception TAP,
+    which in the root namespace would sit beside (and with the same metric,
+    before) the host's own. From the client namespace: the node's neighbour
+    entry carries dpdk-mac; both directions of a 1 MB SET/GET stay within
+    dpdk-mtu (the MSS each side uses, every IP packet the node sends);
+    MIGRATE to a redis-server on a second subnet, off the node's, goes out
+    through the gateway. Also DEBUG where enable-debug-command yes allows
+    it, against the reference."""
+    home = Netns("-s").create()
+    node = DpdkNode(ns, port, tag="options", home=home, peer_mac=OPT_PEER_MAC,
+                    extra=["--dpdk-mac", OPT_MAC, "--dpdk-mtu", str(OPT_MTU), "--dpdk-gateway", PEER_IP,
+                           "--enable-debug-command", "yes"])
+    try:
+        node.start()
+        tgt = Target(ns, NODE_IP, port)
+        log = node.log_text()
+        up = re.search(r"DPDK: port \S+ \([^)]*\) up: [^\n]*", log)
+        res.check("options: slotd up with dpdk-mac %s, dpdk-mtu %d, dpdk-gateway %s (%.1fs)"
+                  % (OPT_MAC, OPT_MTU, PEER_IP, node.ready_secs),
+                  up is not None and ("MTU %d, MAC %s" % (OPT_MTU, OPT_MAC)) in up.group(0),
+                  "\n".join(ln for ln in log.splitlines() if "DPDK" in ln or "xception" in ln))
+        exc = home.run(["ip", "-o", "link", "show", node.exc_if], check=False).stdout
+        res.check("options: the exception TAP carries the MAC and MTU", ("mtu %d " % OPT_MTU) in exc
+                  and ("link/ether %s " % OPT_MAC) in exc, exc)
+        cfg = tgt.cli("CONFIG", "GET", "dpdk-*").stdout.split()
+        cfg = dict(zip(cfg[0::2], cfg[1::2]))
+        _, dp = dataplane_info(tgt)
+        res.check("options: CONFIG GET dpdk-mac/-mtu/-gateway and INFO dataplane dpdk_mtu",
+                  cfg.get("dpdk-mac") == OPT_MAC and cfg.get("dpdk-mtu") == str(OPT_MTU)
+                  and cfg.get("dpdk-gateway") == PEER_IP and dp.get("dpdk_mtu") == str(OPT_MTU),
+                  "%s; dpdk_mtu %s" % (cfg, dp.get("dpdk_mtu")))
+
+        # dpdk-mac: what the node's ARP replies carry.
+        ns.run(["ip", "neigh", "flush", "dev", node.port_if], check=False)
+        case_ping(res, tgt, count=2, big=OPT_MTU - 28)
+        neigh = ns.run(["ip", "neigh", "show", NODE_IP, "dev", node.port_if], check=False).stdout
+        own = ns.run(["ip", "-o", "link", "show", node.port_if], check=False).stdout
+        res.check("options: the namespace's neighbour entry for %s is %s (its own side %s)"
+                  % (NODE_IP, OPT_MAC, OPT_PEER_MAC),
+                  ("lladdr %s " % OPT_MAC) in neigh + " " and ("link/ether %s " % OPT_PEER_MAC) in own,
+                  "neighbour: %r; link: %r" % (neigh, own))
+
+        # dpdk-mtu: the namespace's side keeps 1500; every packet from the node
+        # is counted by size while 1 MB goes each way.
+        big = OPT_MTU - 80
+        ns.run(["nft", "-f", "-"], input="table ip slotdmtu {\n chain in { type filter hook input priority 0; "
+               "policy accept;\n  ip saddr %s ip length > %d counter\n  ip saddr %s ip length > %d counter\n"
+               " }\n}\n" % (NODE_IP, OPT_MTU, NODE_IP, big))
+        try:
+            r = tgt.worker("mtu", timeout=60, n=1 << 20)
+            out = ns.run(["nft", "list", "table", "ip", "slotdmtu"], check=False).stdout
+        finally:
+            ns.run(["nft", "delete", "table", "ip", "slotdmtu"], check=False)
+        counts = [int(x) for x in re.findall(r"counter packets (\d+)", out)]
+        res.check("options: a 1 MB value round-trips intact at dpdk-mtu %d" % OPT_MTU, r.get("ok"),
+                  r.get("detail", ""))
+        mss = OPT_MTU - 40
+        res.check("options: the connection's MSS fits dpdk-mtu: the client sends <= %d (%s), receives <= %d (%s)"
+                  % (mss, r.get("snd_mss"), mss, r.get("rcv_mss")),
+                  r.get("snd_mss") and r.get("rcv_mss") and 1000 < r["snd_mss"] <= mss
+                  and 1000 < r["rcv_mss"] <= mss, r.get("detail", ""))
+        res.check("options: no IP packet from the node over %d bytes (%s), and some over %d (%s)"
+                  % (OPT_MTU, counts[0] if counts else None, big, counts[1] if len(counts) > 1 else None),
+                  len(counts) == 2 and counts[0] == 0 and counts[1] > 0, out)
+
+        # dpdk-gateway: the default route it adds, and a connection through it.
+        route = home.run(["ip", "route", "get", GW_NET + ".1"], check=False).stdout
+        res.check("options: in slotd's namespace %s.1 is routed via %s on the exception TAP"
+                  % (GW_NET, PEER_IP), ("via %s dev %s " % (PEER_IP, node.exc_if)) in route, route)
+        ns.run(["ip", "addr", "add", netns.check_addr(GW_NET + ".1/32"), "dev", "lo"])
+        with NsRedis(ns, GW_NET + ".1", 6391) as red:
+            val = "g" * 10000
+            tgt.cli("SET", "gw:k", val)
+            out = tgt.cli("MIGRATE", GW_NET + ".1", "6391", "gw:k", "0", "5000")
+            res.check("options: MIGRATE to redis-server at %s.1 (off the node's subnet, via dpdk-gateway)"
+                      % GW_NET, out.stdout.strip() == "OK" and red.cli("STRLEN", "gw:k").stdout.strip()
+                      == str(len(val)), out.stdout + out.stderr)
+
+        # DEBUG, allowed to remote clients by enable-debug-command yes.
+        compare_script(res, tgt, ref_cli, "DEBUG with enable-debug-command yes", DEBUG_SCRIPT)
+        alive_check(res, node, "options")
+        stop_check(res, node, "options")
+    finally:
+        node.stop()
+        ns.run(["ip", "addr", "del", GW_NET + ".1/32", "dev", "lo"], check=False)
+        home.delete()
+
+
 class MemifNode(DpdkNode):
     """slotd on the server side of a net_memif port, in namespace ns (where
     its exception TAP is made), set up as scripts/bench-dpdk.sh does: both
@@ -2243,6 +2392,7 @@ def run_dpdk(res, ns):
         if MODES_ONLY:
             res.run("hugepages", run_hugepages, res, ns, port)
             res.run("two cores", run_two_cores, res, ns, port)
+            res.run("port options", run_port_options, res, ns, port, ref_cli)
             res.run("memif", run_memif, res)
             return
         node = DpdkNode(ns, port, tag="plain").start()
@@ -2372,6 +2522,7 @@ def run_dpdk(res, ns):
 
         res.run("hugepages", run_hugepages, res, ns, port)
         res.run("two cores", run_two_cores, res, ns, port)
+        res.run("port options", run_port_options, res, ns, port, ref_cli)
         res.run("memif", run_memif, res)
     finally:
         if node is not None:
