@@ -6,17 +6,29 @@ hugepages are needed, except in the hugepage phase, and --no-pci). The kernel si
 made by this test (198.18.0.1/24; the node is 198.18.0.2/24), so every client
 packet crosses slotd's own TCP/IP stack. From the namespace:
 
+  - start-up checks first: without --no-huge and no free hugepages, with a
+    dpdk-port EAL does not have, with more data cores than the port has
+    queue pairs (a net_pcap port has one): exit 1 promptly, the message says
+    what to do, no interface and no EAL socket left;
   - ping; redis-cli for every command family, replies compared line by line
-    with a kernel-socket slotd on 127.0.0.1 (or redis-server: DPDK_REF=redis);
-    SCAN, INFO and CLIENT checked by content;
+    with a kernel-socket slotd on 127.0.0.1 (or redis-server: DPDK_REF=redis):
+    strings, keys, expiry, databases, CONFIG, CLIENT, HELLO, MULTI/EXEC/
+    DISCARD, TIME, SLOWLOG, FUNCTION, MEMORY, CLIENT KILL's and AUTH's
+    errors; SCAN, INFO and CLIENT checked by content; what needs several
+    connections (WATCH with a write from another one, MONITOR's lines,
+    SLOWLOG GET/LEN/RESET, AUTH with requirepass, TIME, CLIENT KILL by ID and
+    ADDR closing the victim) by a worker checked against Redis's answers and
+    its transcript compared with the same worker's against the reference;
+    DEBUG from a remote client compared with a redis-server in the namespace;
   - redis-benchmark -c 50 -P 16 -t set,get;
   - python3-redis writing and reading back 100,000 keys, verified;
   - values of 1 KB, 1 MB and 64 MB intact (SHA-256 of what comes back);
   - 10,000 concurrent connections, each answering PING;
-  - the same verification (100k keys, 1 MB) with 2% random loss both ways
-    (nftables in the namespace), then with slotd restarted with its own
-    reordering and duplication knobs (5% each): every key present and
-    correct, every client operation under a timeout;
+  - the same verification (100k keys; 1 KB, 1 MB, 64 MB values; 1,000
+    connections at once) with 2% random loss both ways (nftables in the
+    namespace), then with slotd restarted with its own reordering and
+    duplication knobs (5% each): every key present and correct, every client
+    operation under a timeout;
   - protected-mode (slotd runs with `protected-mode no`, its clients being
     remote): switched on by CONFIG SET, a new client gets Redis's -DENIED
     line and is closed, and is counted in rejected_connections;
@@ -43,7 +55,15 @@ packet crosses slotd's own TCP/IP stack. From the namespace:
     choice (flow hash, then the queue that last sent on the flow) spreads the
     connections. Both cores' rx packets and connections > 0 is reported as a
     PASS when seen and as a NOTE, not a failure, when all traffic landed on
-    one queue.
+    one queue;
+  - port options: dpdk-mac (the namespace's neighbour entry), dpdk-mtu 1280
+    (a 1 MB value intact, both sides' MSS and every IP packet from the node
+    within it) and dpdk-gateway (MIGRATE to a second subnet through it), with
+    slotd in a namespace of its own: the gateway's default route goes on the
+    exception TAP, which in the root namespace would shadow the host's;
+  - memif: slotd on a net_memif server port, slotd-load (beside SLOTD_BIN) on
+    the client side, in a namespace of their own as scripts/bench-dpdk.sh
+    runs them: -P 8 and -P 1 SET/GET, no error, slotd alive and exiting 0.
 
 Everything is torn down on every exit path (finally, SIGTERM/SIGINT/SIGHUP):
 slotd stopped by PID, the namespace deleted, and the test checks that no
@@ -62,8 +82,9 @@ Usage: /usr/bin/python3 tests/e2e/test_dpdk.py [--quick] [--loss-only] [--modes-
   --loss-only  start, ping, the keys once without loss (timed, to compare),
                then only the 2%-loss phase (timed, with the stack's and the
                clients' kernel's recovery counters); also DPDK_LOSS_ONLY=1
-  --modes-only only the hugepage and two-data-core phases (about 10 s);
-               also DPDK_MODES_ONLY=1
+  --modes-only only the start-up checks and the hugepage, two-data-core,
+               port-options and memif phases (about 10 s); also
+               DPDK_MODES_ONLY=1
   --selftest   run the same client phases against redis-server in a second
                namespace over a veth pair (no DPDK): validates this test;
                also what TARGET=redis runs
@@ -77,7 +98,8 @@ length of the port's kernel side, default 20000; 0 keeps the kernel's 1000), DPD
 EAL arguments), DPDK_SLOTD_ARGS (more slotd arguments, shell-quoted),
 DPDK_CLUSTER_BIND (bind for the cluster phase, default
 "127.0.0.1 198.18.0.2"), DPDK_HUGEPAGES (pages added for the hugepage
-phase), DPDK_MANY_CLIENTS (two-core phase), E2E_START_TIMEOUT, E2E_LOGDIR.
+phase), DPDK_MANY_CLIENTS (two-core phase), DPDK_BURST_CONNS (connections
+under loss and reordering, default 1000), E2E_START_TIMEOUT, E2E_LOGDIR.
 """
 
 import hashlib
@@ -499,6 +521,7 @@ def worker_mtu(a):
             "detail": "%d bytes SET %r, GET %s (%.2fs), DEL %r; tcp_info snd_mss %d rcv_mss %d"
                       % (a.n, r1, "intact" if r2[-len(data) - 2:-2] == data else "CORRUPT %r" % r2[:60],
                          took, r3, snd, rcv)}
+
 
 # Commands that need several connections at once (MULTI/EXEC with WATCH,
 # MONITOR, SLOWLOG, AUTH with requirepass, TIME, CLIENT KILL). Each part
