@@ -754,8 +754,12 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
         cl->flags &= ~(uint32_t)CLIENT_ASKING;
     if (cl->multi && cmd->fn == cmd_reset)
         multi_discard(cl);
-    /* EXEC feeds MONITOR itself, after the commands it ran. */
-    if (!(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)) && cmd->fn != cmd_exec)
+    /* EXEC feeds MONITOR itself, after the commands it ran; SELECT and RESET
+     * once they ran, so that their line shows the database they chose (7.0
+     * feeds a command when it is done; the rest are fed here, before they
+     * may go to another core, which keeps the lines in the client's order). */
+    if (!(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)) && cmd->fn != cmd_exec &&
+        cmd->fn != cmd_select && cmd->fn != cmd_reset)
         monitor_feed(cl, argc, argv);
 
     if (owner == -2) {
@@ -764,6 +768,9 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
     } else if (owner < 0 || ((unsigned)owner == core->id && !(cmd->flags & CMD_ASYNC) &&
                              !keylock_count(&core->locks))) {
         exec_here(cl, cmd, argc, argv, 0, cslot, asking, hint, tick);
+        /* keyless: they always run here */
+        if (cmd->fn == cmd_select || cmd->fn == cmd_reset)
+            monitor_feed(cl, argc, argv);
     } else {
         struct xreq *r = xreq_new(cl, cmd, argc, argv);
         if (!r) {

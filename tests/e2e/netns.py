@@ -137,15 +137,18 @@ class Netns:
     def argv(self, argv):
         return ["ip", "netns", "exec", self.name] + list(argv)
 
-    def adopt(self, ifname, cidr, timeout=10.0, txqueuelen=None):
-        """Move ifname from the root namespace into this one, give it cidr and
-        bring it up (with txqueuelen if given). Waits up to timeout for the
-        interface to appear first."""
+    def adopt(self, ifname, cidr, timeout=10.0, txqueuelen=None, src=None, mac=None):
+        """Move ifname from namespace src (None: the root namespace) into
+        this one, give it cidr (and MAC address mac) and bring it up (with
+        txqueuelen if given). Waits up to timeout for the interface to appear
+        first."""
         check_addr(cidr)
-        wait_link(ifname, timeout=timeout)
-        run(["ip", "link", "set", ifname, "netns", self.name])
+        wait_link(ifname, timeout=timeout, ns=src)
+        run(["ip", "link", "set", ifname, "netns", self.name], ns=src)
         if txqueuelen:
             self.run(["ip", "link", "set", ifname, "txqueuelen", str(txqueuelen)])
+        if mac:
+            self.run(["ip", "link", "set", ifname, "address", mac])
         self.run(["ip", "addr", "add", cidr, "dev", ifname])
         self.run(["ip", "link", "set", ifname, "up"])
 

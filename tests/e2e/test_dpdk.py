@@ -6,17 +6,29 @@ hugepages are needed, except in the hugepage phase, and --no-pci). The kernel si
 made by this test (198.18.0.1/24; the node is 198.18.0.2/24), so every client
 packet crosses slotd's own TCP/IP stack. From the namespace:
 
+  - start-up checks first: without --no-huge and no free hugepages, with a
+    dpdk-port EAL does not have, with more data cores than the port has
+    queue pairs (a net_pcap port has one): exit 1 promptly, the message says
+    what to do, no interface and no EAL socket left;
   - ping; redis-cli for every command family, replies compared line by line
-    with a kernel-socket slotd on 127.0.0.1 (or redis-server: DPDK_REF=redis);
-    SCAN, INFO and CLIENT checked by content;
+    with a kernel-socket slotd on 127.0.0.1 (or redis-server: DPDK_REF=redis):
+    strings, keys, expiry, databases, CONFIG, CLIENT, HELLO, MULTI/EXEC/
+    DISCARD, TIME, SLOWLOG, FUNCTION, MEMORY, CLIENT KILL's and AUTH's
+    errors; SCAN, INFO and CLIENT checked by content; what needs several
+    connections (WATCH with a write from another one, MONITOR's lines,
+    SLOWLOG GET/LEN/RESET, AUTH with requirepass, TIME, CLIENT KILL by ID and
+    ADDR closing the victim) by a worker checked against Redis's answers and
+    its transcript compared with the same worker's against the reference;
+    DEBUG from a remote client compared with a redis-server in the namespace;
   - redis-benchmark -c 50 -P 16 -t set,get;
   - python3-redis writing and reading back 100,000 keys, verified;
   - values of 1 KB, 1 MB and 64 MB intact (SHA-256 of what comes back);
   - 10,000 concurrent connections, each answering PING;
-  - the same verification (100k keys, 1 MB) with 2% random loss both ways
-    (nftables in the namespace), then with slotd restarted with its own
-    reordering and duplication knobs (5% each): every key present and
-    correct, every client operation under a timeout;
+  - the same verification (100k keys; 1 KB, 1 MB, 64 MB values; 1,000
+    connections at once) with 2% random loss both ways (nftables in the
+    namespace), then with slotd restarted with its own reordering and
+    duplication knobs (5% each): every key present and correct, every client
+    operation under a timeout;
   - protected-mode (slotd runs with `protected-mode no`, its clients being
     remote): switched on by CONFIG SET, a new client gets Redis's -DENIED
     line and is closed, and is counted in rejected_connections;
@@ -43,7 +55,15 @@ packet crosses slotd's own TCP/IP stack. From the namespace:
     choice (flow hash, then the queue that last sent on the flow) spreads the
     connections. Both cores' rx packets and connections > 0 is reported as a
     PASS when seen and as a NOTE, not a failure, when all traffic landed on
-    one queue.
+    one queue;
+  - port options: dpdk-mac (the namespace's neighbour entry), dpdk-mtu 1280
+    (a 1 MB value intact, both sides' MSS and every IP packet from the node
+    within it) and dpdk-gateway (MIGRATE to a second subnet through it), with
+    slotd in a namespace of its own: the gateway's default route goes on the
+    exception TAP, which in the root namespace would shadow the host's;
+  - memif: slotd on a net_memif server port, slotd-load (beside SLOTD_BIN) on
+    the client side, in a namespace of their own as scripts/bench-dpdk.sh
+    runs them: -P 8 and -P 1 SET/GET, no error, slotd alive and exiting 0.
 
 Everything is torn down on every exit path (finally, SIGTERM/SIGINT/SIGHUP):
 slotd stopped by PID, the namespace deleted, and the test checks that no
@@ -62,14 +82,15 @@ Usage: /usr/bin/python3 tests/e2e/test_dpdk.py [--quick] [--loss-only] [--modes-
   --loss-only  start, ping, the keys once without loss (timed, to compare),
                then only the 2%-loss phase (timed, with the stack's and the
                clients' kernel's recovery counters); also DPDK_LOSS_ONLY=1
-  --modes-only only the hugepage and two-data-core phases (about 10 s);
-               also DPDK_MODES_ONLY=1
+  --modes-only only the start-up checks and the hugepage, two-data-core,
+               port-options and memif phases (about 10 s); also
+               DPDK_MODES_ONLY=1
   --selftest   run the same client phases against redis-server in a second
                namespace over a veth pair (no DPDK): validates this test;
                also what TARGET=redis runs
 
-Needs root and /dev/net/tun (else it says why and exits 0 with
-"0 passed, 0 failed"), and ip, nft, ping, redis-cli, redis-benchmark.
+Needs root and /dev/net/tun, and ip, nft, ping, redis-cli, redis-benchmark;
+without one of them it says which and fails ("0 passed, 1 failed", exit 1).
 
 Environment: SLOTD_BIN (default build/slotd), DPDK_REF=slotd|redis,
 DPDK_BENCH_N, DPDK_KEYS, DPDK_CONNS (override sizes), DPDK_TAP_QLEN (queue
@@ -77,7 +98,8 @@ length of the port's kernel side, default 20000; 0 keeps the kernel's 1000), DPD
 EAL arguments), DPDK_SLOTD_ARGS (more slotd arguments, shell-quoted),
 DPDK_CLUSTER_BIND (bind for the cluster phase, default
 "127.0.0.1 198.18.0.2"), DPDK_HUGEPAGES (pages added for the hugepage
-phase), DPDK_MANY_CLIENTS (two-core phase), E2E_START_TIMEOUT, E2E_LOGDIR.
+phase), DPDK_MANY_CLIENTS (two-core phase), DPDK_BURST_CONNS (connections
+under loss and reordering, default 1000), E2E_START_TIMEOUT, E2E_LOGDIR.
 """
 
 import hashlib
@@ -195,12 +217,16 @@ def worker_conns(a):
     t0 = time.time()
     failed = []
     try:
-        for i in range(a.n):
-            try:
-                s = socket.create_connection((a.host, a.port), timeout=10)
-                socks.append(s)
-            except OSError as e:
-                failed.append(str(e))
+        if a.wave:
+            for start in range(0, a.n, a.wave):
+                _open_wave(a.host, a.port, min(a.wave, a.n - start), 20, socks, failed)
+        else:
+            for i in range(a.n):
+                try:
+                    s = socket.create_connection((a.host, a.port), timeout=10)
+                    socks.append(s)
+                except OSError as e:
+                    failed.append(str(e))
         t_open = time.time() - t0
         ping = b"*1\r\n$4\r\nPING\r\n"
         bad = 0
@@ -262,6 +288,45 @@ def worker_conns(a):
                                 % (len(socks), t_open, len(failed), (": " + failed[0]) if failed else "",
                                    bad, a.timeout, t_ping, during, after,
                                    "".join("\n  " + x for x in stuck))}
+
+
+def _open_wave(host, port, n, timeout, socks, failed):
+    """n connects at once (non-blocking): under loss, a lost SYN costs its
+    connection the kernel's 1 s SYN timeout, and one after the other those
+    seconds would add up. Connected sockets go to socks (blocking again),
+    errors to failed."""
+    import errno
+    import select
+    pending = {}
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        rc = s.connect_ex((host, port))
+        if rc not in (0, errno.EINPROGRESS):
+            failed.append("connect: %s" % os.strerror(rc))
+            s.close()
+            continue
+        pending[s.fileno()] = s
+    poller = select.poll()
+    for fd in pending:
+        poller.register(fd, select.POLLOUT)
+    deadline = time.time() + timeout
+    while pending and time.time() < deadline:
+        for fd, _ in poller.poll(max(1, int((deadline - time.time()) * 1000))):
+            s = pending.pop(fd, None)
+            if s is None:
+                continue
+            poller.unregister(fd)
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                failed.append("connect: %s" % os.strerror(err))
+                s.close()
+            else:
+                s.setblocking(True)
+                socks.append(s)
+    for s in pending.values():
+        failed.append("connect: not done within %ss" % timeout)
+        s.close()
 
 
 def _ss(lport):
@@ -436,20 +501,373 @@ def worker_many(a):
                                    xbad, ndel, 2 * len(keys), dbsize)}
 
 
+def worker_mtu(a):
+    """One connection: SET and GET of a.n random bytes, compared; then the
+    kernel's view of its segment sizes (struct tcp_info: tcpi_snd_mss and
+    tcpi_rcv_mss, the u32s at offsets 16 and 20)."""
+    import struct
+    import harness
+    c = harness.RawConn(a.port, host=a.host, timeout=a.timeout)
+    data = os.urandom(a.n)
+    t0 = time.time()
+    r1 = c.call("SET", "mtu:v", data)
+    r2 = c.call("GET", "mtu:v")
+    took = time.time() - t0
+    snd, rcv = struct.unpack_from("II", c.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104), 16)
+    r3 = c.call("DEL", "mtu:v")
+    c.close()
+    ok = r1 == b"+OK\r\n" and r2 == b"$%d\r\n" % len(data) + data + b"\r\n" and r3 == b":1\r\n"
+    return {"ok": ok, "snd_mss": snd, "rcv_mss": rcv,
+            "detail": "%d bytes SET %r, GET %s (%.2fs), DEL %r; tcp_info snd_mss %d rcv_mss %d"
+                      % (a.n, r1, "intact" if r2[-len(data) - 2:-2] == data else "CORRUPT %r" % r2[:60],
+                         took, r3, snd, rcv)}
+
+
+# Commands that need several connections at once (MULTI/EXEC with WATCH,
+# MONITOR, SLOWLOG, AUTH with requirepass, TIME, CLIENT KILL). Each part
+# keeps a transcript in which what differs between servers for no fault of
+# theirs (client ids, addresses, times) is replaced by a name, so that it can
+# be compared with the reference's, and checks on its own what Redis answers.
+
+REQUIREPASS = "dpdk-test-pw"
+
+
+def _sds_repr(b):
+    """Redis's sdscatrepr: how MONITOR quotes an argument."""
+    out = ['"']
+    for ch in b:
+        c = chr(ch)
+        if c in '\\"':
+            out.append("\\" + c)
+        elif c in "\n\r\t\a\b":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t", "\a": "\\a", "\b": "\\b"}[c])
+        elif 32 <= ch < 127:
+            out.append(c)
+        else:
+            out.append("\\x%02x" % ch)
+    out.append('"')
+    return "".join(out)
+
+
+class _Part:
+    """One part's connections, transcript and problems."""
+
+    def __init__(self, a):
+        self.a = a
+        self.lines = []
+        self.problems = []
+        self.conns = []
+        self.names = []         # (text as sent/received, name in the transcript)
+
+    def conn(self, name):
+        import harness
+        c = harness.RawConn(self.a.port, host=self.a.host, timeout=self.a.timeout)
+        c.name = name
+        self.conns.append(c)
+        self.names.append((c.local_addr(), "<addr %s>" % name))
+        return c
+
+    def norm(self, data):
+        s = data.decode("latin-1") if isinstance(data, bytes) else str(data)
+        for real, name in self.names:
+            s = s.replace(real, name)
+        return s
+
+    def call(self, c, *args, want=None, shown=None):
+        """Send one command on c; it and its reply (raw bytes) go to the
+        transcript (the command as `shown` if given: an id in it); `want` is
+        what Redis answers."""
+        r = c.call(*args)
+        self.lines.append("%s> %s -> %s" % (c.name, shown or self.norm(" ".join(
+            x.decode("latin-1") if isinstance(x, bytes) else str(x) for x in args)),
+            self.norm(r).replace("\r\n", " ").strip()))
+        if want is not None and r != want:
+            self.problems.append("%s> %s: got %r, Redis answers %r"
+                                 % (c.name, " ".join(str(x) for x in args), r, want))
+        return r
+
+    def note(self, text):
+        self.lines.append(self.norm(text))
+
+    def expect(self, cond, what):
+        if not cond:
+            self.problems.append(what)
+        return cond
+
+    def closed(self, c, timeout=5.0):
+        """Whether the server closed c within timeout (noted and checked)."""
+        state = c.wait_closed(timeout)
+        self.note("%s: %s" % (c.name, state))
+        return state == "closed"
+
+    def close(self):
+        for c in self.conns:
+            c.close()
+
+
+OK = b"+OK\r\n"
+QUEUED = b"+QUEUED\r\n"
+NIL_ARRAY = b"*-1\r\n"
+
+
+def _bulk(s):
+    s = s.encode() if isinstance(s, str) else s
+    return b"$%d\r\n%s\r\n" % (len(s), s)
+
+
+def _adm_watch(p, seed):
+    """A watched key written by another connection makes EXEC return a nil
+    array (Redis: even when the value written is the same, or a DEL); an
+    untouched watch, or one UNWATCHed, lets EXEC run."""
+    a, b = p.conn("A"), p.conn("B")
+    k, k2, k3, other = ("w:%s:%s" % (seed, x) for x in ("k", "k2", "k3", "other"))
+    p.call(a, "DEL", k, k2, k3, other)
+    p.call(a, "SET", k3, "same", want=OK)
+    p.call(a, "WATCH", k, want=OK)
+    p.call(b, "SET", k, "theirs", want=OK)
+    p.call(a, "MULTI", want=OK)
+    p.call(a, "SET", k, "mine", want=QUEUED)
+    p.call(a, "EXEC", want=NIL_ARRAY)
+    p.call(a, "GET", k, want=_bulk("theirs"))
+    p.call(a, "WATCH", k2, want=OK)
+    p.call(b, "SET", other, "x", want=OK)
+    p.call(a, "MULTI", want=OK)
+    p.call(a, "INCR", k2, want=QUEUED)
+    p.call(a, "EXEC", want=b"*1\r\n:1\r\n")
+    p.call(a, "WATCH", k3, want=OK)
+    p.call(b, "SET", k3, "same", want=OK)
+    p.call(a, "MULTI", want=OK)
+    p.call(a, "GET", k3, want=QUEUED)
+    p.call(a, "EXEC", want=NIL_ARRAY)
+    p.call(a, "WATCH", k, want=OK)
+    p.call(a, "UNWATCH", want=OK)
+    p.call(b, "SET", k, "again", want=OK)
+    p.call(a, "MULTI", want=OK)
+    p.call(a, "GET", k, want=QUEUED)
+    p.call(a, "EXEC", want=b"*1\r\n" + _bulk("again"))
+    p.call(a, "WATCH", k, want=OK)
+    p.call(b, "DEL", k, want=b":1\r\n")
+    p.call(a, "MULTI", want=OK)
+    p.call(a, "SET", k, "late", want=QUEUED)
+    p.call(a, "EXEC", want=NIL_ARRAY)
+    p.call(a, "EXISTS", k, want=b":0\r\n")
+    p.call(a, "DEL", k, k2, k3, other, want=b":3\r\n")
+
+
+def _adm_monitor(p, seed):
+    """MONITOR on one connection shows what another sends, one line each in
+    Redis's format: +<unix time>.<usec> [<db> <client addr>] "arg" ...
+    (arguments quoted as sdscatrepr does; administrative commands such as
+    CONFIG are not shown)."""
+    m, s = p.conn("M"), p.conn("S")
+    k, kb, k2 = ("mon:%s:%s" % (seed, x) for x in ("k", "bin", "k2"))
+    binval = b'a b"c\n\x01\xff\\'
+    p.call(m, "MONITOR", want=OK)
+    # (db shown, command): 7.0 feeds a command to MONITOR once it has run,
+    # so SELECT (and RESET) show the database chosen; a transaction shows as
+    # MULTI, then its commands and EXEC when EXEC runs them, not as queued
+    sent = [(0, ["SET", k, "v"]), (0, ["GET", k]), (0, ["SET", kb, binval]), (2, ["SELECT", "2"]),
+            (2, ["SET", k2, "42"]), (2, ["DEL", k2]), (0, ["SELECT", "0"]), (2, ["SELECT", "2"]),
+            (0, ["RESET"]),
+            (None, ["CONFIG", "GET", "maxmemory"]), (0, ["MULTI"]), (None, ["INCR", k2]),
+            (None, ["EXEC"]), (0, ["DEL", k, kb, k2])]
+    t0 = time.time()
+    for _, args in sent:
+        s.call(*args)
+    want = [(db, args) for db, args in sent if db is not None]
+    want[-1:-1] = [(0, ["INCR", k2]), (0, ["EXEC"])]
+    addr = s.local_addr()
+    for db, args in want:
+        r = m.read_reply(timeout=p.a.timeout)
+        line = r.decode("latin-1")
+        mm = re.match(r"^\+(\d+)\.(\d{6}) \[(\d+) (\S+)\] (.*)\r\n$", line, re.S)
+        expect = " ".join(_sds_repr(x.encode() if isinstance(x, str) else x) for x in args)
+        if not p.expect(mm is not None, "MONITOR line %r is not in Redis's format" % line):
+            p.note("M: %r" % line)
+            break
+        p.note("M: +<time> [%s %s] %s" % (mm.group(3), p.norm(mm.group(4)), mm.group(5)))
+        p.expect(int(mm.group(3)) == db and mm.group(4) == addr and mm.group(5) == expect,
+                 "MONITOR line %r, want [%d %s] %s" % (line, db, addr, expect))
+        p.expect(abs(int(mm.group(1)) - t0) < 30, "MONITOR time %s, now %.0f" % (mm.group(1), t0))
+    extra = m.read_reply(timeout=0.3)
+    import harness
+    p.expect(extra == harness.TIMEOUT, "MONITOR: more than the %d commands shown: %r" % (len(want), extra))
+
+
+def _adm_slowlog(p, seed):
+    """slowlog-log-slower-than 0 logs every command: SLOWLOG LEN/GET/RESET,
+    each entry [id, unix time, microseconds, [args], client addr, name]."""
+    import harness
+    c = p.conn("L")
+    k = "sl:%s:k" % seed
+    try:
+        p.call(c, "CONFIG", "SET", "slowlog-log-slower-than", "0", want=OK)
+        p.call(c, "SLOWLOG", "RESET", want=OK)
+        p.call(c, "CLIENT", "SETNAME", "sltest", want=OK)
+        p.call(c, "SET", k, "v", want=OK)
+        p.call(c, "GET", k, want=_bulk("v"))
+        # RESET itself is logged once it has run, then each command after it
+        p.call(c, "SLOWLOG", "LEN", want=b":4\r\n")
+        t0 = time.time()
+        r = c.call("SLOWLOG", "GET")
+        node, _ = harness.parse_reply(r)
+        entries = node[1] if node[0] == "*" and node[1] is not None else []
+        p.expect(len(entries) == 5, "SLOWLOG GET: %d entries, want 5: %r" % (len(entries), r[:300]))
+        ids = []
+        got = []
+        for e in entries:
+            f = e[1] if e[0] == "*" else []
+            if not p.expect(len(f) == 6 and f[0][0] == ":" and f[1][0] == ":" and f[2][0] == ":"
+                            and f[3][0] == "*" and f[4][0] == "$" and f[5][0] == "$",
+                            "SLOWLOG entry is not [id, time, usec, args, addr, name]: %r" % (e,)):
+                continue
+            ids.append(f[0][1])
+            args = [x[1].decode("latin-1") for x in f[3][1]]
+            p.expect(abs(f[1][1] - t0) < 30 and 0 <= f[2][1] < 10 ** 7,
+                     "SLOWLOG entry time %s / duration %s us" % (f[1][1], f[2][1]))
+            p.expect(f[4][1].decode() == c.local_addr(), "SLOWLOG entry addr %r, the client is %s"
+                     % (f[4][1], c.local_addr()))
+            name = f[5][1].decode()
+            p.note("SLOWLOG entry: id%+d <time> <usec> %s %s %r"
+                   % (f[0][1] - ids[0], args, p.norm(f[4][1]), name))
+            got.append((args, name))
+        # an entry has the client's name as it was when the command ended
+        p.expect(got == [(["SLOWLOG", "LEN"], "sltest"), (["GET", k], "sltest"), (["SET", k, "v"], "sltest"),
+                         (["CLIENT", "SETNAME", "sltest"], "sltest"), (["SLOWLOG", "RESET"], "")],
+                 "SLOWLOG GET, newest first: %r" % got)
+        p.expect(ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids),
+                 "SLOWLOG ids not strictly decreasing: %r" % ids)
+        r = c.call("SLOWLOG", "GET", "1")
+        node, _ = harness.parse_reply(r)
+        one = node[1] if node[0] == "*" and node[1] else []
+        p.expect(len(one) == 1 and [x[1] for x in one[0][1][3][1]] == [b"SLOWLOG", b"GET"],
+                 "SLOWLOG GET 1: %r" % r[:200])
+        p.note("SLOWLOG GET 1: %d entry" % len(one))
+        p.call(c, "SLOWLOG", "RESET", want=OK)
+        p.call(c, "SLOWLOG", "LEN", want=b":1\r\n")
+    finally:
+        p.call(c, "CONFIG", "SET", "slowlog-log-slower-than", "10000", want=OK)
+        p.call(c, "SLOWLOG", "RESET", want=OK)
+
+
+def _adm_auth(p, seed):
+    """requirepass set at runtime: a new connection gets -NOAUTH until AUTH
+    (a wrong password: -WRONGPASS); the connection that set it stays in;
+    requirepass "" lets everyone in again."""
+    a = p.conn("A")
+    noauth = b"-NOAUTH Authentication required.\r\n"
+    wrongpass = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    try:
+        p.call(a, "CONFIG", "SET", "requirepass", REQUIREPASS, want=OK)
+        n = p.conn("N")
+        p.call(n, "GET", "auth:%s" % seed, want=noauth)
+        p.call(n, "PING", want=noauth)
+        p.call(n, "AUTH", "wrong", want=wrongpass)
+        p.call(n, "AUTH", REQUIREPASS, want=OK)
+        p.call(n, "GET", "auth:%s" % seed, want=b"$-1\r\n")
+        n2 = p.conn("N2")
+        p.call(n2, "AUTH", "default", REQUIREPASS, want=OK)
+        p.call(n2, "PING", want=b"+PONG\r\n")
+        n3 = p.conn("N3")
+        p.call(n3, "HELLO", "2", "AUTH", "default", "wrong", want=wrongpass)
+        p.call(n3, "PING", want=noauth)
+        p.call(a, "PING", want=b"+PONG\r\n")
+    finally:
+        r = p.call(a, "CONFIG", "SET", "requirepass", "", want=OK)
+        if r != OK:         # A lost: a new connection with the password undoes it
+            import harness
+            c = harness.RawConn(p.a.port, host=p.a.host, timeout=p.a.timeout)
+            c.call("AUTH", REQUIREPASS)
+            c.call("CONFIG", "SET", "requirepass", "")
+            c.close()
+    n4 = p.conn("N4")
+    p.call(n4, "PING", want=b"+PONG\r\n")
+    p.call(n4, "AUTH", "x", want=b"-ERR AUTH <password> called without any password configured for the "
+                                   b"default user. Are you sure your configuration is correct?\r\n")
+
+
+def _adm_time(p, seed):
+    """TIME: [unix seconds, microseconds] as bulk strings, the server's clock."""
+    c = p.conn("T")
+    t0 = time.time()
+    vals = []
+    for _ in range(2):
+        r = c.call("TIME")
+        mm = re.match(rb"^\*2\r\n\$\d+\r\n(\d+)\r\n\$\d+\r\n(\d+)\r\n$", r)
+        p.note("T> TIME -> %s" % ("*2 $<seconds> $<microseconds>" if mm else p.norm(r)))
+        if p.expect(mm is not None, "TIME reply %r is not two integer bulk strings" % r):
+            vals.append((int(mm.group(1)), int(mm.group(2))))
+    if len(vals) == 2:
+        p.expect(abs(vals[0][0] - t0) < 5, "TIME says %d, this host %.0f" % (vals[0][0], t0))
+        p.expect(all(0 <= us < 10 ** 6 for _, us in vals) and vals[1] >= vals[0],
+                 "TIME microseconds / order: %r" % vals)
+
+
+def _adm_kill(p, seed):
+    """CLIENT KILL by ID, by ADDR and the old form: the victim's connection is
+    closed by the server; SKIPME (yes by default) spares the caller."""
+    a, b, c, d = p.conn("A"), p.conn("B"), p.conn("C"), p.conn("D")
+    r = b.call("CLIENT", "ID")
+    mm = re.match(rb"^:(\d+)\r\n$", r)
+    p.note("B> CLIENT ID -> %s" % (":<id B>" if mm else p.norm(r)))
+    if not p.expect(mm is not None, "CLIENT ID: %r" % r):
+        return
+    idb = mm.group(1).decode()
+    p.call(a, "CLIENT", "KILL", "ID", idb, want=b":1\r\n", shown="CLIENT KILL ID <id B>")
+    p.expect(p.closed(b), "B not closed after CLIENT KILL ID")
+    p.call(a, "CLIENT", "KILL", "ID", idb, want=b":0\r\n", shown="CLIENT KILL ID <id B>")
+    p.call(a, "CLIENT", "KILL", "ADDR", c.local_addr(), want=b":1\r\n")
+    p.expect(p.closed(c), "C not closed after CLIENT KILL ADDR")
+    p.call(a, "CLIENT", "KILL", d.local_addr(), want=OK)
+    p.expect(p.closed(d), "D not closed after CLIENT KILL <addr>")
+    p.call(a, "CLIENT", "KILL", d.local_addr(), want=b"-ERR No such client\r\n")
+    p.call(a, "CLIENT", "KILL", "ADDR", a.local_addr(), want=b":0\r\n")
+    listing = a.call("CLIENT", "LIST")
+    gone = [x.name for x in (b, c, d) if ("addr=%s " % x.local_addr()).encode() in listing]
+    p.note("A> CLIENT LIST: B, C, D %s" % ("listed: %s" % gone if gone else "gone"))
+    p.expect(not gone and ("addr=%s " % a.local_addr()).encode() in listing,
+             "CLIENT LIST after the kills still has %s (or not A): %r" % (gone, listing[:400]))
+    p.call(a, "CLIENT", "KILL", "ADDR", a.local_addr(), "SKIPME", "no", want=b":1\r\n")
+    p.expect(p.closed(a), "A not closed after killing itself (SKIPME no)")
+    e = p.conn("E")
+    p.call(e, "PING", want=b"+PONG\r\n")
+
+
+ADMIN_PARTS = (("MULTI/EXEC with WATCH", _adm_watch), ("MONITOR", _adm_monitor), ("SLOWLOG", _adm_slowlog),
+               ("AUTH with requirepass", _adm_auth), ("TIME", _adm_time), ("CLIENT KILL", _adm_kill))
+
+
+def worker_admin(a):
+    out = {}
+    for name, fn in ADMIN_PARTS:
+        p = _Part(a)
+        try:
+            fn(p, a.seed)
+        except Exception as e:
+            p.problems.append("%s: %s" % (type(e).__name__, e))
+        finally:
+            p.close()
+        out[name] = {"transcript": p.lines, "problems": p.problems}
+    bad = [n for n, v in out.items() if v["problems"]]
+    return {"ok": not bad, "parts": out, "detail": "problems in: %s" % ", ".join(bad) if bad else "all as Redis"}
+
+
 def worker_main(argv):
     import argparse
     p = argparse.ArgumentParser()
-    p.add_argument("kind", choices=["keys", "values", "conns", "connect", "protected", "many"])
+    p.add_argument("kind", choices=["keys", "values", "conns", "connect", "protected", "many", "admin", "mtu"])
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--n", type=int, default=0)
     p.add_argument("--sizes", default="")
     p.add_argument("--per", type=int, default=20)
+    p.add_argument("--wave", type=int, default=0)     # conns: connects at once (0: one by one)
     p.add_argument("--seed", default="s")
     p.add_argument("--timeout", type=float, default=30)
     a = p.parse_args(argv)
     fn = {"keys": worker_keys, "values": worker_values, "conns": worker_conns, "connect": worker_connect,
-          "protected": worker_protected, "many": worker_many}[a.kind]
+          "protected": worker_protected, "many": worker_many, "admin": worker_admin,
+          "mtu": worker_mtu}[a.kind]
     try:
         out = fn(a)
     except Exception as e:
@@ -483,6 +901,11 @@ N_KEYS = int(os.environ.get("DPDK_KEYS", 10000 if QUICK else 100000))
 N_CONNS = int(os.environ.get("DPDK_CONNS", 1000 if QUICK else 10000))
 BENCH_N = int(os.environ.get("DPDK_BENCH_N", 100000 if QUICK else 1000000))
 VALUE_SIZES = [1024, 1 << 20] + ([] if QUICK else [64 << 20])
+# Under loss and reordering: a burst of this many concurrent connections,
+# all connecting at once (one by one, each SYN lost would cost its 1 s in
+# turn; slotd holds 1024 half-open connections a core, net/eth.c).
+BURST_CONNS = int(os.environ.get("DPDK_BURST_CONNS", min(1000, N_CONNS)))
+BURST_WAVE = min(BURST_CONNS, 1000)
 MAXCLIENTS = max(10100, N_CONNS + 100)
 REF_KIND = os.environ.get("DPDK_REF", "slotd")
 # Only the hugepage and two-core phases (start, checks, stop).
@@ -512,10 +935,13 @@ class Target:
         self.host = host
         self.port = port
 
-    def worker(self, kind, timeout, **kw):
+    def worker(self, kind, timeout, client_timeout=None, **kw):
         """Run a worker in the namespace; its JSON outcome, or a failure with
-        what went wrong (timeout: the worker is killed, "hung")."""
+        what went wrong (timeout: the worker is killed, "hung").
+        client_timeout: the worker's own --timeout (its clients' operations)."""
         argv = [PY, os.path.abspath(__file__), "--worker", kind, "--host", self.host, "--port", str(self.port)]
+        if client_timeout is not None:
+            argv += ["--timeout", str(client_timeout)]
         for k, v in kw.items():
             argv += ["--" + k, str(v)]
         try:
@@ -544,9 +970,16 @@ _nodes = []     # started and not yet stopped: the teardown stops them
 
 
 class DpdkNode:
-    def __init__(self, ns, port, extra=(), tag="dpdk", workers=1, huge_dir=None):
+    """slotd on a net_tap port whose kernel side is moved into namespace ns.
+    slotd itself runs in the root namespace, or in namespace home (its
+    exception TAP, and what dpdk-gateway adds to it, are then made there);
+    peer_mac: the MAC address ns gives the port's kernel side."""
+
+    def __init__(self, ns, port, extra=(), tag="dpdk", workers=1, huge_dir=None, home=None, peer_mac=None):
         pid = os.getpid()
         self.ns = ns
+        self.home = home
+        self.peer_mac = peer_mac
         self.port = port
         self.extra = list(extra)
         self.tag = tag
@@ -597,18 +1030,21 @@ class DpdkNode:
         argv = self.argv()
         with open(os.path.join(self.dir, "argv"), "w") as f:
             f.write(" ".join(shlex.quote(a) for a in argv) + "\n")
-        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        # ip netns exec execs slotd: the PID is slotd's
+        self.proc = subprocess.Popen(self.home.argv(argv) if self.home else argv, stdout=log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      cwd=self.dir, preexec_fn=_die_with_parent)
         log.close()
         self.pid = self.proc.pid
         _nodes.append(self)
         t0 = time.time()
         deadline = t0 + START_TIMEOUT
+        home = self.home.name if self.home else None
         # Move the port's interface only once slotd has started the port: the
         # net_tap PMD attaches its queue descriptors by interface name in
         # slotd's namespace at port set-up, and would create a second,
         # unrelated TAP of that name if the first were already gone.
-        while not (netns.link_exists(self.port_if) and "Ready to accept connections" in self.log_text()):
+        while not (netns.link_exists(self.port_if, ns=home) and "Ready to accept connections" in self.log_text()):
             if self.proc.poll() is not None:
                 raise RuntimeError("slotd (%s) exited with %s during start-up:\n%s"
                                    % (self.tag, self.proc.returncode, self.log_tail()))
@@ -616,7 +1052,8 @@ class DpdkNode:
                 raise RuntimeError("slotd (%s) not ready (interface %s, 'Ready to accept connections') "
                                    "within %ss:\n%s" % (self.tag, self.port_if, START_TIMEOUT, self.log_tail()))
             time.sleep(0.05)
-        self.ns.adopt(self.port_if, "%s/%d" % (PEER_IP, PREFIX_LEN), txqueuelen=TAP_QLEN)
+        self.ns.adopt(self.port_if, "%s/%d" % (PEER_IP, PREFIX_LEN), txqueuelen=TAP_QLEN, src=home,
+                      mac=self.peer_mac)
         # Ready when the data path answers PING on the client port.
         last = ""
         while time.time() < deadline:
@@ -661,7 +1098,8 @@ class DpdkNode:
         left = []
         if not netns.wait_link_gone(self.port_if, 10, ns=self.ns.name if self.ns.exists() else None):
             left.append(self.port_if)
-        if not netns.wait_link_gone(self.exc_if, 10):
+        if not netns.wait_link_gone(self.exc_if, 10,
+                                    ns=self.home.name if self.home and self.home.exists() else None):
             left.append(self.exc_if)
         return rc, left
 
@@ -720,8 +1158,18 @@ def runtime_dir_cleanup(prefix):
             subprocess.run(["rm", "-rf", "--one-file-system", d], check=False)
 
 
-def reap_runtime_dirs():
-    """Runtime directories of runs that were killed (their PID is gone)."""
+def runtime_dir(prefix):
+    """EAL's runtime directory for --file-prefix prefix, or None."""
+    for base in ("/var/run/dpdk", "/run/dpdk"):
+        d = os.path.join(base, prefix)
+        if os.path.isdir(d):
+            return d
+    return None
+
+
+def reap_runtime_dirs(pid=None):
+    """Runtime directories of our prefix (EAL_PREFIX, a PID, a letter for
+    a second process of the run) whose PID is gone, or those of pid."""
     gone = []
     for base in ("/var/run/dpdk", "/run/dpdk"):
         try:
@@ -729,8 +1177,11 @@ def reap_runtime_dirs():
         except OSError:
             continue
         for name in names:
-            m = re.match(re.escape(EAL_PREFIX) + r"(\d+)$", name)
-            if m and int(m.group(1)) != os.getpid() and not netns._pid_alive(int(m.group(1))):
+            m = re.match(re.escape(EAL_PREFIX) + r"(\d+)[a-z]?$", name)
+            if not m or not os.path.isdir(os.path.join(base, name)):
+                continue
+            owner = int(m.group(1))
+            if (owner == pid) if pid is not None else (owner != os.getpid() and not netns._pid_alive(owner)):
                 runtime_dir_cleanup(name)
                 gone.append(name)
     return gone
@@ -924,8 +1375,100 @@ DBSIZE
 """
 
 
-def family_lines():
-    return [ln for ln in FAMILY_SCRIPT.strip().splitlines() if ln.strip()]
+# Transactions and the server commands that answer the same on any server
+# (their multi-connection behaviour is in the admin worker): MULTI/EXEC/
+# DISCARD, WATCH's errors, TIME, SLOWLOG, FUNCTION as a server without
+# libraries, MEMORY (USAGE of a missing key: the size of a present one is a
+# deliberate difference, README), CLIENT KILL's and AUTH's errors.
+SERVER_SCRIPT = r"""
+MULTI
+SET tx:a 1
+INCR tx:a
+GET tx:a
+EXEC
+EXEC
+DISCARD
+MULTI
+MULTI
+SET tx:b 2
+DISCARD
+GET tx:b
+MULTI
+SET tx:c 1
+NOSUCHCMD
+EXEC
+GET tx:c
+MULTI
+INCR tx:a
+SET tx:a notanumber
+INCR tx:a
+GET tx:a
+EXEC
+MULTI
+WATCH tx:a
+EXEC
+WATCH tx:a
+MULTI
+INCR tx:n
+EXEC
+UNWATCH
+TIME extra
+SLOWLOG
+SLOWLOG NOSUCH
+SLOWLOG GET -2
+SLOWLOG GET notanumber
+SLOWLOG HELP
+FUNCTION LIST
+FUNCTION STATS
+FUNCTION FLUSH
+FUNCTION FLUSH ASYNC
+FUNCTION DUMP
+FUNCTION RESTORE garbage
+FUNCTION HELP
+FUNCTION NOSUCH
+MEMORY USAGE tx:nope
+MEMORY HELP
+MEMORY NOSUCH
+CLIENT KILL ID 999999
+CLIENT KILL ADDR 198.18.99.99:1
+CLIENT KILL 198.18.99.99:1
+CLIENT KILL ID notanumber
+CLIENT KILL NOSUCHFILTER x
+AUTH
+AUTH nopass
+AUTH default x
+DEL tx:a tx:b tx:c tx:n
+DBSIZE
+"""
+
+# DEBUG where it is allowed (a node with enable-debug-command yes, the
+# reference on loopback); DEBUG DIGEST is left out: it covers the whole
+# dataset, and the reference keeps none of the node's keys.
+DEBUG_SCRIPT = r"""
+SET dbg:k hello
+SET dbg:n 12345
+DEBUG SLEEP 0
+DEBUG SLEEP 0.1
+DEBUG DIGEST-VALUE dbg:k dbg:n dbg:nope
+DEBUG ERROR "custom failure"
+DEBUG LOG "from test_dpdk"
+DEBUG NOSUCH
+DEBUG
+DEL dbg:k dbg:n
+"""
+
+# DEBUG from a client that is not on loopback (every client of the DPDK
+# port): refused under enable-debug-command local, arity errors first.
+REMOTE_DEBUG_SCRIPT = r"""
+DEBUG SLEEP 0
+DEBUG DIGEST-VALUE dbg:k
+DEBUG HELP
+DEBUG
+"""
+
+
+def family_lines(script=FAMILY_SCRIPT):
+    return [ln for ln in script.strip().splitlines() if ln.strip()]
 
 
 def _client_ids(text):
@@ -933,25 +1476,45 @@ def _client_ids(text):
     return re.sub(r"(^|\n)id(\n| )\d+(?=\n|$)", r"\1id\2<id>", text)
 
 
-def case_families(res, tgt, ref_cli):
-    """ref_cli(input) -> stdout of redis-cli against the reference."""
-    script = "\n".join(family_lines()) + "\n"
-    want = ref_cli(script)
-    got = tgt.cli(timeout=60, input=script)
+def compare_script(res, tgt, ref_cli, label, script, ref_name=None):
+    """The script through redis-cli (one connection) against tgt and the
+    reference (ref_cli(input) -> its redis-cli's CompletedProcess): the same
+    output, line by line."""
+    lines = family_lines(script)
+    text = "\n".join(lines) + "\n"
+    want = ref_cli(text)
+    got = tgt.cli(timeout=60, input=text)
     wl = _client_ids(want.stdout).splitlines()
     gl = _client_ids(got.stdout).splitlines()
-    if wl == gl:
-        res.ok("redis-cli command families (%d commands) same as %s" % (len(family_lines()), REF_KIND))
-    else:
-        diffs = []
-        for i in range(max(len(wl), len(gl))):
-            a = wl[i] if i < len(wl) else "<missing>"
-            b = gl[i] if i < len(gl) else "<missing>"
-            if a != b:
-                diffs.append("  output line %d: want %r got %r" % (i + 1, a, b))
-        res.fail("redis-cli command families same as %s" % REF_KIND,
-                 "%d differing lines (script: %d commands)\n%s\nstderr: %s"
-                 % (len(diffs), len(family_lines()), "\n".join(diffs[:25]), got.stderr[-500:]))
+    ref_name = ref_name or REF_KIND
+    if wl == gl and wl:
+        res.ok("redis-cli %s (%d commands) same as %s" % (label, len(lines), ref_name))
+        return True
+    diffs = []
+    for i in range(max(len(wl), len(gl))):
+        a = wl[i] if i < len(wl) else "<missing>"
+        b = gl[i] if i < len(gl) else "<missing>"
+        if a != b:
+            diffs.append("  output line %d: want %r got %r" % (i + 1, a, b))
+    res.fail("redis-cli %s same as %s" % (label, ref_name),
+             "%d differing lines (script: %d commands)\n%s\nstderr: %s / reference's: %s"
+             % (len(diffs), len(lines), "\n".join(diffs[:25]), got.stderr[-500:], want.stderr[-300:]))
+    return False
+
+
+def case_families(res, tgt, ref_cli):
+    """ref_cli(input) -> stdout of redis-cli against the reference."""
+    compare_script(res, tgt, ref_cli, "command families", FAMILY_SCRIPT)
+    compare_script(res, tgt, ref_cli, "transactions and server commands", SERVER_SCRIPT)
+    # MEMORY USAGE of a present key is slotd's own cost (README): at least
+    # the value's bytes, and not more than a page over them.
+    val = "m" * 1000
+    tgt.cli("SET", "mem:k", val)
+    used = [tgt.cli("MEMORY", "USAGE", "mem:k", *x).stdout.strip() for x in ([], ["SAMPLES", "0"])]
+    res.check("MEMORY USAGE of a 1000-byte value: %s" % used,
+              all(u.isdigit() and len(val) <= int(u) <= len(val) + 4096 for u in used) and used[0] == used[1],
+              repr(used))
+    tgt.cli("DEL", "mem:k")
 
     # SCAN: every key exactly once, with MATCH and COUNT.
     n = 500
@@ -1024,13 +1587,16 @@ def case_families(res, tgt, ref_cli):
 # ---------------------------------------------------------------------------
 # Load and verification phases (shared by the DPDK run and --selftest).
 
-def case_ping(res, tgt, count=5):
+def case_ping(res, tgt, count=5, big=1400):
+    """ping, then pings of big bytes of payload, not to be fragmented."""
     cp = tgt.ns.run(["ping", "-c", str(count), "-i", "0.2", "-W", "2", tgt.host], timeout=30, check=False)
     m = re.search(r"(\d+) received", cp.stdout)
     res.check("ping %s from the namespace (%d sent)" % (tgt.host, count),
               cp.returncode == 0 and m and int(m.group(1)) == count, cp.stdout[-600:] + cp.stderr[-300:])
-    cp = tgt.ns.run(["ping", "-c", "3", "-i", "0.2", "-s", "1400", "-W", "2", tgt.host], timeout=30, check=False)
-    res.check("ping with 1400-byte payload", cp.returncode == 0, cp.stdout[-400:] + cp.stderr[-300:])
+    cp = tgt.ns.run(["ping", "-c", "3", "-i", "0.2", "-s", str(big), "-M", "do", "-W", "2", tgt.host],
+                    timeout=30, check=False)
+    res.check("ping with %d-byte payload (%d-byte packets, DF)" % (big, big + 28), cp.returncode == 0,
+              cp.stdout[-400:] + cp.stderr[-300:])
 
 
 def case_protected(res, tgt):
@@ -1078,33 +1644,104 @@ def case_values(res, tgt, label, sizes, timeout=240):
         print("  " + r["detail"], flush=True)
 
 
-def case_conns(res, tgt):
-    r = tgt.worker("conns", timeout=300, n=N_CONNS)
-    res.check("%d concurrent connections, PING on each" % N_CONNS, r.get("ok"), r.get("detail", ""))
+def case_conns(res, tgt, label="", n=None, timeout=300, ping_timeout=30, wave=0):
+    """n connections open at once, a PING on each; the worker is killed
+    after timeout seconds, and every PING must be answered within
+    ping_timeout of the last one sent. wave: connects made that many at a
+    time (0: one after the other)."""
+    n = n or N_CONNS
+    r = tgt.worker("conns", timeout=timeout, client_timeout=ping_timeout, n=n, wave=wave)
+    res.check("%s%d concurrent connections, PING on each" % (label + ": " if label else "", n),
+              r.get("ok"), r.get("detail", ""))
     if r.get("ok"):
         print("  " + r["detail"], flush=True)
+
+
+class _RootNs:
+    """Target's namespace interface for the root namespace (the reference)."""
+    name = "root namespace"
+
+    @staticmethod
+    def run(argv, **kw):
+        return netns.run(argv, **kw)
+
+
+def case_admin(res, tgt, ref):
+    """The admin worker's parts (MULTI/EXEC with WATCH, MONITOR, SLOWLOG,
+    AUTH with requirepass, TIME, CLIENT KILL) over the DPDK port, each
+    checked against what Redis answers and its transcript compared with the
+    same worker's against the reference on loopback."""
+    got = tgt.worker("admin", timeout=120, seed="adm")
+    want = Target(_RootNs, "127.0.0.1", ref.port).worker("admin", timeout=120, seed="adm")
+    for name, _ in ADMIN_PARTS:
+        mine = (got.get("parts") or {}).get(name)
+        theirs = (want.get("parts") or {}).get(name)
+        if mine is None:
+            res.fail("%s over the DPDK port" % name, got.get("detail", ""))
+            continue
+        res.check("%s over the DPDK port: as Redis answers" % name, not mine["problems"],
+                  "\n".join(mine["problems"]) + "\ntranscript:\n  " + "\n  ".join(mine["transcript"]))
+        if theirs is None:
+            res.fail("%s: the reference's transcript" % name, want.get("detail", ""))
+            continue
+        diffs = ["  line %d: %s has %r, the DPDK port %r" % (i + 1, REF_KIND, a, b)
+                 for i, (a, b) in enumerate(zip(theirs["transcript"], mine["transcript"])) if a != b]
+        if len(theirs["transcript"]) != len(mine["transcript"]):
+            diffs.append("  %d lines against %d" % (len(theirs["transcript"]), len(mine["transcript"])))
+        res.check("%s over the DPDK port: same transcript as %s on loopback (%d lines)"
+                  % (name, REF_KIND, len(mine["transcript"])), not diffs,
+                  "\n".join(diffs[:20]) + ("\nreference's own problems: %s" % theirs["problems"]
+                                            if theirs["problems"] else ""))
+    # Whatever happened above, the node must be open again.
+    cp = tgt.cli("PING")
+    res.check("after the admin parts: PING without AUTH answers PONG (requirepass back to \"\")",
+              cp.stdout.strip() == "PONG", cp.stdout + cp.stderr)
+
+
+class NsRedis:
+    """A redis-server in namespace ns on host:port (a with block): started,
+    answering PING, stopped at the end."""
+
+    def __init__(self, ns, host, port):
+        self.ns, self.host, self.port = ns, host, port
+        self.srv = None
+
+    def __enter__(self):
+        logp = os.path.join(harness.logdir(), "ns-redis-%s-%d.log" % (self.host, self.port))
+        log = open(logp, "wb")
+        self.srv = subprocess.Popen(self.ns.argv(["redis-server", "--bind", self.host, "--port", str(self.port),
+                                                  "--save", "", "--appendonly", "no", "--protected-mode", "no",
+                                                  "--enable-debug-command", "local"]),
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    cwd=harness.logdir(), preexec_fn=_die_with_parent)
+        log.close()
+        red = Target(self.ns, self.host, self.port)
+        deadline = time.time() + 10
+        while red.cli("PING", timeout=5).stdout.strip() != "PONG":
+            if time.time() > deadline or self.srv.poll() is not None:
+                self.__exit__()
+                raise RuntimeError("redis-server in %s on %s:%d did not answer PING"
+                                   % (self.ns.name, self.host, self.port))
+            time.sleep(0.1)
+        return red
+
+    def __exit__(self, *exc):
+        self.srv.terminate()
+        try:
+            self.srv.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.srv.kill()
+            self.srv.wait()
 
 
 def case_migrate(res, ns, tgt):
     """MIGRATE both ways between slotd and a redis-server inside the namespace:
     slotd's outbound link is a kernel socket of its control plane, so it
     leaves through the exception TAP; redis-server's RESTOREs arrive on the
-    data path."""
+    data path. Then the same redis-server is the reference for DEBUG from a
+    remote client."""
     port = 6390
-    logp = os.path.join(harness.logdir(), "migrate-redis.log")
-    log = open(logp, "wb")
-    srv = subprocess.Popen(ns.argv(["redis-server", "--bind", PEER_IP, "--port", str(port), "--save", "",
-                                    "--appendonly", "no", "--protected-mode", "no"]),
-                           stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                           cwd=harness.logdir(), preexec_fn=_die_with_parent)
-    log.close()
-    try:
-        red = Target(ns, PEER_IP, port)
-        deadline = time.time() + 10
-        while red.cli("PING", timeout=5).stdout.strip() != "PONG":
-            if time.time() > deadline or srv.poll() is not None:
-                raise RuntimeError("redis-server in %s did not answer PING" % ns.name)
-            time.sleep(0.1)
+    with NsRedis(ns, PEER_IP, port) as red:
         big = "v" * 100000
         tgt.cli("SET", "mig:out", big)
         out = tgt.cli("MIGRATE", PEER_IP, str(port), "mig:out", "0", "5000").stdout.strip()
@@ -1119,13 +1756,11 @@ def case_migrate(res, ns, tgt):
         info = tgt.cli("INFO", "stats").stdout
         res.check("INFO migrate_cached_sockets:1 after the MIGRATE", "migrate_cached_sockets:1" in info,
                   [ln for ln in info.splitlines() if ln.startswith("migrate_cached")])
-    finally:
-        srv.terminate()
-        try:
-            srv.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
+        # A client of the DPDK port is never local: with enable-debug-command
+        # local, DEBUG is refused as this redis-server refuses its own remote
+        # client (both reached from the namespace at their 198.18 address).
+        compare_script(res, tgt, lambda text: red.cli(input=text), "DEBUG from a remote client "
+                       "(enable-debug-command local)", REMOTE_DEBUG_SCRIPT, ref_name="redis-server in the namespace")
 
 
 def stop_check(res, node, label, taps_too=True):
@@ -1192,24 +1827,37 @@ def kernel_tcp_counters(ns):
     return out
 
 
+def verify_again(res, tgt, label, seed):
+    """The clean phase's verification once more, under whatever the caller
+    injects: the keys, the values (64 MB but in --quick) and a burst of
+    BURST_CONNS concurrent connections, each with a bounded time. Returns
+    the seconds each took."""
+    t = [time.time()]
+    case_keys(res, tgt, label, seed, timeout=420)
+    t.append(time.time())
+    case_values(res, tgt, label, VALUE_SIZES, timeout=300)
+    t.append(time.time())
+    case_conns(res, tgt, label, n=BURST_CONNS, timeout=180, ping_timeout=60, wave=BURST_WAVE)
+    t.append(time.time())
+    return [b - a for a, b in zip(t, t[1:])]
+
+
 def keys_under_loss(res, ns, tgt, label):
-    """The keys and a 1 MB value under LOSS_PCT random loss both ways, inside
-    the namespace only (the rules always removed); prints the phase's time and
+    """verify_again under LOSS_PCT random loss both ways, inside the
+    namespace only (the rules always removed); prints the phase's time and
     what the clients' kernel did to recover, checks nftables dropped both
     ways."""
     kern0 = kernel_tcp_counters(ns)
     ns.loss_on(LOSS_PCT)
     t0 = time.time()
     try:
-        case_keys(res, tgt, "%s%d%% loss" % (label, LOSS_PCT), "b", timeout=420)
-        t_keys = time.time() - t0
-        case_values(res, tgt, "%s%d%% loss" % (label, LOSS_PCT), [1 << 20])
+        took = verify_again(res, tgt, "%s%d%% loss" % (label, LOSS_PCT), "b")
         dropped = ns.loss_counters()
     finally:
         ns.loss_off()
     kern1 = kernel_tcp_counters(ns)
-    print("  %s%d%% loss phase: keys %.1fs, keys + 1 MB value %.1fs"
-          % (label, LOSS_PCT, t_keys, time.time() - t0), flush=True)
+    print("  %s%d%% loss phase %.1fs: keys %.1fs, values %.1fs, %d connections %.1fs"
+          % (label, LOSS_PCT, time.time() - t0, took[0], took[1], BURST_CONNS, took[2]), flush=True)
     print("  the clients' kernel in the loss phase: "
           + ", ".join("%s +%d" % (k, kern1[k] - kern0.get(k, 0)) for k in sorted(kern1)), flush=True)
     res.check("%snftables dropped packets both ways (in %d, out %d)" % ((label,) + dropped),
@@ -1237,6 +1885,114 @@ def run_loss_phase(res, ns, tgt, node, dp_before):
     print("INFO dataplane after the loss phase:\n" + dptext, flush=True)
     alive_check(res, node, "after loss")
 
+
+
+# ---------------------------------------------------------------------------
+# Start-up checks: slotd must refuse to start, say what to do, and leave
+# nothing behind.
+
+STARTUP_TIMEOUT = 15         # "promptly": EAL start-up takes about 0.2 s here
+# An empty capture (pcap global header only): net_pcap reads it as the RX
+# side of a port that has exactly one queue pair, which net_tap (16 queues,
+# fixed at build time, no devarg) and net_ring (16) cannot be made to have.
+EMPTY_PCAP = bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000")
+
+
+def free_hugepages():
+    """Free hugepages of every size, as slotd's own check counts them."""
+    total = 0
+    base = "/sys/kernel/mm/hugepages"
+    for d in os.listdir(base) if os.path.isdir(base) else []:
+        try:
+            total += _read_int(os.path.join(base, d, "free_hugepages"))
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def startup_refused(res, ns, label, suffix, eal, extra, keywords, excuse=None):
+    """Start slotd in ns with EAL arguments eal (the --file-prefix added)
+    and expect: exit status 1 within STARTUP_TIMEOUT, every keyword in its
+    output, none of its interfaces left in ns, EAL cleaned up (no socket
+    left in its runtime directory, which the test then removes; a killed
+    EAL leaves mp_socket and dpdk_telemetry.v2 there). excuse(): a reason
+    (or None) why a start that got further is no fault of slotd's; the
+    check is then skipped with it."""
+    pid = os.getpid()
+    prefix = EAL_PREFIX + str(pid) + suffix
+    port_if, exc_if = "sdy%d" % pid, "sdx%d" % pid
+    argv = [harness.SLOTD_BIN, "--port", str(harness.free_port()), "--bind", "127.0.0.1", "--save", "",
+            "--protected-mode", "no", "--dataplane", "dpdk",
+            "--dpdk-eal-args", "%s --no-pci --file-prefix %s" % (eal.replace("IFACE", port_if), prefix),
+            "--dpdk-ip", "%s/%d" % (NODE_IP, PREFIX_LEN), "--dpdk-tap", exc_if] + extra
+    t0 = time.time()
+    try:
+        cp = ns.run(argv, timeout=STARTUP_TIMEOUT, check=False)
+        rc, out = cp.returncode, cp.stdout + cp.stderr
+    except CmdError as e:
+        rc, out = None, str(e)
+    took = time.time() - t0
+    msg = [ln for ln in out.splitlines() if "# DPDK:" in ln]
+    missing = [k for k in keywords if k not in out]
+    why = excuse() if excuse and (rc != 1 or missing) else None
+    if why:
+        print("SKIP start-up check, %s: %s" % (label, why), flush=True)
+    else:
+        res.check("start-up check, %s: slotd exits 1 in %.1fs, saying %s"
+                  % (label, took, " / ".join(repr(k) for k in keywords)),
+                  rc == 1 and not missing,
+                  "exit status %s (None: still running after %ds, killed); missing %s\n%s"
+                  % (rc, STARTUP_TIMEOUT, missing, out[-2500:]))
+    if msg:
+        print("  " + msg[-1].split("DPDK: ", 1)[-1], flush=True)
+    left = [n for n in (port_if, exc_if) if netns.link_exists(n, ns=ns.name)]
+    d = runtime_dir(prefix)
+    sockets = sorted(f for f in (os.listdir(d) if d else [])
+                     if not os.path.isfile(os.path.join(d, f)) or f.endswith("socket"))
+    runtime_dir_cleanup(prefix)
+    res.check("start-up check, %s: nothing left (interfaces, EAL sockets; runtime directory %s)"
+              % (label, "removed" if d else "never made"),
+              not left and not sockets and runtime_dir(prefix) is None,
+              "interfaces %s, in %s: %s, directory now %s" % (left, d, sockets, runtime_dir(prefix)))
+
+
+def run_startup_checks(res, ns):
+    """slotd --dataplane dpdk refusing to start: (a) no hugepages without
+    --no-huge, (b) a dpdk-port EAL does not have, (c) more data cores than
+    the port has queue pairs. Run in the namespace, so that whatever slotd
+    might create is there."""
+    # (a) slotd checks before it starts EAL: nothing may be made at all.
+    free = free_hugepages()
+    if free:
+        print("SKIP start-up check without hugepages: this host has %d free hugepages (not changed "
+              "by the test)" % free, flush=True)
+    else:
+        startup_refused(res, ns, "no --no-huge, no free hugepages", "a",
+                        "-m 64 -l 0,1 --vdev=net_pcap0,rx_pcap=%s,tx_pcap=%s" % pcap_files(),
+                        [], ["no free hugepages", "nr_hugepages", "mount -t hugetlbfs", "--no-huge"],
+                        excuse=lambda: ("%d hugepages became free while it ran (another run's?)"
+                                        % free_hugepages()) if free_hugepages() else None)
+    # (b) net_tap makes its interface in EAL start-up; gone again with EAL.
+    startup_refused(res, ns, "dpdk-port net_tap9 that EAL does not have", "b",
+                    "--no-huge -m 256 -l 0,1 --vdev=net_tap0,iface=IFACE", ["--dpdk-port", "net_tap9"],
+                    ["port 'net_tap9' not found", "EAL sees: net_tap0 (port 0)"])
+    # (c) two worker lcores (data cores) on a port with one queue pair.
+    cpus = sorted(os.sched_getaffinity(0))
+    lcores = ",".join("%d@%d" % (i, cpus[i % len(cpus)]) for i in range(3))
+    startup_refused(res, ns, "2 data cores, a port with 1 queue pair", "c",
+                    "--no-huge -m 256 --lcores %s --vdev=net_pcap0,rx_pcap=%s,tx_pcap=%s"
+                    % ((lcores,) + pcap_files()), [],
+                    ["port net_pcap0 has 1 RX and 1 TX queues", "one pair per data core (2)",
+                     "give EAL at most 1 worker lcore"])
+
+
+def pcap_files():
+    """(rx, tx) capture files for a net_pcap port with one queue pair."""
+    rx = os.path.join(harness.logdir(), "empty.pcap")
+    if not os.path.exists(rx):
+        with open(rx, "wb") as f:
+            f.write(EMPTY_PCAP)
+    return rx, os.path.join(harness.logdir(), "out.pcap")
 
 
 # ---------------------------------------------------------------------------
@@ -1428,6 +2184,223 @@ def run_two_cores(res, ns, port):
         node.stop()
 
 
+# The port options node: dpdk-mac, dpdk-mtu and dpdk-gateway at once.
+OPT_MAC = "02:5d:00:00:00:02"   # locally administered (bit 1 of the first byte), unicast
+OPT_PEER_MAC = "02:5d:00:00:00:01"  # the namespace's side (net_tap would give it the node's)
+OPT_MTU = 1280                  # net_tap takes 46..1504 (its frames are 1522 bytes at most)
+GW_NET = "198.19.254"           # a second subnet, on the namespace's loopback, off the node's
+
+
+def run_port_options(res, ns, port, ref_cli):
+    """slotd with dpdk-mac, dpdk-mtu and dpdk-gateway, in a namespace of its
+    own: dpdk-gateway makes a default route through the exception TAP,
+    which in the root namespace would sit beside (and with the same metric,
+    before) the host's own. From the client namespace: the node's neighbour
+    entry carries dpdk-mac; both directions of a 1 MB SET/GET stay within
+    dpdk-mtu (the MSS each side uses, every IP packet the node sends);
+    MIGRATE to a redis-server on a second subnet, off the node's, goes out
+    through the gateway. Also DEBUG where enable-debug-command yes allows
+    it, against the reference."""
+    home = Netns("-s").create()
+    node = DpdkNode(ns, port, tag="options", home=home, peer_mac=OPT_PEER_MAC,
+                    extra=["--dpdk-mac", OPT_MAC, "--dpdk-mtu", str(OPT_MTU), "--dpdk-gateway", PEER_IP,
+                           "--enable-debug-command", "yes"])
+    try:
+        node.start()
+        tgt = Target(ns, NODE_IP, port)
+        log = node.log_text()
+        up = re.search(r"DPDK: port \S+ \([^)]*\) up: [^\n]*", log)
+        res.check("options: slotd up with dpdk-mac %s, dpdk-mtu %d, dpdk-gateway %s (%.1fs)"
+                  % (OPT_MAC, OPT_MTU, PEER_IP, node.ready_secs),
+                  up is not None and ("MTU %d, MAC %s" % (OPT_MTU, OPT_MAC)) in up.group(0),
+                  "\n".join(ln for ln in log.splitlines() if "DPDK" in ln or "xception" in ln))
+        exc = home.run(["ip", "-o", "link", "show", node.exc_if], check=False).stdout
+        res.check("options: the exception TAP carries the MAC and MTU", ("mtu %d " % OPT_MTU) in exc
+                  and ("link/ether %s " % OPT_MAC) in exc, exc)
+        cfg = tgt.cli("CONFIG", "GET", "dpdk-*").stdout.split()
+        cfg = dict(zip(cfg[0::2], cfg[1::2]))
+        _, dp = dataplane_info(tgt)
+        res.check("options: CONFIG GET dpdk-mac/-mtu/-gateway and INFO dataplane dpdk_mtu",
+                  cfg.get("dpdk-mac") == OPT_MAC and cfg.get("dpdk-mtu") == str(OPT_MTU)
+                  and cfg.get("dpdk-gateway") == PEER_IP and dp.get("dpdk_mtu") == str(OPT_MTU),
+                  "%s; dpdk_mtu %s" % (cfg, dp.get("dpdk_mtu")))
+
+        # dpdk-mac: what the node's ARP replies carry.
+        ns.run(["ip", "neigh", "flush", "dev", node.port_if], check=False)
+        case_ping(res, tgt, count=2, big=OPT_MTU - 28)
+        neigh = ns.run(["ip", "neigh", "show", NODE_IP, "dev", node.port_if], check=False).stdout
+        own = ns.run(["ip", "-o", "link", "show", node.port_if], check=False).stdout
+        res.check("options: the namespace's neighbour entry for %s is %s (its own side %s)"
+                  % (NODE_IP, OPT_MAC, OPT_PEER_MAC),
+                  ("lladdr %s " % OPT_MAC) in neigh + " " and ("link/ether %s " % OPT_PEER_MAC) in own,
+                  "neighbour: %r; link: %r" % (neigh, own))
+
+        # dpdk-mtu: the namespace's side keeps 1500; every packet from the node
+        # is counted by size while 1 MB goes each way.
+        big = OPT_MTU - 80
+        ns.run(["nft", "-f", "-"], input="table ip slotdmtu {\n chain in { type filter hook input priority 0; "
+               "policy accept;\n  ip saddr %s ip length > %d counter\n  ip saddr %s ip length > %d counter\n"
+               " }\n}\n" % (NODE_IP, OPT_MTU, NODE_IP, big))
+        try:
+            r = tgt.worker("mtu", timeout=60, n=1 << 20)
+            out = ns.run(["nft", "list", "table", "ip", "slotdmtu"], check=False).stdout
+        finally:
+            ns.run(["nft", "delete", "table", "ip", "slotdmtu"], check=False)
+        counts = [int(x) for x in re.findall(r"counter packets (\d+)", out)]
+        res.check("options: a 1 MB value round-trips intact at dpdk-mtu %d" % OPT_MTU, r.get("ok"),
+                  r.get("detail", ""))
+        mss = OPT_MTU - 40
+        res.check("options: the connection's MSS fits dpdk-mtu: the client sends <= %d (%s), receives <= %d (%s)"
+                  % (mss, r.get("snd_mss"), mss, r.get("rcv_mss")),
+                  r.get("snd_mss") and r.get("rcv_mss") and 1000 < r["snd_mss"] <= mss
+                  and 1000 < r["rcv_mss"] <= mss, r.get("detail", ""))
+        res.check("options: no IP packet from the node over %d bytes (%s), and some over %d (%s)"
+                  % (OPT_MTU, counts[0] if counts else None, big, counts[1] if len(counts) > 1 else None),
+                  len(counts) == 2 and counts[0] == 0 and counts[1] > 0, out)
+
+        # dpdk-gateway: the default route it adds, and a connection through it.
+        route = home.run(["ip", "route", "get", GW_NET + ".1"], check=False).stdout
+        res.check("options: in slotd's namespace %s.1 is routed via %s on the exception TAP"
+                  % (GW_NET, PEER_IP), ("via %s dev %s " % (PEER_IP, node.exc_if)) in route, route)
+        ns.run(["ip", "addr", "add", netns.check_addr(GW_NET + ".1/32"), "dev", "lo"])
+        with NsRedis(ns, GW_NET + ".1", 6391) as red:
+            val = "g" * 10000
+            tgt.cli("SET", "gw:k", val)
+            out = tgt.cli("MIGRATE", GW_NET + ".1", "6391", "gw:k", "0", "5000")
+            res.check("options: MIGRATE to redis-server at %s.1 (off the node's subnet, via dpdk-gateway)"
+                      % GW_NET, out.stdout.strip() == "OK" and red.cli("STRLEN", "gw:k").stdout.strip()
+                      == str(len(val)), out.stdout + out.stderr)
+
+        # DEBUG, allowed to remote clients by enable-debug-command yes.
+        compare_script(res, tgt, ref_cli, "DEBUG with enable-debug-command yes", DEBUG_SCRIPT)
+        alive_check(res, node, "options")
+        stop_check(res, node, "options")
+    finally:
+        node.stop()
+        ns.run(["ip", "addr", "del", GW_NET + ".1/32", "dev", "lo"], check=False)
+        home.delete()
+
+
+class MemifNode(DpdkNode):
+    """slotd on the server side of a net_memif port, in namespace ns (where
+    its exception TAP is made), set up as scripts/bench-dpdk.sh does: both
+    lcores on one CPU, --no-huge -m 512, a --file-prefix of its own, the
+    memif socket at a path."""
+
+    def __init__(self, ns, port, sock, cpu):
+        DpdkNode.__init__(self, ns, port, tag="memif")
+        self.sock = sock
+        self.cpu = cpu
+        self.prefix = EAL_PREFIX + str(os.getpid()) + "m"
+
+    def eal_args(self):
+        return ("--lcores 0@%d,1@%d --no-huge -m 512 --file-prefix %s --no-pci --log-level=lib.eal:error "
+                "--vdev=net_memif0,role=server,socket=%s,socket-abstract=no"
+                % (self.cpu, self.cpu, self.prefix, self.sock))
+
+    def argv(self):
+        return [harness.SLOTD_BIN, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--protected-mode", "no", "--dataplane", "dpdk", "--dpdk-eal-args", self.eal_args(),
+                "--dpdk-ip", "%s/%d" % (NODE_IP, PREFIX_LEN), "--dpdk-tap", self.exc_if]
+
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix="memif-", dir=harness.logdir())
+        self.log_path = os.path.join(self.dir, "slotd-memif.log")
+        log = open(self.log_path, "wb")
+        # ip netns exec execs slotd: the PID is slotd's
+        self.proc = subprocess.Popen(self.ns.argv(self.argv()), stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.dir, preexec_fn=_die_with_parent)
+        log.close()
+        self.pid = self.proc.pid
+        _nodes.append(self)
+        t0 = time.time()
+        while not (os.path.exists(self.sock) and "Ready to accept connections" in self.log_text()):
+            if self.proc.poll() is not None:
+                raise RuntimeError("slotd (memif) exited with %s during start-up:\n%s"
+                                   % (self.proc.returncode, self.log_tail()))
+            if time.time() > t0 + START_TIMEOUT:
+                raise RuntimeError("slotd (memif): no socket %s and 'Ready to accept connections' within "
+                                   "%ss:\n%s" % (self.sock, START_TIMEOUT, self.log_tail()))
+            time.sleep(0.05)
+        self.ready_secs = time.time() - t0
+        return self
+
+
+MEMIF_LOAD_RUNS = ((20, 8, 200000), (20, 1, 50000))   # (-c, -P, -n), each -t set,get
+
+
+def run_memif(res):
+    """slotd on a net_memif server port, slotd-load (the stack's active
+    open, dataplane/load/worker.c) on the client side, both in a namespace
+    of their own, as scripts/bench-dpdk.sh runs them: a short pipelined and
+    an unpipelined SET then GET; every reply checked by slotd-load (errors
+    0, each test all its requests), slotd alive after each and exiting 0."""
+    load_bin = os.path.join(os.path.dirname(os.path.abspath(harness.SLOTD_BIN)), "slotd-load")
+    if not os.access(load_bin, os.X_OK):
+        res.fail("memif: slotd-load beside slotd", "%s is missing: it is built with slotd "
+                 "(ninja -C %s)" % (load_bin, os.path.dirname(load_bin)))
+        return
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpu, client_cpu = cpus[-1], cpus[0]     # one each, as bench-dpdk.sh (the same with one CPU)
+    mns = Netns("-m").create()
+    node = None
+    try:
+        port = 6379
+        node = MemifNode(mns, port, os.path.join(harness.logdir(), "memif-%d.sock" % os.getpid()),
+                         server_cpu).start()
+        res.ok("memif: slotd up on net_memif0 (server), socket %s (%.1fs)" % (node.sock, node.ready_secs))
+        tel = os.path.join(runtime_dir(node.prefix) or "/var/run/dpdk/" + node.prefix, "dpdk_telemetry.v2")
+        eal = ("--lcores 0@%d,1@%d --no-huge -m 256 --file-prefix %sl --no-telemetry --no-pci "
+               "--log-level=lib.eal:error --vdev=net_memif0,role=client,socket=%s,socket-abstract=no"
+               % (client_cpu, client_cpu, EAL_PREFIX + str(os.getpid()), node.sock))
+        for i, (c, p, n) in enumerate(MEMIF_LOAD_RUNS):
+            argv = [load_bin, "--eal", eal, "--ip", "%s.3/%d" % (NET, PREFIX_LEN), "--server", NODE_IP,
+                    "--port", str(port), "-c", str(c), "-P", str(p), "-n", str(n), "-t", "set,get",
+                    "-d", "16", "-r", "10000", "--csv", "-q", "--server-pid", str(node.pid)]
+            if i == 0:
+                argv += ["--server-telemetry", tel]
+            what = "memif: slotd-load -c %d -P %d -n %d -t set,get" % (c, p, n)
+            t0 = time.time()
+            try:
+                cp = mns.run(argv, timeout=60, check=False)
+            except CmdError as e:
+                res.fail(what, "hung: %s" % e)
+                break
+            # the CSV: a header, then one line per test
+            rows = {}
+            lines = cp.stdout.splitlines()
+            hi = next((k for k, ln in enumerate(lines) if ln.startswith("test,rps,")), None)
+            for ln in lines[hi + 1:] if hi is not None else []:
+                f = ln.split(",")
+                if len(f) == len(lines[hi].split(",")):
+                    rows[f[0]] = dict(zip(lines[hi].split(","), f))
+            good = (cp.returncode == 0 and set(rows) == {"SET", "GET"}
+                    and all(int(r["requests"]) == n and int(r["errors"]) == 0 and float(r["rps"]) > 0
+                            for r in rows.values())
+                    and (i != 0 or all(float(r["server_busy_s"]) > 0 for r in rows.values())))
+            res.check("%s (%.1fs): %s" % (what, time.time() - t0, ", ".join(
+                      "%s %.0f/s, %s errors%s" % (k, float(r["rps"]), r["errors"],
+                                                  ", server busy %ss" % r["server_busy_s"] if i == 0 else "")
+                      for k, r in sorted(rows.items()))),
+                      good, "exit %d\nstdout: %s\nstderr: %s\nslotd:\n%s"
+                      % (cp.returncode, cp.stdout[-1500:], cp.stderr[-1500:], node.log_tail(15)))
+            if not alive_check(res, node, "memif, after slotd-load -P %d" % p):
+                return
+        # (net_memif zeroes its port counters, /ethdev/stats, when the peer
+        # leaves; slotd's own per-core counters stay)
+        cores = telemetry(node.prefix, "/slotd/cores")
+        res.check("memif: DPDK telemetry /slotd/cores: the data core was busy (%s)" % cores,
+                  cores is not None and len(cores.get("busy_usec", [])) == 1 and cores["busy_usec"][0] > 0
+                  and cores["busy_turns"][0] > 0, str(cores))
+        stop_check(res, node, "memif", taps_too=False)
+        res.check("memif: slotd removed its memif socket on exit", not os.path.exists(node.sock), node.sock)
+        node = None
+    finally:
+        if node is not None:
+            node.stop()
+        mns.delete()
+
+
 def run_dpdk(res, ns):
     port = harness.free_port()
     ref = harness.Server("redis" if REF_KIND == "redis" else "slotd", name="ref-" + REF_KIND).start()
@@ -1438,9 +2411,12 @@ def run_dpdk(res, ns):
 
     node = None
     try:
+        res.run("start-up checks", run_startup_checks, res, ns)
         if MODES_ONLY:
             res.run("hugepages", run_hugepages, res, ns, port)
             res.run("two cores", run_two_cores, res, ns, port)
+            res.run("port options", run_port_options, res, ns, port, ref_cli)
+            res.run("memif", run_memif, res)
             return
         node = DpdkNode(ns, port, tag="plain").start()
         res.ok("slotd --dataplane dpdk on net_tap up, PONG from %s (%.1fs)" % (NODE_IP, node.ready_secs))
@@ -1458,6 +2434,7 @@ def run_dpdk(res, ns):
             run_loss_phase(res, ns, tgt, node, dp0)
             return
         res.run("command families", case_families, res, tgt, ref_cli)
+        res.run("admin commands", case_admin, res, tgt, ref)
         if not alive_check(res, node, "after command families"):
             return
         case_benchmark(res, tgt)
@@ -1510,8 +2487,10 @@ def run_dpdk(res, ns):
         node = DpdkNode(ns, port, extra=["--dpdk-test-reorder-pct", str(REORDER_PCT),
                                          "--dpdk-test-duplicate-pct", str(DUP_PCT)], tag="reorder").start()
         case_ping(res, tgt, count=3)
-        case_keys(res, tgt, "reorder %d%% + duplicate %d%%" % (REORDER_PCT, DUP_PCT), "c", timeout=420)
-        case_values(res, tgt, "reorder %d%% + duplicate %d%%" % (REORDER_PCT, DUP_PCT), [1 << 20], timeout=240)
+        t0 = time.time()
+        took = verify_again(res, tgt, "reorder %d%% + duplicate %d%%" % (REORDER_PCT, DUP_PCT), "c")
+        print("  reorder/duplicate phase %.1fs: keys %.1fs, values %.1fs, %d connections %.1fs"
+              % ((time.time() - t0,) + tuple(took[:2]) + (BURST_CONNS, took[2])), flush=True)
         dptext, dpr = dataplane_info(tgt)
         reo = counter_sum(dpr, r"test_reorder")
         dup = counter_sum(dpr, r"test_dup\w*(?<!nomem)$")
@@ -1566,11 +2545,13 @@ def run_dpdk(res, ns):
 
         res.run("hugepages", run_hugepages, res, ns, port)
         res.run("two cores", run_two_cores, res, ns, port)
+        res.run("port options", run_port_options, res, ns, port, ref_cli)
+        res.run("memif", run_memif, res)
     finally:
         if node is not None:
             node.stop()
         ref.stop()
-        runtime_dir_cleanup(EAL_PREFIX + str(os.getpid()))
+        reap_runtime_dirs(os.getpid())
 
 
 def run_selftest(res, ns):
@@ -1642,11 +2623,13 @@ def main():
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _on_signal)
     skip, missing = preflight()
-    if skip:
-        print("SKIP test_dpdk: %s" % skip)
-        print("0 passed, 0 failed")
-        return 0
     res = harness.Results("dpdk")
+    if skip:
+        # CI runs as root on a kernel with TUN/TAP: a run that cannot test
+        # anything is a failure, not a silent "0 passed, 0 failed" that
+        # test.sh would count as nothing at all.
+        res.fail("prerequisites", "test_dpdk cannot run: %s" % skip)
+        return res.finish()
     if missing:
         res.fail("tools present", "missing: %s (scripts/setup.sh installs nftables, iputils-ping, "
                                   "iproute2, redis-tools)" % ", ".join(missing))
@@ -1682,9 +2665,9 @@ def main():
             huge_left += hp.release()
         ns_names = [n.name for n in list(netns._namespaces)]
         left_ns = netns.cleanup()
-        runtime_dir_cleanup(EAL_PREFIX + str(pid))
+        reap_runtime_dirs(pid)
         links = netns.run(["ip", "-o", "link", "show"], check=False).stdout
-        ours = ["sdt%d" % pid, "sde%d" % pid, "sdva%d" % pid, "sdvb%d" % pid]
+        ours = ["sd%s%d" % (x, pid) for x in ("t", "e", "va", "vb", "x", "y")]
         left_links = [n for n in ours if re.search(r"\b%s\b" % n, links)]
         left_ns += [n for n in ns_names if n in netns.namespaces()]
         # Only what is ours: our interfaces, our /24, or anything outside the
