@@ -110,6 +110,8 @@ static void set_sin(struct sockaddr *sa, uint32_t ip)
     memcpy(sa, &sin, sizeof(sin));
 }
 
+#define TAP_ROUTE_METRIC 4096
+
 /* MAC, MTU, address, netmask, up, route: everything the kernel needs to use
  * the TAP as if it were the NIC. */
 static int tap_configure(struct exc_path *x, const struct dpdk_port *port, uint32_t ip,
@@ -157,7 +159,11 @@ static int tap_configure(struct exc_path *x, const struct dpdk_port *port, uint3
         set_sin(&rt.rt_gateway, gateway);
         rt.rt_flags = RTF_UP | RTF_GATEWAY;
         rt.rt_dev = x->ifname;
-        /* an existing default route (the host's own) is not ours to replace */
+        /* Least preferred: a default route the host has (its management
+         * interface, any metric below this) keeps its traffic; the node's
+         * own sockets reach other subnets through the TAP only without one.
+         * SIOCADDRT takes the metric plus one. */
+        rt.rt_metric = TAP_ROUTE_METRIC + 1;
         if (ioctl(s, SIOCADDRT, &rt) != 0)
             log_errno(LL_WARNING, "ioctl", "exception TAP %s: default route via dpdk-gateway not added",
                       x->ifname);

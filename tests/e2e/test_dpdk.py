@@ -59,8 +59,9 @@ packet crosses slotd's own TCP/IP stack. From the namespace:
   - port options: dpdk-mac (the namespace's neighbour entry), dpdk-mtu 1280
     (a 1 MB value intact, both sides' MSS and every IP packet from the node
     within it) and dpdk-gateway (MIGRATE to a second subnet through it), with
-    slotd in a namespace of its own: the gateway's default route goes on the
-    exception TAP, which in the root namespace would shadow the host's;
+    slotd in a namespace of its own, where the gateway's default route goes on
+    the exception TAP (metric 4096: a default route of the host's own, added
+    there, keeps precedence);
   - memif: slotd on a net_memif server port, slotd-load (beside SLOTD_BIN) on
     the client side, in a namespace of their own as scripts/bench-dpdk.sh
     runs them: -P 8 and -P 1 SET/GET, no error, slotd alive and exiting 0.
@@ -2189,17 +2190,19 @@ OPT_MAC = "02:5d:00:00:00:02"   # locally administered (bit 1 of the first byte)
 OPT_PEER_MAC = "02:5d:00:00:00:01"  # the namespace's side (net_tap would give it the node's)
 OPT_MTU = 1280                  # net_tap takes 46..1504 (its frames are 1522 bytes at most)
 GW_NET = "198.19.254"           # a second subnet, on the namespace's loopback, off the node's
+HOSTGW_NET = "198.19.253"       # the "host's" own default route in slotd's namespace
 
 
 def run_port_options(res, ns, port, ref_cli):
     """slotd with dpdk-mac, dpdk-mtu and dpdk-gateway, in a namespace of its
-    own: dpdk-gateway makes a default route through the exception TAP,
-    which in the root namespace would sit beside (and with the same metric,
-    before) the host's own. From the client namespace: the node's neighbour
+    own: dpdk-gateway makes a default route through the exception TAP (of
+    the least preference, metric 4096, so a host's own keeps its traffic;
+    checked here), which this test keeps out of the root namespace. From the client namespace: the node's neighbour
     entry carries dpdk-mac; both directions of a 1 MB SET/GET stay within
     dpdk-mtu (the MSS each side uses, every IP packet the node sends);
     MIGRATE to a redis-server on a second subnet, off the node's, goes out
-    through the gateway. Also DEBUG where enable-debug-command yes allows
+    through the gateway, whose route yields to a default route the host
+    has. Also DEBUG where enable-debug-command yes allows
     it, against the reference."""
     home = Netns("-s").create()
     node = DpdkNode(ns, port, tag="options", home=home, peer_mac=OPT_PEER_MAC,
@@ -2270,6 +2273,22 @@ def run_port_options(res, ns, port, ref_cli):
             res.check("options: MIGRATE to redis-server at %s.1 (off the node's subnet, via dpdk-gateway)"
                       % GW_NET, out.stdout.strip() == "OK" and red.cli("STRLEN", "gw:k").stdout.strip()
                       == str(len(val)), out.stdout + out.stderr)
+
+        # A default route of the host's own (here: through one end of a veth
+        # pair, at the usual metric 100; this kernel has no dummy links) keeps
+        # precedence over the TAP's: route lookups only, nothing is sent.
+        home.run(["ip", "link", "add", "slotdhost0", "type", "veth", "peer", "name", "slotdhost1"])
+        home.run(["ip", "link", "set", "slotdhost1", "up"])
+        home.run(["ip", "addr", "add", netns.check_addr(HOSTGW_NET + ".1/24"), "dev", "slotdhost0"])
+        home.run(["ip", "link", "set", "slotdhost0", "up"])
+        home.run(["ip", "route", "add", "default", "via", netns.check_addr(HOSTGW_NET + ".2"),
+                  "dev", "slotdhost0", "metric", "100"])
+        routes = home.run(["ip", "route", "show", "default"], check=False).stdout
+        route = home.run(["ip", "route", "get", GW_NET + ".1"], check=False).stdout
+        res.check("options: the TAP's default route is the least preferred (metric 4096): "
+                  "a host default route of metric 100 keeps the traffic",
+                  ("via %s dev %s metric 4096" % (PEER_IP, node.exc_if)) in routes
+                  and ("dev slotdhost0 " in route), routes + route)
 
         # DEBUG, allowed to remote clients by enable-debug-command yes.
         compare_script(res, tgt, ref_cli, "DEBUG with enable-debug-command yes", DEBUG_SCRIPT)
@@ -2442,6 +2461,13 @@ def run_dpdk(res, ns):
         case_values(res, tgt, "no loss", VALUE_SIZES)
         if not alive_check(res, node, "after keys and values"):
             return
+        # net_tap offers TSO: the values above left in frames the port cut,
+        # none of which it refused (a refused TSO frame counts as tx_full).
+        dptext, dpv = dataplane_info(tgt)
+        res.check("TSO on net_tap: large replies left as TSO frames (%s), none refused "
+                  "(drop tx_full %s)" % (dpv.get("dp_tcp_tso_frames"), dpv.get("dp_drop_tx_full")),
+                  dpv.get("dpdk_offloads.tso") == "1" and int(dpv.get("dp_tcp_tso_frames", 0)) > 0
+                  and int(dpv.get("dp_drop_tx_full", 0)) == 0, dptext)
         case_conns(res, tgt)
         if not alive_check(res, node, "after %d connections" % N_CONNS):
             return
