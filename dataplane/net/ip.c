@@ -102,6 +102,13 @@ void ip_input(struct net_stack *s, struct rte_mbuf *m)
         NET_DROP(s, ip_bad_len);
         goto drop;
     }
+    /* A port that delivers frames beyond its MTU (net_tap) would have us
+     * answer with one it refuses: an echo reply, a segment for an MSS the
+     * peer took from a larger MTU. */
+    if (tlen > s->cfg.mtu) {
+        NET_DROP(s, ip_too_big);
+        goto drop;
+    }
     if (s->cfg.rx_csum_offload &&
         (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD) {
         NET_DROP(s, ip_bad_csum);

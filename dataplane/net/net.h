@@ -62,6 +62,7 @@ struct tcp_conn;
     X(ip_bad_version,     "IP version is not 4") \
     X(ip_bad_hlen,        "IPv4 header length below 20 or beyond the packet") \
     X(ip_bad_len,         "IPv4 total length below the header or beyond the frame") \
+    X(ip_too_big,         "IPv4 packet longer than the MTU (a NIC at that MTU drops it)") \
     X(ip_bad_csum,        "IPv4 header checksum wrong") \
     X(ip_frag,            "IPv4 fragment (no reassembly)") \
     X(ip_other_dst,       "unicast IPv4 packet for another address") \

@@ -321,6 +321,26 @@ static struct rte_mbuf *echo(struct fp *f, uint8_t type, uint32_t paylen)
     return fp_ip_frame(f, IPPROTO_ICMP, 0, 0, b, 8 + paylen);
 }
 
+/* Beyond the MTU nothing is answered: the reply would not fit either. */
+static void test_ip_longer_than_mtu(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+
+    (void)state;
+    fp_config(&cfg);
+    cfg.mtu = 1000;
+    f = fp_new(&cfg, 0);
+    fp_input1(f, echo(f, RTE_IP_ICMP_ECHO_REQUEST, 1000 - 28));
+    assert_int_equal(fp_tx_pending(f), 1);
+    fp_drain(f);
+    fp_input1(f, echo(f, RTE_IP_ICMP_ECHO_REQUEST, 1000 - 28 + 1));
+    assert_int_equal(fp_tx_pending(f), 0);
+    assert_int_equal(cnt(f)->drop.ip_too_big, 1);
+    assert_int_equal(cnt(f)->icmp_echo_replies, 1);
+    fp_free(f);
+}
+
 static void test_icmp_echo_reply(void **state)
 {
     struct fp *f = fp_new(NULL, 0);
@@ -511,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_ip_bad_header_length),
         cmocka_unit_test(test_ip_header_with_options),
         cmocka_unit_test(test_ip_bad_total_length),
+        cmocka_unit_test(test_ip_longer_than_mtu),
         cmocka_unit_test(test_ip_padding_trimmed),
         cmocka_unit_test(test_ip_bad_checksum),
         cmocka_unit_test(test_ip_rx_offload_flags),
