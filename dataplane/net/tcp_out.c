@@ -171,6 +171,32 @@ static __attribute__((noinline)) void tcp_hdr_build(struct tcp_conn *c)
     c->hdr_len = (uint8_t)(NET_ETH_HLEN + NET_IP_HLEN + TCP_HLEN + optlen);
 }
 
+/* The template's header at p with this segment's fields: IP total length
+ * (network order), sequence, ACK, flags, window, timestamps. The whole
+ * template is copied, whatever hdr_len: the frame's buffer has room
+ * (config_ok), and payload or nothing follows the header. */
+static inline __attribute__((always_inline)) struct rte_tcp_hdr *
+tcp_hdr_from_template(const struct tcp_conn *c, uint8_t *p, uint16_t tot_be, uint32_t seq,
+                      uint8_t flags, uint16_t wnd)
+{
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + NET_ETH_HLEN);
+    struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
+
+    memcpy(p, c->hdr, TCP_HDR_TMPL);
+    ip->total_length = tot_be;
+    th->sent_seq = net_hton32(seq);
+    th->recv_ack = net_hton32(c->rcv_nxt);
+    th->tcp_flags = flags;
+    th->rx_win = net_hton16(wnd);
+    if (c->ts_ok) {
+        uint32_t ts[2] = { net_hton32(tcp_now_ms(c->s) + c->ts_offset),
+                           net_hton32(c->ts_recent) };
+
+        memcpy((uint8_t *)(th + 1) + 4, ts, sizeof(ts));
+    }
+    return th;
+}
+
 /* A segment from the template: what tcp_frame + ip_output make of it, for
  * a synchronized connection whose peer MAC is known. */
 static inline __attribute__((always_inline)) struct rte_mbuf *
@@ -188,22 +214,8 @@ tcp_frame_fast(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags, ui
     if (m == NULL)
         return NULL;
     p = rte_pktmbuf_mtod(m, uint8_t *);
-    /* The whole template, whatever hdr_len: the frame's buffer has room
-     * (config_ok), and payload or nothing follows the header. */
-    memcpy(p, c->hdr, TCP_HDR_TMPL);
+    th = tcp_hdr_from_template(c, p, tot, seq, flags, wnd);
     ip = (struct rte_ipv4_hdr *)(p + NET_ETH_HLEN);
-    th = (struct rte_tcp_hdr *)(ip + 1);
-    ip->total_length = tot;
-    th->sent_seq = net_hton32(seq);
-    th->recv_ack = net_hton32(c->rcv_nxt);
-    th->tcp_flags = flags;
-    th->rx_win = net_hton16(wnd);
-    if (c->ts_ok) {
-        uint32_t ts[2] = { net_hton32(tcp_now_ms(s) + c->ts_offset),
-                           net_hton32(c->ts_recent) };
-
-        memcpy((uint8_t *)(th + 1) + 4, ts, sizeof(ts));
-    }
     if (len)
         tcp_ring_copy_out(&c->sring, seq - c->snd_buf_seq, p + hlen, len);
     if (s->cfg.tx_csum_offload) {
@@ -239,27 +251,14 @@ static __attribute__((noinline)) struct rte_mbuf *tcp_frame_tso(struct tcp_conn 
     uint32_t off = seq - c->snd_buf_seq, left = len;
     uint32_t segsz = s->cfg.tso_frame_in_mtu ? min32(c->mss, s->cfg.mtu - hlen) : c->mss;
     unsigned n = 1 + (len + hlen - 1) / room;
-    struct rte_ipv4_hdr *ip;
     struct rte_tcp_hdr *th;
     uint8_t *p;
 
     if (n > s->cfg.tso_segs || rte_pktmbuf_alloc_bulk(s->cfg.pool, ms, n) != 0)
         return net_alloc_fail(s, NULL);
     p = rte_pktmbuf_mtod(ms[0], uint8_t *);
-    memcpy(p, c->hdr, TCP_HDR_TMPL);
-    ip = (struct rte_ipv4_hdr *)(p + NET_ETH_HLEN);
-    th = (struct rte_tcp_hdr *)(ip + 1);
-    ip->total_length = net_hton16((uint16_t)(NET_IP_HLEN + l4h + len));
-    th->sent_seq = net_hton32(seq);
-    th->recv_ack = net_hton32(c->rcv_nxt);
-    th->tcp_flags = flags;
-    th->rx_win = net_hton16(wnd);
-    if (c->ts_ok) {
-        uint32_t ts[2] = { net_hton32(tcp_now_ms(s) + c->ts_offset),
-                           net_hton32(c->ts_recent) };
-
-        memcpy((uint8_t *)(th + 1) + 4, ts, sizeof(ts));
-    }
+    th = tcp_hdr_from_template(c, p, net_hton16((uint16_t)(NET_IP_HLEN + l4h + len)), seq, flags,
+                               wnd);
     /* the pseudo-header without the length, which differs per segment */
     th->cksum = (uint16_t)net_cksum_fold64(c->hdr_phsum);
     for (unsigned i = 0; i < n; i++) {

@@ -266,6 +266,27 @@ struct bad_case {
     const char *reason;
 };
 
+static void expect_load_errors(struct fx *f, const struct bad_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char want[1024];
+        struct config *c = config_new();
+        assert_non_null(c);
+        snprintf(want, sizeof(want),
+                 "\n*** FATAL CONFIG FILE ERROR (slotd %s) ***\n"
+                 "Reading the configuration file, at line %d\n>>> '%s'\n%s\n",
+                 SLOTD_VERSION, cases[i].line, cases[i].shown, cases[i].reason);
+        assert_int_equal(config_load_string(c, cases[i].text, f->err, sizeof(f->err)), -EINVAL);
+        assert_string_equal(f->err, want);
+        config_free(c);
+    }
+}
+
+#define DPDK_IP_WHY "dpdk-ip must be an IPv4 address with a prefix length, e.g. 198.18.0.2/24"
+#define DPDK_GW_WHY "dpdk-gateway must be an IPv4 address, e.g. 198.18.0.1"
+#define DPDK_MAC_WHY "dpdk-mac must be six hex bytes separated by colons, e.g. 02:00:00:00:00:01"
+#define DPDK_MCAST_WHY "dpdk-mac must be a unicast address (first byte even)"
+
 static void test_parse_bad_lines(void **state)
 {
     struct fx *f = *state;
@@ -291,18 +312,7 @@ static void test_parse_bad_lines(void **state)
         {"threads 0\n", 1, "threads 0", "argument must be between 1 and 128 inclusive"},
         {"dataplane rdma\n", 1, "dataplane rdma", "argument(s) must be one of the following: socket, dpdk"},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char want[1024];
-        struct config *c = config_new();
-        assert_non_null(c);
-        snprintf(want, sizeof(want),
-                 "\n*** FATAL CONFIG FILE ERROR (slotd %s) ***\n"
-                 "Reading the configuration file, at line %d\n>>> '%s'\n%s\n",
-                 SLOTD_VERSION, cases[i].line, cases[i].shown, cases[i].reason);
-        assert_int_equal(config_load_string(c, cases[i].text, f->err, sizeof(f->err)), -EINVAL);
-        assert_string_equal(f->err, want);
-        config_free(c);
-    }
+    expect_load_errors(f, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_parse_missing_file(void **state)
@@ -426,27 +436,6 @@ static void test_dpdk_address_parsers(void **state)
         assert_memory_equal(mac, want, 6);
     }
 }
-
-static void expect_load_errors(struct fx *f, const struct bad_case *cases, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char want[1024];
-        struct config *c = config_new();
-        assert_non_null(c);
-        snprintf(want, sizeof(want),
-                 "\n*** FATAL CONFIG FILE ERROR (slotd %s) ***\n"
-                 "Reading the configuration file, at line %d\n>>> '%s'\n%s\n",
-                 SLOTD_VERSION, cases[i].line, cases[i].shown, cases[i].reason);
-        assert_int_equal(config_load_string(c, cases[i].text, f->err, sizeof(f->err)), -EINVAL);
-        assert_string_equal(f->err, want);
-        config_free(c);
-    }
-}
-
-#define DPDK_IP_WHY "dpdk-ip must be an IPv4 address with a prefix length, e.g. 198.18.0.2/24"
-#define DPDK_GW_WHY "dpdk-gateway must be an IPv4 address, e.g. 198.18.0.1"
-#define DPDK_MAC_WHY "dpdk-mac must be six hex bytes separated by colons, e.g. 02:00:00:00:00:01"
-#define DPDK_MCAST_WHY "dpdk-mac must be a unicast address (first byte even)"
 
 static void test_dpdk_directives(void **state)
 {
