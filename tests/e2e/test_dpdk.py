@@ -2496,6 +2496,12 @@ def run_dpdk(res, ns):
         arp = counter_sum(dp1, r"arp_repl")
         res.check("INFO dataplane ICMP echo replies (%s) and ARP replies (%s) > 0" % (icmp, arp),
                   icmp and arp, dptext)
+        rxb, txb = (counter_sum(dp1, r"^core0\.%s$" % k) for k in ("rx_bytes", "tx_bytes"))
+        copen, depth = (counter_sum(dp1, r"^core0\.%s$" % k) for k in ("conns_open", "ring_depth"))
+        res.check("INFO dataplane per core: bytes (rx %s, tx %s) at least 54 a packet, the INFO "
+                  "connection itself open (%s), ring depth %s" % (rxb, txb, copen, depth),
+                  rxb is not None and txb is not None and rx and tx and rxb >= 54 * rx
+                  and txb >= 54 * tx and copen is not None and copen >= 1 and depth == 0, dptext)
         ctot = core_counter(dp1, "conns_total", r"conn\w*_total|connections_total|total_conn")
         res.check("INFO dataplane connections total >= %d (%s)" % (N_CONNS, ctot),
                   ctot is not None and ctot >= N_CONNS, dptext)
