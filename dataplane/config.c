@@ -602,21 +602,65 @@ int config_parse_mac(const char *s, uint8_t mac[6])
     return 0;
 }
 
+/* An address a station may have: not "this network" (0/8), loopback
+ * (127/8), multicast or reserved (224/3). ip in host byte order. */
+static int ipv4_is_host(uint32_t ip)
+{
+    uint8_t a = (uint8_t)(ip >> 24);
+    return a != 0 && a != 127 && a < 224;
+}
+
+static uint32_t ipv4_mask(unsigned len)
+{
+    return len == 0 ? 0 : 0xffffffffu << (32 - len);
+}
+
 static int chk_dpdk_ip(const char *s, long long v, struct sctx *x)
 {
-    uint32_t ip;
+    uint32_t ip, mask;
     unsigned len;
     (void)v;
-    return s[0] && config_parse_ipv4_prefix(s, &ip, &len) != 0
-        ? fail(x, "dpdk-ip must be an IPv4 address with a prefix length, e.g. 198.18.0.2/24") : 0;
+    if (s[0] == '\0')
+        return 0;
+    if (config_parse_ipv4_prefix(s, &ip, &len) != 0)
+        return fail(x, "dpdk-ip must be an IPv4 address with a prefix length, e.g. 198.18.0.2/24");
+    mask = ipv4_mask(len);
+    /* on a /31 or /32 both ends are hosts (RFC 3021) */
+    if (!ipv4_is_host(ip) || (len <= 30 && ((ip & ~mask) == 0 || (ip & ~mask) == ~mask)))
+        return fail(x, "dpdk-ip must be a host's unicast address, not its subnet's network or "
+                       "broadcast address, 0/8, 127/8 or 224.0.0.0 and above");
+    return 0;
 }
 
 static int chk_dpdk_gateway(const char *s, long long v, struct sctx *x)
 {
     uint32_t ip;
     (void)v;
-    return s[0] && config_parse_ipv4(s, &ip) != 0
-        ? fail(x, "dpdk-gateway must be an IPv4 address, e.g. 198.18.0.1") : 0;
+    if (s[0] == '\0')
+        return 0;
+    if (config_parse_ipv4(s, &ip) != 0)
+        return fail(x, "dpdk-gateway must be an IPv4 address, e.g. 198.18.0.1");
+    return ipv4_is_host(ip) ? 0 : fail(x, "dpdk-gateway must be a host's unicast address");
+}
+
+/* The gateway is a neighbour on dpdk-ip's subnet, and not the node itself;
+ * checked once both are known (the order of the directives is free). NULL,
+ * or why not. */
+static const char *dpdk_gateway_off_subnet(const struct config *cfg)
+{
+    uint32_t ip, gw, mask;
+    unsigned len;
+
+    if (cfg->dpdk_gateway == NULL || cfg->dpdk_gateway[0] == '\0' ||
+        config_parse_ipv4_prefix(cfg->dpdk_ip, &ip, &len) != 0 ||
+        config_parse_ipv4(cfg->dpdk_gateway, &gw) != 0)
+        return NULL;
+    mask = ipv4_mask(len);
+    if (gw == ip)
+        return "dpdk-gateway is the node's own address (dpdk-ip)";
+    if ((gw & mask) != (ip & mask))
+        return "dpdk-gateway must be on dpdk-ip's subnet: a next hop is a neighbour";
+    return NULL;
 }
 
 static int chk_dpdk_mac(const char *s, long long v, struct sctx *x)
@@ -1917,6 +1961,8 @@ static int load_finish(struct loadctx *lc)
         return load_error(lc, NULL, 0, NULL,
                           "dataplane dpdk needs the node's address: dpdk-ip a.b.c.d/len "
                           "(e.g. dpdk-ip 198.18.0.2/24)");
+    if (cfg->dataplane == DATAPLANE_DPDK && dpdk_gateway_off_subnet(cfg))
+        return load_error(lc, NULL, 0, NULL, dpdk_gateway_off_subnet(cfg));
     struct sctx x = {0};
     apply_hz(cfg, &x.msg);
     if (cfg->io_threads > 1)

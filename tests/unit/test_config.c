@@ -286,6 +286,9 @@ static void expect_load_errors(struct fx *f, const struct bad_case *cases, size_
 #define DPDK_GW_WHY "dpdk-gateway must be an IPv4 address, e.g. 198.18.0.1"
 #define DPDK_MAC_WHY "dpdk-mac must be six hex bytes separated by colons, e.g. 02:00:00:00:00:01"
 #define DPDK_MCAST_WHY "dpdk-mac must be a unicast address (first byte even)"
+#define DPDK_HOST_WHY "dpdk-ip must be a host's unicast address, not its subnet's network or " \
+                      "broadcast address, 0/8, 127/8 or 224.0.0.0 and above"
+#define DPDK_GW_HOST_WHY "dpdk-gateway must be a host's unicast address"
 
 static void test_parse_bad_lines(void **state)
 {
@@ -491,7 +494,16 @@ static void test_dpdk_directives(void **state)
         {"dpdk-ip 198.18.0.256/24\n", 1, "dpdk-ip 198.18.0.256/24", DPDK_IP_WHY},
         {"dpdk-ip fe80::1/64\n", 1, "dpdk-ip fe80::1/64", DPDK_IP_WHY},
         {"dpdk-ip \"198.18.0.2 /24\"\n", 1, "dpdk-ip \"198.18.0.2 /24\"", DPDK_IP_WHY},
+        {"dpdk-ip 0.1.2.3/8\n", 1, "dpdk-ip 0.1.2.3/8", DPDK_HOST_WHY},
+        {"dpdk-ip 127.0.0.2/8\n", 1, "dpdk-ip 127.0.0.2/8", DPDK_HOST_WHY},
+        {"dpdk-ip 224.0.0.1/4\n", 1, "dpdk-ip 224.0.0.1/4", DPDK_HOST_WHY},
+        {"dpdk-ip 255.255.255.255/32\n", 1, "dpdk-ip 255.255.255.255/32", DPDK_HOST_WHY},
+        {"dpdk-ip 198.18.0.0/24\n", 1, "dpdk-ip 198.18.0.0/24", DPDK_HOST_WHY},
+        {"dpdk-ip 198.18.0.255/24\n", 1, "dpdk-ip 198.18.0.255/24", DPDK_HOST_WHY},
+        {"dpdk-ip 198.18.1.3/30\n", 1, "dpdk-ip 198.18.1.3/30", DPDK_HOST_WHY},
         {"dpdk-gateway 198.18.0.1/24\n", 1, "dpdk-gateway 198.18.0.1/24", DPDK_GW_WHY},
+        {"dpdk-gateway 239.1.1.1\n", 1, "dpdk-gateway 239.1.1.1", DPDK_GW_HOST_WHY},
+        {"dpdk-gateway 0.0.0.0\n", 1, "dpdk-gateway 0.0.0.0", DPDK_GW_HOST_WHY},
         {"dpdk-gateway router\n", 1, "dpdk-gateway router", DPDK_GW_WHY},
         {"dpdk-mac 02:00:00:00:00\n", 1, "dpdk-mac 02:00:00:00:00", DPDK_MAC_WHY},
         {"dpdk-mac 02-00-00-00-00-01\n", 1, "dpdk-mac 02-00-00-00-00-01", DPDK_MAC_WHY},
@@ -523,6 +535,51 @@ static void test_dpdk_directives(void **state)
 /* `dataplane dpdk` is useless without the node's address; the check runs
  * once everything is read (file, then command line), so order does not
  * matter and a later empty dpdk-ip undoes an earlier one. */
+/* The gateway is a neighbour: on dpdk-ip's subnet, and not the node. Both
+ * ends of a /31 are hosts (RFC 3021), as is a /32's only address. */
+static void test_dpdk_gateway_on_subnet(void **state)
+{
+    struct fx *f = *state;
+    static const struct {
+        const char *text, *why;
+    } cases[] = {
+        {"dataplane dpdk\ndpdk-ip 198.18.0.2/24\ndpdk-gateway 198.18.1.1\n",
+         "dpdk-gateway must be on dpdk-ip's subnet: a next hop is a neighbour"},
+        {"dpdk-gateway 10.0.0.1\ndataplane dpdk\ndpdk-ip 198.18.0.2/32\n",
+         "dpdk-gateway must be on dpdk-ip's subnet: a next hop is a neighbour"},
+        {"dataplane dpdk\ndpdk-ip 198.18.0.2/24\ndpdk-gateway 198.18.0.2\n",
+         "dpdk-gateway is the node's own address (dpdk-ip)"},
+        {NULL, NULL},
+    };
+    static const char *good[] = {
+        "dataplane dpdk\ndpdk-ip 198.18.1.0/31\ndpdk-gateway 198.18.1.1\n",
+        "dataplane dpdk\ndpdk-ip 198.18.1.1/31\ndpdk-gateway 198.18.1.0\n",
+        "dataplane dpdk\ndpdk-ip 198.18.1.7/32\n",
+        "dataplane dpdk\ndpdk-ip 198.18.0.2/16\ndpdk-gateway 198.18.255.254\n",
+        /* socket mode keeps what it does not use unchecked against each other */
+        "dpdk-ip 198.18.0.2/24\ndpdk-gateway 10.0.0.1\n",
+    };
+    char want[512];
+
+    for (size_t i = 0; cases[i].text; i++) {
+        struct config *c = config_new();
+
+        assert_non_null(c);
+        snprintf(want, sizeof(want), "\n*** FATAL CONFIG FILE ERROR (slotd %s) ***\n%s\n",
+                 SLOTD_VERSION, cases[i].why);
+        assert_int_equal(config_load_string(c, cases[i].text, f->err, sizeof(f->err)), -EINVAL);
+        assert_string_equal(f->err, want);
+        config_free(c);
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct config *c = config_new();
+
+        assert_non_null(c);
+        assert_int_equal(config_load_string(c, good[i], f->err, sizeof(f->err)), 0);
+        config_free(c);
+    }
+}
+
 static void test_dpdk_needs_ip(void **state)
 {
     struct fx *f = *state;
@@ -920,6 +977,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_command_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dpdk_address_parsers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dpdk_directives, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dpdk_gateway_on_subnet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dpdk_needs_ip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dpdk_immutable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_patterns, setup, teardown),
