@@ -5,6 +5,8 @@
 #   scripts/bench-dpdk.sh               throughput, latency, CPU per request
 #   scripts/bench-dpdk.sh --callgrind   instructions per GET by phase (rx,
 #                                       stack, parse, ...) under callgrind
+#   scripts/bench-dpdk.sh --perf        cycles per GET by the same phases,
+#                                       from perf samples of a full-speed run
 #
 # slotd: --dataplane dpdk on the server side of a net_memif port, one data
 # lcore on BENCH_SERVER_CPU (default 1); slotd-load (the same user-space stack,
@@ -39,12 +41,24 @@
 # here that is the whole path, NIC driver and TCP included; on the socket
 # transport (bench.sh --callgrind) the kernel's share is missing.
 #
+# --perf: slotd alone at full speed (same set-up; SLOTD_BIN built with debug
+# information, e.g. meson setup build-perf -Ddebug=true). BENCH_N SETs over
+# BENCH_RANGE keys, then BENCH_N GETs at -P 16 (50 connections) and at -P 1
+# (BENCH_CONNS_P1), each under perf record of the data core's thread
+# (cpu-clock at PERF_HZ, default 4000, DWARF call stacks, inlined frames
+# included). scripts/perf-phases.py gives each sample to the phase of the
+# innermost root on its stack (callgrind-phases.py's map): time per GET by
+# phase, in cycles of the CPU clock. The core polls in the turns that find
+# no work as well; the loads keep it busy nearly all the time, and what is
+# left of that shows in rx and other.
+#
 # Environment: BENCH_N, BENCH_ROUNDS, BENCH_RANGE, BENCH_CONNS_P1,
 # BENCH_HUGEPAGES, BENCH_SERVER_CPU, BENCH_CLIENT_CPU, SLOTD_BIN,
 # SLOTD_LOAD_BIN, BENCH_SKIP_BUILD=1 (use the binaries as they are),
 # BENCH_SKIP_REDIS=1 / BENCH_SKIP_SLOTD=1 (one side only); CALLGRIND_GETS
 # (default 200000), CALLGRIND_RANGE (1000), CALLGRIND_CONNS_P1 (50),
-# CALLGRIND_IDLE_S (3), CALLGRIND_KEEP=DIR (copy the profiles there).
+# CALLGRIND_IDLE_S (3), CALLGRIND_KEEP=DIR (copy the profiles there),
+# PERF_HZ.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -54,7 +68,8 @@ MODE=throughput
 for a in "$@"; do
     case $a in
         --callgrind) MODE=callgrind ;;
-        -h|--help) sed -n '2,47p' "$LIB_ROOT/scripts/bench-dpdk.sh"; exit 0 ;;
+        --perf) MODE=perf ;;
+        -h|--help) sed -n '2,61p' "$LIB_ROOT/scripts/bench-dpdk.sh"; exit 0 ;;
         *) lib_die "unknown argument $a (see --help)" ;;
     esac
 done
@@ -90,6 +105,12 @@ lib_install_traps
 
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
     bash scripts/setup.sh
+fi
+if [ "$MODE" = perf ]; then
+    command -v perf >/dev/null || lib_die "perf is missing (apt-get install linux-perf)"
+    readelf -S "$SLOTD_BIN" 2>/dev/null | grep -q debug_info ||
+        lib_die "--perf needs a slotd with debug information (inlined frames): meson setup build-perf -Ddebug=true && ninja -C build-perf, then SLOTD_BIN=build-perf/slotd"
+    BENCH_SKIP_REDIS=1 BENCH_SKIP_SLOTD=0
 fi
 if [ "$MODE" = callgrind ]; then
     command -v valgrind >/dev/null || lib_die "valgrind is missing"
@@ -251,18 +272,22 @@ run_redis_round() {
 
 # ---- --callgrind ------------------------------------------------------------
 
-# load_once P CONNS N TEST: one slotd-load run; dies unless every reply checked.
+# load_once P CONNS N TEST: one slotd-load run over LOAD_RANGE keys (default
+# CALLGRIND_RANGE); dies unless every reply checked. With LOAD_TELEMETRY set
+# (--perf), LOAD_BUSY is then the data core's busy seconds during the test.
 load_once() {
-    local out
+    local out tel=()
+    [ -z "${LOAD_TELEMETRY:-}" ] || tel=(--server-telemetry "$LOAD_TELEMETRY")
     out=$(ip netns exec "$NS" taskset -c "$CLIENT_CPU" "$SLOTD_LOAD_BIN" --eal "$EAL_LOAD" \
             --ip "$LOAD_IP/24" --server "$SLOTD_IP" --port "$SLOTD_PORT" -c "$2" -P "$1" \
-            -n "$3" -t "$4" -d "$DSIZE" -r "$CALLGRIND_RANGE" --stall 60 --csv -q 2>"$WORK/load.err") ||
+            -n "$3" -t "$4" -d "$DSIZE" -r "${LOAD_RANGE:-$CALLGRIND_RANGE}" --stall 60 --csv -q \
+            "${tel[@]}" 2>"$WORK/load.err") ||
         { slotd_alive "during slotd-load $4 -P $1 -c $2"; cat "$WORK/load.err" >&2; echo "$out" >&2; lib_die "slotd-load failed ($4 -P $1 -c $2)"; }
     slotd_alive "after slotd-load $4 -P $1 -c $2"
     out=$(sed -n '/^test,rps,/,$p' <<<"$out" | tail -n +2)
-    IFS=, read -r _ rps _ errs _ <<<"$out"
+    IFS=, read -r _ rps _ errs _ _ _ _ _ _ _ LOAD_BUSY <<<"$out"
     [ "${errs:-x}" = 0 ] || { cat "$WORK/load.err" >&2; lib_die "slotd-load: ${errs:-no} errors ($4 -P $1 -c $2)"; }
-    lib_log "callgrind: $4 -P $1 -c $2, $3 requests: $rps/s under valgrind"
+    lib_log "$MODE: $4 -P $1 -c $2, $3 requests: $rps/s"
 }
 
 # cg_dump NAME: dump (and zero) the counters of every thread; profiles land
@@ -342,7 +367,87 @@ print_callgrind() {
     done
 }
 
+# ---- --perf ----------------------------------------------------------------
+
+# perf_record NAME CMD...: CMD (a load, or sleep) while perf records slotd's
+# data core (DWARF call stacks, PERF_HZ samples a second) into
+# $WORK/perf.NAME.txt (perf script's text).
+perf_record() {
+    local name=$1 ppid
+    shift
+    perf record -q --call-graph dwarf,16384 -e cpu-clock -F "$PERF_HZ" -t "$CORE_TID" \
+        -o "$WORK/perf.$name.data" >"$WORK/perf.log" 2>&1 &
+    ppid=$!
+    LIB_PIDS+=("$ppid")
+    sleep 0.3              # perf attached
+    "$@"
+    kill -INT "$ppid"
+    wait "$ppid" 2>/dev/null || true
+    perf script -i "$WORK/perf.$name.data" -F comm,ip,sym,dso 2>/dev/null >"$WORK/perf.$name.txt"
+    [ -s "$WORK/perf.$name.txt" ] || { cat "$WORK/perf.log" >&2; lib_die "perf recorded nothing ($name)"; }
+}
+
+# perf_window P CONNS N: N GETs under perf, then time per GET by phase, the
+# idle profile's rate taken out for the window's empty turns.
+perf_window() {
+    perf_record "$1" load_once "$1" "$2" "$3" get
+    "$LIB_PY" scripts/perf-phases.py --thread slotd-core0 --requests "$3" --hz "$PERF_HZ" \
+        --ghz "$TSC_GHZ" --idle "$WORK/perf.idle.txt" --idle-seconds "$PERF_IDLE_S" \
+        --busy "$LOAD_BUSY" --format kv "$WORK/perf.$1.txt" >"$WORK/perfph.$1" ||
+        lib_die "perf-phases.py failed (-P $1)"
+    while read -r k v; do R[$1.$k]=$v; done <"$WORK/perfph.$1"
+}
+
+run_perf() {
+    local k label
+    LOAD_RANGE=$BENCH_RANGE
+    LOAD_TELEMETRY=$SLOTD_TELEMETRY
+    start_slotd
+    CORE_TID=$(ps -T -p "$SPID" -o tid=,comm= | awk '$2 == "slotd-core0" { print $1 }')
+    [ -n "$CORE_TID" ] || lib_die "no slotd-core0 thread in slotd $SPID"
+    load_once 16 50 "$BENCH_N" set
+    perf_record idle sleep "$PERF_IDLE_S"
+    perf_window 16 50 "$BENCH_N"
+    perf_window 1 "$BENCH_CONNS_P1" "$BENCH_N"
+    lib_stop_server "$SPID" 30 || true
+    echo
+    echo "slotd, DPDK memif, 1 data lcore; $BENCH_N GETs of $DSIZE-byte values over $BENCH_RANGE keys"
+    echo "per column, recorded by perf (cpu-clock, $PERF_HZ Hz, DWARF stacks); cycles per GET"
+    echo "at the CPU clock ($TSC_GHZ GHz), by the phase of the innermost root on the stack; empty turns taken out"
+    echo
+    echo "| phase | -P 16, 50 conns | -P 1, $BENCH_CONNS_P1 conns |"
+    echo "|---|---:|---:|"
+    for k in rx stack parse dispatch table reply tx timers other total samples idle_s; do
+        case $k in
+            rx) label="rx: the PMD's rx burst (memif)" ;;
+            stack) label="stack: eth/ip/tcp input, upcalls, send-ring copy" ;;
+            parse) label="parse: resp_parse" ;;
+            dispatch) label="dispatch: command lookup, routing, core_exec" ;;
+            table) label="table: cmd_get, ks_*, kvt_* (hash, find)" ;;
+            reply) label="reply: resp_add_* into the output buffer" ;;
+            tx) label="tx: client_flush, net_flush, the PMD's tx burst" ;;
+            timers) label="timers: net_timers, cron" ;;
+            other) label="other: the loop, rings, clocks" ;;
+            total) label="**per GET**" ;;
+            samples) label="samples (after the empty turns)" ;;
+            idle_s) label="seconds of empty turns taken out (idle profile's rate)" ;;
+        esac
+        echo "| $label | $(fmt "${R[16.$k]:-n/a}") | $(fmt "${R[1.$k]:-n/a}") |"
+    done
+}
+
 # ---- the run ---------------------------------------------------------------
+
+if [ "$MODE" = perf ]; then
+    declare -A R
+    PERF_HZ=${PERF_HZ:-4000}
+    PERF_IDLE_S=${PERF_IDLE_S:-2}
+    # the CPU's clock as the kernel reports it: the unit of the cycles
+    TSC_GHZ=$(awk '/^cpu MHz/ { printf "%.2f", $4 / 1000; exit }' /proc/cpuinfo)
+    echo "# slotd DPDK perf ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU)"
+    run_perf
+    exit 0
+fi
 
 if [ "$MODE" = callgrind ]; then
     declare -A R
