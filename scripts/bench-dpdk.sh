@@ -337,6 +337,22 @@ run_callgrind() {
     fi
 }
 
+# phase_label K: the row label of phase K (callgrind-phases.py's dpdk map),
+# in both --callgrind's and --perf's tables.
+phase_label() {
+    case $1 in
+        rx) echo "rx: the PMD's rx burst (memif)" ;;
+        stack) echo "stack: eth/ip/tcp input, upcalls, send-ring copy" ;;
+        parse) echo "parse: resp_parse" ;;
+        dispatch) echo "dispatch: command lookup, routing, core_exec" ;;
+        table) echo "table: cmd_get, ks_*, kvt_* (hash, find)" ;;
+        reply) echo "reply: resp_add_* into the output buffer" ;;
+        tx) echo "tx: client_flush, net_flush, the PMD's tx burst" ;;
+        timers) echo "timers: net_timers, cron" ;;
+        other) echo "other: the loop, rings, clocks" ;;
+    esac
+}
+
 print_callgrind() {
     local k label
     echo
@@ -347,21 +363,13 @@ print_callgrind() {
     echo "|---|---:|---:|"
     for k in rx stack parse dispatch table reply tx timers other work idle total turns idle_turn shared; do
         case $k in
-            rx) label="rx: the PMD's rx burst (memif)" ;;
-            stack) label="stack: eth/ip/tcp input, upcalls, send-ring copy" ;;
-            parse) label="parse: resp_parse" ;;
-            dispatch) label="dispatch: command lookup, routing, core_exec" ;;
-            table) label="table: cmd_get, ks_*, kvt_* (hash, find)" ;;
-            reply) label="reply: resp_add_* into the output buffer" ;;
-            tx) label="tx: client_flush, net_flush, the PMD's tx burst" ;;
-            timers) label="timers: net_timers, cron" ;;
-            other) label="other: the loop, rings, clocks" ;;
             work) label="**per GET** (sum of the above)" ;;
             idle) label="empty loop turns (idle cost per turn x turns, not counted)" ;;
             total) label="everything in the window" ;;
             turns) label="loop turns per GET (in the window)" ;;
             idle_turn) label="instructions per empty loop turn (idle window)" ;;
             shared) label="of which shared helpers split by caller weight" ;;
+            *) label=$(phase_label "$k") ;;
         esac
         echo "| $label | $(fmt "${R[2.$k]:-n/a}") | $(fmt "${R[3.$k]:-n/a}") |"
     done
@@ -419,18 +427,10 @@ run_perf() {
     echo "|---|---:|---:|"
     for k in rx stack parse dispatch table reply tx timers other total samples idle_s; do
         case $k in
-            rx) label="rx: the PMD's rx burst (memif)" ;;
-            stack) label="stack: eth/ip/tcp input, upcalls, send-ring copy" ;;
-            parse) label="parse: resp_parse" ;;
-            dispatch) label="dispatch: command lookup, routing, core_exec" ;;
-            table) label="table: cmd_get, ks_*, kvt_* (hash, find)" ;;
-            reply) label="reply: resp_add_* into the output buffer" ;;
-            tx) label="tx: client_flush, net_flush, the PMD's tx burst" ;;
-            timers) label="timers: net_timers, cron" ;;
-            other) label="other: the loop, rings, clocks" ;;
             total) label="**per GET**" ;;
             samples) label="samples (after the empty turns)" ;;
             idle_s) label="seconds of empty turns taken out (idle profile's rate)" ;;
+            *) label=$(phase_label "$k") ;;
         esac
         echo "| $label | $(fmt "${R[16.$k]:-n/a}") | $(fmt "${R[1.$k]:-n/a}") |"
     done
