@@ -25,45 +25,29 @@ as callgrind-phases.py subtracts its idle window.
 """
 import argparse
 import collections
-import fnmatch
 import importlib.util
 import os
 import re
 import sys
 
-SUFFIX = re.compile(r"(\.(isra|constprop|lto_priv|part|cold)(\.\d+)?)+$")
 # Inlined frames callgrind never sees: ethdev's burst wrappers, the rx and
 # tx of whichever port.
 EXTRA = {"dpdk": [("rx", ["rte_eth_rx_burst"]), ("tx", ["rte_eth_tx_burst"])]}
 
 
-def load_preset(name):
+def load_phases_module():
+    """scripts/callgrind-phases.py, for its maps and its root matching."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callgrind-phases.py")
     spec = importlib.util.spec_from_file_location("callgrind_phases", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.PRESETS[name]
-
-
-def compile_roots(preset):
-    """[(phase, kind, pattern, caller)]: kind 'fn' (symbol glob) or 'edge'
-    (object glob under a caller)."""
-    roots = []
-    for phase, names in preset:
-        for r in names:
-            if ">" in r:
-                caller, callee = r.split(">", 1)
-                roots.append((phase, "edge", callee[3:] if callee.startswith("ob:") else callee, caller))
-            elif r.startswith("ob:"):
-                roots.append((phase, "ob", r[3:], None))
-            else:
-                roots.append((phase, "fn", r, None))
-    return roots
+    return mod
 
 
 def frames_of(text):
-    """Yield (comm, [(sym, dso)] leaf first) per sample of perf script's
-    default layout with -F comm,ip,sym,dso."""
+    """Yield (comm, [(dso, sym)] leaf first) per sample of perf script's
+    default layout with -F comm,ip,sym,dso: the (object, function) keys
+    callgrind-phases.py's roots match."""
     comm, frames = None, []
     for line in text:
         if not line.strip():
@@ -76,20 +60,21 @@ def frames_of(text):
             continue
         m = re.match(r"\s*[0-9a-f]+\s+(.*?)\s+\((.*)\)\s*$", line)
         if m:
-            frames.append((SUFFIX.sub("", m.group(1)), os.path.basename(m.group(2))))
+            frames.append((m.group(2), m.group(1)))
     if comm is not None:
         yield comm, frames
 
 
 def phase_of(frames, roots, lookahead=3):
-    for i, (sym, dso) in enumerate(frames):
-        for phase, kind, pat, caller in roots:
-            if kind == "fn" and fnmatch.fnmatchcase(sym, pat):
-                return phase
-            if kind == "ob" and fnmatch.fnmatchcase(dso, pat):
-                return phase
-            if kind == "edge" and fnmatch.fnmatchcase(dso, pat) and \
-                    any(fnmatch.fnmatchcase(s, caller) for s, _ in frames[i + 1:i + 1 + lookahead]):
+    """The phase of the innermost root on the stack. An edge root's caller
+    may be a few frames up: inlined wrappers (rte_eth_rx_burst) sit between
+    the poll and the PMD."""
+    for i, key in enumerate(frames):
+        for phase, root in roots:
+            if root.caller is None:
+                if root.match_fn(key):
+                    return phase
+            elif any(root.match_edge(up, key) for up in frames[i + 1:i + 1 + lookahead]):
                 return phase
     return "other"
 
@@ -115,8 +100,9 @@ def main():
     ap.add_argument("--format", choices=("table", "kv"), default="table")
     ap.add_argument("input", nargs="?", help="perf script output (default: stdin)")
     a = ap.parse_args()
-    preset = load_preset(a.preset)
-    roots = compile_roots(EXTRA.get(a.preset, []) + preset)
+    mod = load_phases_module()
+    preset = mod.PRESETS[a.preset]
+    roots = [(p, mod.Root(r)) for p, names in EXTRA.get(a.preset, []) + preset for r in names]
     order = [p for p, _ in preset] + ["other"]
     src = open(a.input) if a.input else sys.stdin
     count = count_phases(src, a.thread, roots)
