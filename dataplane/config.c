@@ -610,9 +610,9 @@ static int ipv4_is_host(uint32_t ip)
     return a != 0 && a != 127 && a < 224;
 }
 
-static uint32_t ipv4_mask(unsigned len)
+uint32_t config_ipv4_mask(unsigned prefix)
 {
-    return len == 0 ? 0 : 0xffffffffu << (32 - len);
+    return prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
 }
 
 static int chk_dpdk_ip(const char *s, long long v, struct sctx *x)
@@ -624,7 +624,7 @@ static int chk_dpdk_ip(const char *s, long long v, struct sctx *x)
         return 0;
     if (config_parse_ipv4_prefix(s, &ip, &len) != 0)
         return fail(x, "dpdk-ip must be an IPv4 address with a prefix length, e.g. 198.18.0.2/24");
-    mask = ipv4_mask(len);
+    mask = config_ipv4_mask(len);
     /* on a /31 or /32 both ends are hosts (RFC 3021) */
     if (!ipv4_is_host(ip) || (len <= 30 && ((ip & ~mask) == 0 || (ip & ~mask) == ~mask)))
         return fail(x, "dpdk-ip must be a host's unicast address, not its subnet's network or "
@@ -655,7 +655,7 @@ static const char *dpdk_gateway_off_subnet(const struct config *cfg)
         config_parse_ipv4_prefix(cfg->dpdk_ip, &ip, &len) != 0 ||
         config_parse_ipv4(cfg->dpdk_gateway, &gw) != 0)
         return NULL;
-    mask = ipv4_mask(len);
+    mask = config_ipv4_mask(len);
     if (gw == ip)
         return "dpdk-gateway is the node's own address (dpdk-ip)";
     if ((gw & mask) != (ip & mask))
@@ -1961,8 +1961,9 @@ static int load_finish(struct loadctx *lc)
         return load_error(lc, NULL, 0, NULL,
                           "dataplane dpdk needs the node's address: dpdk-ip a.b.c.d/len "
                           "(e.g. dpdk-ip 198.18.0.2/24)");
-    if (cfg->dataplane == DATAPLANE_DPDK && dpdk_gateway_off_subnet(cfg))
-        return load_error(lc, NULL, 0, NULL, dpdk_gateway_off_subnet(cfg));
+    const char *gw_why = cfg->dataplane == DATAPLANE_DPDK ? dpdk_gateway_off_subnet(cfg) : NULL;
+    if (gw_why)
+        return load_error(lc, NULL, 0, NULL, gw_why);
     struct sctx x = {0};
     apply_hz(cfg, &x.msg);
     if (cfg->io_threads > 1)

@@ -305,6 +305,8 @@ int config_parse_memory(const char *s, unsigned long long *out);
 int config_parse_ipv4_prefix(const char *s, uint32_t *ip, unsigned *prefix);
 int config_parse_ipv4(const char *s, uint32_t *ip);
 int config_parse_mac(const char *s, uint8_t mac[6]);
+/* The host-order netmask of a prefix length 0..32. */
+uint32_t config_ipv4_mask(unsigned prefix);
 
 /* Names for INFO: "noeviction", "allkeys-lru", ... */
 const char *config_maxmemory_policy_name(int policy);

@@ -49,6 +49,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "config.h"
 #include "core.h"
 #include "dpdk_port.h"
 #include "log.h"
@@ -119,7 +120,7 @@ static int tap_configure(struct exc_path *x, const struct dpdk_port *port, uint3
 {
     struct ifreq ifr;
     int s, rc;
-    uint32_t mask = prefix ? ~0u << (32 - prefix) : 0;
+    uint32_t mask = config_ipv4_mask(prefix);
 
     s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) {

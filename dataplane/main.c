@@ -100,7 +100,7 @@ static int dpdk_start(struct runtime *rt, struct dpdk_port *port)
     }
     rt->port = port;
     rt->dp_ip = ip;
-    rt->dp_mask = prefix ? ~0u << (32 - prefix) : 0;
+    rt->dp_mask = config_ipv4_mask(prefix);
     rt->dp_gateway = gw;
     rt->exc = exc_open(cfg->dpdk_tap, port, (uint16_t)n, ip, prefix, gw, (unsigned)n,
                        err, sizeof(err));
