@@ -10,14 +10,12 @@
  * what the barrier holder reads while this core is parked. A socket core may
  * sleep in epoll_wait when idle; a DPDK core spins and never sleeps.
  *
- * The barrier: a core that needs every shard (DBSIZE, KEYS, MSET over several
- * cores, CONFIG SET) takes `barrier_holder` by compare-and-swap and bumps
- * `park_gen`. Each other core notices at the top of its next turn, first runs
- * every request already queued to it (so the barrier command stays behind the
- * requests its own client sent earlier), then counts itself parked and spins
- * until `release_gen` moves. Only the holder parks others, and parked cores wait
- * for nothing but the holder, so the barrier cannot deadlock. It costs a few
- * microseconds per use and is never taken by single-key commands. */
+ * The barrier (barrier.h): a core that needs every shard (DBSIZE, KEYS, MSET
+ * over several cores, CONFIG SET) takes it; each other core notices at the top
+ * of its next turn, first runs every request already queued to it (so the
+ * barrier command stays behind the requests its own client sent earlier),
+ * then parks until the holder releases it. It costs a few microseconds per
+ * use and is never taken by single-key commands. */
 #include "core.h"
 
 #include <errno.h>
@@ -52,7 +50,6 @@
 #define RING_DRAIN_BURST 64     /* descriptors per dequeue call */
 #define RING_DRAIN_MAX   1024   /* per ring per turn: bounds a turn's work */
 #define CORE_SPIN_TURNS 64       /* empty polls after work before sleeping: ~30 µs */
-#define PARK_SPINS 4096         /* busy polls of a parked core before it yields: ~40 µs */
 #define CORE_MAX_SLEEP_MS 100    /* the cron interval at Redis's default hz 10 */
 #define CRON_EXPIRE_BUDGET_PCT 25 /* Redis: ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC */
 
@@ -70,13 +67,6 @@ int64_t clock_us(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
 }
 
 void core_wake(struct core *target)
@@ -455,31 +445,9 @@ static int rings_pending(struct core *self)
     return 0;
 }
 
-/* Another core asked for the barrier: finish its queued requests, then wait. */
-static void park(struct core *self, unsigned holder)
-{
-    struct runtime *rt = self->rt;
-    uint64_t gen = atomic_load_explicit(&rt->release_gen, memory_order_acquire);
-
-    drain_rings(self, (int)holder);
-    atomic_fetch_add_explicit(&rt->parked, 1, memory_order_acq_rel);
-    /* A barrier lasts microseconds, unless its holder waits on something
-     * slow (a MIGRATE inside EXEC, an fsync of nodes.conf): then give the
-     * CPU to whoever can end the wait rather than spin on it. */
-    for (unsigned spins = 0;
-         atomic_load_explicit(&rt->release_gen, memory_order_acquire) == gen; spins++) {
-        if (spins < PARK_SPINS)
-            cpu_relax();
-        else
-            sched_yield();
-    }
-    atomic_fetch_sub_explicit(&rt->parked, 1, memory_order_acq_rel);
-}
-
 int core_barrier_try_acquire(struct core *self)
 {
     struct runtime *rt = self->rt;
-    unsigned expected = 0;
 
     if (rt->ncores == 1)
         return 1;
@@ -488,31 +456,19 @@ int core_barrier_try_acquire(struct core *self)
     backlog_flush(self);
     if (self->backlog_total)
         return 0;
-    if (!atomic_compare_exchange_strong_explicit(&rt->barrier_holder, &expected,
-                                                 self->id + 1, memory_order_acq_rel,
-                                                 memory_order_relaxed))
+    if (!barrier_try_take(&rt->barrier, self->id))
         return 0;
-    atomic_fetch_add_explicit(&rt->park_gen, 1, memory_order_release);
     for (unsigned i = 0; i < rt->ncores; i++)
         if (i != self->id)
             core_wake(rt->cores[i]);
-    while (atomic_load_explicit(&rt->parked, memory_order_acquire) != rt->ncores - 1)
-        cpu_relax();
+    barrier_wait_parked(&rt->barrier, rt->ncores - 1);
     return 1;
 }
 
 void core_barrier_release(struct core *self)
 {
-    struct runtime *rt = self->rt;
-
-    if (rt->ncores == 1)
-        return;
-    atomic_fetch_add_explicit(&rt->release_gen, 1, memory_order_release);
-    /* Wait until every core has left the park loop so the next holder starts
-     * from a parked count of zero. */
-    while (atomic_load_explicit(&rt->parked, memory_order_acquire) != 0)
-        cpu_relax();
-    atomic_store_explicit(&rt->barrier_holder, 0, memory_order_release);
+    if (self->rt->ncores > 1)
+        barrier_release(&self->rt->barrier);
 }
 
 static void flush_clients(struct core *self)
@@ -602,18 +558,19 @@ void core_turn(struct core *self, int may_sleep)
 {
     const struct slotmap *map;
     struct runtime *rt = self->rt;
-    uint64_t pg = atomic_load_explicit(&rt->park_gen, memory_order_acquire);
-    unsigned holder = atomic_load_explicit(&rt->barrier_holder, memory_order_acquire);
-    unsigned work;
+    unsigned work, holder;
+    uint64_t gen;
     int timeout;
 
     /* a DPDK core's is read by its poll, less often (dpdk_transport_poll) */
     if (!self->dpdk)
         self->now_ms = clock_ms();
-    if (pg != self->seen_park_gen) {
-        self->seen_park_gen = pg;
-        if (holder && holder != self->id + 1)
-            park(self, holder - 1);
+    /* Another core holds the barrier: run what it sent us first, so its
+     * command comes after its client's earlier requests, then wait. */
+    gen = barrier_pending(&rt->barrier, &self->seen_barrier, &holder);
+    if (gen) {
+        drain_rings(self, (int)holder);
+        barrier_park(&rt->barrier, gen);
     }
 
     if (self->dpdk) {
@@ -639,7 +596,7 @@ void core_turn(struct core *self, int may_sleep)
             atomic_store_explicit(&self->sleeping, 1, memory_order_relaxed);
             atomic_thread_fence(memory_order_seq_cst);
             if (rings_pending(self) ||
-                atomic_load_explicit(&rt->park_gen, memory_order_relaxed) != self->seen_park_gen ||
+                barrier_asked_since(&rt->barrier, self->seen_barrier) ||
                 atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
                 timeout = 0;
         }

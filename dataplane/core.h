@@ -15,6 +15,7 @@
 #include "phase.h"
 #include "../cluster/slotmap.h"
 #include "../kv/cmd.h"
+#include "barrier.h"
 #include "keylock.h"
 #include "resp_write.h"
 #include "slice.h"
@@ -124,7 +125,7 @@ struct core {
     unsigned slowlog_len, slowlog_head, slowlog_cap;
 
     unsigned waiting_barrier;     /* clients of this core waiting for the barrier */
-    uint64_t seen_park_gen;
+    uint64_t seen_barrier;        /* generation barrier_pending saw last */
     unsigned spin_left;           /* empty polls left before the core may sleep */
 
     /* version of the slot map this core last used: the quiescent point after
@@ -175,12 +176,7 @@ struct runtime {
     _Atomic uint64_t inst_ops_per_sec;
     _Atomic uint64_t inst_in_bytes_per_sec, inst_out_bytes_per_sec;
 
-    /* The all-cores barrier: holder is core id + 1, or 0 when free. Parked
-     * cores count themselves in `parked` and spin until `release_gen` moves. */
-    _Atomic unsigned barrier_holder;
-    _Atomic unsigned parked;
-    _Atomic uint64_t release_gen;
-    _Atomic uint64_t park_gen;            /* bumped to ask every core to park */
+    struct barrier barrier;               /* the all-cores barrier */
     _Atomic unsigned keylocks;            /* keys locked by MIGRATEs on every core */
 };
 

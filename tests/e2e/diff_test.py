@@ -561,7 +561,7 @@ def main(argv):
                 res.ok(name, detail)
     finally:
         runner.stop()
-    res.check_sanitizers([side.server for side in (runner.ref, runner.tgt)])
+    res.check_clean_exit([side.server for side in (runner.ref, runner.tgt)])
     return res.finish()
 
 

@@ -108,6 +108,7 @@ class Server:
         self.extra = list(args)
         self.name = name or kind
         self.proc = None
+        self.stop_hung = False   # SIGTERM did not end it: stop() had to SIGKILL
         self.port = None
         self.log_path = None
         self.pid = None
@@ -183,6 +184,7 @@ class Server:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.stop_hung = True
                 os.kill(self.pid, signal.SIGKILL)
                 self.proc.wait()
         if self in _servers:
@@ -479,13 +481,19 @@ class Results:
             return None
         return r
 
-    def check_sanitizers(self, servers, label=""):
-        """Call after the servers stopped (leak reports come at exit): an
-        ASan/UBSan/LSan report in any of their logs is a failure."""
+    def check_clean_exit(self, servers, label=""):
+        """Call after the servers stopped (leak reports come at exit): a
+        server that SIGTERM did not end (a data core stuck) or an
+        ASan/UBSan/LSan report in its log is a failure."""
+        pre = label + ": " if label else ""
         for s in servers:
+            if s.stop_hung:
+                self.fail("%s%s exits on SIGTERM" % (pre, s.name),
+                          "still running after the stop timeout, killed; last log lines:\n"
+                          + s.log_tail())
             rep = s.sanitizer_report()
             if rep:
-                self.fail("%ssanitizer report in %s's log" % (label + ": " if label else "", s.name), rep)
+                self.fail("%ssanitizer report in %s's log" % (pre, s.name), rep)
 
     def finish(self):
         global _verdict

@@ -398,7 +398,7 @@ def case_many_idle(res, tgt_factory, ref):
         for s in conns:
             s.close()
         srv.stop()
-    res.check_sanitizers([srv])
+    res.check_clean_exit([srv])
 
 
 def case_never_reads(res, tgt):
@@ -486,7 +486,7 @@ def main():
     finally:
         ref.stop()
         tgt.stop()
-    res.check_sanitizers([tgt])
+    res.check_clean_exit([tgt])
     return res.finish()
 
 

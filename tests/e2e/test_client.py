@@ -110,7 +110,7 @@ def main():
             ref.stop()
     finally:
         srv.stop()
-    res.check_sanitizers([srv])
+    res.check_clean_exit([srv])
     return res.finish()
 
 

@@ -406,7 +406,7 @@ def scenario_create(res, kinds, label, threads=None, failures=False, hostnames=N
             scenario_failures(res, label, nodes)
     finally:
         stop_nodes(nodes)
-        res.check_sanitizers(nodes, label)
+        res.check_clean_exit(nodes, label)
 
 
 def scenario_failures(res, label, nodes):
@@ -546,7 +546,7 @@ def scenario_failover_vote(res):
         check_clean(res, label + " after failover", [mine, m1, rep])
     finally:
         stop_nodes(nodes)
-        res.check_sanitizers(nodes, label)
+        res.check_clean_exit(nodes, label)
 
 
 def scenario_standalone(res):

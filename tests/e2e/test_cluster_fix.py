@@ -305,7 +305,7 @@ def run(res, threads):
             res.check("%s alive" % n.name, n.alive(), n.death_note())
     finally:
         stop_nodes(nodes)
-    res.check_sanitizers(nodes, tag)
+    res.check_clean_exit(nodes, tag)
 
 
 def main():

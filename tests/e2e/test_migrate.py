@@ -480,7 +480,7 @@ def run_for(res, threads):
     finally:
         for s in (slotd, redis, slotd_pw, redis_pw):
             s.stop()
-    res.check_sanitizers([slotd, slotd_pw])
+    res.check_clean_exit([slotd, slotd_pw])
 
 
 def main():

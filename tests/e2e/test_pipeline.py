@@ -124,9 +124,23 @@ def compare_streams(res, name, ref, tgt, n):
     if tgt is None:
         res.fail(name, "target did not answer all %d commands" % n)
         return
+    r_list, _ = split_replies(ref, n)
     try:
-        r_list, _ = split_replies(ref, n)
         t_list, _ = split_replies(tgt, n)
+    except harness.Incomplete:
+        replies, p = [], 0
+        try:
+            while True:
+                _, e = harness.parse_reply(tgt, p)
+                replies.append(tgt[p:e])
+                p = e
+        except harness.Incomplete:
+            pass
+        got = len(replies)
+        bad = [i for i in range(got) if replies[i] != r_list[i]]
+        res.fail(name, "the target stopped after %d of %d replies (%d bytes, %d of them wrong) "
+                 "and said nothing more for 60 s" % (got, n, len(tgt), len(bad)))
+        return
     except Exception as e:
         res.fail(name, "target reply stream unparsable: %s; first bytes %s" % (e, show(tgt[:200])))
         return
@@ -240,7 +254,7 @@ def main():
     finally:
         ref.stop()
         tgt.stop()
-    res.check_sanitizers([tgt])
+    res.check_clean_exit([tgt])
     return res.finish()
 
 

@@ -651,7 +651,7 @@ def scenario(res, kinds, threads, args):
             ctx.writer.finish()
         all_nodes = nodes + ctx.extra
         tc.stop_nodes(all_nodes)
-        res.check_sanitizers(all_nodes, label)
+        res.check_clean_exit(all_nodes, label)
 
 
 def scenario_add_node(ctx, kinds, threads, names):

@@ -80,7 +80,7 @@ def cluster_case(res):
             res.check("%s: WATCH / EXEC on %s" % (label, n.name), got == want, repr(got))
     finally:
         tc.stop_nodes(nodes)
-        res.check_sanitizers(nodes, label)
+        res.check_clean_exit(nodes, label)
 
 
 def main():
@@ -196,7 +196,7 @@ def main():
         res.check("target alive", srv.alive(), srv.death_note())
     finally:
         srv.stop()
-    res.check_sanitizers([srv])
+    res.check_clean_exit([srv])
     res.run("cluster (exception)", cluster_case, res)
     return res.finish()
 
