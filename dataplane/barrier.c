@@ -43,7 +43,11 @@ uint64_t barrier_try_take(struct barrier *b, unsigned self)
 
 void barrier_wait_parked(struct barrier *b, unsigned others)
 {
-    for (unsigned spins = 0; atomic_load_explicit(&b->parked, memory_order_acquire) != others;
+    /* Each count only grows while we wait, and no core is in both: a core
+     * leaves its loop only between turns, never while parked. */
+    for (unsigned spins = 0;
+         atomic_load_explicit(&b->parked, memory_order_acquire) +
+             atomic_load_explicit(&b->gone, memory_order_acquire) != others;
          spins++)
         backoff(spins);
 }
@@ -87,4 +91,9 @@ void barrier_park(struct barrier *b, uint64_t gen)
          spins++)
         backoff(spins);
     atomic_fetch_sub_explicit(&b->parked, 1, memory_order_acq_rel);
+}
+
+void barrier_leave(struct barrier *b)
+{
+    atomic_fetch_add_explicit(&b->gone, 1, memory_order_acq_rel);
 }

@@ -24,6 +24,7 @@
 struct barrier {
     _Atomic unsigned holder;      /* core id + 1, or 0 when free */
     _Atomic unsigned parked;      /* cores parked for the current generation */
+    _Atomic unsigned gone;        /* cores that left their loop for good */
     _Atomic uint64_t asked;       /* generation of the latest barrier taken */
     _Atomic uint64_t released;    /* generation of the latest barrier released */
 };
@@ -33,7 +34,7 @@ struct barrier {
  * parked yet: wake any that sleep, then barrier_wait_parked. */
 uint64_t barrier_try_take(struct barrier *b, unsigned self);
 
-/* The holder: spin until the `others` other cores are parked. */
+/* The holder: spin until the `others` other cores are parked (or gone). */
 void barrier_wait_parked(struct barrier *b, unsigned others);
 
 /* The holder: let the parked cores go, and free the barrier once every one
@@ -53,5 +54,10 @@ int barrier_asked_since(struct barrier *b, uint64_t seen);
  * CPU between polls: a barrier lasts microseconds unless its holder waits on
  * something slow or shares its CPU with another data core. */
 void barrier_park(struct barrier *b, uint64_t gen);
+
+/* A core leaves its loop for good (shutdown), at the end of a turn: it
+ * counts as parked for every later barrier, so a holder that took one as
+ * shutdown began does not wait for it forever. */
+void barrier_leave(struct barrier *b);
 
 #endif

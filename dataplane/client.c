@@ -537,12 +537,15 @@ enum dispatch_result { DISPATCH_DONE, DISPATCH_WAIT };
 
 /* The all-cores barrier for `cmd`, or 0 to try again next turn. A write
  * (or EXEC, whose commands are not known here) waits while any MIGRATE
- * holds keys: it may touch them on any core. The lock count is checked
+ * holds keys: it may touch them on any core. So does any command of a
+ * client with requests out: one may be deferred behind a MIGRATE, and the
+ * client's commands take effect in its order. The lock count is checked
  * again once every other core is parked, since one may have locked keys
  * in between. */
-static int barrier_for(struct core *core, const struct cmd_spec *cmd)
+static int barrier_for(struct client *cl, const struct cmd_spec *cmd)
 {
-    int careful = (cmd->flags & CMD_WRITE) || cmd->fn == cmd_exec;
+    struct core *core = cl->core;
+    int careful = (cmd->flags & CMD_WRITE) || cmd->fn == cmd_exec || cl->inflight;
     _Atomic unsigned *locks = &core->rt->keylocks;
 
     if (careful && atomic_load_explicit(locks, memory_order_relaxed))
@@ -745,7 +748,7 @@ static enum dispatch_result dispatch(struct client *cl, int argc, const struct s
         else
             owner = keys_owner(core, cmd, argc, argv, cslot);
     }
-    if (owner == -2 && !barrier_for(core, cmd))
+    if (owner == -2 && !barrier_for(cl, cmd))
         return DISPATCH_WAIT;
     /* ASKING is good for the one command after it, or for a whole
      * transaction: Redis resetClient keeps it while in MULTI, and EXEC or
@@ -1063,9 +1066,10 @@ void client_rx_done(struct client *cl, size_t n)
     cl->core->stats.net_input_bytes += n;
     if (cl->qlen - cl->qpos > cl->qbuf_peak)
         cl->qbuf_peak = cl->qlen - cl->qpos;
-    if (cl->flags & CLIENT_WAIT_BARRIER)
-        return;
-    process_input(cl);
+    /* A client waiting for the barrier runs nothing until resumed, but
+     * its input is still held to the limit. */
+    if (!(cl->flags & CLIENT_WAIT_BARRIER))
+        process_input(cl);
     if (cfg->client_query_buffer_limit &&
         cl->qlen - cl->qpos > cfg->client_query_buffer_limit) {
         log_msg(LL_WARNING, "Closing client that reached max query buffer length: id=%llu addr=%s (qbuf initial bytes: ...)",

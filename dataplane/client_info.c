@@ -68,7 +68,10 @@ void client_format_info(struct client *cl, struct resp_out *o, int64_t now_ms)
 
     for (r = cl->pend_head; r; r = r->next) {
         oll++;
-        omem += r->out.cap;
+        /* A request still on its owner core is that core's to write (CLIENT
+         * INFO takes no barrier): its buffer counts once it is back. */
+        if (r->done || !r->remote)
+            omem += r->out.cap;
     }
     totmem = sizeof(*cl) + cl->qcap + cl->out.cap + omem + argmem + multimem +
              (size_t)cl->parser.cap * 2 * sizeof(size_t);

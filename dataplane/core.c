@@ -290,15 +290,34 @@ int core_exec_refuses(struct core *self, struct cmd_ctx *ctx)
 }
 
 
+/* Whether `client` has a request held here ahead of `upto`: one deferred
+ * before it, or a MIGRATE of its own still out. Pointers are compared, never
+ * followed: the client belongs to its own core. */
+static int client_held(const struct core *self, const struct client *client,
+                       const struct xreq *upto)
+{
+    for (const struct xreq *d = self->deferred_head; d && d != upto; d = d->xnext)
+        if (d->client == client)
+            return 1;
+    return migrate_holds_client(self, client);
+}
+
 /* Whether request r must wait for a MIGRATE of this core: a write to a key
  * whose value is on its way to another node would be lost when MIGRATE
- * deletes it, and a read behind a waiting request must not overtake it
- * (`ahead`: requests are already waiting). */
+ * deletes it; a read behind a waiting request must not overtake it
+ * (`ahead`: requests are already waiting); and a client's requests take
+ * effect in its order, as on Redis's one thread, so none overtakes its own
+ * MIGRATE or its own deferred request (a GET pipelined after MIGRATE finds
+ * the key gone). */
 static int must_wait(struct core *self, const struct xreq *r, int ahead)
 {
     int first, last, step, write = (r->cmd->flags & CMD_WRITE) != 0;
 
-    if (keylock_count(&self->locks) == 0 || (!write && !ahead))
+    if (keylock_count(&self->locks) == 0)
+        return 0;
+    if (client_held(self, r->client, r))
+        return 1;
+    if (!write && !ahead)
         return 0;
     if (!cmd_key_range(r->cmd, r->argc, r->argv, &first, &last, &step))
         return write;
@@ -579,7 +598,10 @@ void core_turn(struct core *self, int may_sleep)
         dpdk_transport_poll(self->dpdk);
     } else {
         timeout = may_sleep ? (int)(self->next_cron_ms - self->now_ms) : 0;
-        if (timeout < 0 || self->backlog_total || self->waiting_barrier)
+        /* Work of our own that no ring or descriptor would wake us for:
+         * backlogs, clients waiting for the barrier, MIGRATE jobs a
+         * synchronous MIGRATE set aside (finished on the next turn). */
+        if (timeout < 0 || self->backlog_total || self->waiting_barrier || self->mig_stash)
             timeout = 0;
         /* now_ms is wall-clock time (Redis's, for expiry): a step back of
          * the clock must not turn the wait for the cron into a long sleep. */
@@ -665,6 +687,7 @@ static void *core_loop(void *arg)
         log_msg(LL_WARNING, "core %u: no jemalloc arena of its own", self->id);
     while (!atomic_load_explicit(&self->rt->shutdown, memory_order_acquire))
         core_turn(self, 1);
+    barrier_leave(&self->rt->barrier);
     return NULL;
 }
 

@@ -516,6 +516,21 @@ void migrate_finish(struct core *self, struct migrate_job *j)
     task_free(t);
 }
 
+int migrate_holds_client(const struct core *self, const struct client *client)
+{
+    const struct keylock_set *set = &self->locks;
+
+    /* Every suspended MIGRATE has locked its keys (one entry per key, each
+     * naming its task); a set holds one batch or a few. */
+    for (unsigned i = 0; i < set->n; i++) {
+        const struct migrate_task *t = set->v[i].owner;
+
+        if (t->req && t->req->client == client)
+            return 1;
+    }
+    return 0;
+}
+
 void migrate_discard(struct migrate_job *j)
 {
     task_free(j->owner_ctx);

@@ -35,6 +35,10 @@ struct migrate_job;
 void migrate_finish(struct core *self, struct migrate_job *j);
 /* Free a job whose request is gone (shutdown). */
 void migrate_discard(struct migrate_job *j);
+struct client;
+/* Whether a MIGRATE of `client` is still out on this core (its keys
+ * locked): the pointer is compared only. */
+int migrate_holds_client(const struct core *self, const struct client *client);
 
 /* kv/cmd_function.c */
 cmd_fn cmd_function_dump, cmd_function_restore, cmd_function_list,

@@ -15,7 +15,9 @@ slotd on 1 and on 2 data cores (KEYS spanning both cores run under the
 barrier). Once, on 1 core: the cached link is closed after 10 s idle.
 slotd only (Redis blocks its whole server instead): while a MIGRATE waits on
 a slow target, other keys are served at once, a read of a migrating key sees
-its value, and a write to one waits for the MIGRATE and then applies.
+its value, and a write to one waits for the MIGRATE and then applies; a
+client's own commands behind its MIGRATE, or behind its write that waits,
+take effect in its order (single-key, other keys of the core, the barrier).
 
 With TARGET=redis every "slotd" is a redis-server, which validates the test.
 Servers run on 127.0.0.1 free ports and are stopped by PID (harness.py), also
@@ -358,6 +360,56 @@ def nonblocking(res, src, label):
         target.close()
 
 
+def client_order(res, src, label):
+    """slotd only: a client's commands take effect in its order, as on
+    Redis's one thread, though MIGRATE no longer blocks the node. Pipelined
+    behind its own MIGRATE: a GET of the moved key finds it gone, a SET of a
+    free key waits (others still read the old value meanwhile), and an MGET
+    spanning both cores (the barrier) finds the key gone too. And a
+    client's write to a free key waits behind its write to a key another
+    client's MIGRATE holds."""
+    target = SlowTarget(1.0)
+    try:
+        moved, free, other = "{co}:moved", "{co}:free", "co:elsewhere"
+        held, after = "{co}:held", "{co}:after"
+        for k in (moved, free, held, after):
+            call(src, "SET", k, "old")
+        call(src, "SET", other, "there")
+        enc = harness.encode_cmd
+        c = src.conn(timeout=30)
+        c.send(enc("MIGRATE", "127.0.0.1", str(target.port), moved, "0", "5000") +
+               enc("GET", moved) + enc("SET", free, "new") + enc("MGET", moved, other))
+        time.sleep(0.3)
+        seen_free = call(src, "GET", free)
+        replies = c.read_replies(4, timeout=30)
+        res.check("%s: commands pipelined behind the client's own MIGRATE see it done" % label,
+                  replies == [b"+OK\r\n", b"$-1\r\n", b"+OK\r\n",
+                              b"*2\r\n$-1\r\n$5\r\nthere\r\n"] and
+                  seen_free == b"$3\r\nold\r\n" and call(src, "GET", free) == b"$3\r\nnew\r\n",
+                  "replies %s; %s read by another client meanwhile: %s" %
+                  ([show(r) for r in replies], free, show(seen_free)))
+        mover = src.conn(timeout=30)
+        mover.send_cmd("MIGRATE", "127.0.0.1", str(target.port), held, "0", "5000")
+        time.sleep(0.2)
+        w = src.conn(timeout=30)
+        w.send(enc("SET", held, "new") + enc("SET", after, "new"))
+        time.sleep(0.3)
+        seen_after = call(src, "GET", after)
+        r = mover.read_reply(timeout=30)
+        wr = w.read_replies(2, timeout=30)
+        res.check("%s: a write behind the client's own waiting write waits too" % label,
+                  r == b"+OK\r\n" and wr == [b"+OK\r\n", b"+OK\r\n"] and
+                  seen_after == b"$3\r\nold\r\n" and
+                  call(src, "GET", after) == b"$3\r\nnew\r\n" and
+                  call(src, "GET", held) == b"$3\r\nnew\r\n",
+                  "MIGRATE %s, writes %s, %s read meanwhile: %s" %
+                  (show(r), [show(x) for x in wr], after, show(seen_after)))
+        for conn in (c, mover, w):
+            conn.close()
+    finally:
+        target.close()
+
+
 def auth_cases(res, src, dst, label, user, upass):
     """dst requires the password 'pw'; `user`/`upass` is an extra account for
     AUTH2 (the default user on slotd)."""
@@ -473,6 +525,7 @@ def run_for(res, threads):
         res.run("timeouts slotd " + tag, timeouts, res, slotd, "slotd " + tag)
         if harness.TARGET == "slotd":
             res.run("nonblocking " + tag, nonblocking, res, slotd, "slotd " + tag)
+            res.run("client order " + tag, client_order, res, slotd, "slotd " + tag)
         res.run("errors " + tag, same_errors, res, slotd, redis, "slotd " + tag)
         res.run("cluster source " + tag, cluster_source, res, threads, redis)
         for s in (slotd, slotd_pw):

@@ -1,5 +1,5 @@
 /* Unit tests for the all-cores barrier's protocol: generations, a core's own
- * barrier, and, under contention from threads standing in for data cores,
+ * barrier, cores gone at shutdown, and, under contention from threads standing in for data cores,
  * exclusion, the order of requests sent before a barrier, and progress. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -81,6 +81,34 @@ static void parks_once_per_generation(void **state)
     seen_stale = 1;
     assert_int_equal(barrier_pending(&b, &seen_stale, &holder), 0);
     assert_int_equal(seen_stale, 2);
+}
+
+/* Shutdown: core 1 left its loop while core 0 took a barrier; core 0 must
+ * not wait for it, then or later. Core 2 still parks as usual. */
+static void a_core_gone_counts_as_parked(void **state)
+{
+    struct barrier b;
+    struct parker p = { &b, 0 };
+    pthread_t t;
+    uint64_t seen2 = 0;
+    unsigned holder = 99;
+
+    (void)state;
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(barrier_try_take(&b, 0), 1);
+    barrier_leave(&b);
+    p.gen = barrier_pending(&b, &seen2, &holder);
+    assert_int_equal(p.gen, 1);
+    assert_int_equal(pthread_create(&t, NULL, park_thread, &p), 0);
+    barrier_wait_parked(&b, 2);
+    barrier_release(&b);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(barrier_try_take(&b, 2), 2);
+    barrier_leave(&b);
+    barrier_wait_parked(&b, 2);
+    barrier_release(&b);
+    assert_int_equal(atomic_load(&b.parked), 0);
+    assert_int_equal(atomic_load(&b.holder), 0);
 }
 
 /* Contention: NCORES threads run "turns" as data cores do. Each takes the
@@ -198,6 +226,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(own_barrier_parks_nobody),
         cmocka_unit_test(parks_once_per_generation),
+        cmocka_unit_test(a_core_gone_counts_as_parked),
         cmocka_unit_test(contention_keeps_order_and_progress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
