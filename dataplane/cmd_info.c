@@ -696,6 +696,7 @@ static const struct {
     NF("dp_tcp_conns_time_wait", tcp_conns_time_wait),
     NF("dp_tcp_conns_reset", tcp_conns_reset),
     NF("dp_tcp_conns_timedout", tcp_conns_timedout),
+    NF("dp_tcp_orphans_reset", tcp_orphans_reset),
     NF("dp_tcp_buf_bytes", tcp_buf_bytes),
 #undef NF
 };

@@ -71,6 +71,7 @@ void net_config_defaults(struct net_config *cfg)
     cfg->arp_retries = 3;
     cfg->syn_retries = 6;           /* Linux tcp_syn_retries */
     cfg->data_retries = 15;         /* Linux tcp_retries2 */
+    cfg->orphan_retries = 8;        /* Linux tcp_orphan_retries (0 there means 8) */
     cfg->init_cwnd = 10;            /* RFC 6928 */
     cfg->challenge_ack_per_s = 1000;/* Linux tcp_challenge_ack_limit */
     cfg->eph_lo = 49152;            /* RFC 6335 6: dynamic ports */

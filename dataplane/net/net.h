@@ -126,6 +126,7 @@ struct net_counters {
     uint64_t tcp_conns_total;        /* established, both directions */
     uint64_t tcp_conns_reset;        /* ended by a RST from the peer */
     uint64_t tcp_conns_timedout;     /* ended by retransmission give-up */
+    uint64_t tcp_orphans_reset;      /* ... of them closed by the app: RST sent */
     /* gauges */
     uint64_t tcp_conns_open;         /* structs in use (any state) */
     uint64_t tcp_conns_half_open;    /* passive SYN_RECEIVED */
@@ -171,6 +172,10 @@ struct net_config {
     uint32_t arp_retry_ms;           /* between requests for a pending entry */
     uint8_t arp_retries;             /* requests before the queued packet is dropped */
     uint8_t syn_retries, data_retries;   /* then the connection times out */
+    /* A connection the application closed: retransmissions or window
+     * probes (answered or not: a peer that keeps its window shut would
+     * hold it forever) before it is reset and freed. */
+    uint8_t orphan_retries;
     uint8_t init_cwnd;               /* segments, RFC 6928 allows 10 */
     uint16_t challenge_ack_per_s;    /* RFC 5961 7 rate limit */
     uint16_t eph_lo, eph_hi;         /* default source ports for active opens */

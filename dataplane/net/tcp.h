@@ -320,6 +320,9 @@ void tcp_output(struct tcp_conn *c);
 void tcp_send_syn(struct tcp_conn *c);           /* SYN or SYN-ACK by state */
 void tcp_send_ack(struct tcp_conn *c);           /* pure ACK, now */
 void tcp_send_challenge_ack(struct tcp_conn *c); /* rate-limited, RFC 5961 */
+/* The same, to `mac` (a SYN's source) without changing where the
+ * connection's segments go. */
+void tcp_send_challenge_ack_to(struct tcp_conn *c, const struct rte_ether_addr *mac);
 void tcp_send_rst(struct tcp_conn *c);           /* RST for an open connection */
 /* RST answering segment g for which no connection exists (RFC 9293 3.10.7.1). */
 void tcp_send_rst_reply(struct net_stack *s, const struct tcp_seg *g);

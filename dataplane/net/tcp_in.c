@@ -746,8 +746,10 @@ static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn 
         if (wnd > old)
             tcp_mark_dirty(c);
     }
-    if (c->persist)
-        c->probes = 0;              /* the peer answers our probes: alive */
+    /* The peer answers our probes: alive, and an open connection waits for
+     * its window as long as it takes; a closed one only orphan_retries. */
+    if (c->persist && !c->app_closed)
+        c->probes = 0;
     /* Our FIN acknowledged? */
     if (!predicted && c->fin_queued && seq_gt(c->snd_una, c->snd_buf_seq + c->sring.len)) {
         switch (c->state) {
@@ -1049,12 +1051,10 @@ static void tcp_conn_input(struct tcp_conn *c, struct tcp_seg *g)
          * host, its NIC replaced: a new MAC) must see the challenge to
          * answer it with the RST that ends this connection; at the MAC of
          * the old handshake it would be lost, and the port stay taken until
-         * a timeout. Later segments go where the SYN came from too. */
-        if (!rte_is_same_ether_addr(g->src_mac, &c->peer_mac)) {
-            c->peer_mac = *g->src_mac;
-            c->hdr_len = 0;   /* the header template is built again */
-        }
-        tcp_send_challenge_ack(c);
+         * a timeout. So the challenge goes where the SYN came from, but the
+         * connection's segments do not follow: a SYN is unauthenticated,
+         * and anyone on the segment could send one with this 4-tuple. */
+        tcp_send_challenge_ack_to(c, g->src_mac);
         return;
     }
     /* RFC 9293 3.10.7.4: acceptability */

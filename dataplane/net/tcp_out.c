@@ -431,9 +431,8 @@ void tcp_send_ack(struct tcp_conn *c)
     tcp_xmit(c, c->snd_max, 0, TCP_F_ACK);
 }
 
-void tcp_send_challenge_ack(struct tcp_conn *c)
+static int challenge_allowed(struct net_stack *s)
 {
-    struct net_stack *s = c->s;
     uint64_t sec = s->now_us / 1000000;
 
     if (sec != s->tcp.chal_second) {
@@ -442,11 +441,39 @@ void tcp_send_challenge_ack(struct tcp_conn *c)
     }
     if (s->tcp.chal_count >= s->cfg.challenge_ack_per_s) {
         NET_DROP(s, tcp_challenge_limit);
-        return;
+        return 0;
     }
     s->tcp.chal_count++;
     s->cnt.tcp_challenge_acks++;
-    tcp_send_ack(c);
+    return 1;
+}
+
+void tcp_send_challenge_ack(struct tcp_conn *c)
+{
+    if (challenge_allowed(c->s))
+        tcp_send_ack(c);
+}
+
+void tcp_send_challenge_ack_to(struct tcp_conn *c, const struct rte_ether_addr *mac)
+{
+    struct net_stack *s = c->s;
+    uint8_t opt[TCP_OPT_TS_LEN];
+    struct tcp_hdr_args a = { .k = &c->key, .seq = c->snd_max, .ack = c->rcv_nxt,
+                              .flags = TCP_F_ACK, .opt = opt };
+    struct rte_mbuf *m;
+
+    if (c->mac_ok && rte_is_same_ether_addr(mac, &c->peer_mac)) {
+        tcp_send_challenge_ack(c);
+        return;
+    }
+    if (!challenge_allowed(s))
+        return;
+    if (c->ts_ok)
+        a.optlen = put_ts(opt, c);
+    a.wnd = tcp_wnd_field(c);
+    m = tcp_frame(s, &a, NULL, 0, 0);
+    if (m != NULL)
+        ip_output(s, m, c->key.rip, mac);
 }
 
 void tcp_send_rst(struct tcp_conn *c)

@@ -69,6 +69,26 @@ void tcp_timer_stop(struct tcp_conn *c)
     wheel_unlink(&c->s->tcp, c);
 }
 
+static unsigned retries(const struct tcp_conn *c)
+{
+    return c->app_closed ? c->s->cfg.orphan_retries : c->s->cfg.data_retries;
+}
+
+/* Retransmissions or probes exhausted. An orphan's peer may still be there
+ * (answering probes with a shut window): tell it, as Linux resets orphans
+ * it gives up on. */
+static void give_up(struct tcp_conn *c)
+{
+    struct net_stack *s = c->s;
+
+    s->cnt.tcp_conns_timedout++;
+    if (c->app_closed) {
+        s->cnt.tcp_orphans_reset++;
+        tcp_send_rst(c);
+    }
+    tcp_conn_gone(c, -ETIMEDOUT);
+}
+
 static void rexmt_fire(struct tcp_conn *c)
 {
     struct net_stack *s = c->s;
@@ -109,10 +129,10 @@ static void rexmt_fire(struct tcp_conn *c)
             return;
         }
         /* RFC 1122 4.2.2.17: probe intervals grow exponentially; only
-         * probes the peer leaves unanswered count toward giving up. */
-        if (++c->probes > cfg->data_retries) {
-            s->cnt.tcp_conns_timedout++;
-            tcp_conn_gone(c, -ETIMEDOUT);
+         * probes the peer leaves unanswered count toward giving up, but
+         * every probe of an orphan (tcp_in.c). */
+        if (++c->probes > retries(c)) {
+            give_up(c);
             return;
         }
         if (c->nrexmt < 16)
@@ -154,9 +174,8 @@ static void rexmt_fire(struct tcp_conn *c)
         }
     }
     s->cnt.tcp_rto_fired++;
-    if (++c->nrexmt > cfg->data_retries) {
-        s->cnt.tcp_conns_timedout++;
-        tcp_conn_gone(c, -ETIMEDOUT);
+    if (++c->nrexmt > retries(c)) {
+        give_up(c);
         return;
     }
     flight = c->snd_max - c->snd_una;

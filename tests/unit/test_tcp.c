@@ -415,6 +415,39 @@ static void test_reopen_from_new_mac(void **state)
     fp_free(f);
 }
 
+/* A SYN with the connection's 4-tuple from another MAC (anyone on the
+ * segment can send one) is challenged at that MAC, but the connection's
+ * own segments keep going to its peer. */
+static void test_syn_from_other_mac_no_redirect(void **state)
+{
+    static const uint8_t other_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x66, 0x02 };
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_conn *fc;
+    struct fp_seg g;
+
+    (void)state;
+    peer_init(&p, f, 50012, 7000);
+    fc = accept_conn(&p);
+    syn_from_mac(&p, 123456, other_mac);
+    assert_int_equal(fp_pop_seg(f, &g), 1);
+    assert_int_equal(g.flags, TCP_F_ACK);
+    assert_int_equal(g.ack, p.seq);
+    assert_memory_equal(g.dst_mac, other_mac, 6);
+    assert_int_equal(cnt(f)->drop.tcp_syn_challenge, 1);
+    assert_int_equal(fc->c->state, TCP_ESTABLISHED);
+    assert_int_equal(net_tcp_send(fc->c, "z", 1), 1);
+    fp_flush(f);
+    assert_int_equal(peer_rx(&p, &g), 1);        /* checks the peer's MAC */
+    assert_int_equal(g.len, 1);
+    p.ack = g.seq + 1;
+    net_tcp_close(fc->c);
+    fp_flush(f);
+    finish_from_peer(&p);
+    expect_all_closed(f);
+    fp_free(f);
+}
+
 static void test_handshake_active(void **state)
 {
     struct fp *f = fp_new(NULL, 0);
@@ -2978,6 +3011,53 @@ static void test_persist_timeout_and_window_closing_in_flight(void **state)
     fp_free(f);
 }
 
+/* A connection the app closed while the peer keeps its window shut and
+ * answers every probe: it would live forever on answered probes alone, so
+ * an orphan counts them all, then resets the peer and frees itself. */
+static void test_orphan_persist_bounded(void **state)
+{
+    struct net_config cfg;
+    struct fp *f;
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    static uint8_t d[100];
+    unsigned probes = 0, rst = 0;
+
+    (void)state;
+    fp_config(&cfg);
+    cfg.orphan_retries = 3;
+    f = fp_new(&cfg, 0);
+    fill(d, sizeof(d), 17);
+    peer_init(&p, f, 50041, 1);
+    p.win = 0;
+    fc = accept_conn(&p);
+    net_tcp_send(fc->c, d, sizeof(d));
+    net_tcp_close(fc->c);
+    fp_flush(f);
+    expect_nothing(f);
+    for (unsigned ms = 0; ms < 600000 && !rst; ms += 100) {
+        fp_advance(f, 100 * MS);
+        while (peer_rx(&p, &g)) {
+            if (g.flags & TCP_F_RST) {
+                rst = 1;
+                break;
+            }
+            assert_int_equal(g.len, 1);          /* a window probe */
+            assert_int_equal(g.seq, p.ack);
+            probes++;
+            peer_ack(&p);                         /* answered, window still 0 */
+        }
+    }
+    assert_int_equal(rst, 1);
+    assert_int_equal(probes, cfg.orphan_retries);
+    assert_int_equal(cnt(f)->tcp_orphans_reset, 1);
+    assert_int_equal(cnt(f)->tcp_conns_timedout, 1);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    assert_int_equal(cnt(f)->tcp_buf_bytes, 0);
+    fp_free(f);
+}
+
 static void test_syn_lost_rto_3s(void **state)
 {
     struct fp *f = fp_new(NULL, 0);
@@ -4292,7 +4372,9 @@ int main(void)
         cmocka_unit_test(test_handshake_active),
         cmocka_unit_test(test_connect_port_collision),
         cmocka_unit_test(test_simultaneous_open),
+        cmocka_unit_test(test_syn_from_other_mac_no_redirect),
         cmocka_unit_test(test_syn_retries),
+        cmocka_unit_test(test_orphan_persist_bounded),
         cmocka_unit_test(test_synsent_bad_segments),
         cmocka_unit_test(test_request_reply_piggyback),
         cmocka_unit_test(test_bulk_both_ways),
