@@ -682,6 +682,7 @@ static const struct {
     NF("dp_tcp_probes_sent", tcp_probes_sent),
     NF("dp_tcp_rsts_sent", tcp_rsts_sent),
     NF("dp_tcp_challenge_acks", tcp_challenge_acks),
+    NF("dp_tcp_refusal_acks_limited", tcp_refusal_acks_limited),
     NF("dp_tcp_early_retransmits", tcp_early_retransmits),
     NF("dp_tcp_tlp_sent", tcp_tlp_sent),
     NF("dp_tcp_limited_transmits", tcp_limited_transmits),
@@ -697,6 +698,8 @@ static const struct {
     NF("dp_tcp_conns_reset", tcp_conns_reset),
     NF("dp_tcp_conns_timedout", tcp_conns_timedout),
     NF("dp_tcp_orphans_reset", tcp_orphans_reset),
+    NF("dp_tcp_keepalive_probes", tcp_keepalive_probes),
+    NF("dp_tcp_keepalive_timeouts", tcp_keepalive_timeouts),
     NF("dp_tcp_buf_bytes", tcp_buf_bytes),
 #undef NF
 };

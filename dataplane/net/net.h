@@ -123,10 +123,13 @@ struct net_counters {
     uint64_t tcp_sack_blocks_bad;    /* received blocks ignored: outside snd_una..snd_max */
     uint64_t tcp_probes_sent;        /* zero-window probes */
     uint64_t tcp_rsts_sent, tcp_challenge_acks;
+    uint64_t tcp_refusal_acks_limited;  /* ACKs not sent for refused segments (rate limit) */
     uint64_t tcp_conns_total;        /* established, both directions */
     uint64_t tcp_conns_reset;        /* ended by a RST from the peer */
     uint64_t tcp_conns_timedout;     /* ended by retransmission give-up */
     uint64_t tcp_orphans_reset;      /* ... of them closed by the app: RST sent */
+    uint64_t tcp_keepalive_probes;   /* keep-alive probes sent */
+    uint64_t tcp_keepalive_timeouts; /* connections ended by keep-alive (RST sent) */
     /* gauges */
     uint64_t tcp_conns_open;         /* structs in use (any state) */
     uint64_t tcp_conns_half_open;    /* passive SYN_RECEIVED */
@@ -334,6 +337,12 @@ int net_tcp_shutdown(struct tcp_conn *c);
 
 /* Abort: send RST, drop both rings. on_closed(ctx, 0) follows. */
 void net_tcp_abort(struct tcp_conn *c);
+
+/* Keep-alive, as SO_KEEPALIVE with TCP_KEEPIDLE/KEEPINTVL/KEEPCNT: after
+ * idle_ms without an ACK from the peer, a probe every intvl_ms; cnt probes
+ * unanswered and the connection is reset and closed (on_closed with
+ * -ETIMEDOUT). idle_ms 0 turns it off. */
+void net_tcp_keepalive(struct tcp_conn *c, uint32_t idle_ms, uint32_t intvl_ms, uint8_t cnt);
 
 void net_tcp_tuple(const struct tcp_conn *c, struct net_tuple *t);
 /* Bytes the send ring can take now. */

@@ -349,6 +349,8 @@ static inline void tcp_timer_sync(struct tcp_conn *c)
 
     if (c->dack_at && (due == 0 || c->dack_at < due))
         due = c->dack_at;
+    if (c->ka_at && (due == 0 || c->ka_at < due))
+        due = c->ka_at;
     if (due == 0)
         return;
     /* wheel_tick <= ceil(due / tick) exactly when due > (wheel_tick - 1)

@@ -91,6 +91,11 @@ const char *tcp_state_name(unsigned st);
 #define TCP_WHEEL_BITS 12
 #define TCP_WHEEL_SLOTS (1u << TCP_WHEEL_BITS)
 #define TCP_TICK_US 1000
+/* RFC 7323 5.5: a ts_recent this old (24 days) is no longer valid */
+#define TCP_PAWS_IDLE_US (24ull * 86400 * 1000000)
+/* Linux's tcp_invalid_ratelimit: at most one ACK per this for refused
+ * segments without data (tcp_send_refusal_ack) */
+#define TCP_REFUSAL_ACK_US 500000
 
 struct tcp_key {                     /* network byte order, as in the headers */
     uint32_t rip, lip;
@@ -214,6 +219,13 @@ struct tcp_conn {
     uint64_t rexmt_at;               /* RTO, PTO, persist, SYN, TIME_WAIT, FIN_WAIT_2 */
     uint64_t rto_due;                /* the RTO's deadline while rexmt_at is the PTO */
     uint64_t dack_at;
+    uint64_t ka_at;                  /* keep-alive check (RFC 1122 4.2.3.6) */
+    uint64_t rx_us;                  /* last acceptable ACK: keep-alive idleness, PAWS age */
+    uint64_t oow_next_us;            /* earliest ACK for another refused segment
+                                        without data (tcp_send_refusal_ack) */
+    uint32_t ka_idle_ms, ka_intvl_ms;   /* net_tcp_keepalive; idle 0: off */
+    uint8_t ka_cnt, ka_probes;       /* probes allowed / sent unanswered */
+    uint64_t ka_sent_us;             /* the last keep-alive probe */
     uint64_t wheel_tick;             /* tick it sits in the wheel for; 0 = not */
     uint64_t wheel_from_us;          /* (wheel_tick - 1) ticks; UINT64_MAX when not */
     struct tcp_conn *wheel_prev, *wheel_next;
@@ -320,6 +332,10 @@ void tcp_output(struct tcp_conn *c);
 void tcp_send_syn(struct tcp_conn *c);           /* SYN or SYN-ACK by state */
 void tcp_send_ack(struct tcp_conn *c);           /* pure ACK, now */
 void tcp_send_challenge_ack(struct tcp_conn *c); /* rate-limited, RFC 5961 */
+/* The ACK RFC 9293 asks for a refused segment (outside the window, PAWS,
+ * an ACK of nothing sent or older than the window), rate-limited when the
+ * segment carries no data. */
+void tcp_send_refusal_ack(struct tcp_conn *c, const struct tcp_seg *g);
 /* The same, to `mac` (a SYN's source) without changing where the
  * connection's segments go. */
 void tcp_send_challenge_ack_to(struct tcp_conn *c, const struct rte_ether_addr *mac);
@@ -338,6 +354,8 @@ int tcp_send_new_segment(struct tcp_conn *c, uint32_t max);
 void tcp_send_loss_probe(struct tcp_conn *c);
 /* One byte at snd_una into a zero window (RFC 9293 3.8.6.1). */
 void tcp_send_probe(struct tcp_conn *c);
+/* Keep-alive probe: no data, one below snd_una (RFC 1122 4.2.3.6) */
+void tcp_send_keepalive(struct tcp_conn *c);
 void tcp_flush_dirty(struct net_stack *s);
 /* Segment payload per segment for this connection. */
 uint32_t tcp_eff_mss(const struct tcp_conn *c);

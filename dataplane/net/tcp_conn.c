@@ -305,6 +305,7 @@ struct tcp_conn *tcp_conn_new(struct net_stack *s, const struct tcp_key *k, uint
     c->hash = h;
     c->peer_mss = TCP_DEFAULT_MSS;
     c->rto_us = s->cfg.rto_init_ms * 1000;
+    c->rx_us = s->now_us;            /* PAWS ages ts_recent from here */
     c->ssthresh = UINT32_MAX;        /* RFC 5681 3.1: arbitrarily high at first */
     tcp_set_rcv_space(c, s->tcp.rbuf_cap - (s->tcp.wscale ? (1u << s->tcp.wscale) : 0));
     c->rcv_wmax = 65535;
@@ -511,6 +512,20 @@ void net_tcp_tuple(const struct tcp_conn *c, struct net_tuple *t)
     t->rip = rte_be_to_cpu_32(c->key.rip);
     t->lport = rte_be_to_cpu_16(c->key.lport);
     t->rport = rte_be_to_cpu_16(c->key.rport);
+}
+
+void net_tcp_keepalive(struct tcp_conn *c, uint32_t idle_ms, uint32_t intvl_ms, uint8_t cnt)
+{
+    c->ka_idle_ms = idle_ms;
+    c->ka_intvl_ms = intvl_ms ? intvl_ms : 1;
+    c->ka_cnt = cnt;
+    c->ka_probes = 0;
+    if (idle_ms == 0 || c->state == TCP_CLOSED) {
+        c->ka_at = 0;
+        return;
+    }
+    c->ka_at = c->s->now_us + (uint64_t)idle_ms * 1000;
+    tcp_timer_sync(c);
 }
 
 static int default_port(struct net_stack *s)

@@ -296,6 +296,7 @@ static int tcp_established(struct tcp_conn *c, const struct tcp_seg *g, uint32_t
         c->cwnd = 2u * c->mss;
     c->rexmt_at = 0;
     c->nrexmt = 0;
+    c->rx_us = s->now_us;
     tcp_timer_sync(c);
     if (!c->syn_rexmt)
         tcp_rtt_sample(c, (uint32_t)(s->now_us - c->rtt_start_us));
@@ -701,15 +702,24 @@ static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn 
 
     if (!predicted && seq_gt(ack, c->snd_max)) {
         NET_DROP(s, tcp_ack_unsent);
-        tcp_send_ack(c);
+        tcp_send_refusal_ack(c, g);
         return -1;
     }
     /* RFC 5961 5.2: an ACK older than the largest window we were given */
     if (!predicted && seq_lt(ack, c->snd_una - c->max_sndwnd)) {
         NET_DROP(s, tcp_ack_old);
-        tcp_send_ack(c);
+        tcp_send_refusal_ack(c, g);
         return -1;
     }
+    /* RFC 7323 4.3 (2), once the segment has proved acceptable, ACK
+     * included: a forged segment without ACK (or with a wild one) that
+     * merely lands in the window must not move ts_recent, or PAWS would
+     * then drop the peer's own segments (the attack Linux closed in
+     * bd090dfc634d). The fast path does its own. */
+    if (!predicted && c->ts_ok && g->has_ts && seq_ge(g->tsval, c->ts_recent) &&
+        seq_le(g->seq, c->last_ack_sent))
+        c->ts_recent = g->tsval;
+    c->rx_us = s->now_us;
     if (seq_gt(ack, c->snd_una)) {
         int probed = c->loss & TCP_LOSS_PROBED;
 
@@ -724,8 +734,11 @@ static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn 
     else if (ack == c->snd_una && g->len == 0 && !(g->flags & TCP_F_FIN) &&
              wnd == c->snd_wnd && c->snd_max != c->snd_una && c->snd_wnd != 0 && !c->persist)
         tcp_dupack(c);                              /* RFC 5681 2 definition */
-    /* RFC 9293 3.10.7.4: window update from a newer segment only */
-    if (seq_lt(c->snd_wl1, g->seq) || (c->snd_wl1 == g->seq && seq_le(c->snd_wl2, ack))) {
+    /* RFC 9293 3.10.7.4: window update from a newer segment only, whose
+     * ACK is not below snd_una (an older one's right edge would overstate
+     * the window by the difference) */
+    if (seq_ge(ack, c->snd_una) &&
+        (seq_lt(c->snd_wl1, g->seq) || (c->snd_wl1 == g->seq && seq_le(c->snd_wl2, ack)))) {
         uint32_t old = c->snd_wnd;
 
         c->snd_wnd = wnd;
@@ -1037,9 +1050,11 @@ static void tcp_conn_input(struct tcp_conn *c, struct tcp_seg *g)
             NET_DROP(s, tcp_no_ts);
             return;
         }
-        if (seq_lt(g->tsval, c->ts_recent)) {
+        /* RFC 7323 5.5: after 24 days without an acceptable segment the
+         * peer's clock may have wrapped past ts_recent; it is invalid. */
+        if (seq_lt(g->tsval, c->ts_recent) && s->now_us - c->rx_us < TCP_PAWS_IDLE_US) {
             NET_DROP(s, tcp_paws);
-            tcp_send_ack(c);
+            tcp_send_refusal_ack(c, g);
             return;
         }
     }
@@ -1081,7 +1096,7 @@ static void tcp_conn_input(struct tcp_conn *c, struct tcp_seg *g)
             if (c->state == TCP_TIME_WAIT && (g->flags & TCP_F_FIN))
                 tcp_enter_time_wait(c);     /* the peer lost our last ACK */
             NET_DROP(s, tcp_bad_seq);
-            tcp_send_ack(c);
+            tcp_send_refusal_ack(c, g);
             return;
         }
     }
@@ -1110,10 +1125,6 @@ static void tcp_conn_input(struct tcp_conn *c, struct tcp_seg *g)
         g->len = seq_gt(c->rcv_nxt + wnd, g->seq) ? keep : 0;
         g->flags &= (uint8_t)~TCP_F_FIN;
     }
-    /* RFC 7323 4.3 (2) */
-    if (c->ts_ok && g->has_ts && seq_ge(g->tsval, c->ts_recent) && seq_le(g->seq, c->last_ack_sent))
-        c->ts_recent = g->tsval;
-
     /* RFC 5961 3.2: only an exact RST resets; one in the window is
      * challenged, so a blind attacker must guess rcv_nxt itself. */
     if (g->flags & TCP_F_RST) {

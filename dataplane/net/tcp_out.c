@@ -454,6 +454,25 @@ void tcp_send_challenge_ack(struct tcp_conn *c)
         tcp_send_ack(c);
 }
 
+/* One without data (or with SYN) is held to one per TCP_REFUSAL_ACK_US
+ * per connection, as Linux does: two stacks that disagree would otherwise
+ * ACK each other's ACKs at line rate, and a blind forger would get an
+ * answer for every guess. Data is not limited: an ACK loop carries none,
+ * and a peer resending data we have needs our ACK. */
+void tcp_send_refusal_ack(struct tcp_conn *c, const struct tcp_seg *g)
+{
+    struct net_stack *s = c->s;
+
+    if ((g->len == 0 && !(g->flags & TCP_F_FIN)) || (g->flags & TCP_F_SYN)) {
+        if (s->now_us < c->oow_next_us) {
+            s->cnt.tcp_refusal_acks_limited++;
+            return;
+        }
+        c->oow_next_us = s->now_us + TCP_REFUSAL_ACK_US;
+    }
+    tcp_send_ack(c);
+}
+
 void tcp_send_challenge_ack_to(struct tcp_conn *c, const struct rte_ether_addr *mac)
 {
     struct net_stack *s = c->s;
@@ -619,6 +638,11 @@ void tcp_send_probe(struct tcp_conn *c)
         c->snd_max = seq_max(c->snd_max, c->snd_nxt);
     }
     c->rtt_timing = 0;
+}
+
+void tcp_send_keepalive(struct tcp_conn *c)
+{
+    tcp_xmit(c, c->snd_una - 1, 0, TCP_F_ACK);
 }
 
 /* ---- SACK (RFC 2018) and SACK-based loss recovery (RFC 6675) ---------- */

@@ -1,8 +1,8 @@
 /* tcp_timer — the per-core timer wheel and what expiries do: tail loss
  * probe (RFC 8985 7.3, rexmt_at with TCP_LOSS_PTO, the RTO's own deadline
  * in rto_due), retransmission timeout (RFC 6298, backoff), SYN/SYN-ACK
- * retries, zero-window persist, delayed ACK, TIME_WAIT and orphaned
- * FIN_WAIT_2 lifetimes. (RTT estimation, tcp_rtt_sample, is in tcp_in.c,
+ * retries, zero-window persist, delayed ACK, keep-alive (RFC 1122
+ * 4.2.3.6), TIME_WAIT and orphaned FIN_WAIT_2 lifetimes. (RTT estimation, tcp_rtt_sample, is in tcp_in.c,
  * next to the ACK processing that feeds it.)
  *
  * Call chain: net_timers → tcp_timers_run → tcp_timer_fire → tcp_output,
@@ -11,7 +11,7 @@
  * Owner: the stack's data core.
  *
  * Wheel: 4096 slots of 1 ms (one turn 4.1 s). A connection sits in at most
- * one slot, for the earlier of its two deadlines (rexmt_at, dack_at). Moving
+ * one slot, for the earliest of its deadlines (rexmt_at, dack_at, ka_at). Moving
  * a deadline later leaves it where it is (re-armed lazily when it fires
  * early): an RTO restarted by every ACK costs no list surgery. Deadlines
  * beyond one turn stay in their slot and are skipped until due; a
@@ -64,6 +64,7 @@ void tcp_timer_stop(struct tcp_conn *c)
 {
     c->rexmt_at = 0;
     c->dack_at = 0;
+    c->ka_at = 0;
     c->persist = 0;
     c->loss &= (uint8_t)~TCP_LOSS_PTO;
     wheel_unlink(&c->s->tcp, c);
@@ -210,6 +211,44 @@ static void rexmt_fire(struct tcp_conn *c)
         tcp_arm_rexmt(c);
 }
 
+/* Keep-alive (RFC 1122 4.2.3.6): after ka_idle_ms without an acceptable
+ * ACK, probe every ka_intvl_ms with a segment one below snd_una, which the
+ * peer must answer with an ACK; ka_cnt probes unanswered and the peer is
+ * gone: reset and free the connection, as Linux does. The idle clock is
+ * rx_us, stored by every ACK; the deadline itself moves only when it
+ * fires, so the data path never touches the wheel for it. A connection
+ * that retransmits or probes its window has those give-ups instead. */
+static void keepalive_fire(struct tcp_conn *c)
+{
+    struct net_stack *s = c->s;
+    uint64_t now = s->now_us, idle_us = (uint64_t)c->ka_idle_ms * 1000;
+
+    if (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT)
+        return;
+    if (c->rexmt_at != 0 || c->snd_una != c->snd_max) {
+        c->ka_probes = 0;
+        c->ka_at = now + idle_us;
+        return;
+    }
+    if (c->ka_probes > 0 && c->rx_us >= c->ka_sent_us)
+        c->ka_probes = 0;            /* answered: idle again from the answer */
+    if (c->ka_probes == 0 && now - c->rx_us < idle_us) {
+        c->ka_at = c->rx_us + idle_us;
+        return;
+    }
+    if (c->ka_probes >= c->ka_cnt) {
+        s->cnt.tcp_keepalive_timeouts++;
+        tcp_send_rst(c);
+        tcp_conn_gone(c, -ETIMEDOUT);
+        return;
+    }
+    c->ka_probes++;
+    c->ka_sent_us = now;
+    s->cnt.tcp_keepalive_probes++;
+    tcp_send_keepalive(c);
+    c->ka_at = now + (uint64_t)c->ka_intvl_ms * 1000;
+}
+
 /* Returns 1 when a deadline expired, 0 for a stale or early entry. */
 static int tcp_timer_fire(struct tcp_conn *c, uint64_t now)
 {
@@ -225,6 +264,11 @@ static int tcp_timer_fire(struct tcp_conn *c, uint64_t now)
         c->rexmt_at = 0;
         fired = 1;
         rexmt_fire(c);
+    }
+    if (c->ka_at && c->ka_at <= now && c->state != TCP_CLOSED) {
+        c->ka_at = 0;
+        fired = 1;
+        keepalive_fire(c);
     }
     if (c->state != TCP_CLOSED)
         tcp_timer_sync(c);

@@ -32,6 +32,9 @@ packet crosses slotd's own TCP/IP stack. From the namespace:
   - protected-mode (slotd runs with `protected-mode no`, its clients being
     remote): switched on by CONFIG SET, a new client gets Redis's -DENIED
     line and is closed, and is counted in rejected_connections;
+  - tcp-keepalive on the user-space stack: set to 1 s at runtime, an idle
+    connection is probed and kept while the namespace's kernel answers, then
+    reset and freed once nftables drops its answers;
   - MIGRATE both ways with a redis-server in the namespace: slotd's outbound
     link (a control-plane kernel socket) leaves through the exception TAP,
     redis-server's RESTOREs arrive on the data path;
@@ -422,6 +425,57 @@ def worker_protected(a):
                                 % (on, len(denied), hashlib.sha256(denied).hexdigest()[:16],
                                    "" if good else " " + repr(denied[:200]),
                                    "closed" if closed else "left open", r0, r1, off, pong)}
+
+
+def worker_keepalive(a):
+    """tcp-keepalive 1 at runtime (idle 1 s, probes 1 s apart, 3 of them):
+    an idle connection opened then is probed, the kernel here answers, and
+    it still serves after several idle seconds. Then an nftables rule here
+    drops everything this connection sends: slotd's probes go unanswered
+    and it resets and frees the connection (counted, gone from CLIENT
+    LIST). tcp-keepalive goes back to 300, the table is deleted."""
+    def call(s, *args):
+        s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in args))
+        return _resp_read(s)[0]
+
+    def counter(s, name):
+        m = re.search(rb"%s:(\d+)" % name.encode(), call(s, b"INFO", b"dataplane"))
+        return int(m.group(1)) if m else -1
+
+    table = "slotd_ka_%d" % os.getpid()
+    keep = socket.create_connection((a.host, a.port), timeout=a.timeout)
+    idle = None
+    try:
+        on = call(keep, b"CONFIG", b"SET", b"tcp-keepalive", b"1")
+        p0, t0 = counter(keep, "dp_tcp_keepalive_probes"), counter(keep, "dp_tcp_keepalive_timeouts")
+        idle = socket.create_connection((a.host, a.port), timeout=a.timeout)
+        port = idle.getsockname()[1]
+        first = call(idle, b"PING")
+        time.sleep(3.5)
+        second = call(idle, b"PING")
+        p1 = counter(keep, "dp_tcp_keepalive_probes")
+        listed = (":%d " % port).encode() in call(keep, b"CLIENT", b"LIST")
+        for rule in (["add", "table", "inet", table],
+                     ["add", "chain", "inet", table, "out", "{ type filter hook output priority 0 ; }"],
+                     ["add", "rule", "inet", table, "out", "tcp", "sport", str(port), "drop"]):
+            subprocess.run(["nft"] + rule, check=True, capture_output=True)
+        deadline = time.time() + 20
+        t1 = t0
+        while time.time() < deadline and t1 <= t0:
+            time.sleep(0.5)
+            t1 = counter(keep, "dp_tcp_keepalive_timeouts")
+        gone = (":%d " % port).encode() not in call(keep, b"CLIENT", b"LIST")
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True)
+        off = call(keep, b"CONFIG", b"SET", b"tcp-keepalive", b"300")
+        keep.close()
+        if idle is not None:
+            idle.close()
+    ok = (on == off == b"+OK\r\n" and first == second == b"+PONG\r\n" and p1 >= p0 + 2 and listed
+          and t1 == t0 + 1 and gone)
+    return {"ok": ok, "detail": "CONFIG SET %r/%r; PING %r, after 3.5 s idle %r; probes %d -> %d; "
+                                "listed %s; answers dropped: keep-alive timeouts %d -> %d, gone from "
+                                "CLIENT LIST %s" % (on, off, first, second, p0, p1, listed, t0, t1, gone)}
 
 
 def core_of_key(key, ncores):
@@ -857,7 +911,8 @@ def worker_admin(a):
 def worker_main(argv):
     import argparse
     p = argparse.ArgumentParser()
-    p.add_argument("kind", choices=["keys", "values", "conns", "connect", "protected", "many", "admin", "mtu"])
+    p.add_argument("kind", choices=["keys", "values", "conns", "connect", "protected", "many", "admin", "mtu",
+                                    "keepalive"])
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--n", type=int, default=0)
@@ -869,7 +924,7 @@ def worker_main(argv):
     a = p.parse_args(argv)
     fn = {"keys": worker_keys, "values": worker_values, "conns": worker_conns, "connect": worker_connect,
           "protected": worker_protected, "many": worker_many, "admin": worker_admin,
-          "mtu": worker_mtu}[a.kind]
+          "mtu": worker_mtu, "keepalive": worker_keepalive}[a.kind]
     try:
         out = fn(a)
     except Exception as e:
@@ -1607,6 +1662,13 @@ def case_protected(res, tgt):
     r = tgt.worker("protected", timeout=60)
     res.check("protected-mode yes at runtime: a client from %s gets -DENIED, is closed and counted"
               % PEER_IP, r.get("ok"), r.get("detail", ""))
+
+
+def case_keepalive(res, tgt):
+    """tcp-keepalive on the user-space stack, as on kernel sockets."""
+    r = tgt.worker("keepalive", timeout=90)
+    res.check("tcp-keepalive: an idle connection is probed and kept while the peer answers, "
+              "reset and freed once it stops", r.get("ok"), r.get("detail", ""))
 
 
 def case_benchmark(res, tgt, n=None):
@@ -2469,6 +2531,7 @@ def run_dpdk(res, ns):
             return
         res.run("command families", case_families, res, tgt, ref_cli)
         res.run("admin commands", case_admin, res, tgt, ref)
+        res.run("keep-alive", case_keepalive, res, tgt)
         if not alive_check(res, node, "after command families"):
             return
         case_benchmark(res, tgt)

@@ -2275,6 +2275,145 @@ static void test_timestamps_paws(void **state)
     fp_free(f);
 }
 
+/* ts_recent moves only with a segment whose ACK is acceptable: a forged
+ * one without ACK that lands in the window, carrying a timestamp far
+ * ahead, is dropped without touching it, so the peer's next segment still
+ * passes PAWS. And after 24 days without an acceptable segment ts_recent
+ * is stale (RFC 7323 5.5): an older timestamp passes. */
+static void test_ts_recent_needs_acceptable_ack(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_conn *fc;
+    uint32_t real;
+
+    (void)state;
+    peer_init(&p, f, 50025, 1);
+    fc = accept_conn(&p);
+    real = p.tsval;
+    p.tsval = fc->c->ts_recent + 0x7ffffff0u;
+    peer_tx(&p, 0, "forged", 6);                  /* no ACK flag */
+    p.seq -= 6;
+    assert_int_equal(cnt(f)->drop.tcp_no_ack, 1);
+    p.ack += 1000;                                /* an ACK of nothing sent */
+    peer_tx(&p, TCP_F_ACK, "forged", 6);
+    p.ack -= 1000;
+    p.seq -= 6;
+    assert_int_equal(cnt(f)->drop.tcp_ack_unsent, 1);
+    fp_drain(f);
+    p.tsval = real;
+    peer_tx(&p, TCP_F_ACK, "real", 4);
+    assert_int_equal(fc->rxlen, 4);
+    assert_int_equal(cnt(f)->drop.tcp_paws, 0);
+    fp_drain(f);
+    /* 24 days and a bit of silence: the peer's clock may have wrapped */
+    fp_advance(f, TCP_PAWS_IDLE_US + 1000 * MS);
+    p.tsval = fc->c->ts_recent - 1000;
+    peer_tx(&p, TCP_F_ACK, "late", 4);
+    assert_int_equal(fc->rxlen, 8);
+    assert_int_equal(cnt(f)->drop.tcp_paws, 0);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+/* ACKs for refused segments without data are one per 500 ms per
+ * connection; refused data is always answered. */
+static void test_refusal_acks_limited(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+
+    (void)state;
+    peer_init(&p, f, 50026, 1);
+    fc = accept_conn(&p);
+    p.ack += 1000;                                /* ACKs of nothing sent */
+    peer_ack(&p);
+    expect_ack(&p, p.seq);
+    peer_ack(&p);
+    peer_ack(&p);
+    expect_nothing(f);
+    assert_int_equal(cnt(f)->tcp_refusal_acks_limited, 2);
+    p.seq -= 100;                                 /* old data: answered anyway */
+    peer_tx(&p, TCP_F_ACK, "dup", 3);
+    p.seq += 97;
+    p.ack -= 1000;
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.ack, p.seq);
+    fp_advance(f, TCP_REFUSAL_ACK_US);
+    p.ack += 1000;
+    peer_ack(&p);
+    p.ack -= 1000;
+    expect_ack(&p, p.seq);
+    assert_int_equal(cnt(f)->tcp_refusal_acks_limited, 2);
+    assert_int_equal(fc->c->state, TCP_ESTABLISHED);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
+/* Keep-alive: idle for ka_idle, a probe one below snd_una; an answer makes
+ * it idle again; traffic postpones it; cnt unanswered probes and the
+ * connection is reset and closed with -ETIMEDOUT. */
+static void test_keepalive(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+    uint8_t buf[8];
+    size_t have = 0;
+
+    (void)state;
+    peer_init(&p, f, 50027, 1);
+    fc = accept_conn(&p);
+    net_tcp_keepalive(fc->c, 1000, 300, 3);
+    fp_advance(f, 999 * MS);
+    expect_nothing(f);
+    fp_advance(f, 2 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.flags, TCP_F_ACK);
+    assert_int_equal(g.len, 0);
+    assert_int_equal(g.seq, p.ack - 1);
+    assert_int_equal(cnt(f)->tcp_keepalive_probes, 1);
+    peer_ack(&p);                                 /* the peer answers */
+    fp_advance(f, 600 * MS);
+    expect_nothing(f);
+    /* traffic both ways at 600 ms: the next probe waits until 1600 */
+    peer_tx(&p, TCP_F_ACK, "ping", 4);
+    assert_int_equal(net_tcp_send(fc->c, "pong", 4), 4);
+    fp_flush(f);
+    peer_read(&p, buf, &have, sizeof(buf));
+    peer_ack(&p);
+    fp_advance(f, 900 * MS);
+    expect_nothing(f);
+    fp_advance(f, 102 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.seq, p.ack - 1);
+    assert_int_equal(cnt(f)->tcp_keepalive_probes, 2);
+    /* now the peer is gone: two more probes 300 ms apart, then a RST */
+    for (int i = 0; i < 2; i++) {
+        fp_advance(f, 301 * MS);
+        assert_int_equal(peer_rx(&p, &g), 1);
+        assert_int_equal(g.len, 0);
+        assert_int_equal(g.seq, p.ack - 1);
+    }
+    assert_int_equal(cnt(f)->tcp_keepalive_probes, 4);
+    assert_int_equal(fc->closed, 0);
+    fp_advance(f, 301 * MS);
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_true(g.flags & TCP_F_RST);
+    fp_flush(f);
+    assert_int_equal(fc->closed, 1);
+    assert_int_equal(fc->close_err, -ETIMEDOUT);
+    assert_int_equal(cnt(f)->tcp_keepalive_timeouts, 1);
+    assert_int_equal(cnt(f)->tcp_conns_open, 0);
+    assert_int_equal(cnt(f)->tcp_buf_bytes, 0);
+    fp_free(f);
+}
+
 /* Segments that look like the predicted case (ESTABLISHED, in order,
  * ACK) but differ in one field take the full path: each keeps its full-path
  * outcome. */
@@ -4373,6 +4512,9 @@ int main(void)
         cmocka_unit_test(test_connect_port_collision),
         cmocka_unit_test(test_simultaneous_open),
         cmocka_unit_test(test_syn_from_other_mac_no_redirect),
+        cmocka_unit_test(test_ts_recent_needs_acceptable_ack),
+        cmocka_unit_test(test_refusal_acks_limited),
+        cmocka_unit_test(test_keepalive),
         cmocka_unit_test(test_syn_retries),
         cmocka_unit_test(test_orphan_persist_bounded),
         cmocka_unit_test(test_synsent_bad_segments),
