@@ -260,7 +260,7 @@ struct tcp_stack {
     uint64_t wheel_now;              /* last tick fully processed */
 
     uint64_t chal_second;            /* RFC 5961 7 rate-limit window */
-    unsigned chal_count;
+    unsigned chal_count, chal_budget;   /* sent / allowed this second */
 };
 
 /* A received segment, parsed. Lives on the caller's stack. */

@@ -38,6 +38,7 @@
 #include <rte_byteorder.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_random.h>
 #include <rte_tcp.h>
 
 #include "net_priv.h"
@@ -431,26 +432,42 @@ void tcp_send_ack(struct tcp_conn *c)
     tcp_xmit(c, c->snd_max, 0, TCP_F_ACK);
 }
 
-static int challenge_allowed(struct net_stack *s)
+/* RFC 5961 7: challenge ACKs are limited per core per second, and, as
+ * Linux limits them since CVE-2016-5696, per connection too (one per
+ * TCP_REFUSAL_ACK_US, shared with the ACKs for refused segments) and with
+ * a budget drawn afresh each second: with one fixed count shared by every
+ * connection, an attacker counting the challenges on a connection of its
+ * own could learn whether its guesses at another's 4-tuple and sequence
+ * numbers drew challenges there. */
+static int challenge_allowed(struct tcp_conn *c)
 {
+    struct net_stack *s = c->s;
     uint64_t sec = s->now_us / 1000000;
 
+    if (s->now_us < c->oow_next_us) {
+        NET_DROP(s, tcp_challenge_limit);
+        return 0;
+    }
     if (sec != s->tcp.chal_second) {
+        uint32_t lim = s->cfg.challenge_ack_per_s;
+
         s->tcp.chal_second = sec;
         s->tcp.chal_count = 0;
+        s->tcp.chal_budget = lim / 2 + (lim ? (uint32_t)rte_rand_max(lim) : 0);
     }
-    if (s->tcp.chal_count >= s->cfg.challenge_ack_per_s) {
+    if (s->tcp.chal_count >= s->tcp.chal_budget) {
         NET_DROP(s, tcp_challenge_limit);
         return 0;
     }
     s->tcp.chal_count++;
+    c->oow_next_us = s->now_us + TCP_REFUSAL_ACK_US;
     s->cnt.tcp_challenge_acks++;
     return 1;
 }
 
 void tcp_send_challenge_ack(struct tcp_conn *c)
 {
-    if (challenge_allowed(c->s))
+    if (challenge_allowed(c))
         tcp_send_ack(c);
 }
 
@@ -485,7 +502,7 @@ void tcp_send_challenge_ack_to(struct tcp_conn *c, const struct rte_ether_addr *
         tcp_send_challenge_ack(c);
         return;
     }
-    if (!challenge_allowed(s))
+    if (!challenge_allowed(c))
         return;
     if (c->ts_ok)
         a.optlen = put_ts(opt, c);

@@ -2530,21 +2530,43 @@ static void test_ack_validation(void **state)
     p.seq -= 2;
     expect_nothing(f);
     assert_int_equal(cnt(f)->drop.tcp_no_ack, 1);
-    /* SYNs: two challenge ACKs this second, the third suppressed */
+    /* SYNs: one challenge ACK per connection per 500 ms */
     for (int i = 0; i < 3; i++)
         peer_tx_noflush(&p, TCP_F_SYN, NULL, 0), p.seq--;
     net_flush(f->s);
-    assert_int_equal(fp_tx_pending(f), 2);
+    assert_int_equal(fp_tx_pending(f), 1);
     fp_drain(f);
     assert_int_equal(cnt(f)->drop.tcp_syn_challenge, 3);
-    assert_int_equal(cnt(f)->drop.tcp_challenge_limit, 1);
-    assert_int_equal(cnt(f)->tcp_challenge_acks, 2);
+    assert_int_equal(cnt(f)->drop.tcp_challenge_limit, 2);
+    assert_int_equal(cnt(f)->tcp_challenge_acks, 1);
     fp_advance(f, 1000 * MS);
     peer_tx(&p, TCP_F_SYN, NULL, 0);
     p.seq--;
     assert_int_equal(fp_tx_pending(f), 1);
     fp_drain(f);
     assert_int_equal(fc->c->state, TCP_ESTABLISHED);
+    /* and per core: a budget drawn each second between half the limit and
+     * 1.5 times it (here 1 or 2) across connections */
+    {
+        struct peer q[4];
+        uint64_t acks0, sent;
+
+        for (int i = 0; i < 4; i++) {
+            peer_init(&q[i], f, (uint16_t)(50100 + i), 1);
+            accept_conn(&q[i]);
+        }
+        fp_advance(f, 1000 * MS);
+        acks0 = cnt(f)->tcp_challenge_acks;
+        for (int i = 0; i < 4; i++)
+            peer_tx_noflush(&q[i], TCP_F_SYN, NULL, 0), q[i].seq--;
+        net_flush(f->s);
+        sent = cnt(f)->tcp_challenge_acks - acks0;
+        assert_true(sent >= 1 && sent <= 2);
+        assert_int_equal(fp_tx_pending(f), sent);
+        fp_drain(f);
+        for (unsigned i = 1; i < f->nconns; i++)
+            net_tcp_abort(f->conns[i].c);
+    }
     net_tcp_abort(fc->c);
     fp_flush(f);
     fp_free(f);
