@@ -291,11 +291,16 @@ int core_exec_refuses(struct core *self, struct cmd_ctx *ctx)
 
 
 /* Whether `client` has a request held here ahead of `upto`: one deferred
- * before it, or a MIGRATE of its own still out. Pointers are compared, never
- * followed: the client belongs to its own core. */
+ * before it (upto NULL: a request not deferred yet, behind all of them), or
+ * a MIGRATE of its own still out. Pointers are compared, never followed:
+ * the client belongs to its own core. */
 static int client_held(const struct core *self, const struct client *client,
                        const struct xreq *upto)
 {
+    /* A client pipelining behind a held key is nearly always the last one
+     * deferred: one test, not a walk of the list, per request it sends. */
+    if (upto == NULL && self->deferred_tail && self->deferred_tail->client == client)
+        return 1;
     for (const struct xreq *d = self->deferred_head; d && d != upto; d = d->xnext)
         if (d->client == client)
             return 1;
@@ -315,7 +320,8 @@ static int must_wait(struct core *self, const struct xreq *r, int ahead)
 
     if (keylock_count(&self->locks) == 0)
         return 0;
-    if (client_held(self, r->client, r))
+    /* run_deferred asks for the head of the list, run_request for a new one */
+    if (client_held(self, r->client, r == self->deferred_head ? r : NULL))
         return 1;
     if (!write && !ahead)
         return 0;

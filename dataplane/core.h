@@ -142,6 +142,7 @@ struct core {
     struct keylock_set locks;
     struct xreq *deferred_head, *deferred_tail;
     struct migrate_job *mig_stash;
+    struct migrate_task *mig_suspended;   /* MIGRATEs out with their keys locked */
     struct dump_lzf *lzf;         /* DUMP/MIGRATE scratch, created on first use */
 
     /* copies of stats counters the control plane may read (stored each cron) */

@@ -169,10 +169,13 @@ static void *up_accept(void *arg, struct tcp_conn *tc)
     format_ip_port(dc->c.local, sizeof(dc->c.local), tu.lip, tu.lport);
     t->used++;
     /* tcp-keepalive as the socket transport sets it (Redis anetKeepAlive):
-     * idle for that many seconds, then probes a third of it apart, three */
+     * idle for that many seconds, then probes a third of it apart, three;
+     * at most Linux's TCP_KEEPIDLE limit, 32767 s */
     if (config_live()->tcp_keepalive > 0) {
         uint32_t ka = (uint32_t)config_live()->tcp_keepalive;
 
+        if (ka > 32767)
+            ka = 32767;
         net_tcp_keepalive(tc, ka * 1000, (ka / 3 ? ka / 3 : 1) * 1000, 3);
     }
     dc->c.client = client_open(t->core, &dc->c);

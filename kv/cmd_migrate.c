@@ -337,6 +337,8 @@ struct migrate_task {
     struct resp_out cmds, auth;
     const char **keys;            /* job.nkeys names, copied */
     size_t *lens;
+    /* while its keys are locked: the core's list of suspended MIGRATEs */
+    struct migrate_task *susp_prev, *susp_next;
 };
 
 static void task_free(struct migrate_task *t)
@@ -484,11 +486,30 @@ static void task_apply(struct cmd_ctx *c, struct migrate_task *t)
         resp_add_ok(c->out);
 }
 
+static int lock_keys(struct core *core, struct migrate_task *t)
+{
+    if (keylock_add(&core->locks, t->db, t->keys, t->lens, t->job.nkeys, t) < 0)
+        return -ENOMEM;
+    atomic_fetch_add_explicit(&core->rt->keylocks, t->job.nkeys, memory_order_relaxed);
+    t->susp_prev = NULL;
+    t->susp_next = core->mig_suspended;
+    if (t->susp_next)
+        t->susp_next->susp_prev = t;
+    core->mig_suspended = t;
+    return 0;
+}
+
 static void unlock_keys(struct core *core, struct migrate_task *t)
 {
     unsigned n = keylock_release(&core->locks, t);
 
     atomic_fetch_sub_explicit(&core->rt->keylocks, n, memory_order_relaxed);
+    if (t->susp_prev)
+        t->susp_prev->susp_next = t->susp_next;
+    else
+        core->mig_suspended = t->susp_next;
+    if (t->susp_next)
+        t->susp_next->susp_prev = t->susp_prev;
 }
 
 void migrate_finish(struct core *self, struct migrate_job *j)
@@ -518,16 +539,10 @@ void migrate_finish(struct core *self, struct migrate_job *j)
 
 int migrate_holds_client(const struct core *self, const struct client *client)
 {
-    const struct keylock_set *set = &self->locks;
-
-    /* Every suspended MIGRATE has locked its keys (one entry per key, each
-     * naming its task); a set holds one batch or a few. */
-    for (unsigned i = 0; i < set->n; i++) {
-        const struct migrate_task *t = set->v[i].owner;
-
-        if (t->req && t->req->client == client)
+    /* as many as MIGRATEs in flight on this core, a few */
+    for (const struct migrate_task *t = self->mig_suspended; t; t = t->susp_next)
+        if (t->req->client == client)
             return 1;
-    }
     return 0;
 }
 
@@ -588,12 +603,11 @@ void cmd_migrate(struct cmd_ctx *c)
     t->started_us = clock_us();
     t->req = c->req && !c->view.all ? c->req : NULL;
     if (t->req) {
-        if (keylock_add(&c->core->locks, t->db, t->keys, t->lens, t->job.nkeys, t) < 0) {
+        if (lock_keys(c->core, t) < 0) {
             c->out->oom = 1;
             task_free(t);
             return;
         }
-        atomic_fetch_add_explicit(&c->core->rt->keylocks, t->job.nkeys, memory_order_relaxed);
     }
     rc = migrate_out_submit(&t->job);
     if (rc < 0) {

@@ -349,7 +349,10 @@ static inline void tcp_timer_sync(struct tcp_conn *c)
 
     if (c->dack_at && (due == 0 || c->dack_at < due))
         due = c->dack_at;
-    if (c->ka_at && (due == 0 || c->ka_at < due))
+    /* Keep-alive only once nothing else is armed: while an RTO or a probe
+     * runs it would only re-arm itself (tcp_timer.c), and every reply
+     * re-arms the RTO here. */
+    if (due == 0)
         due = c->ka_at;
     if (due == 0)
         return;

@@ -221,11 +221,6 @@ struct tcp_conn {
     uint64_t dack_at;
     uint64_t ka_at;                  /* keep-alive check (RFC 1122 4.2.3.6) */
     uint64_t rx_us;                  /* last acceptable ACK: keep-alive idleness, PAWS age */
-    uint64_t oow_next_us;            /* earliest ACK for another refused segment
-                                        without data (tcp_send_refusal_ack) */
-    uint32_t ka_idle_ms, ka_intvl_ms;   /* net_tcp_keepalive; idle 0: off */
-    uint8_t ka_cnt, ka_probes;       /* probes allowed / sent unanswered */
-    uint64_t ka_sent_us;             /* the last keep-alive probe */
     uint64_t wheel_tick;             /* tick it sits in the wheel for; 0 = not */
     uint64_t wheel_from_us;          /* (wheel_tick - 1) ticks; UINT64_MAX when not */
     struct tcp_conn *wheel_prev, *wheel_next;
@@ -233,6 +228,13 @@ struct tcp_conn {
     /* lists */
     struct tcp_conn *fifo_prev, *fifo_next;   /* also the free list */
     struct tcp_conn *dirty_next, *deliver_next, *writable_next, *closed_next, *reap_next;
+
+    /* rarely touched: after the lists, off the lines every segment reads */
+    uint64_t oow_next_us;            /* earliest ACK for another refused segment
+                                        without data (tcp_send_refusal_ack) */
+    uint64_t ka_sent_us;             /* the last keep-alive probe */
+    uint32_t ka_idle_ms, ka_intvl_ms;   /* net_tcp_keepalive; idle 0: off */
+    uint8_t ka_cnt, ka_probes;       /* probes allowed / sent unanswered */
 };
 
 struct tcp_list {

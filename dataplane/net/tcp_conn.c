@@ -75,6 +75,7 @@ int tcp_init(struct net_stack *s)
         while ((t->rbuf_cap >> t->wscale) > 65535 && t->wscale < TCP_MAX_WSCALE)
             t->wscale++;
     t->next_port = s->cfg.eph_lo;
+    t->chal_second = UINT64_MAX;     /* no second yet: the first draws a budget */
     t->tlp_delay_us = s->cfg.tlp_ack_delay_ms * 1000;
     t->rto_min_us = s->cfg.rto_min_ms * 1000;
     t->rto_max_us = s->cfg.rto_max_ms * 1000;

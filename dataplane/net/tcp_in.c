@@ -716,9 +716,9 @@ static inline __attribute__((always_inline)) int tcp_ack_inline(struct tcp_conn 
      * merely lands in the window must not move ts_recent, or PAWS would
      * then drop the peer's own segments (the attack Linux closed in
      * bd090dfc634d). The fast path does its own. */
-    if (!predicted && c->ts_ok && g->has_ts && seq_ge(g->tsval, c->ts_recent) &&
-        seq_le(g->seq, c->last_ack_sent))
-        c->ts_recent = g->tsval;
+    if (!predicted && c->ts_ok && g->has_ts && seq_le(g->seq, c->last_ack_sent) &&
+        (seq_ge(g->tsval, c->ts_recent) || s->now_us - c->rx_us >= TCP_PAWS_IDLE_US))
+        c->ts_recent = g->tsval;     /* newer, or ours gone stale (RFC 7323 5.5) */
     c->rx_us = s->now_us;
     if (seq_gt(ack, c->snd_una)) {
         int probed = c->loss & TCP_LOSS_PROBED;
@@ -1044,6 +1044,21 @@ static void tcp_conn_input(struct tcp_conn *c, struct tcp_seg *g)
         g->flags &= (uint8_t)~TCP_F_SYN;
         g->seq++;
     }
+    /* RFC 5961 4.2: a SYN in a synchronized state, whatever its sequence
+     * number (or timestamp: a restarted host's clock is another), is
+     * answered with a challenge ACK and dropped. */
+    if ((g->flags & (TCP_F_SYN | TCP_F_RST)) == TCP_F_SYN) {
+        NET_DROP(s, tcp_syn_challenge);
+        /* A peer that lost the connection and opens it again (a restarted
+         * host, its NIC replaced: a new MAC) must see the challenge to
+         * answer it with the RST that ends this connection; at the MAC of
+         * the old handshake it would be lost, and the port stay taken until
+         * a timeout. So the challenge goes where the SYN came from, but the
+         * connection's segments do not follow: a SYN is unauthenticated,
+         * and anyone on the segment could send one with this 4-tuple. */
+        tcp_send_challenge_ack_to(c, g->src_mac);
+        return;
+    }
     /* RFC 7323 5.3 PAWS; a RST is exempt (it may carry no timestamp). */
     if (c->ts_ok && !(g->flags & TCP_F_RST)) {
         if (!g->has_ts) {
@@ -1057,20 +1072,6 @@ static void tcp_conn_input(struct tcp_conn *c, struct tcp_seg *g)
             tcp_send_refusal_ack(c, g);
             return;
         }
-    }
-    /* RFC 5961 4.2: a SYN in a synchronized state, whatever its sequence
-     * number, is answered with a challenge ACK and dropped. */
-    if ((g->flags & (TCP_F_SYN | TCP_F_RST)) == TCP_F_SYN) {
-        NET_DROP(s, tcp_syn_challenge);
-        /* A peer that lost the connection and opens it again (a restarted
-         * host, its NIC replaced: a new MAC) must see the challenge to
-         * answer it with the RST that ends this connection; at the MAC of
-         * the old handshake it would be lost, and the port stay taken until
-         * a timeout. So the challenge goes where the SYN came from, but the
-         * connection's segments do not follow: a SYN is unauthenticated,
-         * and anyone on the segment could send one with this 4-tuple. */
-        tcp_send_challenge_ack_to(c, g->src_mac);
-        return;
     }
     /* RFC 9293 3.10.7.4: acceptability */
     wnd = rcv_edge_room(c);

@@ -436,6 +436,17 @@ static void test_syn_from_other_mac_no_redirect(void **state)
     assert_memory_equal(g.dst_mac, other_mac, 6);
     assert_int_equal(cnt(f)->drop.tcp_syn_challenge, 1);
     assert_int_equal(fc->c->state, TCP_ESTABLISHED);
+    /* a restarted host's clock is another: a SYN with an older timestamp
+     * is challenged too, not dropped by PAWS */
+    fp_advance(f, TCP_REFUSAL_ACK_US);
+    p.tsval -= 100000;
+    syn_from_mac(&p, 123456, other_mac);
+    p.tsval += 100000;
+    assert_int_equal(fp_pop_seg(f, &g), 1);
+    assert_int_equal(g.flags, TCP_F_ACK);
+    assert_memory_equal(g.dst_mac, other_mac, 6);
+    assert_int_equal(cnt(f)->drop.tcp_syn_challenge, 2);
+    assert_int_equal(cnt(f)->drop.tcp_paws, 0);
     assert_int_equal(net_tcp_send(fc->c, "z", 1), 1);
     fp_flush(f);
     assert_int_equal(peer_rx(&p, &g), 1);        /* checks the peer's MAC */
@@ -2311,6 +2322,10 @@ static void test_ts_recent_needs_acceptable_ack(void **state)
     p.tsval = fc->c->ts_recent - 1000;
     peer_tx(&p, TCP_F_ACK, "late", 4);
     assert_int_equal(fc->rxlen, 8);
+    /* ... and it replaced ts_recent: the peer's next segment passes too */
+    fp_advance(f, 10 * MS);
+    peer_tx(&p, TCP_F_ACK, "next", 4);
+    assert_int_equal(fc->rxlen, 12);
     assert_int_equal(cnt(f)->drop.tcp_paws, 0);
     net_tcp_abort(fc->c);
     fp_flush(f);
@@ -2411,6 +2426,42 @@ static void test_keepalive(void **state)
     assert_int_equal(cnt(f)->tcp_keepalive_timeouts, 1);
     assert_int_equal(cnt(f)->tcp_conns_open, 0);
     assert_int_equal(cnt(f)->tcp_buf_bytes, 0);
+    fp_free(f);
+}
+
+/* Keep-alive leaves a connection with data in flight to the RTO (its own
+ * give-up), and probes once it is idle again, counted from the ACK. */
+static void test_keepalive_waits_for_rto(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_seg g;
+    struct fp_conn *fc;
+
+    (void)state;
+    peer_init(&p, f, 50028, 1);
+    fc = accept_conn(&p);
+    net_tcp_keepalive(fc->c, 1000, 300, 3);
+    assert_int_equal(net_tcp_send(fc->c, "data", 4), 4);
+    fp_flush(f);
+    assert_int_equal(peer_rx(&p, &g), 1);        /* not acknowledged */
+    for (unsigned ms = 0; ms < 1500; ms += 50) {
+        fp_advance(f, 50 * MS);
+        while (peer_rx(&p, &g))
+            assert_int_equal(g.len, 4);          /* retransmissions only */
+    }
+    assert_int_equal(cnt(f)->tcp_keepalive_probes, 0);
+    p.ack += 4;
+    peer_ack(&p);
+    fp_advance(f, 999 * MS);
+    expect_nothing(f);
+    fp_advance(f, 400 * MS);                     /* the re-armed check, then idle */
+    assert_int_equal(peer_rx(&p, &g), 1);
+    assert_int_equal(g.len, 0);
+    assert_int_equal(g.seq, p.ack - 1);
+    assert_int_equal(cnt(f)->tcp_keepalive_probes, 1);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
     fp_free(f);
 }
 
@@ -4537,6 +4588,7 @@ int main(void)
         cmocka_unit_test(test_ts_recent_needs_acceptable_ack),
         cmocka_unit_test(test_refusal_acks_limited),
         cmocka_unit_test(test_keepalive),
+        cmocka_unit_test(test_keepalive_waits_for_rto),
         cmocka_unit_test(test_syn_retries),
         cmocka_unit_test(test_orphan_persist_bounded),
         cmocka_unit_test(test_synsent_bad_segments),
