@@ -219,7 +219,9 @@ static size_t up_data(void *ctx, const void *p, size_t n)
         long cap;
         size_t k;
 
-        if (cl->flags & CLIENT_INPUT_PAUSED)
+        /* Paused for output: a peer that sent its FIN gets the rest run
+         * anyway, as Redis runs a stream to its end. */
+        if ((cl->flags & CLIENT_INPUT_PAUSED) && !net_tcp_input_ended(dc->tc))
             break;
         if (cl->flags & CLIENT_WAIT_BARRIER) {
             stall(dc);

@@ -323,9 +323,15 @@ int net_tcp_connect(struct net_stack *s, uint32_t ip, uint16_t port, void *ctx,
 PHASE_ROOT ssize_t net_tcp_send(struct tcp_conn *c, const void *p, size_t n);
 
 /* Stop (paused = 1) or resume (paused = 0) delivering input. While paused,
- * arriving bytes wait in the receive ring and the window closes as it fills.
- * Resumed input is delivered at the next net_input_burst or net_flush. */
+ * arriving bytes wait in the receive ring and the window closes as it fills,
+ * until the peer's FIN arrives: then the rest and the end of stream are
+ * delivered anyway (nothing more can come; a peer that half-closed and never
+ * reads would otherwise hold the connection for good). Resumed input is
+ * delivered at the next net_input_burst or net_flush. */
 PHASE_ROOT void net_tcp_pause_input(struct tcp_conn *c, int paused);
+
+/* 1 once the peer's FIN is in: its input ends with what the ring holds. */
+int net_tcp_input_ended(const struct tcp_conn *c);
 
 /* Close gracefully: queued bytes go out, then FIN. Input arriving afterwards
  * is acknowledged and discarded. on_closed(ctx, 0) follows at the next

@@ -46,9 +46,12 @@ static uint32_t min32(uint32_t a, uint32_t b)
 
 /* ---- delivery ------------------------------------------------------------- */
 
+/* A pause holds input only until the peer's FIN: nothing more can come
+ * then, and a peer that half-closed and never reads would otherwise hold
+ * the connection for good (Redis reads to the end of the stream). */
 static int can_deliver(const struct tcp_conn *c)
 {
-    return c->app_live && !c->app_closed && !c->paused && !c->app_full &&
+    return c->app_live && !c->app_closed && (!c->paused || c->rcvd_fin) && !c->app_full &&
            c->s->up.on_data != NULL;
 }
 
@@ -98,6 +101,11 @@ void net_tcp_pause_input(struct tcp_conn *c, int paused)
     c->app_full = 0;
     if (c->rring.len > 0 || (c->rcvd_fin && !c->eof_sent))
         tcp_mark_deliver(c);
+}
+
+int net_tcp_input_ended(const struct tcp_conn *c)
+{
+    return c->rcvd_fin;
 }
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -813,6 +821,8 @@ static void tcp_fin_arrived(struct tcp_conn *c)
     default:
         break;
     }
+    if (c->paused)
+        c->app_full = 0;     /* what it refused while paused is offered again */
     tcp_deliver(c);
 }
 

@@ -2,7 +2,8 @@
 """A real client library against the target: python3-redis (Debian's
 python3-redis, run with /usr/bin/python3) doing 100,000 SET and GET with
 verification, pipelined in batches (no MULTI: transaction=False), plus a few
-single round-trip commands through the library's own reply parsing.
+single round-trip commands through the library's own reply parsing; then
+a client that half-closes behind 100 MB of replies it never reads.
 """
 
 import os
@@ -42,6 +43,34 @@ def check_port_in_use(res, holder):
     c = holder.conn()
     res.check("%s still serves its port" % holder.name, c.call("PING") == b"+PONG\r\n")
     c.close()
+
+
+def check_half_close(res, srv):
+    """A client that pipelines 100 GETs of a 1 MB value and a SET, then
+    half-closes and never reads: the SET runs (Redis reads a stream to its
+    end) and the client goes, though slotd stops reading a client at 64 MB
+    of unsent replies."""
+    import socket
+    import time
+    c = srv.conn()
+    c.call("SET", "hc:big", "x" * (1 << 20))
+    c.call("DEL", "hc:done")
+    k = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    k.connect(("127.0.0.1", srv.port))
+    port = k.getsockname()[1]
+    k.sendall(harness.encode_cmd("GET", "hc:big") * 100 + harness.encode_cmd("SET", "hc:done", "1"))
+    k.shutdown(socket.SHUT_WR)
+    deadline, done, listed = time.time() + 20, b"", True
+    while time.time() < deadline and (done != b"$1\r\n1\r\n" or listed):
+        time.sleep(0.1)
+        done = c.call("GET", "hc:done")
+        listed = (":%d " % port).encode() in c.call("CLIENT", "LIST")
+    k.close()
+    c.call("DEL", "hc:big", "hc:done")
+    c.close()
+    res.check("half-close behind 100 MB of unread replies: the SET after them runs, the client goes",
+              done == b"$1\r\n1\r\n" and not listed, "GET %r, still listed %s" % (done, listed))
 
 
 def main():
@@ -101,6 +130,7 @@ def main():
         res.check("INFO parses", "redis_version" in info and "used_memory" in info, repr(list(info)[:10]))
         res.check("FLUSHDB", r.flushdb() is True and r.dbsize() == 0)
         r.close()
+        check_half_close(res, srv)
         res.check("target alive", srv.alive(), srv.death_note())
         check_port_in_use(res, srv)
         ref = harness.Server("redis", name="redis").start()

@@ -35,6 +35,8 @@ packet crosses slotd's own TCP/IP stack. From the namespace:
   - tcp-keepalive on the user-space stack: set to 1 s at runtime, an idle
     connection is probed and kept while the namespace's kernel answers, then
     reset and freed once nftables drops its answers;
+  - a client that pipelines 100 MB of replies and a SET, half-closes and
+    never reads: the SET still runs (as in Redis) and the client goes;
   - MIGRATE both ways with a redis-server in the namespace: slotd's outbound
     link (a control-plane kernel socket) leaves through the exception TAP,
     redis-server's RESTOREs arrive on the data path;
@@ -478,6 +480,43 @@ def worker_keepalive(a):
                                 "CLIENT LIST %s" % (on, off, first, second, p0, p1, listed, t0, t1, gone)}
 
 
+def worker_halfclose(a):
+    """A client that pipelines 100 GETs of a 1 MB value and a SET, then
+    half-closes and never reads: slotd pauses its input at 64 MB of unsent
+    replies, and once the FIN is in, runs the rest anyway (as Redis, which
+    reads to the end of the stream and runs every command before the close)
+    and lets the client go (gone from CLIENT LIST)."""
+    def call(s, *args):
+        s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in args))
+        return _resp_read(s)[0]
+
+    key, flag = b"halfclose:big", b"halfclose:done"
+    keep = socket.create_connection((a.host, a.port), timeout=a.timeout)
+    try:
+        call(keep, b"SET", key, b"x" * (1 << 20))
+        call(keep, b"DEL", flag)
+        k = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        k.settimeout(a.timeout)
+        k.connect((a.host, a.port))
+        port = k.getsockname()[1]
+        k.sendall(b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(key), key) * 100 +
+                  b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\n1\r\n" % (len(flag), flag))
+        k.shutdown(socket.SHUT_WR)
+        deadline, done, listed = time.time() + 20, b"", True
+        while time.time() < deadline and (done != b"$1\r\n1\r\n" or listed):
+            time.sleep(0.2)
+            done = call(keep, b"GET", flag)
+            listed = (":%d " % port).encode() in call(keep, b"CLIENT", b"LIST")
+        k.close()
+        call(keep, b"DEL", key, flag)
+    finally:
+        keep.close()
+    return {"ok": done == b"$1\r\n1\r\n" and not listed,
+            "detail": "the SET behind 100 MB of unread replies: GET %r; client still listed: %s"
+                      % (done, listed)}
+
+
 def core_of_key(key, ncores):
     """The data core owning key's slot with slotd's even split (slotmap.c)."""
     import harness  # workers run before the controlling side imports it
@@ -912,7 +951,7 @@ def worker_main(argv):
     import argparse
     p = argparse.ArgumentParser()
     p.add_argument("kind", choices=["keys", "values", "conns", "connect", "protected", "many", "admin", "mtu",
-                                    "keepalive"])
+                                    "keepalive", "halfclose"])
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--n", type=int, default=0)
@@ -924,7 +963,7 @@ def worker_main(argv):
     a = p.parse_args(argv)
     fn = {"keys": worker_keys, "values": worker_values, "conns": worker_conns, "connect": worker_connect,
           "protected": worker_protected, "many": worker_many, "admin": worker_admin,
-          "mtu": worker_mtu, "keepalive": worker_keepalive}[a.kind]
+          "mtu": worker_mtu, "keepalive": worker_keepalive, "halfclose": worker_halfclose}[a.kind]
     try:
         out = fn(a)
     except Exception as e:
@@ -1669,6 +1708,13 @@ def case_keepalive(res, tgt):
     r = tgt.worker("keepalive", timeout=90)
     res.check("tcp-keepalive: an idle connection is probed and kept while the peer answers, "
               "reset and freed once it stops", r.get("ok"), r.get("detail", ""))
+
+
+def case_halfclose(res, tgt):
+    """A paused client's peer half-closes and never reads."""
+    r = tgt.worker("halfclose", timeout=90)
+    res.check("half-close behind 64 MB of unread replies: the rest of the pipeline runs, the client goes",
+              r.get("ok"), r.get("detail", ""))
 
 
 def case_benchmark(res, tgt, n=None):
@@ -2532,6 +2578,7 @@ def run_dpdk(res, ns):
         res.run("command families", case_families, res, tgt, ref_cli)
         res.run("admin commands", case_admin, res, tgt, ref)
         res.run("keep-alive", case_keepalive, res, tgt)
+        res.run("half-close", case_halfclose, res, tgt)
         if not alive_check(res, node, "after command families"):
             return
         case_benchmark(res, tgt)

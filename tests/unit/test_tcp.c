@@ -1779,6 +1779,38 @@ static void test_backpressure_partial_take(void **state)
     fp_free(f);
 }
 
+/* A pause holds input until the peer's FIN: then the rest and the end of
+ * stream are delivered anyway, also what the app refused while paused. */
+static void test_paused_input_ends_with_fin(void **state)
+{
+    struct fp *f = fp_new(NULL, 0);
+    struct peer p;
+    struct fp_conn *fc;
+    uint8_t d[600];
+
+    (void)state;
+    fill(d, sizeof(d), 12);
+    peer_init(&p, f, 50013, 1);
+    fc = accept_conn(&p);
+    fc->take = 100;                               /* refuses the rest: app_full */
+    peer_tx(&p, TCP_F_ACK, d, 300);
+    assert_int_equal(fc->rxlen, 100);
+    fc->take = SIZE_MAX;
+    net_tcp_pause_input(fc->c, 1);
+    peer_tx(&p, TCP_F_ACK, d + 300, 300);
+    assert_int_equal(fc->rxlen, 100);
+    assert_false(net_tcp_input_ended(fc->c));
+    fp_drain(f);
+    peer_tx(&p, TCP_F_FIN | TCP_F_ACK, NULL, 0);
+    assert_true(net_tcp_input_ended(fc->c));
+    assert_int_equal(fc->rxlen, 600);
+    assert_memory_equal(fc->rx, d, 600);
+    assert_int_equal(fc->eof, 1);
+    net_tcp_abort(fc->c);
+    fp_flush(f);
+    fp_free(f);
+}
+
 /* ---- closing ---------------------------------------------------------------- */
 
 static void test_fin_from_peer(void **state)
@@ -4587,6 +4619,7 @@ int main(void)
         cmocka_unit_test(test_syn_from_other_mac_no_redirect),
         cmocka_unit_test(test_ts_recent_needs_acceptable_ack),
         cmocka_unit_test(test_refusal_acks_limited),
+        cmocka_unit_test(test_paused_input_ends_with_fin),
         cmocka_unit_test(test_keepalive),
         cmocka_unit_test(test_keepalive_waits_for_rto),
         cmocka_unit_test(test_syn_retries),
