@@ -300,6 +300,21 @@ static __attribute__((noinline)) struct rte_mbuf *tcp_frame_sack(struct tcp_conn
     return tcp_frame(c->s, &a, &c->sring, seq - c->snd_buf_seq, len);
 }
 
+/* A segment of the connection with its headers built field by field
+ * (before the template exists, or for a frame that must not use it). */
+static struct rte_mbuf *tcp_frame_plain(struct tcp_conn *c, uint32_t seq, uint32_t len,
+                                        uint8_t flags)
+{
+    uint8_t opt[TCP_OPT_TS_LEN];
+    struct tcp_hdr_args a = { .k = &c->key, .seq = seq, .ack = c->rcv_nxt, .flags = flags,
+                              .opt = opt };
+
+    if (c->ts_ok)
+        a.optlen = put_ts(opt, c);
+    a.wnd = tcp_wnd_field(c);
+    return tcp_frame(c->s, &a, &c->sring, seq - c->snd_buf_seq, len);
+}
+
 /* One segment of the connection: [seq, seq+len) from the ring plus flags.
  * Inlined into tcp_output, which sends nearly every segment (~20 of its
  * ~330 instructions were the call); tcp_xmit below for the other callers. */
@@ -323,14 +338,7 @@ static inline __attribute__((always_inline)) int tcp_xmit_inline(struct tcp_conn
     } else if (fast) {
         m = tcp_frame_fast(c, seq, len, flags, tcp_wnd_field(c));
     } else {
-        uint8_t opt[TCP_OPT_TS_LEN];
-        struct tcp_hdr_args a = { .k = &c->key, .seq = seq, .ack = c->rcv_nxt, .flags = flags,
-                                  .opt = opt };
-
-        if (c->ts_ok)
-            a.optlen = put_ts(opt, c);
-        a.wnd = tcp_wnd_field(c);
-        m = tcp_frame(s, &a, &c->sring, seq - c->snd_buf_seq, len);
+        m = tcp_frame_plain(c, seq, len, flags);
     }
     if (m == NULL)
         return -ENOBUFS;
@@ -492,10 +500,6 @@ void tcp_send_refusal_ack(struct tcp_conn *c, const struct tcp_seg *g)
 
 void tcp_send_challenge_ack_to(struct tcp_conn *c, const struct rte_ether_addr *mac)
 {
-    struct net_stack *s = c->s;
-    uint8_t opt[TCP_OPT_TS_LEN];
-    struct tcp_hdr_args a = { .k = &c->key, .seq = c->snd_max, .ack = c->rcv_nxt,
-                              .flags = TCP_F_ACK, .opt = opt };
     struct rte_mbuf *m;
 
     if (c->mac_ok && rte_is_same_ether_addr(mac, &c->peer_mac)) {
@@ -504,12 +508,10 @@ void tcp_send_challenge_ack_to(struct tcp_conn *c, const struct rte_ether_addr *
     }
     if (!challenge_allowed(c))
         return;
-    if (c->ts_ok)
-        a.optlen = put_ts(opt, c);
-    a.wnd = tcp_wnd_field(c);
-    m = tcp_frame(s, &a, NULL, 0, 0);
+    /* not the template: it is addressed to the connection's own peer */
+    m = tcp_frame_plain(c, c->snd_max, 0, TCP_F_ACK);
     if (m != NULL)
-        ip_output(s, m, c->key.rip, mac);
+        ip_output(c->s, m, c->key.rip, mac);
 }
 
 void tcp_send_rst(struct tcp_conn *c)

@@ -2,17 +2,18 @@
  * probe (RFC 8985 7.3, rexmt_at with TCP_LOSS_PTO, the RTO's own deadline
  * in rto_due), retransmission timeout (RFC 6298, backoff), SYN/SYN-ACK
  * retries, zero-window persist, delayed ACK, keep-alive (RFC 1122
- * 4.2.3.6), TIME_WAIT and orphaned FIN_WAIT_2 lifetimes. (RTT estimation, tcp_rtt_sample, is in tcp_in.c,
- * next to the ACK processing that feeds it.)
+ * 4.2.3.6), TIME_WAIT and orphaned FIN_WAIT_2 lifetimes. (RTT estimation,
+ * tcp_rtt_sample, is in tcp_in.c, next to the ACK processing that feeds
+ * it.)
  *
  * Call chain: net_timers → tcp_timers_run → tcp_timer_fire → tcp_output,
  *             tcp_send_loss_probe, tcp_retransmit_first, tcp_send_probe,
- *             tcp_conn_gone
+ *             tcp_send_keepalive, tcp_conn_gone
  * Owner: the stack's data core.
  *
  * Wheel: 4096 slots of 1 ms (one turn 4.1 s). A connection sits in at most
- * one slot, for the earliest of its deadlines (rexmt_at, dack_at, ka_at). Moving
- * a deadline later leaves it where it is (re-armed lazily when it fires
+ * one slot, for the earliest of its deadlines (rexmt_at, dack_at, ka_at).
+ * Moving a deadline later leaves it where it is (re-armed lazily when it fires
  * early): an RTO restarted by every ACK costs no list surgery. Deadlines
  * beyond one turn stay in their slot and are skipped until due; a
  * connection whose deadlines were all cleared stays in its slot until it
